@@ -1,0 +1,133 @@
+/*
+ * vmfence - daemon/plugin.h: the plugin ABI for listeners and backends.
+ *
+ * A plugin (a shared object in module_path, or linked into fence_virtd)
+ * exports one symbol, "vf_plugin", of type struct vf_plugin.  Its first
+ * field is the integer ABI version; the daemon refuses any other value with
+ * a log line naming the file and both versions.  A plugin may provide a
+ * listener, a backend, or both.
+ *
+ * Threading: backend ops are called from worker threads concurrently, for
+ * different domains; the daemon serialises operations on the same target
+ * name.  A backend must therefore be thread-safe.  Listener run() is called
+ * in a thread of its own.
+ *
+ * Return convention: 0 or a negative errno.  Backend errors that matter:
+ *   -ENOENT     no such domain           -EHOSTDOWN  backend unavailable
+ *   -ETIMEDOUT  deadline passed          -EOPNOTSUPP cannot (e.g. start a transient domain)
+ *   -EIO        the hypervisor refused or failed
+ */
+#ifndef VF_PLUGIN_H
+#define VF_PLUGIN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "config.h"
+#include "wire.h"
+#include "key.h"
+
+#define VF_PLUGIN_ABI 1
+
+/* ---- backends ------------------------------------------------------------ */
+
+enum vf_be_flags {
+    VF_BE_BY_UUID = (1 << 0),   /* the target is a UUID (request flag RF_UUID) */
+};
+
+struct vf_domain_info {
+    char name[256];
+    char uuid[37];              /* canonical text UUID */
+    int state;                  /* enum vf_dom_state */
+    bool persistent;
+};
+
+typedef int (*vf_domain_cb)(void *arg, const struct vf_domain_info *dom);
+
+struct vf_backend_ops {
+    const char *name;           /* config name: "libvirt", "cpg" */
+    const char *version;        /* for fence_virtd -l */
+    /* Required.  Read the block backends/<name> of @conf.  Must not block for
+     * long: a hypervisor that is down is reported as unavailable at request
+     * time, not by failing init (unless the configuration is invalid). */
+    int (*init)(const struct vf_conf *conf, void **ret_priv,
+                char *err, size_t err_len);
+    void (*fini)(void *priv);   /* required */
+    /* Required.  Resolve a target (name or UUID) to a domain. */
+    int (*lookup)(void *priv, const char *target, unsigned int flags,
+                  struct vf_domain_info *ret_dom, int64_t deadline_ms);
+    /* Required.  off: 0 once the domain is observed shut off (or was). */
+    int (*off)(void *priv, const char *target, unsigned int flags, int64_t deadline_ms);
+    int (*on)(void *priv, const char *target, unsigned int flags, int64_t deadline_ms);
+    int (*reboot)(void *priv, const char *target, unsigned int flags, int64_t deadline_ms);
+    /* status: *ret_on = true for running/blocked/paused/pmsuspended...; see backend docs. */
+    int (*status)(void *priv, const char *target, unsigned int flags,
+                  bool *ret_on, int64_t deadline_ms);
+    /* Every domain (active and defined-inactive), sorted by name. */
+    int (*list)(void *priv, vf_domain_cb cb, void *arg, int64_t deadline_ms);
+    /* Optional (NULL = always healthy): 0 if the backend can serve requests. */
+    int (*monitor)(void *priv, int64_t deadline_ms);
+    /* Optional: re-read configuration on SIGHUP. */
+    int (*reload)(void *priv, const struct vf_conf *conf, char *err, size_t err_len);
+};
+
+/* ---- listeners ----------------------------------------------------------- */
+
+struct vf_conn;
+
+/* How a listener talks back to the requester (framing is the listener's). */
+struct vf_conn_ops {
+    /* Optional: establish the reply channel (multicast connect-back). */
+    int (*open)(struct vf_conn *conn, int64_t deadline_ms);
+    /* Send a response byte (serial frames it with the magic). */
+    int (*send_response)(struct vf_conn *conn, uint8_t resp, int64_t deadline_ms);
+    /* Send one host list record (terminator = all-zero record). */
+    int (*send_host_state)(struct vf_conn *conn, const struct vf_host_state *hs,
+                           int64_t deadline_ms);
+    /* Required: release the connection (close fd unless shared, free). */
+    void (*close)(struct vf_conn *conn);
+};
+
+/* A request handed from a listener to the pipeline. */
+struct vf_conn {
+    const struct vf_conn_ops *ops;
+    const char *listener;       /* listener name, for logs and dedupe scope */
+    char peer[128];             /* human form for logs: "10.0.0.5:40122", "cid 3", "domain vm1 (<uuid>)" */
+    char identity[128];         /* ACL source: IP text, CID decimal, or domain UUID */
+    struct vf_req req;          /* decoded request */
+    uint8_t raw[VF_REQ_SIZE];   /* raw signed bytes (network listeners) */
+    bool is_signed;             /* verify raw with min_hash/key (false: serial) */
+    enum vf_hash min_hash;      /* listener's configured "hash" (minimum) */
+    enum vf_hash auth;          /* listener's configured "auth" */
+    const struct vf_key *key;   /* NULL when none is configured */
+    int fd;                     /* stream for challenge/response, -1 if none */
+    int64_t accepted_ms;
+    void *priv;                 /* listener private */
+};
+
+struct vf_daemon_api {
+    /* Hand over a connection; the pipeline owns it afterwards and calls
+     * conn->ops->close() when done.  Never blocks on backend work. */
+    void (*submit)(struct vf_conn *conn);
+    bool (*stopping)(void);
+};
+
+struct vf_listener_ops {
+    const char *name;           /* "multicast", "tcp", "vsock", "serial" */
+    const char *version;
+    /* Required.  Read listeners/<name>, open sockets; fail with a clear message. */
+    int (*init)(const struct vf_conf *conf, const struct vf_daemon_api *api,
+                void **ret_priv, char *err, size_t err_len);
+    /* Required.  Serve until api->stopping(); runs in its own thread and must
+     * wake up at least every 500 ms to check. */
+    int (*run)(void *priv);
+    void (*fini)(void *priv);   /* required */
+};
+
+struct vf_plugin {
+    uint32_t abi;               /* VF_PLUGIN_ABI: first, always */
+    const char *name;
+    const struct vf_listener_ops *listener;  /* NULL if none */
+    const struct vf_backend_ops *backend;    /* NULL if none */
+};
+
+#endif

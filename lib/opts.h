@@ -1,0 +1,131 @@
+/*
+ * vmfence - lib/opts.h: the agents' option table and parsers.
+ *
+ * One table (opts.c) describes every option: getopt letter, stdin key,
+ * aliases, type, default, which binary has it, description.  From it come
+ * argv parsing, stdin key=value parsing, --help, the metadata XML
+ * (metadata.c), the man page option list and validate-all.
+ */
+#ifndef VF_OPTS_H
+#define VF_OPTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "wire.h"
+
+enum vf_agent_kind {
+    VF_AGENT_XVM = 0,     /* fence_xvm: multicast */
+    VF_AGENT_VIRT = 1,    /* fence_virt: serial / vmchannel / tcp / vsock */
+};
+
+enum vf_transport {
+    VF_XPORT_MCAST = 0,
+    VF_XPORT_TCP,
+    VF_XPORT_VSOCK,
+    VF_XPORT_SERIAL,      /* real serial device (-D) */
+    VF_XPORT_VMCHANNEL,   /* TCP to channel_address (fence_virt default) */
+};
+
+/* Parsed agent options; filled with defaults by vf_args_init(). */
+struct vf_args {
+    enum vf_agent_kind kind;
+    const char *progname;          /* "fence_xvm" / "fence_virt" */
+    int debug;
+    int family;                    /* AF_UNSPEC (auto), AF_INET, AF_INET6 */
+    char *mcast_addr;              /* NULL = default for family */
+    char *ipaddr;                  /* set => TCP mode (fence_virt) */
+    uint32_t vsock_cid;            /* 0 = unset; >= 2 => vsock mode */
+    char *channel_address;
+    uint16_t port;                 /* ipport, 1229 */
+    uint16_t callback_port;        /* 0 = same as port (multicast call-back listener) */
+    char *interface;               /* multicast: only send via this interface (NULL = all) */
+    unsigned int retrans;          /* tenths of a second */
+    enum vf_hash hash;
+    enum vf_hash auth;
+    char *key_file;
+    bool key_file_set;             /* explicitly given */
+    char *serial_device;           /* set => real serial mode */
+    char *serial_params;
+    char *action;                  /* as given (for messages) */
+    enum vf_cmd cmd;
+    char *domain;                  /* target, NULL if none */
+    bool use_uuid;
+    unsigned int timeout;          /* seconds */
+    unsigned int delay;            /* seconds */
+    enum vf_transport transport;   /* derived by vf_args_finish() */
+
+    /* problems found while parsing (validate-all reports all of them) */
+    char **problems;
+    size_t n_problems;
+    /* unknown stdin keys (warned about once; errors for validate-all) */
+    char **unknown;
+    size_t n_unknown;
+};
+
+void vf_args_init(struct vf_args *args, enum vf_agent_kind kind,
+                  const char *progname);
+void vf_args_done(struct vf_args *args);
+
+/* argv[0] basename "fence_xvm" (or any name ending in "xvm") => XVM */
+enum vf_agent_kind vf_agent_kind_from_argv0(const char *argv0);
+
+/*
+ * Parse argv.  Unknown options and bad values are errors: -EINVAL with a
+ * one-line message (naming the option) in @err.  -h/-? sets *ret_help,
+ * -V sets *ret_version.
+ */
+int vf_args_parse_argv(struct vf_args *args, int argc, char **argv,
+                       bool *ret_help, bool *ret_version,
+                       char *err, size_t err_len);
+
+/*
+ * Parse key=value lines from @in (bounded: lines up to 4096 bytes, at most
+ * 1 MiB in total).  Whole values including inner spaces; surrounding blanks
+ * and a trailing CR are stripped; '#' lines and blank lines skipped; last
+ * duplicate wins; keys case-insensitive.  Unknown keys are collected in
+ * args->unknown; bad values in args->problems.  Returns 0, or -EINVAL /
+ * -E2BIG for unreadable input.
+ */
+int vf_args_parse_stdin(struct vf_args *args, FILE *in,
+                        char *err, size_t err_len);
+/* Same, from a memory buffer (used by the fuzzer and unit tests). */
+int vf_args_parse_buffer(struct vf_args *args, const char *buf, size_t len,
+                         char *err, size_t err_len);
+
+/*
+ * Final checks and derivation (transport, family, target presence).
+ * Problems are appended to args->problems; returns -EINVAL if any.
+ */
+int vf_args_finish(struct vf_args *args);
+
+/* Help text for this binary (option table, argv and stdin names). */
+void vf_args_print_help(const struct vf_args *args, FILE *out);
+
+/* ---- the table, for metadata.c and the man page generator ---------------- */
+enum vf_opt_type {
+    VF_OPT_BOOL,
+    VF_OPT_STRING,
+    VF_OPT_INTEGER,
+    VF_OPT_SELECT,
+};
+
+struct vf_opt {
+    const char *key;            /* stdin / metadata name */
+    char letter;                /* getopt letter, 0 if none */
+    const char *arg_name;       /* "<address>" etc., NULL for bool */
+    enum vf_opt_type type;
+    const char *def;            /* default shown in metadata/help, NULL = none */
+    unsigned int agents;        /* bitmask: 1 << VF_AGENT_XVM | 1 << VF_AGENT_VIRT */
+    bool required;
+    bool deprecated;
+    const char *obsoletes;      /* name this option obsoletes */
+    const char *shortdesc;
+    const char *const *choices; /* for VF_OPT_SELECT, NULL-terminated */
+};
+
+/* Options of one binary in metadata order (NULL-terminated array of pointers). */
+const struct vf_opt *const *vf_opts_for(enum vf_agent_kind kind);
+
+#endif

@@ -1,0 +1,175 @@
+#!/bin/bash
+# vmfence - tests/lib/common.sh: helpers shared by the shell tests.
+#
+# Source it first thing:   . "$(dirname "$0")/../lib/common.sh"
+# Conventions: a test script exits 0 (pass), 1 (fail) or 77 (skip).  It
+# records sub-checks with vft_ok / vft_fail and ends with vft_finish, which
+# prints "NAME: N passed, N failed" and exits accordingly.  Everything a test
+# starts is registered for cleanup with vft_on_exit and cleaned by PID and by
+# name, never with pkill/killall.  Every wait is bounded.
+
+set -u
+VFT_NAME=$(basename "$0" .sh)
+VFT_SRC=${VF_TOP_SRCDIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+VFT_BUILD=${VF_TOP_BUILDDIR:-$VFT_SRC}
+VFT_PASS=0
+VFT_FAIL=0
+VFT_CLEANUP=()
+VFT_TMP=$(mktemp -d "/tmp/vft-$VFT_NAME.XXXXXX")
+chmod 755 "$VFT_TMP"
+
+# our binaries (build tree)
+VF_AGENT="$VFT_BUILD/agents/fence_virt"
+VF_AGENT_XVM="$VFT_BUILD/agents/fence_xvm"
+VF_DAEMON="$VFT_BUILD/daemon/fence_virtd"
+# reference binaries (Debian packages fence-virt / fence-virtd)
+REF_AGENT=/usr/sbin/fence_virt
+REF_AGENT_XVM=/usr/sbin/fence_xvm
+REF_DAEMON=/usr/sbin/fence_virtd
+REF_MODULES=/usr/lib/x86_64-linux-gnu/fence-virt
+
+vft_log() { echo "[$VFT_NAME] $*" >&2; }
+vft_ok() { VFT_PASS=$((VFT_PASS + 1)); echo "ok   - $*"; }
+vft_fail() { VFT_FAIL=$((VFT_FAIL + 1)); echo "FAIL - $*"; }
+# vft_check DESC CMD...: pass if CMD exits 0
+vft_check() { local d=$1; shift; if "$@"; then vft_ok "$d"; else vft_fail "$d"; fi; }
+# vft_expect_rc DESC RC CMD...: run CMD (stdout/stderr to $VFT_OUT/$VFT_ERR), compare exit code
+vft_expect_rc() {
+    local d=$1 want=$2; shift 2
+    local rc=0
+    VFT_OUT="$VFT_TMP/out.$$" VFT_ERR="$VFT_TMP/err.$$"
+    "$@" >"$VFT_OUT" 2>"$VFT_ERR" </dev/null || rc=$?
+    if [ "$rc" = "$want" ]; then vft_ok "$d (rc $rc)"; return 0; fi
+    vft_fail "$d: rc $rc, expected $want"
+    sed 's/^/    out: /' "$VFT_OUT" | head -20; sed 's/^/    err: /' "$VFT_ERR" | head -20
+    return 1
+}
+
+vft_skip() { echo "SKIP: $VFT_NAME: $*"; exit 77; }
+vft_need_root() { [ "$(id -u)" = 0 ] || vft_skip "needs root"; }
+vft_need_cmd() { local c; for c in "$@"; do command -v "$c" >/dev/null 2>&1 || [ -x "$c" ] || vft_skip "needs $c"; done; }
+
+# vft_on_exit CMD: run at exit (LIFO)
+vft_on_exit() { VFT_CLEANUP+=("$1"); }
+vft_cleanup() {
+    local i
+    for ((i = ${#VFT_CLEANUP[@]} - 1; i >= 0; i--)); do
+        eval "${VFT_CLEANUP[$i]}" >/dev/null 2>&1 || true
+    done
+    VFT_CLEANUP=()
+    [ -n "${VFT_KEEP_TMP:-}" ] || rm -rf "$VFT_TMP"
+}
+trap vft_cleanup EXIT
+trap 'exit 1' INT TERM
+
+vft_finish() {
+    echo "$VFT_NAME: $VFT_PASS passed, $VFT_FAIL failed"
+    [ "$VFT_FAIL" = 0 ] && [ "$VFT_PASS" -gt 0 ] && exit 0
+    exit 1
+}
+
+# vft_kill_pid PID: TERM, wait up to 5 s, then KILL
+vft_kill_pid() {
+    local pid=$1 i
+    [ -n "$pid" ] || return 0
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+}
+
+# vft_bg VAR CMD...: start CMD in background, store pid in VAR, register cleanup
+vft_bg() {
+    local var=$1; shift
+    "$@" &
+    local pid=$!
+    printf -v "$var" '%s' "$pid"
+    vft_on_exit "vft_kill_pid $pid"
+}
+
+# vft_gen_key PATH [BYTES]: random key, mode 0600
+vft_gen_key() {
+    head -c "${2:-4096}" /dev/urandom >"$1"
+    chmod 600 "$1"
+}
+
+# vft_wait_tcp HOST PORT [SECONDS] [NETNS]: wait until something listens
+vft_wait_tcp() {
+    local host=$1 port=$2 secs=${3:-10} ns=${4:-} i
+    local pre=()
+    [ -n "$ns" ] && pre=(ip netns exec "$ns")
+    for i in $(seq 1 $((secs * 10))); do
+        if "${pre[@]}" ss -Hltn "sport = :$port" 2>/dev/null | grep -q .; then return 0; fi
+        sleep 0.1
+    done
+    return 1
+}
+# vft_wait_udp PORT [SECONDS] [NETNS]
+vft_wait_udp() {
+    local port=$1 secs=${2:-10} ns=${3:-} i
+    local pre=()
+    [ -n "$ns" ] && pre=(ip netns exec "$ns")
+    for i in $(seq 1 $((secs * 10))); do
+        if "${pre[@]}" ss -Hlun "sport = :$port" 2>/dev/null | grep -q .; then return 0; fi
+        sleep 0.1
+    done
+    return 1
+}
+
+# vft_free_port: a TCP port on loopback nobody listens on (best effort)
+vft_free_port() {
+    local p
+    for _ in $(seq 1 50); do
+        p=$((20000 + RANDOM % 20000))
+        ss -Hltn "sport = :$p" | grep -q . || { echo "$p"; return 0; }
+    done
+    return 1
+}
+
+# vft_testdriver_xml PATH NAME:STATE...  (STATE running|off); UUIDs derived
+# from the position: 5ca1ab1e-0000-4000-8000-00000000000N
+vft_testdriver_xml() {
+    local path=$1; shift
+    local n=0 spec name state
+    {
+        echo "<node>"
+        for spec in "$@"; do
+            n=$((n + 1))
+            name=${spec%%:*}; state=${spec#*:}
+            [ "$state" = "$spec" ] && state=running
+            printf '  <domain type="test" xmlns:test="http://libvirt.org/schemas/domain/test/1.0">\n'
+            printf '    <name>%s</name>\n    <uuid>5ca1ab1e-0000-4000-8000-%012d</uuid>\n' "$name" "$n"
+            printf '    <memory>65536</memory><vcpu>1</vcpu><os><type>hvm</type></os>\n'
+            [ "$state" = off ] && printf '    <test:runstate>5</test:runstate>\n'
+            printf '  </domain>\n'
+        done
+        echo "</node>"
+    } >"$path"
+}
+vft_uuid_of() { printf '5ca1ab1e-0000-4000-8000-%012d' "$1"; }
+
+# vft_netns_add NAME: create a network namespace with lo up; removed at exit
+vft_netns_add() {
+    local ns=$1
+    ip netns del "$ns" 2>/dev/null || true
+    ip netns add "$ns" || return 1
+    vft_on_exit "ip netns del $ns"
+    ip -n "$ns" link set lo up
+}
+# vft_netns_pids_kill NAME: kill processes still inside a namespace we created
+vft_netns_pids_kill() {
+    local p
+    for p in $(ip netns pids "$1" 2>/dev/null); do vft_kill_pid "$p"; done
+}
+
+# vft_ref_daemon_start VAR CONF [NETNS]: start the reference fence_virtd in
+# the foreground with its own pid file; pid in VAR, log in $VFT_TMP/refd.log
+vft_ref_daemon_start() {
+    local var=$1 conf=$2 ns=${3:-}
+    local pre=()
+    [ -n "$ns" ] && pre=(ip netns exec "$ns")
+    "${pre[@]}" stdbuf -oL -eL "$REF_DAEMON" -F -d 2 -f "$conf" -p "$VFT_TMP/refd.$RANDOM.pid" \
+        >>"$VFT_TMP/refd.log" 2>&1 &
+    local pid=$!
+    printf -v "$var" '%s' "$pid"
+    vft_on_exit "vft_kill_pid $pid"
+}

@@ -130,4 +130,19 @@ struct vf_plugin {
     const struct vf_backend_ops *backend;    /* NULL if none */
 };
 
+/*
+ * Every plugin source ends with VF_PLUGIN_DEFINE(id, listener_ops, backend_ops)
+ * (either ops pointer may be NULL).  Linked into fence_virtd it defines
+ * `vf_plugin_<id>`, which daemon/plugin.c lists as a built-in; compiled as a
+ * loadable module (-DVF_PLUGIN_MODULE) it defines the exported `vf_plugin`.
+ */
+#ifdef VF_PLUGIN_MODULE
+#define VF_PLUGIN_DEFINE(id, lops, bops) \
+    __attribute__((visibility("default"))) \
+    const struct vf_plugin vf_plugin = { VF_PLUGIN_ABI, #id, (lops), (bops) }
+#else
+#define VF_PLUGIN_DEFINE(id, lops, bops) \
+    const struct vf_plugin vf_plugin_##id = { VF_PLUGIN_ABI, #id, (lops), (bops) }
+#endif
+
 #endif

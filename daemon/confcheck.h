@@ -1,0 +1,22 @@
+/*
+ * vmfence - daemon/confcheck.h: validation of a parsed fence_virt.conf
+ * against the known sections and keys (the schema lives in confcheck.c).
+ */
+#ifndef VF_CONFCHECK_H
+#define VF_CONFCHECK_H
+
+#include <stdio.h>
+#include "config.h"
+
+/*
+ * Check @conf: unknown sections/keys => warning naming FILE:LINE and the
+ * key; out-of-range numbers (port = "70000"), unknown enum values (hash,
+ * auth, family, mode, name_mode), missing listener/backend, interfaces that
+ * do not exist, malformed groups (a group with no ip and no uuid entries, or
+ * with values that are neither) => error naming FILE:LINE.
+ * Every message is one line written to @diag ("FILE:LINE: error: ..." /
+ * "FILE:LINE: warning: ...").  Returns the number of errors (0 = usable).
+ */
+int vf_conf_check(const struct vf_conf *conf, FILE *diag);
+
+#endif

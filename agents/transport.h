@@ -1,0 +1,72 @@
+/*
+ * vmfence - agents/transport.h: the agent's internal transport interface.
+ *
+ * main.c builds one request and hands it to exactly one transport
+ * (multicast, tcp, vsock, serial tty or vmchannel).  A transport delivers
+ * the request, runs the authentication its wire protocol needs and returns
+ * the daemon's answer: one response byte, or a host list passed record by
+ * record to a callback.  Transports never print results and never exit; on
+ * failure they return a negative errno and leave one actionable message in
+ * the result (main prints it).  Internal to agents/, not installed.
+ */
+#ifndef VF_AGENT_TRANSPORT_H
+#define VF_AGENT_TRANSPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "key.h"
+#include "opts.h"
+#include "wire.h"
+
+/* Upper bounds for what a daemon may send us */
+#define VF_AGENT_MAX_HOSTS      65536   /* host list records */
+#define VF_AGENT_MAX_GARBAGE    65536   /* serial: bytes skipped before the magic */
+#define VF_AGENT_CONNECT_MS     3000    /* TCP / vmchannel / vsock connect bound */
+#define VF_AGENT_SERIAL_WRITE_MS 3000   /* serial request write bound */
+#define VF_AGENT_FINAL_BYTE_MS  1000    /* wait for the byte after a host list */
+
+/* Called once per host list record (terminator excluded); non-zero stops. */
+typedef int (*vf_host_cb)(const struct vf_host_state *hs, void *userdata);
+
+/* What a transport needs: parsed options, key (NULL when none) and the request. */
+struct vf_xport {
+    const struct vf_args *args;
+    const struct vf_key *key;     /* NULL: no key loaded (hash and auth none) */
+    struct vf_req *req;           /* cmd, hashtype, flags, domain, seqno set */
+    vf_host_cb on_host;
+    void *userdata;
+};
+
+struct vf_result {
+    int resp;                     /* response byte 0..255; -1 when none */
+    bool hostlist;                /* a host list stream was received */
+    size_t n_hosts;
+    char msg[768];                /* failure reason (one or two lines) */
+};
+
+int vf_xport_tcp(const struct vf_xport *x, struct vf_result *res);
+int vf_xport_vsock(const struct vf_xport *x, struct vf_result *res);
+int vf_xport_mcast(const struct vf_xport *x, struct vf_result *res);
+int vf_xport_serial(const struct vf_xport *x, struct vf_result *res);
+int vf_xport_vmchannel(const struct vf_xport *x, struct vf_result *res);
+
+/*
+ * Shared by the authenticated stream transports (tcp.c): after the
+ * request has been delivered on @fd, challenge the daemon, answer its
+ * challenge and read the response byte or host list, all before
+ * @deadline_ms.  @peer names the daemon in messages.
+ */
+int vf_stream_exchange(const struct vf_xport *x, int fd, const char *peer,
+                       int64_t deadline_ms, struct vf_result *res);
+
+/* Read a host list stream (after the 253 byte) on @fd; used by every transport. */
+int vf_read_hostlist(const struct vf_xport *x, int fd, int64_t deadline_ms,
+                     const char *peer, struct vf_result *res);
+
+/* printf into res->msg */
+void vf_result_msg(struct vf_result *res, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -128,4 +128,25 @@ struct vf_opt {
 /* Options of one binary in metadata order (NULL-terminated array of pointers). */
 const struct vf_opt *const *vf_opts_for(enum vf_agent_kind kind);
 
+/* ---- additions by the option-table owner (H2) ----------------------------- */
+/*
+ * For an unknown stdin key that is a parameter of the other binary (e.g.
+ * "ipaddr" given to fence_xvm): "valid only for fence_virt"; else NULL.
+ * Static string.
+ */
+const char *vf_opts_other_agent_hint(enum vf_agent_kind kind, const char *key);
+/* The getopt string built from the table (static storage, for tests/docs). */
+const char *vf_opts_getopt_string(enum vf_agent_kind kind);
+/*
+ * Notes on the functions above (implementation details of opts.c):
+ *  - vf_args_parse_argv: every stdin key is also a long option (--plug=vm);
+ *    the message in @err starts with "<progname>: ".  Same target under
+ *    -n and -H is accepted, different values are an error.
+ *  - vf_args_parse_stdin: a pipe or file that is not closed within 60 s
+ *    gives -ETIMEDOUT (terminals are read without a deadline); read errors
+ *    -EIO; allocation failure -ENOMEM.
+ *  - problems[] entries carry no program name ("line 3: invalid value ...").
+ *  - vf_args_finish fills mcast_addr with the family's default group.
+ */
+
 #endif

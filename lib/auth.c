@@ -1,0 +1,291 @@
+/*
+ * vmfence - lib/auth.c: request signing/verification and the 64-byte
+ * challenge/response handshake (protocol.md 2.3, 2.4), hashing with NSS.
+ *
+ * The digest is fence-virt's prefix-key construction SHAx(key || data),
+ * left-aligned in a 64-byte field that is otherwise zero.  Comparisons
+ * always cover all 64 bytes and run in constant time.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include <nss.h>
+#include <sechash.h>
+
+#include "auth.h"
+#include "io.h"
+
+static pthread_once_t nss_once = PTHREAD_ONCE_INIT;
+static int nss_init_result = -EIO;
+
+static void
+nss_init_once(void)
+{
+    nss_init_result = NSS_NoDB_Init(NULL) == SECSuccess ? 0 : -EIO;
+}
+
+/** \brief Initialise NSS once (thread-safe). \return 0 or -EIO */
+int
+vf_auth_init(void)
+{
+    pthread_once(&nss_once, nss_init_once);
+    return nss_init_result;
+}
+
+static int
+nss_alg(enum vf_hash alg, HASH_HashType *ret_type)
+{
+    switch (alg) {
+    case VF_HASH_SHA1:
+        *ret_type = HASH_AlgSHA1;
+        return 0;
+    case VF_HASH_SHA256:
+        *ret_type = HASH_AlgSHA256;
+        return 0;
+    case VF_HASH_SHA512:
+        *ret_type = HASH_AlgSHA512;
+        return 0;
+    default:
+        return -EINVAL;
+    }
+}
+
+/**
+ * \brief out = SHAx(key || data), zero padded to VF_DIGEST_MAX bytes.
+ * \return 0; -EINVAL for VF_HASH_NONE/unknown algorithms or oversized
+ *         input; -EIO if NSS fails
+ */
+int
+vf_digest(enum vf_hash alg, const uint8_t *key, size_t key_len,
+          const uint8_t *data, size_t len, uint8_t out[VF_DIGEST_MAX])
+{
+    uint8_t digest[VF_DIGEST_MAX];
+    HASH_HashType type = HASH_AlgNULL;
+    HASHContext *ctx = NULL;
+    unsigned int dlen = 0;
+    int r;
+
+    r = nss_alg(alg, &type);
+    if (r < 0) {
+        return r;
+    }
+    if (key_len > UINT_MAX || len > UINT_MAX ||
+        (key == NULL && key_len > 0) || (data == NULL && len > 0)) {
+        return -EINVAL;
+    }
+    r = vf_auth_init();
+    if (r < 0) {
+        return r;
+    }
+    ctx = HASH_Create(type);
+    if (ctx == NULL) {
+        return -EIO;
+    }
+    memset(digest, 0, sizeof(digest));
+    HASH_Begin(ctx);
+    if (key_len > 0) {
+        HASH_Update(ctx, key, (unsigned int)key_len);
+    }
+    if (len > 0) {
+        HASH_Update(ctx, data, (unsigned int)len);
+    }
+    HASH_End(ctx, digest, &dlen, sizeof(digest));
+    HASH_Destroy(ctx);
+    if (dlen != vf_hash_len(alg)) {
+        return -EIO;
+    }
+    memcpy(out, digest, VF_DIGEST_MAX);
+    return 0;
+}
+
+/** \brief Fill @buf with @len bytes from getrandom(). \return 0 or -errno */
+int
+vf_random(void *buf, size_t len)
+{
+    uint8_t *p = buf;
+    size_t done = 0;
+
+    while (done < len) {
+        ssize_t n = getrandom(p + done, len - done, 0);
+
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return -errno;
+        }
+        done += (size_t)n;
+    }
+    return 0;
+}
+
+/* constant-time comparison of two 64-byte digests: true if equal */
+static bool
+digest_equal(const uint8_t a[VF_DIGEST_MAX], const uint8_t b[VF_DIGEST_MAX])
+{
+    volatile uint8_t diff = 0;
+    size_t i;
+
+    for (i = 0; i < VF_DIGEST_MAX; i++) {
+        diff |= (uint8_t)(a[i] ^ b[i]);
+    }
+    return diff == 0;
+}
+
+/**
+ * \brief Sign @req in place and write its wire bytes to @out.
+ * \param[in,out] req  random and hash are (re)computed
+ * \return 0; -EINVAL for hashtype > 3; -ENOKEY if hashed without a key;
+ *         -ENAMETOOLONG from the encoder
+ */
+int
+vf_req_sign(struct vf_req *req, const uint8_t *key, size_t key_len,
+            uint8_t out[VF_REQ_SIZE])
+{
+    uint8_t buf[VF_REQ_SIZE];
+    uint8_t digest[VF_DIGEST_MAX];
+    int r;
+
+    if (req->hashtype > VF_HASH_SHA512) {
+        return -EINVAL;
+    }
+    memset(req->hash, 0, sizeof(req->hash));
+    if (req->hashtype == VF_HASH_NONE) {
+        memset(req->random, 0, sizeof(req->random));
+        return vf_req_encode(req, out);
+    }
+    if (key == NULL) {
+        return -ENOKEY;
+    }
+    r = vf_random(req->random, sizeof(req->random));
+    if (r < 0) {
+        return r;
+    }
+    r = vf_req_encode(req, buf);
+    if (r < 0) {
+        return r;
+    }
+    r = vf_digest((enum vf_hash)req->hashtype, key, key_len, buf, sizeof(buf),
+                  digest);
+    if (r < 0) {
+        return r;
+    }
+    memcpy(req->hash, digest, sizeof(digest));
+    memcpy(buf + VF_REQ_SIZE - VF_DIGEST_MAX, digest, sizeof(digest));
+    memcpy(out, buf, sizeof(buf));
+    return 0;
+}
+
+/**
+ * \brief Verify the signature of a received request.
+ * \return 0; -EPROTO (hashtype > 3); -EPERM (weaker than @min);
+ *         -ENOKEY (hashed but @key NULL); -EBADMSG (digest mismatch)
+ */
+int
+vf_req_verify(const uint8_t buf[VF_REQ_SIZE], enum vf_hash min,
+              const uint8_t *key, size_t key_len)
+{
+    uint8_t copy[VF_REQ_SIZE];
+    uint8_t digest[VF_DIGEST_MAX];
+    uint8_t hashtype = buf[1];
+    int r;
+
+    if (hashtype > VF_HASH_SHA512) {
+        return -EPROTO;
+    }
+    if (hashtype < (unsigned int)min) {
+        return -EPERM;
+    }
+    if (hashtype == VF_HASH_NONE) {
+        return 0;
+    }
+    if (key == NULL) {
+        return -ENOKEY;
+    }
+    memcpy(copy, buf, sizeof(copy));
+    memset(copy + VF_REQ_SIZE - VF_DIGEST_MAX, 0, VF_DIGEST_MAX);
+    r = vf_digest((enum vf_hash)hashtype, key, key_len, copy, sizeof(copy),
+                  digest);
+    if (r < 0) {
+        return r;
+    }
+    return digest_equal(digest, buf + VF_REQ_SIZE - VF_DIGEST_MAX) ? 0
+                                                                    : -EBADMSG;
+}
+
+/**
+ * \brief Challenge the peer: send 64 random bytes, read the 64-byte answer
+ *        and compare it with SHAx(key || challenge).
+ * \return 0; -ETIMEDOUT; -ECONNRESET; -EACCES (wrong answer); -ENOKEY
+ */
+int
+vf_auth_challenge(int fd, enum vf_hash alg, const uint8_t *key,
+                  size_t key_len, int64_t deadline_ms)
+{
+    uint8_t challenge[VF_CHALLENGE_SIZE];
+    uint8_t answer[VF_DIGEST_MAX];
+    uint8_t expect[VF_DIGEST_MAX];
+    int r;
+
+    if (alg == VF_HASH_NONE) {
+        return 0;
+    }
+    if (vf_hash_len(alg) == 0) {
+        return -EINVAL;
+    }
+    if (key == NULL) {
+        return -ENOKEY;
+    }
+    r = vf_random(challenge, sizeof(challenge));
+    if (r < 0) {
+        return r;
+    }
+    r = vf_digest(alg, key, key_len, challenge, sizeof(challenge), expect);
+    if (r < 0) {
+        return r;
+    }
+    r = vf_write_full(fd, challenge, sizeof(challenge), deadline_ms);
+    if (r < 0) {
+        return r;
+    }
+    r = vf_read_full(fd, answer, sizeof(answer), deadline_ms);
+    if (r < 0) {
+        return r;
+    }
+    return digest_equal(answer, expect) ? 0 : -EACCES;
+}
+
+/**
+ * \brief Answer the peer's challenge: read 64 bytes, send the digest.
+ * \return 0; -ETIMEDOUT; -ECONNRESET; -ENOKEY
+ */
+int
+vf_auth_respond(int fd, enum vf_hash alg, const uint8_t *key, size_t key_len,
+                int64_t deadline_ms)
+{
+    uint8_t challenge[VF_CHALLENGE_SIZE];
+    uint8_t answer[VF_DIGEST_MAX];
+    int r;
+
+    if (alg == VF_HASH_NONE) {
+        return 0;
+    }
+    if (vf_hash_len(alg) == 0) {
+        return -EINVAL;
+    }
+    if (key == NULL) {
+        return -ENOKEY;
+    }
+    r = vf_read_full(fd, challenge, sizeof(challenge), deadline_ms);
+    if (r < 0) {
+        return r;
+    }
+    r = vf_digest(alg, key, key_len, challenge, sizeof(challenge), answer);
+    if (r < 0) {
+        return r;
+    }
+    return vf_write_full(fd, answer, sizeof(answer), deadline_ms);
+}

@@ -1,0 +1,163 @@
+/*
+ * vmfence - lib/log.c: the logging sink shared by agents and daemon.
+ *
+ * syslog (facility DAEMON) when asked and /dev/log exists; stderr when
+ * asked, or when syslog is unavailable, in the form
+ *     ident[pid]: LEVEL: message
+ * Each message is formatted once into a bounded buffer and written under a
+ * mutex, so lines from several threads never interleave.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define LOG_LINE_MAX 2048
+
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static char log_ident[64];            /* empty: program_invocation_short_name */
+static bool log_to_syslog;
+static bool log_to_stderr = true;
+static atomic_int log_debug;
+
+/**
+ * \brief Configure the sink.  May be called again (e.g. after daemonising).
+ * \param[in] ident        program name for syslog and stderr lines
+ * \param[in] flags        VF_LOG_STDERR | VF_LOG_SYSLOG
+ * \param[in] debug_level  vf_dbg(level) messages print when level <= this
+ */
+void
+vf_log_init(const char *ident, unsigned int flags, int debug_level)
+{
+    bool use_syslog = false;
+
+    pthread_mutex_lock(&log_lock);
+    if (log_to_syslog) {
+        closelog();
+        log_to_syslog = false;
+    }
+    if (ident != NULL && ident[0] != '\0') {
+        const char *slash = strrchr(ident, '/');
+
+        snprintf(log_ident, sizeof(log_ident), "%s",
+                 slash != NULL ? slash + 1 : ident);
+    }
+    if (log_ident[0] == '\0') {
+        snprintf(log_ident, sizeof(log_ident), "%s",
+                 program_invocation_short_name);
+    }
+    if ((flags & VF_LOG_SYSLOG) && access("/dev/log", F_OK) == 0) {
+        use_syslog = true;
+        openlog(log_ident, LOG_PID, LOG_DAEMON);
+    }
+    log_to_syslog = use_syslog;
+    log_to_stderr = (flags & VF_LOG_STDERR) || !use_syslog;
+    atomic_store(&log_debug, debug_level);
+    pthread_mutex_unlock(&log_lock);
+}
+
+void
+vf_log_set_debug(int debug_level)
+{
+    atomic_store(&log_debug, debug_level);
+}
+
+int
+vf_log_debug_level(void)
+{
+    return atomic_load(&log_debug);
+}
+
+static const char *
+prio_name(int prio)
+{
+    switch (LOG_PRI(prio)) {
+    case LOG_EMERG:
+        return "EMERG";
+    case LOG_ALERT:
+        return "ALERT";
+    case LOG_CRIT:
+        return "CRIT";
+    case LOG_ERR:
+        return "ERROR";
+    case LOG_WARNING:
+        return "WARNING";
+    case LOG_NOTICE:
+        return "NOTICE";
+    case LOG_INFO:
+        return "INFO";
+    default:
+        return "DEBUG";
+    }
+}
+
+/* format and emit one message; the debug filter is the caller's */
+static void emit(int prio, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void
+emit(int prio, const char *fmt, va_list ap)
+{
+    char line[LOG_LINE_MAX];
+    int saved_errno = errno;
+    size_t n;
+
+    vsnprintf(line, sizeof(line), fmt, ap);
+    n = strlen(line);
+    while (n > 0 && line[n - 1] == '\n') {
+        line[--n] = '\0';
+    }
+    pthread_mutex_lock(&log_lock);
+    if (log_to_syslog) {
+        syslog(LOG_PRI(prio), "%s", line);
+    }
+    if (log_to_stderr) {
+        const char *ident = log_ident[0] != '\0'
+                                ? log_ident
+                                : program_invocation_short_name;
+
+        fprintf(stderr, "%s[%ld]: %s: %s\n", ident, (long)getpid(),
+                prio_name(prio), line);
+        fflush(stderr);
+    }
+    pthread_mutex_unlock(&log_lock);
+    errno = saved_errno;
+}
+
+/* LOG_DEBUG messages without a level are shown from debug level 1 on */
+void
+vf_logv(int prio, const char *fmt, va_list ap)
+{
+    if (LOG_PRI(prio) == LOG_DEBUG && atomic_load(&log_debug) < 1) {
+        return;
+    }
+    emit(prio, fmt, ap);
+}
+
+void
+vf_log(int prio, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vf_logv(prio, fmt, ap);
+    va_end(ap);
+}
+
+void
+vf_dbg(int level, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (atomic_load(&log_debug) < level) {
+        return;
+    }
+    va_start(ap, fmt);
+    emit(LOG_DEBUG, fmt, ap);
+    va_end(ap);
+}

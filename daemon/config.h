@@ -22,6 +22,9 @@ struct vf_conf_node {
     struct vf_conf_node *children; /* first child, file order (blocks only) */
     struct vf_conf_node *next;     /* next sibling, file order */
     char *comment;                 /* comment lines directly above (kept for -c rewrites) */
+    /* Added by the config parser (H5); both kept for -c rewrites: */
+    char *eol_comment;             /* "# ..." on the same line, after ';' or '{' */
+    char *end_comment;             /* blocks: comment lines just before the closing '}' */
 };
 
 struct vf_conf {
@@ -50,7 +53,7 @@ const struct vf_conf_node *vf_conf_block(const struct vf_conf *conf,
 const struct vf_conf_node *vf_conf_key(const struct vf_conf *conf,
                                        const struct vf_conf_node *from,
                                        const char *path);
-/* Value of the assignment at path, or @def. */
+/* Value of the assignment at path, or @def (also for an empty value ""). */
 const char *vf_conf_get(const struct vf_conf *conf, const char *path,
                         const char *def);
 

@@ -46,6 +46,18 @@ struct vf_result {
     char msg[768];                /* failure reason (one or two lines) */
 };
 
+/*
+ * The transports.  Each one returns 0 when the daemon answered (res->resp
+ * holds the byte; res->hostlist is set and the records went to x->on_host
+ * for a list), or a negative errno with res->msg saying what failed and
+ * what to check.  All of them are bounded by args->timeout (plus a 3 s
+ * connect bound); none prints or exits.
+ *   tcp        fence_virt -T: signed request, challenge, respond, answer
+ *   vsock      fence_virt -S<cid>: the same over AF_VSOCK
+ *   mcast      fence_xvm: signed datagrams to the group, TCP call-back
+ *   serial     fence_virt -D: serial framing on a tty (no key, no auth)
+ *   vmchannel  fence_virt default: serial framing over TCP (guestfwd)
+ */
 int vf_xport_tcp(const struct vf_xport *x, struct vf_result *res);
 int vf_xport_vsock(const struct vf_xport *x, struct vf_result *res);
 int vf_xport_mcast(const struct vf_xport *x, struct vf_result *res);
@@ -61,9 +73,14 @@ int vf_xport_vmchannel(const struct vf_xport *x, struct vf_result *res);
 int vf_stream_exchange(const struct vf_xport *x, int fd, const char *peer,
                        int64_t deadline_ms, struct vf_result *res);
 
-/* Read a host list stream (after the 253 byte) on @fd; used by every transport. */
+/*
+ * Read a host list stream (after the 253 byte) on @fd; used by every
+ * transport.  @trailer_len bytes that follow the terminator record (1 on
+ * authenticated streams, a 5-byte frame on serial) are read briefly and
+ * ignored.
+ */
 int vf_read_hostlist(const struct vf_xport *x, int fd, int64_t deadline_ms,
-                     const char *peer, struct vf_result *res);
+                     const char *peer, size_t trailer_len, struct vf_result *res);
 
 /* printf into res->msg */
 void vf_result_msg(struct vf_result *res, const char *fmt, ...)

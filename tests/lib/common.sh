@@ -126,7 +126,7 @@ vft_wait_udp() {
 vft_free_port() {
     local p
     for _ in $(seq 1 50); do
-        p=$((20000 + RANDOM % 20000))
+        p=$((20000 + RANDOM % 12000))
         ss -Hltn "sport = :$p" | grep -q . || { echo "$p"; return 0; }
     done
     return 1

@@ -1,0 +1,350 @@
+/*
+ * vmfence - agents/main.c: fence_virt / fence_xvm (one binary, behaviour by
+ * argv[0]).
+ *
+ * Options come from argv, or from stdin (key=value lines, the Pacemaker
+ * interface) when there are no arguments at all.  metadata and validate-all
+ * are answered locally; every other action builds one request, hands it to
+ * the transport chosen by the options (agents/transport.h) and maps the
+ * daemon's answer to output and exit code (protocol.md 2.11):
+ *   0 success ("Status: ON"), 2 off ("Status: OFF"), 1 failure of any kind
+ *   (with a message saying what went wrong), 3 permission denied, N for an
+ *   unknown response byte N.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+
+#include "auth.h"
+#include "key.h"
+#include "log.h"
+#include "metadata.h"
+#include "opts.h"
+#include "transport.h"
+#include "wire.h"
+
+/* Print one host list record in the reference format. */
+static int
+print_host(const struct vf_host_state *hs, void *userdata)
+{
+    (void)userdata;
+    printf("%-32s %s %s\n", hs->domain, hs->uuid,
+           hs->state == VF_STATE_RUNNING ? "on" : "off");
+    return 0;
+}
+
+static void
+sleep_seconds(unsigned int secs)
+{
+    struct timespec ts = { .tv_sec = (time_t)secs, .tv_nsec = 0 };
+
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+    }
+}
+
+static const char *
+transport_name(enum vf_transport t)
+{
+    switch (t) {
+    case VF_XPORT_MCAST:
+        return "multicast";
+    case VF_XPORT_TCP:
+        return "tcp";
+    case VF_XPORT_VSOCK:
+        return "vsock";
+    case VF_XPORT_SERIAL:
+        return "serial";
+    case VF_XPORT_VMCHANNEL:
+        return "vmchannel";
+    }
+    return "?";
+}
+
+/* The transports that sign requests and run challenge/response. */
+static bool
+transport_uses_key(enum vf_transport t)
+{
+    return t == VF_XPORT_MCAST || t == VF_XPORT_TCP || t == VF_XPORT_VSOCK;
+}
+
+static bool
+key_needed(const struct vf_args *args)
+{
+    return transport_uses_key(args->transport) &&
+           (args->hash != VF_HASH_NONE || args->auth != VF_HASH_NONE);
+}
+
+/*
+ * Load the key file when the transport and hash/auth settings need one.
+ * A missing, unreadable, empty or oversized key is an error, never a
+ * silent downgrade to no authentication (D23).
+ */
+static int
+load_key(const struct vf_args *args, struct vf_key *key, bool *ret_loaded, char *err,
+         size_t err_len)
+{
+    char warn[256] = "";
+    int rc;
+
+    *ret_loaded = false;
+    if (!key_needed(args)) {
+        return 0;
+    }
+    rc = vf_key_load(args->key_file, key, err, err_len, warn, sizeof(warn));
+    if (rc < 0) {
+        if (err[0] == '\0') {
+            snprintf(err, err_len, "cannot read key file '%s': %s", args->key_file,
+                     strerror(-rc));
+        }
+        return rc;
+    }
+    if (warn[0] != '\0') {
+        fprintf(stderr, "%s: warning: %s\n", args->progname, warn);
+    }
+    *ret_loaded = true;
+    return 0;
+}
+
+static void
+print_problems(const struct vf_args *args)
+{
+    for (size_t i = 0; i < args->n_problems; i++) {
+        fprintf(stderr, "%s: %s\n", args->progname, args->problems[i]);
+    }
+}
+
+static bool
+cmd_has_delay(enum vf_cmd cmd)
+{
+    return cmd == VF_CMD_OFF || cmd == VF_CMD_ON || cmd == VF_CMD_REBOOT;
+}
+
+static bool
+cmd_needs_target(enum vf_cmd cmd)
+{
+    return cmd != VF_CMD_DEVSTATUS && cmd != VF_CMD_HOSTLIST && cmd != VF_CMD_METADATA &&
+           cmd != VF_CMD_VALIDATEALL;
+}
+
+/* validate-all: every problem and every unknown key is an error. */
+static int
+validate_all(const struct vf_args *args)
+{
+    struct vf_key key;
+    char err[512] = "";
+    bool loaded = false;
+    int bad = 0;
+
+    print_problems(args);
+    bad += (int)args->n_problems;
+    for (size_t i = 0; i < args->n_unknown; i++) {
+        fprintf(stderr, "%s: unknown parameter '%s'\n", args->progname, args->unknown[i]);
+        bad++;
+    }
+    if (args->n_problems == 0 && load_key(args, &key, &loaded, err, sizeof(err)) < 0) {
+        fprintf(stderr, "%s: %s\n", args->progname, err);
+        bad++;
+    }
+    if (loaded) {
+        vf_key_clear(&key);
+    }
+    return bad == 0 ? 0 : 1;
+}
+
+/* Map the transport's outcome to output and exit code. */
+static int
+report(const struct vf_args *args, int rc, const struct vf_result *res)
+{
+    const char *target = args->domain != NULL ? args->domain : "";
+
+    if (rc < 0) {
+        fprintf(stderr, "%s\n", res->msg[0] != '\0' ? res->msg : strerror(-rc));
+        syslog(LOG_ERR, "%s %s: %s", args->action != NULL ? args->action : "?", target,
+               res->msg);
+        return 1;
+    }
+    if (res->hostlist) {
+        return 0;
+    }
+    switch (res->resp) {
+    case VF_RESP_SUCCESS:
+        if (args->cmd == VF_CMD_STATUS) {
+            printf("Status: ON\n");
+        } else if (cmd_has_delay(args->cmd)) {
+            syslog(LOG_NOTICE, "%s of '%s' succeeded", args->action, target);
+        }
+        return 0;
+    case VF_RESP_OFF:
+        printf("Status: OFF\n");
+        return 2;
+    case VF_RESP_FAIL:
+        fprintf(stderr, "Operation failed\n");
+        syslog(LOG_ERR, "%s of '%s': operation failed", args->action, target);
+        return 1;
+    case VF_RESP_PERM:
+        fprintf(stderr, "Permission denied: the host's groups configuration does not allow "
+                "this node to %s '%s'\n", args->action, target);
+        syslog(LOG_ERR, "%s of '%s': permission denied", args->action, target);
+        return 3;
+    default:
+        fprintf(stderr, "Unknown response (%d)\n", res->resp);
+        return res->resp;
+    }
+}
+
+int
+main(int argc, char **argv)
+{
+    struct vf_args args;
+    struct vf_key key;
+    struct vf_req req;
+    struct vf_result res;
+    struct vf_xport x;
+    enum vf_agent_kind kind;
+    const char *progname;
+    char err[512] = "";
+    bool help = false, version = false, key_loaded = false;
+    int ret = 1;
+    int rc;
+
+    kind = vf_agent_kind_from_argv0(argc > 0 ? argv[0] : "fence_virt");
+    progname = kind == VF_AGENT_XVM ? "fence_xvm" : "fence_virt";
+    signal(SIGPIPE, SIG_IGN);
+    vf_args_init(&args, kind, progname);
+
+    if (argc > 1) {
+        rc = vf_args_parse_argv(&args, argc, argv, &help, &version, err, sizeof(err));
+    } else {
+        rc = vf_args_parse_stdin(&args, stdin, err, sizeof(err));
+    }
+    if (rc < 0) {
+        /* the parser's message already starts with the program name */
+        if (err[0] != '\0') {
+            fprintf(stderr, "%s\n", err);
+        } else {
+            fprintf(stderr, "%s: %s\n", progname, strerror(-rc));
+        }
+        goto out;
+    }
+    if (help) {
+        vf_args_print_help(&args, stdout);
+        ret = 0;
+        goto out;
+    }
+    if (version) {
+        printf("%s %s\n", progname, PACKAGE_VERSION);
+        ret = 0;
+        goto out;
+    }
+
+    (void)vf_args_finish(&args);
+    vf_log_init(progname, VF_LOG_STDERR, args.debug);
+    openlog(progname, LOG_PID, LOG_DAEMON);
+
+    if (args.cmd == VF_CMD_METADATA) {
+        rc = vf_metadata_write(kind, stdout);
+        if (rc < 0) {
+            fprintf(stderr, "%s: cannot write the metadata: %s\n", progname, strerror(-rc));
+            goto out;
+        }
+        ret = 0;
+        goto out;
+    }
+    if (args.cmd == VF_CMD_VALIDATEALL) {
+        ret = validate_all(&args);
+        goto out;
+    }
+    for (size_t i = 0; i < args.n_unknown; i++) {
+        fprintf(stderr, "%s: warning: ignoring unknown parameter '%s'\n", progname,
+                args.unknown[i]);
+    }
+    if (args.n_problems > 0) {
+        print_problems(&args);
+        goto out;
+    }
+    if (cmd_needs_target(args.cmd) && (args.domain == NULL || args.domain[0] == '\0')) {
+        fprintf(stderr, "%s: no target given: use -n (plug) to name the virtual machine\n",
+                progname);
+        goto out;
+    }
+    if (args.domain != NULL && strlen(args.domain) > VF_DOMAIN_MAX) {
+        fprintf(stderr, "%s: target '%s' is longer than %d characters\n", progname,
+                args.domain, VF_DOMAIN_MAX);
+        goto out;
+    }
+
+    rc = load_key(&args, &key, &key_loaded, err, sizeof(err));
+    if (rc < 0) {
+        fprintf(stderr, "%s: %s\n", progname, err);
+        goto out;
+    }
+    rc = vf_auth_init();
+    if (rc < 0) {
+        fprintf(stderr, "%s: cannot initialise NSS: %s\n", progname, strerror(-rc));
+        goto out;
+    }
+
+    memset(&req, 0, sizeof(req));
+    req.request = (uint8_t)args.cmd;
+    req.hashtype = (uint8_t)args.hash;
+    req.flags = args.use_uuid ? VF_RF_UUID : 0;
+    if (args.domain != NULL) {
+        snprintf(req.domain, sizeof(req.domain), "%s", args.domain);
+    }
+    rc = vf_random(&req.seqno, sizeof(req.seqno));
+    if (rc < 0) {
+        fprintf(stderr, "%s: no random numbers: %s\n", progname, strerror(-rc));
+        goto out;
+    }
+
+    if (args.delay > 0 && cmd_has_delay(args.cmd)) {
+        vf_dbg(1, "delaying %s by %u s", args.action, args.delay);
+        sleep_seconds(args.delay);
+    }
+
+    memset(&res, 0, sizeof(res));
+    res.resp = -1;
+    memset(&x, 0, sizeof(x));
+    x.args = &args;
+    x.key = key_loaded ? &key : NULL;
+    x.req = &req;
+    x.on_host = print_host;
+    vf_dbg(1, "%s '%s' via %s (hash %s, auth %s, timeout %u s)", args.action,
+           args.domain != NULL ? args.domain : "", transport_name(args.transport),
+           vf_hash_name(args.hash), vf_hash_name(args.auth), args.timeout);
+
+    switch (args.transport) {
+    case VF_XPORT_MCAST:
+        rc = vf_xport_mcast(&x, &res);
+        break;
+    case VF_XPORT_TCP:
+        rc = vf_xport_tcp(&x, &res);
+        break;
+    case VF_XPORT_VSOCK:
+        rc = vf_xport_vsock(&x, &res);
+        break;
+    case VF_XPORT_SERIAL:
+        rc = vf_xport_serial(&x, &res);
+        break;
+    case VF_XPORT_VMCHANNEL:
+    default:
+        rc = vf_xport_vmchannel(&x, &res);
+        break;
+    }
+    fflush(stdout);
+    ret = report(&args, rc, &res);
+
+out:
+    if (key_loaded) {
+        vf_key_clear(&key);
+    }
+    vf_args_done(&args);
+    if (fflush(stdout) != 0 && ret == 0) {
+        ret = 1;
+    }
+    return ret;
+}

@@ -1,0 +1,253 @@
+/*
+ * vmfence - agents/tcp.c: the TCP transport (fence_virt -T addr -p port) and
+ * the authenticated stream exchange shared with vsock and the multicast
+ * call-back (protocol.md 2.4, 2.6, 2.7).
+ *
+ * Client order on every authenticated stream: send the signed request
+ * (TCP/vsock only), challenge the daemon, answer the daemon's challenge,
+ * then read one response byte or a host list.  Every step is bounded by the
+ * one deadline of the exchange (-t timeout).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "auth.h"
+#include "io.h"
+#include "log.h"
+#include "transport.h"
+
+void
+vf_result_msg(struct vf_result *res, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(res->msg, sizeof(res->msg), fmt, ap);
+    va_end(ap);
+}
+
+static const uint8_t *
+key_data(const struct vf_xport *x)
+{
+    return x->key != NULL ? x->key->data : NULL;
+}
+
+static size_t
+key_len(const struct vf_xport *x)
+{
+    return x->key != NULL ? x->key->len : 0;
+}
+
+/*
+ * Read host_state records until the terminator, hand each to the callback,
+ * then wait briefly for the trailing response byte (ignored, as the
+ * reference client does: libvirt sends 0, cpg sends 1).
+ */
+int
+vf_read_hostlist(const struct vf_xport *x, int fd, int64_t deadline_ms,
+                 const char *peer, size_t trailer_len, struct vf_result *res)
+{
+    uint8_t rec[VF_HOST_STATE_SIZE];
+    struct vf_host_state hs;
+    uint8_t last[VF_SERIAL_RESP_SIZE];
+    int64_t final_deadline;
+    int rc;
+
+    res->hostlist = true;
+    for (;;) {
+        rc = vf_read_full(fd, rec, sizeof(rec), deadline_ms);
+        if (rc == -ETIMEDOUT) {
+            vf_result_msg(res, "timed out after %u s reading the host list from %s",
+                          x->args->timeout, peer);
+            return rc;
+        }
+        if (rc < 0) {
+            vf_result_msg(res, "host list from %s ended early: %s", peer,
+                          rc == -ECONNRESET ? "connection closed" : strerror(-rc));
+            return rc;
+        }
+        rc = vf_host_state_decode(rec, sizeof(rec), &hs);
+        if (rc < 0) {
+            vf_result_msg(res, "malformed host list record from %s", peer);
+            return rc;
+        }
+        if (vf_host_state_is_end(&hs)) {
+            break;
+        }
+        if (res->n_hosts >= VF_AGENT_MAX_HOSTS) {
+            vf_result_msg(res, "host list from %s has more than %d entries; giving up",
+                          peer, VF_AGENT_MAX_HOSTS);
+            return -E2BIG;
+        }
+        res->n_hosts++;
+        if (x->on_host != NULL && x->on_host(&hs, x->userdata) != 0) {
+            break;
+        }
+    }
+
+    final_deadline = vf_now_ms() + VF_AGENT_FINAL_BYTE_MS;
+    if (final_deadline > deadline_ms) {
+        final_deadline = deadline_ms;
+    }
+    if (trailer_len > sizeof(last)) {
+        trailer_len = sizeof(last);
+    }
+    if (trailer_len > 0 && vf_read_full(fd, last, trailer_len, final_deadline) == 0) {
+        vf_dbg(1, "host list from %s ended with response %u (ignored)", peer,
+               last[trailer_len - 1]);
+    }
+    return 0;
+}
+
+static bool
+is_closed(int rc)
+{
+    return rc == -ECONNRESET || rc == -EPIPE;
+}
+
+int
+vf_stream_exchange(const struct vf_xport *x, int fd, const char *peer,
+                   int64_t deadline_ms, struct vf_result *res)
+{
+    const struct vf_args *args = x->args;
+    uint8_t byte;
+    int rc;
+
+    rc = vf_auth_challenge(fd, args->auth, key_data(x), key_len(x), deadline_ms);
+    if (rc == -EACCES) {
+        vf_result_msg(res, "authentication failed: fence_virtd at %s gave a wrong answer "
+                      "to our %s challenge; check that key_file and hash/auth match the host's",
+                      peer, vf_hash_name(args->auth));
+        return rc;
+    }
+    if (is_closed(rc)) {
+        vf_result_msg(res, "authentication failed: fence_virtd at %s closed the connection "
+                      "(it rejected the request or the challenge); check that key_file and "
+                      "hash/auth match the host's", peer);
+        return rc;
+    }
+    if (rc == -ETIMEDOUT) {
+        vf_result_msg(res, "timed out after %u s waiting for fence_virtd at %s to answer our "
+                      "challenge; check that key_file and hash/auth match the host's",
+                      args->timeout, peer);
+        return rc;
+    }
+    if (rc < 0) {
+        vf_result_msg(res, "challenge to fence_virtd at %s failed: %s", peer, strerror(-rc));
+        return rc;
+    }
+
+    rc = vf_auth_respond(fd, args->auth, key_data(x), key_len(x), deadline_ms);
+    if (is_closed(rc)) {
+        vf_result_msg(res, "authentication failed: fence_virtd at %s closed the connection "
+                      "before challenging us; check that key_file and hash/auth match the "
+                      "host's", peer);
+        return rc;
+    }
+    if (rc == -ETIMEDOUT) {
+        vf_result_msg(res, "timed out after %u s waiting for the challenge of fence_virtd "
+                      "at %s; check that key_file and hash/auth match the host's",
+                      args->timeout, peer);
+        return rc;
+    }
+    if (rc < 0) {
+        vf_result_msg(res, "answering the challenge of fence_virtd at %s failed: %s",
+                      peer, strerror(-rc));
+        return rc;
+    }
+
+    rc = vf_read_full(fd, &byte, 1, deadline_ms);
+    if (is_closed(rc)) {
+        vf_result_msg(res, "fence_virtd at %s closed the connection without an answer; "
+                      "authentication failed? check that key_file and hash/auth match the "
+                      "host's", peer);
+        return rc;
+    }
+    if (rc == -ETIMEDOUT) {
+        vf_result_msg(res, "timed out after %u s waiting for the answer of fence_virtd at %s",
+                      args->timeout, peer);
+        return rc;
+    }
+    if (rc < 0) {
+        vf_result_msg(res, "reading the answer of fence_virtd at %s failed: %s",
+                      peer, strerror(-rc));
+        return rc;
+    }
+    res->resp = byte;
+    vf_dbg(1, "fence_virtd at %s answered %u", peer, byte);
+    if (byte == VF_RESP_HOSTLIST) {
+        return vf_read_hostlist(x, fd, deadline_ms, peer, 1, res);
+    }
+    return 0;
+}
+
+int
+vf_xport_tcp(const struct vf_xport *x, struct vf_result *res)
+{
+    const struct vf_args *args = x->args;
+    struct vf_req *req = x->req;
+    uint8_t wire[VF_REQ_SIZE];
+    char peer[128];
+    int64_t start, deadline, conn_deadline;
+    int fd = -1;
+    int rc;
+
+    if (strchr(args->ipaddr, ':') != NULL) {
+        snprintf(peer, sizeof(peer), "[%s]:%u", args->ipaddr, args->port);
+    } else {
+        snprintf(peer, sizeof(peer), "%s:%u", args->ipaddr, args->port);
+    }
+
+    /* TCP requests carry no call-back address */
+    req->addrlen = 0;
+    req->port = 0;
+    req->family = 0;
+    memset(req->address, 0, sizeof(req->address));
+    rc = vf_req_sign(req, key_data(x), key_len(x), wire);
+    if (rc < 0) {
+        vf_result_msg(res, "cannot sign the request: %s", strerror(-rc));
+        goto out;
+    }
+
+    start = vf_now_ms();
+    deadline = start + (int64_t)args->timeout * 1000;
+    conn_deadline = start + VF_AGENT_CONNECT_MS;
+    if (conn_deadline > deadline) {
+        conn_deadline = deadline;
+    }
+    vf_dbg(1, "connecting to fence_virtd at %s", peer);
+    rc = vf_connect_tcp(args->ipaddr, args->port, conn_deadline, &fd);
+    if (rc == -ECONNREFUSED) {
+        vf_result_msg(res, "no fence_virtd listening at %s (connection refused)", peer);
+        goto out;
+    }
+    if (rc == -ETIMEDOUT) {
+        vf_result_msg(res, "connecting to fence_virtd at %s timed out after %.1f s",
+                      peer, (double)(conn_deadline - start) / 1000.0);
+        goto out;
+    }
+    if (rc == -EINVAL) {
+        vf_result_msg(res, "ipaddr '%s' is not a literal IPv4 or IPv6 address", args->ipaddr);
+        goto out;
+    }
+    if (rc < 0) {
+        vf_result_msg(res, "unable to connect to fence_virtd at %s: %s", peer, strerror(-rc));
+        goto out;
+    }
+
+    /* the exchange gets the full timeout after the connection is made */
+    deadline = vf_now_ms() + (int64_t)args->timeout * 1000;
+    rc = vf_write_full(fd, wire, sizeof(wire), deadline);
+    if (rc < 0) {
+        vf_result_msg(res, "sending the request to fence_virtd at %s failed: %s", peer,
+                      is_closed(rc) ? "connection closed" : strerror(-rc));
+        goto out;
+    }
+    rc = vf_stream_exchange(x, fd, peer, deadline, res);
+
+out:
+    vf_close(fd);
+    return rc;
+}

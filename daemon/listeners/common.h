@@ -1,0 +1,68 @@
+/*
+ * vmfence - daemon/listeners/common.h: code shared by the network listeners
+ * (tcp, vsock, multicast): their configuration block and the accept loop.
+ */
+#ifndef VF_LISTENER_COMMON_H
+#define VF_LISTENER_COMMON_H
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include "plugin.h"
+
+/* listeners/<name> settings.  hash and auth are kept apart (D1). */
+struct vf_lsettings {
+    char name[32];
+    char key_file[4096];
+    enum vf_hash hash;          /* minimum accepted request hash */
+    enum vf_hash auth;          /* challenge/response algorithm */
+    int family;                 /* AF_INET / AF_INET6 */
+    bool family_set;
+    char address[256];          /* "" = listener default */
+    uint16_t port;
+    char interface[IF_NAMESIZE + 1];  /* "" = none */
+    struct vf_key *key;         /* loaded when hash or auth != none */
+};
+
+/*
+ * Read listeners/<name> from @conf with the reference defaults.  A key file
+ * that is missing or unreadable while hash or auth is not "none" is an
+ * error (never run unauthenticated); a key file readable by others gives a
+ * loud warning (never chmod'ed).  Messages name the config file:line.
+ */
+int vf_lsettings_read(const struct vf_conf *conf, const char *name,
+                      struct vf_lsettings *s, char *err, size_t err_len);
+void vf_lsettings_done(struct vf_lsettings *s);
+
+/* Fill the generic parts of a signed-request connection. */
+void vf_conn_init_signed(struct vf_conn *c, const struct vf_lsettings *s,
+                         const char *listener);
+
+/* Write one response byte / host state record on conn->fd. */
+int vf_conn_fd_send_response(struct vf_conn *c, uint8_t resp, int64_t deadline_ms);
+int vf_conn_fd_send_host_state(struct vf_conn *c, const struct vf_host_state *hs,
+                               int64_t deadline_ms);
+
+/*
+ * Stream listeners (tcp, vsock): accept connections on @lfd and collect the
+ * 176-byte request of each (1 s per connection, reference timing) in one
+ * poll loop with at most VF_STREAM_PENDING_MAX connections pending, then
+ * submit them.  Survives EMFILE/ENFILE (backs off and continues, D20).
+ */
+#define VF_STREAM_PENDING_MAX 64
+#define VF_STREAM_REQ_TIMEOUT_MS 1000
+
+struct vf_stream_listener {
+    const char *name;
+    int lfd;
+    const struct vf_daemon_api *api;
+    const struct vf_lsettings *settings;
+    /* identity (ACL source) and peer (log text) of an accepted socket */
+    void (*describe)(int fd, const struct sockaddr *sa, socklen_t len,
+                     char *identity, size_t id_len, char *peer, size_t peer_len);
+};
+
+int vf_stream_serve(const struct vf_stream_listener *sl);
+
+#endif

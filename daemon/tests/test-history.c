@@ -1,0 +1,120 @@
+/*
+ * vmfence - daemon/tests/test-history.c: unit tests of the dedupe table.
+ * Time is passed explicitly, so nothing here sleeps.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "history.h"
+#include "vftest.h"
+
+static struct vf_history_key
+mk(const char *listener, const char *id, uint8_t req, uint32_t seq, const char *dom)
+{
+    struct vf_history_key k;
+
+    memset(&k, 0, sizeof(k));
+    snprintf(k.listener, sizeof(k.listener), "%s", listener);
+    snprintf(k.identity, sizeof(k.identity), "%s", id);
+    k.request = req;
+    k.seqno = seq;
+    snprintf(k.domain, sizeof(k.domain), "%s", dom);
+    return k;
+}
+
+static void
+test_duplicate_within_window(void)
+{
+    struct vf_history *h = vf_history_new(16, 10000);
+    struct vf_history_key k = mk("tcp", "10.0.0.1", 1, 42, "vm1");
+    struct vf_history_key k_case = mk("tcp", "10.0.0.1", 1, 42, "VM1");
+    uint64_t t = 0;
+
+    VFT_EQ_INT(vf_history_reserve(h, &k, 1000, &t), 0);
+    /* in progress: a retransmission is a duplicate */
+    VFT_EQ_INT(vf_history_reserve(h, &k, 1001, &t), -EEXIST);
+    vf_history_complete(h, t, 2000);
+    /* domain compares case-insensitively */
+    VFT_EQ_INT(vf_history_reserve(h, &k_case, 5000, &t), -EEXIST);
+    VFT_EQ_INT(vf_history_reserve(h, &k, 11999, &t), -EEXIST);
+    /* 10 s after completion it runs again (not a replay defence) */
+    VFT_EQ_INT(vf_history_reserve(h, &k, 12000, &t), 0);
+    vf_history_free(h);
+}
+
+static void
+test_different_clients_do_not_collide(void)
+{
+    struct vf_history *h = vf_history_new(16, 10000);
+    struct vf_history_key a = mk("tcp", "10.0.0.1", 1, 42, "vm1");
+    struct vf_history_key b = mk("tcp", "10.0.0.2", 1, 42, "vm1");
+    struct vf_history_key c = mk("vsock", "10.0.0.1", 1, 42, "vm1");
+    struct vf_history_key d = a;
+    uint64_t t = 0;
+
+    d.random[0] = 1;
+    VFT_EQ_INT(vf_history_reserve(h, &a, 0, &t), 0);
+    VFT_EQ_INT(vf_history_reserve(h, &b, 0, &t), 0);   /* other requester (D25) */
+    VFT_EQ_INT(vf_history_reserve(h, &c, 0, &t), 0);   /* other listener */
+    VFT_EQ_INT(vf_history_reserve(h, &d, 0, &t), 0);   /* other random bytes */
+    VFT_EQ_INT(vf_history_count(h, 0), 4);
+    vf_history_free(h);
+}
+
+static void
+test_release_forgets(void)
+{
+    struct vf_history *h = vf_history_new(4, 10000);
+    struct vf_history_key k = mk("multicast", "", 4, 7, "x");
+    uint64_t t = 0;
+
+    VFT_EQ_INT(vf_history_reserve(h, &k, 0, &t), 0);
+    vf_history_release(h, t);
+    VFT_EQ_INT(vf_history_reserve(h, &k, 1, &t), 0);
+    vf_history_free(h);
+}
+
+static void
+test_bounded(void)
+{
+    struct vf_history *h = vf_history_new(4, 10000);
+    uint64_t t[6];
+
+    for (uint32_t i = 0; i < 4; i++) {
+        struct vf_history_key k = mk("tcp", "a", 1, i, "x");
+
+        VFT_EQ_INT(vf_history_reserve(h, &k, 0, &t[i]), 0);
+    }
+    {
+        struct vf_history_key k = mk("tcp", "a", 1, 99, "x");
+
+        /* all four in progress: nothing can be evicted */
+        VFT_EQ_INT(vf_history_reserve(h, &k, 0, &t[4]), -ENOSPC);
+        vf_history_complete(h, t[1], 5);
+        vf_history_complete(h, t[2], 3);
+        /* the oldest completed (seqno 2) is evicted */
+        VFT_EQ_INT(vf_history_reserve(h, &k, 6, &t[4]), 0);
+    }
+    {
+        struct vf_history_key k2 = mk("tcp", "a", 1, 2, "x");
+        struct vf_history_key k1 = mk("tcp", "a", 1, 1, "x");
+
+        VFT_EQ_INT(vf_history_reserve(h, &k1, 7, &t[5]), -EEXIST);
+        vf_history_complete(h, t[0], 7);
+        VFT_EQ_INT(vf_history_reserve(h, &k2, 8, &t[5]), 0);
+    }
+    VFT_EQ_INT(vf_history_count(h, 8), 4);
+    vf_history_free(h);
+}
+
+int
+main(void)
+{
+    VFT_CHECK(vf_history_new(0, 1) == NULL);
+    VFT_RUN(test_duplicate_within_window);
+    VFT_RUN(test_different_clients_do_not_collide);
+    VFT_RUN(test_release_forgets);
+    VFT_RUN(test_bounded);
+    VFT_EXIT();
+}

@@ -1,0 +1,560 @@
+/*
+ * vmfence - daemon/tests/test-pipeline.c: the request pipeline without
+ * sockets or hypervisor.
+ *
+ * FAKES (marked as such): a fake backend (three domains in memory, with an
+ * optional delay per operation so that concurrency can be observed) and a
+ * fake listener whose connections record the response bytes and host list
+ * records instead of writing to a socket.  The pipeline, groups, history
+ * and request verification under test are the real ones.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "config.h"
+#include "groups.h"
+#include "io.h"
+#include "log.h"
+#include "pipeline.h"
+#include "vftest.h"
+
+/* ---- FAKE backend ------------------------------------------------------------ */
+
+struct fdom {
+    const char *name;
+    const char *uuid;
+    bool on;
+};
+static struct fdom doms[] = {
+    { "vm1", "5ca1ab1e-0000-4000-8000-000000000001", true },
+    { "vm2", "5ca1ab1e-0000-4000-8000-000000000002", false },
+    { "vm3", "5ca1ab1e-0000-4000-8000-000000000003", true },
+};
+static pthread_mutex_t fb_mu = PTHREAD_MUTEX_INITIALIZER;
+static atomic_int fb_delay_ms;          /* applied to off/on/reboot/status */
+static atomic_int fb_vm1_delay_ms;      /* extra, for operations on vm1 only */
+static atomic_int fb_calls;             /* off/on/reboot/status calls */
+static atomic_int fb_max_concurrent_same;   /* max concurrent ops on vm1 */
+static atomic_int fb_vm1_active;
+
+static struct fdom *
+fb_find(const char *t)
+{
+    for (size_t i = 0; i < sizeof(doms) / sizeof(doms[0]); i++) {
+        if (strcasecmp(doms[i].name, t) == 0 || strcasecmp(doms[i].uuid, t) == 0) {
+            return &doms[i];
+        }
+    }
+    return NULL;
+}
+
+static int
+fb_init(const struct vf_conf *conf, void **ret_priv, char *err, size_t err_len)
+{
+    *ret_priv = NULL;
+    return 0;
+}
+
+static void
+fb_fini(void *priv)
+{
+}
+
+static int
+fb_lookup(void *priv, const char *target, unsigned int flags, struct vf_domain_info *ret,
+          int64_t deadline_ms)
+{
+    struct fdom *d = fb_find(target);
+
+    if (d == NULL) {
+        return -ENOENT;
+    }
+    memset(ret, 0, sizeof(*ret));
+    snprintf(ret->name, sizeof(ret->name), "%s", d->name);
+    snprintf(ret->uuid, sizeof(ret->uuid), "%s", d->uuid);
+    ret->state = d->on ? VF_STATE_RUNNING : VF_STATE_SHUTOFF;
+    return 0;
+}
+
+/* common part of the power operations: delay, bookkeeping */
+static struct fdom *
+fb_enter(const char *target)
+{
+    struct fdom *d = fb_find(target);
+    int n = 0;
+
+    atomic_fetch_add(&fb_calls, 1);
+    if (d == &doms[0]) {
+        n = atomic_fetch_add(&fb_vm1_active, 1) + 1;
+        if (n > atomic_load(&fb_max_concurrent_same)) {
+            atomic_store(&fb_max_concurrent_same, n);
+        }
+    }
+    n = atomic_load(&fb_delay_ms) + (d == &doms[0] ? atomic_load(&fb_vm1_delay_ms) : 0);
+    if (n > 0) {
+        struct timespec ts = { n / 1000, (n % 1000) * 1000000L };
+
+        nanosleep(&ts, NULL);
+    }
+    return d;
+}
+
+static void
+fb_leave(struct fdom *d)
+{
+    if (d == &doms[0]) {
+        atomic_fetch_sub(&fb_vm1_active, 1);
+    }
+}
+
+static int
+fb_set(void *priv, const char *target, unsigned int flags, int64_t deadline_ms, bool on)
+{
+    struct fdom *d = fb_enter(target);
+
+    if (d == NULL) {
+        return -ENOENT;
+    }
+    pthread_mutex_lock(&fb_mu);
+    d->on = on;
+    pthread_mutex_unlock(&fb_mu);
+    fb_leave(d);
+    return 0;
+}
+
+static int
+fb_off(void *priv, const char *target, unsigned int flags, int64_t deadline_ms)
+{
+    return fb_set(priv, target, flags, deadline_ms, false);
+}
+
+static int
+fb_on(void *priv, const char *target, unsigned int flags, int64_t deadline_ms)
+{
+    return fb_set(priv, target, flags, deadline_ms, true);
+}
+
+static int
+fb_reboot(void *priv, const char *target, unsigned int flags, int64_t deadline_ms)
+{
+    return fb_set(priv, target, flags, deadline_ms, true);
+}
+
+static int
+fb_status(void *priv, const char *target, unsigned int flags, bool *ret_on,
+          int64_t deadline_ms)
+{
+    struct fdom *d = fb_enter(target);
+
+    if (d == NULL) {
+        return -ENOENT;
+    }
+    pthread_mutex_lock(&fb_mu);
+    *ret_on = d->on;
+    pthread_mutex_unlock(&fb_mu);
+    fb_leave(d);
+    return 0;
+}
+
+static int
+fb_list(void *priv, vf_domain_cb cb, void *arg, int64_t deadline_ms)
+{
+    for (size_t i = 0; i < sizeof(doms) / sizeof(doms[0]); i++) {
+        struct vf_domain_info di;
+        int r = 0;
+
+        fb_lookup(priv, doms[i].name, 0, &di, deadline_ms);
+        r = cb(arg, &di);
+        if (r < 0) {
+            return r;
+        }
+    }
+    return 0;
+}
+
+static const struct vf_backend_ops fake_backend = {
+    .name = "fake", .version = "0", .init = fb_init, .fini = fb_fini,
+    .lookup = fb_lookup, .off = fb_off, .on = fb_on, .reboot = fb_reboot,
+    .status = fb_status, .list = fb_list,
+};
+
+/* ---- FAKE listener and connections ------------------------------------------- */
+
+static const struct vf_daemon_api *api;
+
+static int
+fl_init(const struct vf_conf *conf, const struct vf_daemon_api *a, void **ret_priv,
+        char *err, size_t err_len)
+{
+    api = a;
+    *ret_priv = NULL;
+    return 0;
+}
+
+static int
+fl_run(void *priv)
+{
+    while (!api->stopping()) {
+        usleep(20000);
+    }
+    return 0;
+}
+
+static void
+fl_fini(void *priv)
+{
+}
+
+static const struct vf_listener_ops fake_listener = {
+    .name = "fake", .version = "0", .init = fl_init, .run = fl_run, .fini = fl_fini,
+};
+
+struct fconn {
+    struct vf_conn conn;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool closed;
+    int resp[8];
+    int n_resp;
+    struct vf_host_state recs[8];
+    int n_recs;
+    int64_t done_ms;
+};
+
+static int
+fc_send_response(struct vf_conn *c, uint8_t resp, int64_t deadline_ms)
+{
+    struct fconn *fc = (struct fconn *)c;
+
+    pthread_mutex_lock(&fc->mu);
+    if (fc->n_resp < 8) {
+        fc->resp[fc->n_resp++] = resp;
+    }
+    pthread_mutex_unlock(&fc->mu);
+    return 0;
+}
+
+static int
+fc_send_hs(struct vf_conn *c, const struct vf_host_state *hs, int64_t deadline_ms)
+{
+    struct fconn *fc = (struct fconn *)c;
+
+    pthread_mutex_lock(&fc->mu);
+    if (fc->n_recs < 8) {
+        fc->recs[fc->n_recs++] = *hs;
+    }
+    pthread_mutex_unlock(&fc->mu);
+    return 0;
+}
+
+static void
+fc_close(struct vf_conn *c)
+{
+    struct fconn *fc = (struct fconn *)c;
+
+    pthread_mutex_lock(&fc->mu);
+    fc->closed = true;
+    fc->done_ms = vf_now_ms();
+    pthread_cond_broadcast(&fc->cv);
+    pthread_mutex_unlock(&fc->mu);
+}
+
+static const struct vf_conn_ops fconn_ops = {
+    .send_response = fc_send_response, .send_host_state = fc_send_hs, .close = fc_close,
+};
+
+static struct vf_key key;
+static uint32_t seq = 1000;
+
+/* A signed request from @identity; @k NULL = sign with the right key. */
+static void
+fc_prepare(struct fconn *fc, const char *identity, uint8_t cmd, const char *domain,
+           enum vf_hash hash, const struct vf_key *k)
+{
+    memset(fc, 0, sizeof(*fc));
+    pthread_mutex_init(&fc->mu, NULL);
+    pthread_cond_init(&fc->cv, NULL);
+    fc->conn.ops = &fconn_ops;
+    fc->conn.listener = "fake";
+    snprintf(fc->conn.peer, sizeof(fc->conn.peer), "%s:1", identity);
+    snprintf(fc->conn.identity, sizeof(fc->conn.identity), "%s", identity);
+    fc->conn.req.request = cmd;
+    fc->conn.req.hashtype = hash;
+    fc->conn.req.seqno = seq++;
+    snprintf(fc->conn.req.domain, sizeof(fc->conn.req.domain), "%s", domain);
+    if (k == NULL) {
+        k = &key;
+    }
+    VFT_EQ_INT(vf_req_sign(&fc->conn.req, k->data, k->len, fc->conn.raw), 0);
+    fc->conn.is_signed = true;
+    fc->conn.min_hash = VF_HASH_SHA256;
+    fc->conn.auth = VF_HASH_NONE;
+    fc->conn.key = &key;
+    fc->conn.fd = -1;
+}
+
+static void
+fc_wait(struct fconn *fc)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 10;
+    pthread_mutex_lock(&fc->mu);
+    while (!fc->closed) {
+        if (pthread_cond_timedwait(&fc->cv, &fc->mu, &ts) == ETIMEDOUT) {
+            break;
+        }
+    }
+    pthread_mutex_unlock(&fc->mu);
+    VFT_CHECK(fc->closed);
+}
+
+/* submit and wait; returns the first response byte or -1 */
+static int
+run1(const char *identity, uint8_t cmd, const char *domain)
+{
+    struct fconn fc;
+
+    fc_prepare(&fc, identity, cmd, domain, VF_HASH_SHA256, NULL);
+    api->submit(&fc.conn);
+    fc_wait(&fc);
+    return fc.n_resp > 0 ? fc.resp[0] : -1;
+}
+
+/* ---- tests ---------------------------------------------------------------------- */
+
+static void
+test_response_mapping(void)
+{
+    VFT_EQ_INT(run1("10.0.0.1", VF_CMD_STATUS, "vm1"), VF_RESP_SUCCESS);
+    VFT_EQ_INT(run1("10.0.0.1", VF_CMD_STATUS, "vm2"), VF_RESP_OFF);
+    /* never a false success: unknown domain = FAIL, not OFF */
+    VFT_EQ_INT(run1("10.0.0.1", VF_CMD_STATUS, "nosuch"), VF_RESP_FAIL);
+    VFT_EQ_INT(run1("10.0.0.1", VF_CMD_OFF, "nosuch"), VF_RESP_FAIL);
+    VFT_EQ_INT(run1("10.0.0.1", VF_CMD_NULL, "vm1"), VF_RESP_FAIL);
+    VFT_EQ_INT(run1("10.0.0.1", VF_CMD_METADATA, ""), VF_RESP_FAIL);
+    VFT_EQ_INT(run1("10.0.0.1", VF_CMD_VALIDATEALL, ""), VF_RESP_FAIL);
+    VFT_EQ_INT(run1("10.0.0.1", 77, "vm1"), VF_RESP_FAIL);
+    VFT_EQ_INT(run1("10.0.0.1", VF_CMD_DEVSTATUS, ""), VF_RESP_SUCCESS);
+    VFT_EQ_INT(run1("10.0.0.1", VF_CMD_OFF, "vm3"), VF_RESP_SUCCESS);
+    VFT_EQ_INT(run1("10.0.0.1", VF_CMD_STATUS, "5ca1ab1e-0000-4000-8000-000000000003"),
+               VF_RESP_OFF);
+    VFT_EQ_INT(run1("10.0.0.1", VF_CMD_ON, "vm3"), VF_RESP_SUCCESS);
+}
+
+static void
+test_bad_signatures_dropped(void)
+{
+    struct vf_key wrong = { .len = 5 };
+    struct fconn fc;
+    int calls = 0;
+
+    memcpy(wrong.data, "wrong", 5);
+    calls = atomic_load(&fb_calls);
+    fc_prepare(&fc, "10.0.0.1", VF_CMD_OFF, "vm1", VF_HASH_SHA256, &wrong);
+    api->submit(&fc.conn);
+    fc_wait(&fc);
+    VFT_EQ_INT(fc.n_resp, 0);
+    fc_prepare(&fc, "10.0.0.1", VF_CMD_OFF, "vm1", VF_HASH_SHA1, NULL);
+    api->submit(&fc.conn);
+    fc_wait(&fc);
+    VFT_EQ_INT(fc.n_resp, 0);
+    VFT_EQ_INT(atomic_load(&fb_calls), calls);
+    fc_prepare(&fc, "10.0.0.1", VF_CMD_STATUS, "vm1", VF_HASH_SHA512, NULL);
+    api->submit(&fc.conn);
+    fc_wait(&fc);
+    VFT_EQ_INT(fc.n_resp, 1);
+}
+
+static void
+test_duplicates_dropped(void)
+{
+    struct fconn a;
+    struct fconn b;
+    struct fconn c;
+
+    fc_prepare(&a, "10.0.0.1", VF_CMD_STATUS, "vm1", VF_HASH_SHA256, NULL);
+    b = a;          /* the very same signed bytes (replay) */
+    pthread_mutex_init(&b.mu, NULL);
+    pthread_cond_init(&b.cv, NULL);
+    api->submit(&a.conn);
+    fc_wait(&a);
+    api->submit(&b.conn);
+    fc_wait(&b);
+    VFT_EQ_INT(a.n_resp, 1);
+    VFT_EQ_INT(b.n_resp, 0);
+    /* same seqno from another requester is not a duplicate (D25) */
+    c = a;
+    pthread_mutex_init(&c.mu, NULL);
+    pthread_cond_init(&c.cv, NULL);
+    c.closed = false;
+    c.n_resp = 0;
+    snprintf(c.conn.identity, sizeof(c.conn.identity), "10.0.0.2");
+    api->submit(&c.conn);
+    fc_wait(&c);
+    VFT_EQ_INT(c.n_resp, 1);
+}
+
+static void
+test_list(void)
+{
+    struct fconn fc;
+
+    fc_prepare(&fc, "10.0.0.1", VF_CMD_HOSTLIST, "", VF_HASH_SHA256, NULL);
+    api->submit(&fc.conn);
+    fc_wait(&fc);
+    VFT_EQ_INT(fc.n_resp, 2);
+    VFT_EQ_INT(fc.resp[0], VF_RESP_HOSTLIST);
+    VFT_EQ_INT(fc.resp[1], VF_RESP_SUCCESS);
+    VFT_EQ_INT(fc.n_recs, 4);
+    VFT_EQ_STR(fc.recs[0].domain, "vm1");
+    VFT_EQ_STR(fc.recs[1].uuid, "5ca1ab1e-0000-4000-8000-000000000002");
+    VFT_EQ_INT(fc.recs[1].state, VF_STATE_SHUTOFF);
+    VFT_CHECK(vf_host_state_is_end(&fc.recs[3]));
+}
+
+static void
+test_groups(void)
+{
+    struct vf_conf *conf = NULL;
+    struct vf_groups *g = NULL;
+    struct vf_backend_inst *be = NULL;
+    struct fconn fc;
+    char err[256];
+    static const char text[] =
+        "groups { group { ip = \"10.0.0.5\"; uuid = \"vm1\"; } }\n";
+    int calls = 0;
+
+    VFT_EQ_INT(vf_conf_parse_buffer("g.conf", text, strlen(text), &conf, err, sizeof(err)), 0);
+    VFT_EQ_INT(vf_groups_load(conf, &g, err, sizeof(err)), 0);
+    vf_conf_free(conf);
+    be = vf_pipeline_get_backend();
+    VFT_EQ_INT(vf_pipeline_set_config(g, be), 0);
+    vf_backend_inst_unref(be);
+
+    VFT_EQ_INT(run1("10.0.0.5", VF_CMD_STATUS, "vm1"), VF_RESP_SUCCESS);
+    VFT_EQ_INT(run1("10.0.0.5", VF_CMD_STATUS, "5ca1ab1e-0000-4000-8000-000000000001"),
+               VF_RESP_SUCCESS);
+    calls = atomic_load(&fb_calls);
+    VFT_EQ_INT(run1("10.0.0.5", VF_CMD_OFF, "vm2"), VF_RESP_PERM);
+    VFT_EQ_INT(run1("10.0.0.6", VF_CMD_OFF, "vm1"), VF_RESP_PERM);
+    VFT_EQ_INT(atomic_load(&fb_calls), calls);      /* denied before the backend */
+    VFT_EQ_INT(run1("10.0.0.6", VF_CMD_DEVSTATUS, ""), VF_RESP_SUCCESS);
+    fc_prepare(&fc, "10.0.0.5", VF_CMD_HOSTLIST, "", VF_HASH_SHA256, NULL);
+    api->submit(&fc.conn);
+    fc_wait(&fc);
+    VFT_EQ_INT(fc.n_recs, 2);
+    VFT_EQ_STR(fc.recs[0].domain, "vm1");
+
+    /* back to no groups */
+    VFT_EQ_INT(vf_groups_load(NULL, &g, err, sizeof(err)), 0);
+    be = vf_pipeline_get_backend();
+    VFT_EQ_INT(vf_pipeline_set_config(g, be), 0);
+    vf_backend_inst_unref(be);
+}
+
+static void
+test_concurrency(void)
+{
+    struct fconn slow[3];
+    struct fconn fast;
+    int64_t t0 = 0;
+
+    atomic_store(&fb_vm1_delay_ms, 600);
+    atomic_store(&fb_max_concurrent_same, 0);
+    t0 = vf_now_ms();
+    for (int i = 0; i < 3; i++) {
+        fc_prepare(&slow[i], "10.0.0.1", VF_CMD_REBOOT, "vm1", VF_HASH_SHA256, NULL);
+        api->submit(&slow[i].conn);
+    }
+    /* another domain is not held up by the three operations on vm1 */
+    fc_prepare(&fast, "10.0.0.9", VF_CMD_STATUS, "vm2", VF_HASH_SHA256, NULL);
+    api->submit(&fast.conn);
+    fc_wait(&fast);
+    VFT_CHECK(fast.done_ms - t0 < 500);
+    for (int i = 0; i < 3; i++) {
+        fc_wait(&slow[i]);
+        VFT_EQ_INT(slow[i].resp[0], VF_RESP_SUCCESS);
+    }
+    /* the three operations on vm1 ran one after the other */
+    VFT_EQ_INT(atomic_load(&fb_max_concurrent_same), 1);
+    VFT_CHECK(vf_now_ms() - t0 >= 1750);
+    atomic_store(&fb_vm1_delay_ms, 0);
+}
+
+static void
+test_worker_cap(void)
+{
+    enum { N = VF_MAX_WORKERS + 6 };
+    static struct fconn fc[N];
+    int refused = 0;
+    int answered = 0;
+
+    atomic_store(&fb_delay_ms, 30);
+    for (int i = 0; i < N; i++) {
+        char id[32];
+
+        snprintf(id, sizeof(id), "10.1.0.%d", i);
+        fc_prepare(&fc[i], id, VF_CMD_STATUS, i % 2 == 0 ? "vm2" : "vm3",
+                   VF_HASH_SHA256, NULL);
+        api->submit(&fc[i].conn);
+    }
+    for (int i = 0; i < N; i++) {
+        fc_wait(&fc[i]);
+        if (fc[i].n_resp == 0) {
+            refused++;
+        } else {
+            answered++;
+        }
+    }
+    VFT_CHECK(refused >= 1);
+    VFT_CHECK(answered >= VF_MAX_WORKERS / 2);
+    atomic_store(&fb_delay_ms, 0);
+    VFT_EQ_INT(run1("10.0.0.1", VF_CMD_STATUS, "vm1"), VF_RESP_SUCCESS);
+}
+
+int
+main(void)
+{
+    struct vf_listener_inst *li = NULL;
+    struct vf_groups *g = NULL;
+    struct vf_backend_inst *be = NULL;
+    char err[256];
+
+    vf_log_init("test-pipeline", VF_LOG_STDERR, 0);
+    if (vf_auth_init() < 0) {
+        return 77;
+    }
+    key.len = 32;
+    for (size_t i = 0; i < key.len; i++) {
+        key.data[i] = (uint8_t)i;
+    }
+    VFT_EQ_INT(vf_pipeline_init(), 0);
+    VFT_EQ_INT(vf_groups_load(NULL, &g, err, sizeof(err)), 0);
+    be = vf_backend_inst_new(&fake_backend, NULL);
+    VFT_EQ_INT(vf_pipeline_set_config(g, be), 0);
+    vf_backend_inst_unref(be);
+    VFT_EQ_INT(vf_listener_start(&fake_listener, NULL, &li, err, sizeof(err)), 0);
+
+    VFT_RUN(test_response_mapping);
+    VFT_RUN(test_bad_signatures_dropped);
+    VFT_RUN(test_duplicates_dropped);
+    VFT_RUN(test_list);
+    VFT_RUN(test_groups);
+    VFT_RUN(test_concurrency);
+    VFT_RUN(test_worker_cap);
+
+    vf_pipeline_stop();
+    vf_listener_stop(li, 5000);
+    VFT_EQ_INT(vf_pipeline_drain(5000), 0);
+    vf_pipeline_fini();
+    VFT_EXIT();
+}

@@ -1,0 +1,136 @@
+#!/bin/bash
+# vmfence - tests/interop/daemon-mcast.sh: OUR fence_virtd's multicast
+# listener with the REFERENCE fence_xvm (and ours if built).  Everything runs
+# inside two network namespaces this test creates (hypervisor + guest, one
+# veth pair, 10.78.N.0/24); multicast never touches the root namespace.
+# The hypervisor is the libvirt test driver (test:///file.xml).
+. "$(dirname "$0")/../lib/common.sh"
+. "$(dirname "$0")/daemon-lib.sh"
+vft_need_root
+vfd_need ip "$REF_AGENT_XVM"
+
+HV=vft-dmn-hv-$$; GU=vft-dmn-g-$$
+VH=vfdh$(($$ % 100000)); VG=vfdg$(($$ % 100000))
+NET=10.78.$(($$ % 250 + 1))
+vft_netns_add "$HV" || vft_skip "cannot create network namespaces"
+vft_netns_add "$GU" || vft_skip "cannot create network namespaces"
+vft_on_exit "vft_netns_pids_kill $HV; vft_netns_pids_kill $GU"
+ip link add "$VH" type veth peer name "$VG" || vft_skip "cannot create veth"
+vft_on_exit "ip link del $VH"
+ip link set "$VH" netns "$HV"; ip link set "$VG" netns "$GU"
+ip -n "$HV" addr add "$NET.1/24" dev "$VH"; ip -n "$HV" link set "$VH" up
+ip -n "$GU" addr add "$NET.2/24" dev "$VG"; ip -n "$GU" link set "$VG" up
+ip -n "$HV" route add 224.0.0.0/4 dev "$VH"
+ip -n "$GU" route add 224.0.0.0/4 dev "$VG"
+
+U1=$(vft_uuid_of 1)
+vft_testdriver_xml "$VFT_TMP/node.xml" vm1:running vm2:off vm3:running
+VFD_URI="test://$VFT_TMP/node.xml"
+KEY="$VFT_TMP/key"; vft_gen_key "$KEY" 1024
+mcast_block() {   # HASH AUTH [INTERFACE]
+    printf '\tmulticast {\n\t\tkey_file = "%s";\n\t\tinterface = "%s";\n\t\thash = "%s";\n\t\tauth = "%s";\n\t}\n' \
+        "$KEY" "${3:-$VH}" "$1" "$2"
+}
+xvm() { ip netns exec "$GU" timeout 40 "$REF_AGENT_XVM" -k "$KEY" -t 10 "$@"; }
+VFD_LISTENER=multicast
+
+# ---- every action, minimum hash sha1, auth sha256 -------------------------------
+vfd_write_conf "$VFT_TMP/m.conf" "$(mcast_block sha1 sha256)"
+vfd_start DPID "$VFT_TMP/m.conf" "$HV" || { vft_fail "daemon start"; vft_finish; }
+vfd_expect_out "status vm1" 0 "Status: ON" xvm -o status -H vm1
+vfd_expect_out "status vm2 (off)" 2 "Status: OFF" xvm -o status -H vm2
+vfd_expect_out "status by UUID" 0 "Status: ON" xvm -o status -H "$U1"
+vfd_expect_out "off vm1" 0 "" xvm -o off -H vm1
+vfd_expect_out "status after off" 2 "Status: OFF" xvm -o status -H vm1
+vfd_expect_out "on vm1" 0 "" xvm -o on -H vm1
+vfd_expect_out "reboot vm1" 0 "" xvm -o reboot -H vm1
+vfd_expect_out "status after reboot" 0 "Status: ON" xvm -o status -H vm1
+vfd_expect_out "list" 0 "^vm2 .* off" xvm -o list
+vfd_expect_out "list-status" 0 "^vm1 .*$U1 on" xvm -o list-status
+vfd_expect_out "monitor" 0 "" xvm -o monitor
+vfd_expect_out "null answers fail" 1 "" xvm -o null -H vm1
+vfd_expect_out "unknown domain = 1 (not OFF)" 1 "" xvm -o status -H no-such-vm
+for h in sha1 sha256 sha512; do
+    vfd_expect_out "request hash $h accepted (minimum sha1)" 0 "Status: ON" \
+        xvm -c "$h" -C sha256 -o status -H vm3
+done
+vft_check "identity is the packet's address" vfd_log_has "peer=$NET.2:1229"
+# short and long datagrams are ignored, never parsed (D18)
+if command -v python3 >/dev/null; then
+    ip netns exec "$GU" python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 2)
+for n in (100, 175, 177, 400):
+    s.sendto(b"\x04\x00" + b"A" * (n - 2), ("225.0.0.12", 1229))
+'
+    vft_check "100-byte datagram ignored" vfd_log_has "100-byte datagram from"
+    vft_check "400-byte datagram ignored" vfd_log_has "400-byte datagram from"
+    vfd_expect_out "still serving after odd datagrams" 0 "Status: ON" xvm -o status -H vm1
+fi
+vfd_stop "$DPID"
+
+# ---- minimum sha512, auth sha512 ----------------------------------------------------
+vfd_write_conf "$VFT_TMP/m2.conf" "$(mcast_block sha512 sha512)"
+vfd_start DPID "$VFT_TMP/m2.conf" "$HV" || { vft_fail "daemon start (sha512)"; vft_finish; }
+vfd_expect_out "sha512/sha512: status" 0 "Status: ON" xvm -c sha512 -C sha512 -o status -H vm1
+vfd_expect_out "sha512/sha512: off" 0 "" xvm -c sha512 -C sha512 -o off -H vm3
+vfd_expect_out "sha512/sha512: vm3 off" 2 "" xvm -c sha512 -C sha512 -o status -H vm3
+vfd_expect_out "sha256 request too weak: times out" 1 "" \
+    ip netns exec "$GU" timeout 20 "$REF_AGENT_XVM" -k "$KEY" -t 3 -c sha256 -C sha512 -o status -H vm1
+vft_check "log names 'hash too weak'" vfd_log_has "hash too weak"
+vfd_stop "$DPID"
+
+# ---- IPv6: group ff05::3:1 on the same veth (addresses without DAD) -----------------
+if ip -n "$HV" addr add fd78:$(($$ % 9000 + 1000))::1/64 dev "$VH" nodad 2>/dev/null &&
+   ip -n "$GU" addr add fd78:$(($$ % 9000 + 1000))::2/64 dev "$VG" nodad 2>/dev/null &&
+   ip -n "$HV" -6 route add ff05::/16 dev "$VH" 2>/dev/null &&
+   ip -n "$GU" -6 route add ff05::/16 dev "$VG" 2>/dev/null; then
+    printf -v V6BLOCK '\tmulticast {\n\t\tkey_file = "%s";\n\t\tinterface = "%s";\n\t\tfamily = "ipv6";\n\t}\n' "$KEY" "$VH"
+    vfd_write_conf "$VFT_TMP/m6.conf" "$V6BLOCK"
+    if vfd_start DPID "$VFT_TMP/m6.conf" "$HV"; then
+        vfd_expect_out "IPv6: status" 0 "Status: ON" xvm -i ipv6 -o status -H vm1
+        vfd_expect_out "IPv6: off" 0 "" xvm -i ipv6 -o off -H vm3
+        vfd_expect_out "IPv6: status off" 2 "Status: OFF" xvm -i ipv6 -o status -H vm3
+        vfd_expect_out "IPv6: on" 0 "" xvm -i ipv6 -o on -H vm3
+        vft_check "IPv6 identity logged" vfd_log_has "peer=\[fd78:"
+        vfd_stop "$DPID"
+    else
+        vft_fail "daemon start (ipv6)"
+    fi
+else
+    vft_log "no IPv6 in the namespaces; IPv6 part skipped"
+fi
+
+# ---- our fence_xvm ------------------------------------------------------------------
+if [ -x "$VF_AGENT_XVM" ]; then
+    vfd_start DPID "$VFT_TMP/m.conf" "$HV" || vft_fail "daemon start (ours)"
+    our() { ip netns exec "$GU" timeout 40 "$VF_AGENT_XVM" -k "$KEY" -t 10 "$@"; }
+    vfd_expect_out "our fence_xvm: status" 0 "Status: ON" our -o status -H vm1
+    vfd_expect_out "our fence_xvm: off" 0 "" our -o off -H vm1
+    vfd_expect_out "our fence_xvm: status off" 2 "Status: OFF" our -o status -H vm1
+    vfd_expect_out "our fence_xvm: on" 0 "" our -o on -H vm1
+    vfd_expect_out "our fence_xvm: list" 0 "^vm1 " our -o list
+    vfd_stop "$DPID"
+else
+    vft_log "our fence_xvm not built; skipping those checks"
+fi
+
+# ---- dedupe: a guest with two addresses sends every request twice ----------------------
+ip -n "$GU" addr add "$NET.3/24" dev "$VG"
+vfd_start DPID "$VFT_TMP/m.conf" "$HV" || vft_fail "daemon start (dedupe)"
+vfd_expect_out "two copies: off" 0 "" xvm -o off -H vm1
+vfd_expect_out "two copies: on" 0 "" xvm -o on -H vm1
+n_off=$(grep -c "action=off target='vm1'" "$VFD_LOG")
+[ "$n_off" = 1 ] && vft_ok "off executed once" || { vft_fail "off executed $n_off times"; grep request "$VFD_LOG"; }
+vft_check "second copy dropped as duplicate" vfd_log_has "duplicate of a request"
+vfd_stop "$DPID"
+
+# ---- a nonexistent interface is an error, not "all interfaces" --------------------------
+vfd_write_conf "$VFT_TMP/m3.conf" "$(mcast_block sha256 sha256 nosuchif0)"
+vft_expect_rc "nonexistent interface refuses to start" 1 \
+    ip netns exec "$HV" timeout 10 "$VF_DAEMON" -F -f "$VFT_TMP/m3.conf" -p "$VFT_TMP/m3.pid"
+grep -q "nosuchif0" "$VFT_ERR" && vft_ok "error names the interface" || \
+    { vft_fail "error names the interface"; cat "$VFT_ERR"; }
+
+vft_finish

@@ -1,0 +1,518 @@
+/*
+ * vmfence - daemon/tests/test-libvirt.c: unit test of the libvirt backend.
+ *
+ * The backend runs against libvirt's in-process test driver
+ * (test:///<file>.xml): no libvirtd, no KVM, no root.  Faked here: the
+ * hypervisor (test driver), and the configuration (built from a buffer).
+ * The backend source is included directly so that the test can reach the
+ * backend's own connection for the one thing the test driver cannot do
+ * from outside: create a transient domain (virDomainCreateXML on the same
+ * connection, because every test:///file connection has private state).
+ *
+ * Also faked: a "libvirtd" that never answers (a listening UNIX socket
+ * nobody accepts), to check that init, requests and fini stay bounded while
+ * virConnectOpen hangs.
+ *
+ * Not covered here: the reconnect path against a daemon that goes away or
+ * hangs after connecting (tests/interop/libvirtd-restart.sh does that with a
+ * real libvirtd), and "on" of a shut-off transient domain (-EOPNOTSUPP): the
+ * test driver removes a transient domain when it stops, so that state
+ * cannot be built.
+ */
+#include "../backends/libvirt.c"
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "../../lib/tests/vftest.h"
+
+#define U(n) "5ca1ab1e-0000-4000-8000-0000000000" n
+#define TMO 5000
+
+static char tmpdir[256];
+static char file1[300], file2[300];
+
+static const char xml1[] =
+    "<node>\n"
+    " <domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>\n"
+    "  <name>vm-run</name><uuid>" U("01") "</uuid>\n"
+    "  <memory>65536</memory><vcpu>1</vcpu><os><type>hvm</type></os>\n"
+    " </domain>\n"
+    " <domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>\n"
+    "  <name>vm-off</name><uuid>" U("02") "</uuid>\n"
+    "  <memory>65536</memory><vcpu>1</vcpu><os><type>hvm</type></os>\n"
+    "  <test:runstate>5</test:runstate>\n"
+    " </domain>\n"
+    /* D28: a domain NAMED like the UUID of vm-run */
+    " <domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>\n"
+    "  <name>" U("01") "</name><uuid>" U("03") "</uuid>\n"
+    "  <memory>65536</memory><vcpu>1</vcpu><os><type>hvm</type></os>\n"
+    " </domain>\n"
+    " <domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>\n"
+    "  <name>vm-paused</name><uuid>" U("04") "</uuid>\n"
+    "  <memory>65536</memory><vcpu>1</vcpu><os><type>hvm</type></os>\n"
+    "  <test:runstate>3</test:runstate>\n"
+    " </domain>\n"
+    " <domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>\n"
+    "  <name>Alpha</name><uuid>" U("05") "</uuid>\n"
+    "  <memory>65536</memory><vcpu>1</vcpu><os><type>hvm</type></os>\n"
+    " </domain>\n"
+    "</node>\n";
+
+static const char xml2[] =
+    "<node>\n"
+    " <domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>\n"
+    "  <name>beta</name><uuid>" U("10") "</uuid>\n"
+    "  <memory>65536</memory><vcpu>1</vcpu><os><type>hvm</type></os>\n"
+    " </domain>\n"
+    " <domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>\n"
+    "  <name>vm-zed</name><uuid>" U("11") "</uuid>\n"
+    "  <memory>65536</memory><vcpu>1</vcpu><os><type>hvm</type></os>\n"
+    "  <test:runstate>5</test:runstate>\n"
+    " </domain>\n"
+    /* same UUID as vm-run on the first URI: listed once (first URI wins) */
+    " <domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>\n"
+    "  <name>vm-run-dup</name><uuid>" U("01") "</uuid>\n"
+    "  <memory>65536</memory><vcpu>1</vcpu><os><type>hvm</type></os>\n"
+    " </domain>\n"
+    "</node>\n";
+
+static const char xml_transient[] =
+    "<domain type='test'>\n"
+    "  <name>vm-trans</name><uuid>" U("20") "</uuid>\n"
+    "  <memory>65536</memory><vcpu>1</vcpu><os><type>hvm</type></os>\n"
+    "</domain>\n";
+
+static int64_t
+dl(void)
+{
+    return vf_now_ms() + TMO;
+}
+
+static int
+write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "we");
+
+    if (f == NULL) {
+        return -1;
+    }
+    fputs(text, f);
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+static struct vf_conf *
+conf_new(const char *text)
+{
+    struct vf_conf *conf = NULL;
+    char err[512];
+
+    if (vf_conf_parse_buffer("test.conf", text, strlen(text), &conf, err, sizeof(err)) < 0) {
+        fprintf(stderr, "config: %s\n", err);
+        return NULL;
+    }
+    return conf;
+}
+
+/* init from config text; NULL on failure */
+static struct lv_backend *
+be_new(const char *text, int *ret_r, char *err, size_t err_len)
+{
+    struct vf_conf *conf = text != NULL ? conf_new(text) : NULL;
+    void *priv = NULL;
+    int r;
+
+    err[0] = '\0';
+    if (text != NULL && conf == NULL) {
+        *ret_r = -EINVAL;
+        return NULL;
+    }
+    r = lv_ops.init(conf, &priv, err, err_len);
+    vf_conf_free(conf);
+    *ret_r = r;
+    return r == 0 ? priv : NULL;
+}
+
+static int
+status_of(struct lv_backend *be, const char *target)
+{
+    bool on = false;
+    int r = lv_ops.status(be, target, 0, &on, dl());
+
+    if (r < 0) {
+        return r;
+    }
+    return on ? 1 : 0;
+}
+
+/* domain ID through the backend's own connection (changes on every start) */
+static int
+dom_id(struct lv_backend *be, size_t idx, const char *name)
+{
+    virDomainPtr d = virDomainLookupByName(be->uris[idx].conn, name);
+    int id;
+
+    if (d == NULL) {
+        return -2;
+    }
+    id = (int)virDomainGetID(d);
+    virDomainFree(d);
+    return id;
+}
+
+struct list_acc {
+    char names[32][256];
+    int states[32];
+    size_t n;
+};
+
+static int
+list_cb(void *arg, const struct vf_domain_info *dom)
+{
+    struct list_acc *acc = arg;
+
+    if (acc->n < 32) {
+        snprintf(acc->names[acc->n], sizeof(acc->names[0]), "%s", dom->name);
+        acc->states[acc->n] = dom->state;
+        acc->n++;
+    }
+    return 0;
+}
+
+static void
+test_config_errors(void)
+{
+    char err[512], text[1024];
+    int r = 0;
+
+    snprintf(text, sizeof(text),
+             "backends { libvirt { uri = \"test://%s\"; uri2 = \"test://%s\"; } }", file1, file2);
+    VFT_CHECK(be_new(text, &r, err, sizeof(err)) == NULL);
+    VFT_EQ_INT(r, -EINVAL);
+    VFT_CHECK(strstr(err, "uri1") != NULL);
+    fprintf(stderr, "  (expected) %s\n", err);
+
+    snprintf(text, sizeof(text),
+             "backends { libvirt { uri = \"test://%s\"; reboot_powers_on = \"maybe\"; } }", file1);
+    VFT_CHECK(be_new(text, &r, err, sizeof(err)) == NULL);
+    VFT_EQ_INT(r, -EINVAL);
+    VFT_CHECK(strstr(err, "reboot_powers_on") != NULL);
+    fprintf(stderr, "  (expected) %s\n", err);
+}
+
+/* a URI that cannot connect: init still succeeds quickly, requests fail fast */
+static void
+test_unreachable(void)
+{
+    char err[512], text[1024];
+    struct lv_backend *be;
+    int64_t t0;
+    int r = 0;
+
+    snprintf(text, sizeof(text),
+             "backends { libvirt { uri = \"test+unix:///default?socket=%s/nosuch.sock\"; } }", tmpdir);
+    t0 = vf_now_ms();
+    be = be_new(text, &r, err, sizeof(err));
+    VFT_EQ_INT(r, 0);
+    VFT_CHECK(vf_now_ms() - t0 < 3000);
+    if (be == NULL) {
+        return;
+    }
+    t0 = vf_now_ms();
+    VFT_EQ_INT(status_of(be, "vm-run"), -EHOSTDOWN);
+    VFT_EQ_INT(lv_ops.monitor(be, dl()), -EHOSTDOWN);
+    VFT_CHECK(vf_now_ms() - t0 < 500);
+    lv_ops.fini(be);
+}
+
+static void
+test_main_ops(void)
+{
+    struct vf_domain_info info;
+    struct list_acc acc;
+    struct lv_backend *be;
+    virDomainPtr td;
+    char err[512], text[1024];
+    int r = 0, id0, id1;
+    size_t i;
+    static const char *const want[] = {
+        U("01"), "Alpha", "beta", "vm-off", "vm-paused", "vm-run", "vm-zed",
+    };
+
+    snprintf(text, sizeof(text),
+             "backends { libvirt { uri = \"test://%s\"; uri1 = \"test://%s\"; } }", file1, file2);
+    be = be_new(text, &r, err, sizeof(err));
+    VFT_EQ_INT(r, 0);
+    if (be == NULL) {
+        fprintf(stderr, "init: %s\n", err);
+        return;
+    }
+    VFT_EQ_INT(lv_ops.monitor(be, dl()), 0);
+
+    /* lookup */
+    VFT_EQ_INT(lv_ops.lookup(be, "vm-run", 0, &info, dl()), 0);
+    VFT_EQ_STR(info.uuid, U("01"));
+    VFT_EQ_INT(info.state, VF_STATE_RUNNING);
+    VFT_CHECK(info.persistent);
+    /* D28: name first, so the domain named like a UUID wins ... */
+    VFT_EQ_INT(lv_ops.lookup(be, U("01"), 0, &info, dl()), 0);
+    VFT_EQ_STR(info.name, U("01"));
+    VFT_EQ_STR(info.uuid, U("03"));
+    /* ... and RF_UUID selects by UUID only */
+    VFT_EQ_INT(lv_ops.lookup(be, U("01"), VF_BE_BY_UUID, &info, dl()), 0);
+    VFT_EQ_STR(info.name, "vm-run");
+    /* UUID fallback when no domain has that name */
+    VFT_EQ_INT(lv_ops.lookup(be, U("02"), 0, &info, dl()), 0);
+    VFT_EQ_STR(info.name, "vm-off");
+    VFT_EQ_INT(info.state, VF_STATE_SHUTOFF);
+    VFT_EQ_INT(lv_ops.lookup(be, "vm-run", VF_BE_BY_UUID, &info, dl()), -ENOENT);
+    VFT_EQ_INT(lv_ops.lookup(be, "nope", 0, &info, dl()), -ENOENT);
+    VFT_EQ_INT(lv_ops.lookup(be, "", 0, &info, dl()), -ENOENT);
+    VFT_EQ_INT(lv_ops.lookup(be, "vm-run", 0x80, &info, dl()), -EINVAL);
+    /* second URI */
+    VFT_EQ_INT(lv_ops.lookup(be, "beta", 0, &info, dl()), 0);
+    VFT_EQ_STR(info.uuid, U("10"));
+    VFT_EQ_INT(lv_ops.lookup(be, U("11"), VF_BE_BY_UUID, &info, dl()), 0);
+    VFT_EQ_STR(info.name, "vm-zed");
+
+    /* status of each state */
+    VFT_EQ_INT(status_of(be, "vm-run"), 1);
+    VFT_EQ_INT(status_of(be, "vm-off"), 0);
+    VFT_EQ_INT(status_of(be, "vm-paused"), 1);
+    VFT_EQ_INT(status_of(be, "beta"), 1);
+    VFT_EQ_INT(status_of(be, "nope"), -ENOENT);
+
+    /* list, merged over both URIs, de-duplicated, sorted case-insensitively */
+    memset(&acc, 0, sizeof(acc));
+    VFT_EQ_INT(lv_ops.list(be, list_cb, &acc, dl()), 0);
+    VFT_EQ_INT(acc.n, sizeof(want) / sizeof(want[0]));
+    for (i = 0; i < acc.n && i < sizeof(want) / sizeof(want[0]); i++) {
+        VFT_EQ_STR(acc.names[i], want[i]);
+    }
+    VFT_EQ_INT(acc.states[4], VF_STATE_PAUSED);
+
+    /* off: confirmed; idempotent; unknown */
+    VFT_EQ_INT(lv_ops.off(be, "vm-run", 0, dl()), 0);
+    VFT_EQ_INT(status_of(be, "vm-run"), 0);
+    VFT_EQ_INT(lv_ops.off(be, "vm-run", 0, dl()), 0);
+    VFT_EQ_INT(lv_ops.off(be, "vm-off", 0, dl()), 0);
+    VFT_EQ_INT(lv_ops.off(be, "nope", 0, dl()), -ENOENT);
+    VFT_EQ_INT(lv_ops.off(be, "vm-paused", 0, dl()), 0);
+    VFT_EQ_INT(status_of(be, "vm-paused"), 0);
+    /* a deadline that has passed */
+    VFT_EQ_INT(lv_ops.off(be, "beta", 0, vf_now_ms() - 1), -ETIMEDOUT);
+    VFT_EQ_INT(status_of(be, "beta"), 1);
+
+    /* on */
+    VFT_EQ_INT(lv_ops.on(be, "vm-run", 0, dl()), 0);
+    VFT_EQ_INT(status_of(be, "vm-run"), 1);
+    VFT_EQ_INT(lv_ops.on(be, "vm-run", 0, dl()), 0);
+    VFT_EQ_INT(lv_ops.on(be, "nope", 0, dl()), -ENOENT);
+    VFT_EQ_INT(lv_ops.on(be, "vm-zed", 0, dl()), 0);       /* second URI */
+    VFT_EQ_INT(status_of(be, "vm-zed"), 1);
+
+    /* reboot: running -> new instance; off -> stays off (reboot_powers_on = no) */
+    id0 = dom_id(be, 0, "vm-run");
+    VFT_EQ_INT(lv_ops.reboot(be, "vm-run", 0, dl()), 0);
+    id1 = dom_id(be, 0, "vm-run");
+    VFT_CHECK(id0 > 0 && id1 > 0 && id0 != id1);
+    VFT_EQ_INT(status_of(be, "vm-run"), 1);
+    VFT_EQ_INT(lv_ops.reboot(be, "vm-off", 0, dl()), 0);
+    VFT_EQ_INT(status_of(be, "vm-off"), 0);
+    VFT_EQ_INT(lv_ops.reboot(be, "nope", 0, dl()), -ENOENT);
+
+    /* transient domain: reboot re-creates it from its saved XML; off removes it */
+    td = virDomainCreateXML(be->uris[0].conn, xml_transient, 0);
+    VFT_CHECK(td != NULL);
+    if (td != NULL) {
+        virDomainFree(td);
+        VFT_EQ_INT(lv_ops.lookup(be, "vm-trans", 0, &info, dl()), 0);
+        VFT_CHECK(!info.persistent);
+        VFT_EQ_INT(lv_ops.on(be, "vm-trans", 0, dl()), 0);   /* already running */
+        id0 = dom_id(be, 0, "vm-trans");
+        VFT_EQ_INT(lv_ops.reboot(be, "vm-trans", 0, dl()), 0);
+        id1 = dom_id(be, 0, "vm-trans");
+        VFT_CHECK(id0 > 0 && id1 > 0 && id0 != id1);
+        VFT_EQ_INT(lv_ops.lookup(be, U("20"), VF_BE_BY_UUID, &info, dl()), 0);
+        VFT_EQ_INT(lv_ops.off(be, "vm-trans", 0, dl()), 0);
+        VFT_EQ_INT(status_of(be, "vm-trans"), -ENOENT);
+        /* gone: on cannot bring it back (no definition) */
+        VFT_EQ_INT(lv_ops.on(be, "vm-trans", 0, dl()), -ENOENT);
+    }
+
+    /* reload: drop uri1, keep uri (same connection, state preserved) */
+    {
+        struct vf_conf *conf;
+
+        snprintf(text, sizeof(text),
+                 "backends { libvirt { uri = \"test://%s\"; reboot_powers_on = \"yes\"; } }", file1);
+        conf = conf_new(text);
+        VFT_CHECK(conf != NULL);
+        VFT_EQ_INT(lv_ops.reload(be, conf, err, sizeof(err)), 0);
+        vf_conf_free(conf);
+        VFT_EQ_INT(status_of(be, "beta"), -ENOENT);
+        VFT_EQ_INT(status_of(be, "vm-paused"), 0);         /* state kept */
+        /* reboot_powers_on = yes now: reboot of an off domain starts it */
+        VFT_EQ_INT(lv_ops.reboot(be, "vm-off", 0, dl()), 0);
+        VFT_EQ_INT(status_of(be, "vm-off"), 1);
+    }
+    lv_ops.fini(be);
+}
+
+/* one URI up, one down: found domains work, unknown ones are -EHOSTDOWN */
+static void
+test_partial(void)
+{
+    struct list_acc acc;
+    struct lv_backend *be;
+    char err[512], text[1024];
+    int r = 0;
+
+    snprintf(text, sizeof(text),
+             "backends { libvirt { uri = \"test://%s\"; "
+             "uri1 = \"test+unix:///default?socket=%s/nosuch.sock\"; } }", file1, tmpdir);
+    be = be_new(text, &r, err, sizeof(err));
+    VFT_EQ_INT(r, 0);
+    if (be == NULL) {
+        return;
+    }
+    VFT_EQ_INT(status_of(be, "vm-run"), 1);
+    VFT_EQ_INT(status_of(be, "nope"), -EHOSTDOWN);
+    VFT_EQ_INT(lv_ops.monitor(be, dl()), 0);
+    memset(&acc, 0, sizeof(acc));
+    VFT_EQ_INT(lv_ops.list(be, list_cb, &acc, dl()), 0);
+    VFT_EQ_INT(acc.n, 5);
+    lv_ops.fini(be);
+}
+
+/*
+ * A "libvirtd" that accepts connections and never answers (a listening
+ * socket nobody accept()s: the kernel completes the connect): virConnectOpen
+ * hangs.  init must still return in bounded time, requests must fail fast,
+ * and fini must not wait for the stuck reconnect thread for ever.
+ */
+static void
+test_hung_open(void)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    char err[512], text[1024];
+    struct lv_backend *be;
+    int64_t t0;
+    int r = 0, fd;
+
+    if (strlen(tmpdir) + sizeof("/hung.sock") > sizeof(sa.sun_path)) {
+        fprintf(stderr, "test_hung_open: temporary directory name too long, skipped\n");
+        return;
+    }
+    memcpy(sa.sun_path, tmpdir, strlen(tmpdir));
+    memcpy(sa.sun_path + strlen(tmpdir), "/hung.sock", sizeof("/hung.sock"));
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 8) < 0) {
+        perror("hung.sock");
+        vft_failures++;
+        return;
+    }
+    snprintf(text, sizeof(text),
+             "backends { libvirt { uri = \"test+unix:///default?socket=%s\"; } }", sa.sun_path);
+    t0 = vf_now_ms();
+    be = be_new(text, &r, err, sizeof(err));
+    VFT_EQ_INT(r, 0);
+    VFT_CHECK(vf_now_ms() - t0 < LV_INIT_WAIT_MS + 1000);
+    if (be != NULL) {
+        t0 = vf_now_ms();
+        VFT_EQ_INT(status_of(be, "vm-run"), -EHOSTDOWN);
+        VFT_EQ_INT(lv_ops.monitor(be, dl()), -EHOSTDOWN);
+        VFT_CHECK(vf_now_ms() - t0 < 500);
+        t0 = vf_now_ms();
+        lv_ops.fini(be);
+        VFT_CHECK(vf_now_ms() - t0 < LV_FINI_WAIT_MS + 1000);
+    }
+    /* the stuck open fails once the "daemon" goes away */
+    (void)vf_close(fd);
+    unlink(sa.sun_path);
+}
+
+struct worker {
+    struct lv_backend *be;
+    int bad;
+};
+
+static void *
+worker_main(void *arg)
+{
+    struct worker *w = arg;
+    static const char *const names[] = { "vm-run", "vm-paused", "Alpha", U("02") };
+    struct list_acc acc;
+    int i;
+
+    for (i = 0; i < 40; i++) {
+        const char *n = names[i % 4];
+
+        if (status_of(w->be, n) < 0) {
+            w->bad++;
+        }
+        memset(&acc, 0, sizeof(acc));
+        if (i % 10 == 0 && (lv_ops.list(w->be, list_cb, &acc, dl()) < 0 || acc.n != 5)) {
+            w->bad++;
+        }
+    }
+    return NULL;
+}
+
+/* concurrent requests from several threads */
+static void
+test_threads(void)
+{
+    struct worker w[4];
+    pthread_t th[4];
+    struct lv_backend *be;
+    char err[512], text[1024];
+    int r = 0, i;
+
+    snprintf(text, sizeof(text), "backends { libvirt { uri = \"test://%s\"; } }", file1);
+    be = be_new(text, &r, err, sizeof(err));
+    VFT_EQ_INT(r, 0);
+    if (be == NULL) {
+        return;
+    }
+    for (i = 0; i < 4; i++) {
+        w[i].be = be;
+        w[i].bad = 0;
+        VFT_EQ_INT(pthread_create(&th[i], NULL, worker_main, &w[i]), 0);
+    }
+    for (i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        VFT_EQ_INT(w[i].bad, 0);
+    }
+    lv_ops.fini(be);
+}
+
+int
+main(void)
+{
+    const char *base = getenv("TMPDIR");
+
+    vf_log_init("test-libvirt", VF_LOG_STDERR, getenv("VF_TEST_DEBUG") != NULL ? 9 : 0);
+    snprintf(tmpdir, sizeof(tmpdir), "%s/vft-libvirt.XXXXXX", base != NULL ? base : "/tmp");
+    if (mkdtemp(tmpdir) == NULL) {
+        perror("mkdtemp");
+        return 99;
+    }
+    snprintf(file1, sizeof(file1), "%s/node1.xml", tmpdir);
+    snprintf(file2, sizeof(file2), "%s/node2.xml", tmpdir);
+    if (write_file(file1, xml1) < 0 || write_file(file2, xml2) < 0) {
+        perror("write");
+        return 99;
+    }
+    VFT_RUN(test_config_errors);
+    VFT_RUN(test_unreachable);
+    VFT_RUN(test_main_ops);
+    VFT_RUN(test_partial);
+    VFT_RUN(test_threads);
+    VFT_RUN(test_hung_open);
+    unlink(file1);
+    unlink(file2);
+    rmdir(tmpdir);
+    VFT_EXIT();
+}

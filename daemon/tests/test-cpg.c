@@ -1,0 +1,982 @@
+/*
+ * vmfence - daemon/tests/test-cpg.c: unit tests of the cpg backend's
+ * routing logic (daemon/backends/cpg.c, #included to reach its internals).
+ *
+ * Faked, and why:
+ *  - libcpg: the cpg_* functions below replace the library (this program is
+ *    not linked with -lcpg).  They simulate a group with this process
+ *    (nodeid 1) and one other member "peer" (nodeid 2, pid 222); messages
+ *    go through an in-memory queue and a pipe whose read end is the "CPG
+ *    fd", so the backend's own CPG thread dispatches them as with corosync.
+ *    The peer answers REQUESTs addressed to it from cpg_mcast_joined()
+ *    according to peer_mode (answer, stay silent, ...).
+ *    corosync reports this process with a pid other than getpid() (as in a
+ *    PID namespace), so the backend must learn its CPG identity.
+ *  - libvirt: vf_registry_backend("libvirt") returns fake ops over a small
+ *    in-memory domain table, so the local side needs no hypervisor.
+ * The real two-node test with corosync is tests/interop/cpg-cluster.sh.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backends/cpg.c"
+#include "vftest.h"
+
+#define PEER_NODE 2u
+#define PEER_PID  222u
+#define U_H1A   "5ca1ab1e-0000-4000-8001-000000000001"
+#define U_WEB1  "5ca1ab1e-0000-4000-8001-000000000002"
+#define U_G2A   "5ca1ab1e-0000-4000-8002-000000000001"
+#define U_WEB2  "5ca1ab1e-0000-4000-8002-000000000002"
+#define U_NONE  "5ca1ab1e-0000-4000-8009-000000000009"
+
+/* ---- fake libcpg --------------------------------------------------------- */
+
+struct fq_item {
+    struct fq_item *next;
+    bool confchg;
+    uint32_t nodeid, pid;
+    uint8_t *buf;
+    size_t len;
+    struct cpg_address members[4], left[4], joined[4];
+    size_t n_members, n_left, n_joined;
+};
+
+enum peer_mode { PEER_ANSWER, PEER_SILENT };
+
+static pthread_mutex_t fq_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct fq_item *fq_head, **fq_tail = &fq_head;
+static int fq_pipe[2] = { -1, -1 };
+static cpg_callbacks_t *f_cbs;
+static void *f_ctx;
+static bool f_valid;
+/* the pid corosync reports for this process: deliberately not getpid(), as
+ * with fence_virtd in its own PID namespace (the backend must learn it) */
+static uint32_t f_mypid;
+static bool f_fail_init;
+static bool f_fail_dispatch;
+static int f_inits;
+/* peer behaviour and observations (fq_lock) */
+static enum peer_mode peer_mode = PEER_ANSWER;
+static int peer_result;
+static bool peer_on = true;
+static int peer_requests;
+static struct vf_cpgw_request peer_last;
+static int my_states;
+static size_t my_last_state_n;
+
+static void
+fq_push(struct fq_item *it)
+{
+    char c = 'x';
+
+    pthread_mutex_lock(&fq_lock);
+    it->next = NULL;
+    *fq_tail = it;
+    fq_tail = &it->next;
+    pthread_mutex_unlock(&fq_lock);
+    if (write(fq_pipe[1], &c, 1) != 1) {
+        fprintf(stderr, "fake cpg: pipe write failed\n");
+    }
+}
+
+static void
+fq_deliver(uint32_t nodeid, uint32_t pid, const uint8_t *buf, size_t len)
+{
+    struct fq_item *it = calloc(1, sizeof(*it));
+
+    if (it == NULL) {
+        abort();
+    }
+    it->nodeid = nodeid;
+    it->pid = pid;
+    it->buf = malloc(len > 0 ? len : 1);
+    if (it->buf == NULL) {
+        abort();
+    }
+    memcpy(it->buf, buf, len);
+    it->len = len;
+    fq_push(it);
+}
+
+static struct cpg_address
+addr(uint32_t nodeid, uint32_t pid)
+{
+    struct cpg_address a = { .nodeid = nodeid, .pid = pid, .reason = 0 };
+
+    return a;
+}
+
+/* membership: me (+ the peer when @with_peer); @peer_left: the peer left */
+static void
+fq_confchg(bool with_peer, bool peer_left, bool me_joined)
+{
+    struct fq_item *it = calloc(1, sizeof(*it));
+
+    if (it == NULL) {
+        abort();
+    }
+    it->confchg = true;
+    it->members[it->n_members++] = addr(1, f_mypid);
+    if (with_peer) {
+        it->members[it->n_members++] = addr(PEER_NODE, PEER_PID);
+    }
+    if (peer_left) {
+        it->left[it->n_left++] = addr(PEER_NODE, PEER_PID);
+    }
+    if (me_joined) {
+        it->joined[it->n_joined++] = addr(1, f_mypid);
+    }
+    fq_push(it);
+}
+
+cs_error_t
+cpg_initialize(cpg_handle_t *handle, cpg_callbacks_t *callbacks)
+{
+    pthread_mutex_lock(&fq_lock);
+    f_inits++;
+    if (f_fail_init) {
+        pthread_mutex_unlock(&fq_lock);
+        return CS_ERR_LIBRARY;
+    }
+    f_cbs = callbacks;
+    f_valid = true;
+    pthread_mutex_unlock(&fq_lock);
+    *handle = 0x1234;
+    return CS_OK;
+}
+
+cs_error_t
+cpg_finalize(cpg_handle_t handle)
+{
+    (void)handle;
+    pthread_mutex_lock(&fq_lock);
+    f_valid = false;
+    pthread_mutex_unlock(&fq_lock);
+    return CS_OK;
+}
+
+cs_error_t
+cpg_fd_get(cpg_handle_t handle, int *fd)
+{
+    (void)handle;
+    *fd = fq_pipe[0];
+    return CS_OK;
+}
+
+cs_error_t
+cpg_context_get(cpg_handle_t handle, void **context)
+{
+    (void)handle;
+    *context = f_ctx;
+    return CS_OK;
+}
+
+cs_error_t
+cpg_context_set(cpg_handle_t handle, void *context)
+{
+    (void)handle;
+    f_ctx = context;
+    return CS_OK;
+}
+
+cs_error_t
+cpg_local_get(cpg_handle_t handle, unsigned int *local_nodeid)
+{
+    (void)handle;
+    *local_nodeid = 1;
+    return CS_OK;
+}
+
+cs_error_t
+cpg_join(cpg_handle_t handle, const struct cpg_name *group)
+{
+    (void)handle;
+    (void)group;
+    fq_confchg(true, false, true);
+    return CS_OK;
+}
+
+cs_error_t
+cpg_leave(cpg_handle_t handle, const struct cpg_name *group)
+{
+    (void)handle;
+    (void)group;
+    return CS_OK;
+}
+
+cs_error_t
+cpg_dispatch(cpg_handle_t handle, cs_dispatch_flags_t dispatch_types)
+{
+    struct fq_item *it;
+    char drain[64];
+
+    (void)dispatch_types;
+    while (read(fq_pipe[0], drain, sizeof(drain)) > 0) {
+    }
+    pthread_mutex_lock(&fq_lock);
+    if (f_fail_dispatch) {
+        f_fail_dispatch = false;
+        pthread_mutex_unlock(&fq_lock);
+        return CS_ERR_BAD_HANDLE;
+    }
+    pthread_mutex_unlock(&fq_lock);
+    for (;;) {
+        pthread_mutex_lock(&fq_lock);
+        it = fq_head;
+        if (it != NULL) {
+            fq_head = it->next;
+            if (fq_head == NULL) {
+                fq_tail = &fq_head;
+            }
+        }
+        pthread_mutex_unlock(&fq_lock);
+        if (it == NULL) {
+            break;
+        }
+        if (it->confchg) {
+            f_cbs->cpg_confchg_fn(handle, NULL, it->members, it->n_members, it->left, it->n_left,
+                                  it->joined, it->n_joined);
+        } else {
+            f_cbs->cpg_deliver_fn(handle, NULL, it->nodeid, it->pid, it->buf, it->len);
+        }
+        free(it->buf);
+        free(it);
+    }
+    return CS_OK;
+}
+
+/* Loop the message back (CPG delivers to the sender too) and let the peer react. */
+cs_error_t
+cpg_mcast_joined(cpg_handle_t handle, cpg_guarantee_t guarantee,
+                 const struct iovec *iov, unsigned int iov_len)
+{
+    struct vf_cpgw_msg m;
+    struct vf_cpgw_reply rep;
+    uint8_t out[64];
+    size_t len = 0;
+    bool answer = false;
+
+    (void)handle;
+    (void)guarantee;
+    if (iov_len != 1) {
+        return CS_ERR_INVALID_PARAM;
+    }
+    pthread_mutex_lock(&fq_lock);
+    if (!f_valid) {
+        pthread_mutex_unlock(&fq_lock);
+        return CS_ERR_BAD_HANDLE;
+    }
+    pthread_mutex_unlock(&fq_lock);
+    fq_deliver(1, f_mypid, iov->iov_base, iov->iov_len);
+    memset(&m, 0, sizeof(m));
+    if (vf_cpgw_decode(iov->iov_base, iov->iov_len, &m) < 0) {
+        return CS_OK;
+    }
+    pthread_mutex_lock(&fq_lock);
+    if (m.type == VF_CPGW_STATE) {
+        my_states++;
+        my_last_state_n = m.n_doms;
+    } else if (m.type == VF_CPGW_REQUEST && m.req.nodeid == PEER_NODE && m.req.pid == PEER_PID) {
+        peer_requests++;
+        peer_last = m.req;
+        if (peer_mode == PEER_ANSWER) {
+            memset(&rep, 0, sizeof(rep));
+            rep.id = m.req.id;
+            rep.nodeid = 1;
+            rep.pid = f_mypid;
+            rep.result = peer_result;
+            rep.on = peer_on;
+            answer = vf_cpgw_encode_reply(&rep, out, sizeof(out), &len) == 0;
+        }
+    }
+    pthread_mutex_unlock(&fq_lock);
+    vf_cpgw_msg_done(&m);
+    if (answer) {
+        fq_deliver(PEER_NODE, PEER_PID, out, len);
+    }
+    return CS_OK;
+}
+
+/* ---- fake libvirt backend -------------------------------------------------- */
+
+struct fdom {
+    const char *name;
+    const char *uuid;
+    int state;
+};
+
+static pthread_mutex_t fl_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct fdom fdoms[] = {
+    { "h1-a", U_H1A, VF_STATE_RUNNING },
+    { "web", U_WEB1, VF_STATE_SHUTOFF },
+};
+static bool fl_down;
+static char fl_uri[256];
+static int fl_offs;
+
+static int
+fl_find(const char *target, unsigned int flags)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(fdoms) / sizeof(fdoms[0]); i++) {
+        if (((flags & VF_BE_BY_UUID) == 0 && strcmp(fdoms[i].name, target) == 0) ||
+            strcasecmp(fdoms[i].uuid, target) == 0) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+static int
+fl_init(const struct vf_conf *conf, void **ret_priv, char *err, size_t err_len)
+{
+    (void)err;
+    (void)err_len;
+    snprintf(fl_uri, sizeof(fl_uri), "%s", vf_conf_get(conf, "backends/libvirt/uri", "(none)"));
+    *ret_priv = &fdoms;
+    return 0;
+}
+
+static void
+fl_fini(void *priv)
+{
+    (void)priv;
+}
+
+static int
+fl_lookup(void *priv, const char *target, unsigned int flags, struct vf_domain_info *ret,
+          int64_t deadline_ms)
+{
+    int i, r = 0;
+
+    (void)priv;
+    (void)deadline_ms;
+    pthread_mutex_lock(&fl_lock);
+    i = fl_find(target, flags);
+    if (fl_down) {
+        r = -EHOSTDOWN;
+    } else if (i < 0) {
+        r = -ENOENT;
+    } else {
+        memset(ret, 0, sizeof(*ret));
+        snprintf(ret->name, sizeof(ret->name), "%s", fdoms[i].name);
+        snprintf(ret->uuid, sizeof(ret->uuid), "%s", fdoms[i].uuid);
+        ret->state = fdoms[i].state;
+        ret->persistent = true;
+    }
+    pthread_mutex_unlock(&fl_lock);
+    return r;
+}
+
+static int
+fl_set(const char *target, unsigned int flags, int state, bool *ret_on)
+{
+    int i, r = 0;
+
+    pthread_mutex_lock(&fl_lock);
+    i = fl_find(target, flags);
+    if (fl_down) {
+        r = -EHOSTDOWN;
+    } else if (i < 0) {
+        r = -ENOENT;
+    } else if (ret_on != NULL) {
+        *ret_on = fdoms[i].state != VF_STATE_SHUTOFF;
+    } else {
+        if (state == VF_STATE_SHUTOFF) {
+            fl_offs++;
+        }
+        fdoms[i].state = state;
+    }
+    pthread_mutex_unlock(&fl_lock);
+    return r;
+}
+
+static int
+fl_off(void *priv, const char *target, unsigned int flags, int64_t deadline_ms)
+{
+    (void)priv;
+    (void)deadline_ms;
+    return fl_set(target, flags, VF_STATE_SHUTOFF, NULL);
+}
+
+static int
+fl_on(void *priv, const char *target, unsigned int flags, int64_t deadline_ms)
+{
+    (void)priv;
+    (void)deadline_ms;
+    return fl_set(target, flags, VF_STATE_RUNNING, NULL);
+}
+
+static int
+fl_status(void *priv, const char *target, unsigned int flags, bool *ret_on, int64_t deadline_ms)
+{
+    (void)priv;
+    (void)deadline_ms;
+    return fl_set(target, flags, 0, ret_on);
+}
+
+static int
+fl_list(void *priv, vf_domain_cb cb, void *arg, int64_t deadline_ms)
+{
+    struct vf_domain_info info;
+    size_t i;
+    int r = 0;
+
+    (void)priv;
+    (void)deadline_ms;
+    pthread_mutex_lock(&fl_lock);
+    if (fl_down) {
+        pthread_mutex_unlock(&fl_lock);
+        return -EHOSTDOWN;
+    }
+    for (i = 0; i < sizeof(fdoms) / sizeof(fdoms[0]) && r == 0; i++) {
+        memset(&info, 0, sizeof(info));
+        snprintf(info.name, sizeof(info.name), "%s", fdoms[i].name);
+        snprintf(info.uuid, sizeof(info.uuid), "%s", fdoms[i].uuid);
+        info.state = fdoms[i].state;
+        r = cb(arg, &info);
+    }
+    pthread_mutex_unlock(&fl_lock);
+    return r;
+}
+
+static int
+fl_monitor(void *priv, int64_t deadline_ms)
+{
+    (void)priv;
+    (void)deadline_ms;
+    return fl_down ? -EHOSTDOWN : 0;
+}
+
+static const struct vf_backend_ops fl_ops = {
+    .name = "libvirt", .version = "fake", .init = fl_init, .fini = fl_fini,
+    .lookup = fl_lookup, .off = fl_off, .on = fl_on, .reboot = fl_on,
+    .status = fl_status, .list = fl_list, .monitor = fl_monitor,
+};
+
+const struct vf_backend_ops *
+vf_registry_backend(const char *name)
+{
+    return strcmp(name, "libvirt") == 0 ? &fl_ops : NULL;
+}
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+static void
+inject_state(const struct vf_cpgw_dom *doms, size_t n, uint32_t gen)
+{
+    uint8_t buf[4096];
+    size_t len = 0;
+
+    if (vf_cpgw_encode_state(gen, doms, n, buf, sizeof(buf), &len) == 0) {
+        fq_deliver(PEER_NODE, PEER_PID, buf, len);
+    }
+}
+
+static void
+mkdom(struct vf_cpgw_dom *d, const char *name, const char *uuid, int state)
+{
+    memset(d, 0, sizeof(*d));
+    snprintf(d->name, sizeof(d->name), "%s", name);
+    snprintf(d->uuid, sizeof(d->uuid), "%s", uuid);
+    d->state = (uint8_t)state;
+}
+
+static int64_t
+dl(int ms)
+{
+    return vf_now_ms() + ms;
+}
+
+/* wait (bounded) until the backend knows @target (remote state processed) */
+static bool
+wait_known(struct cpg_be *be, const char *target, bool want)
+{
+    struct vf_domain_info info;
+    int i;
+
+    for (i = 0; i < 300; i++) {
+        bool known = cpg_op_lookup(be, target, 0, &info, dl(1000)) == 0;
+
+        if (known == want) {
+            return true;
+        }
+        cpg_sleep_ms(10);
+    }
+    return false;
+}
+
+static bool
+wait_monitor(struct cpg_be *be, int want)
+{
+    int i;
+
+    for (i = 0; i < 100; i++) {
+        if (cpg_op_monitor(be, dl(1000)) == want) {
+            return true;
+        }
+        cpg_sleep_ms(50);
+    }
+    return false;
+}
+
+struct list_out {
+    char names[16][256];
+    char uuids[16][40];
+    size_t n;
+};
+
+static int
+list_cb(void *arg, const struct vf_domain_info *d)
+{
+    struct list_out *o = arg;
+
+    if (o->n < 16) {
+        snprintf(o->names[o->n], sizeof(o->names[0]), "%s", d->name);
+        snprintf(o->uuids[o->n], sizeof(o->uuids[0]), "%s", d->uuid);
+        o->n++;
+    }
+    return 0;
+}
+
+static struct cpg_be *
+start(const char *text)
+{
+    struct vf_conf *conf = NULL;
+    char err[512];
+    void *priv = NULL;
+    int r;
+
+    r = vf_conf_parse_buffer("test.conf", text, strlen(text), &conf, err, sizeof(err));
+    VFT_EQ_INT(r, 0);
+    if (r < 0) {
+        fprintf(stderr, "%s\n", err);
+        return NULL;
+    }
+    err[0] = '\0';
+    r = cpg_init(conf, &priv, err, sizeof(err));
+    VFT_EQ_INT(r, 0);
+    if (r < 0) {
+        fprintf(stderr, "init: %s\n", err);
+    }
+    vf_conf_free(conf);
+    return priv;
+}
+
+static const char *const conf_text =
+    "backends { cpg { uri = \"test:///fake\"; reply_timeout = \"1\"; group = \"t-grp\"; } }\n";
+
+/* ---- tests ----------------------------------------------------------------- */
+
+static struct cpg_be *be;
+
+static void
+test_join_and_config(void)
+{
+    VFT_CHECK(wait_monitor(be, 0));
+    VFT_EQ_STR(fl_uri, "test:///fake");
+    VFT_EQ_STR(be->group, "t-grp");
+    VFT_EQ_INT(be->reply_timeout_ms, 1000);
+    VFT_CHECK(!be->uuid_mode);
+    VFT_EQ_INT(be->my_pid, f_mypid);
+}
+
+static void
+test_bad_config(void)
+{
+    static const char *const bad[] = {
+        "backends { cpg { name_mode = \"label\"; } }\n",
+        "backends { cpg { reply_timeout = \"0\"; } }\n",
+        "backends { cpg { reply_timeout = \"x\"; } }\n",
+    };
+    struct vf_conf *conf = NULL;
+    char err[512];
+    void *priv = NULL;
+    size_t i;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        VFT_EQ_INT(vf_conf_parse_buffer("bad.conf", bad[i], strlen(bad[i]), &conf, err, sizeof(err)), 0);
+        err[0] = '\0';
+        VFT_CHECK(cpg_init(conf, &priv, err, sizeof(err)) < 0);
+        VFT_CHECK(strstr(err, "bad.conf:1") != NULL);
+        vf_conf_free(conf);
+        conf = NULL;
+    }
+}
+
+static void
+test_local_broadcast(void)
+{
+    int i;
+
+    for (i = 0; i < 300; i++) {
+        pthread_mutex_lock(&fq_lock);
+        bool seen = my_states > 0 && my_last_state_n == 2;
+        pthread_mutex_unlock(&fq_lock);
+        if (seen) {
+            break;
+        }
+        cpg_sleep_ms(10);
+    }
+    VFT_CHECK(i < 300);
+}
+
+static void
+test_remote_routing(void)
+{
+    struct vf_cpgw_dom d[2];
+    struct vf_domain_info info;
+    bool on = false;
+
+    mkdom(&d[0], "g2-a", U_G2A, VF_STATE_RUNNING);
+    mkdom(&d[1], "web", U_WEB2, VF_STATE_RUNNING);
+    inject_state(d, 2, 1);
+    VFT_CHECK(wait_known(be, "g2-a", true));
+
+    VFT_EQ_INT(cpg_op_lookup(be, "g2-a", 0, &info, dl(2000)), 0);
+    VFT_EQ_STR(info.uuid, U_G2A);
+    peer_mode = PEER_ANSWER;
+    peer_result = 0;
+    peer_on = true;
+    VFT_EQ_INT(cpg_op_status(be, "g2-a", 0, &on, dl(5000)), 0);
+    VFT_CHECK(on);
+    /* routed by the resolved UUID, with a timeout below reply_timeout */
+    VFT_EQ_STR(peer_last.target, U_G2A);
+    VFT_EQ_INT(peer_last.flags, VF_CPGW_REQ_BY_UUID);
+    VFT_EQ_INT(peer_last.op, VF_CMD_STATUS);
+    VFT_CHECK(peer_last.timeout_ms > 0 && peer_last.timeout_ms < 1000);
+    peer_on = false;
+    VFT_EQ_INT(cpg_op_status(be, U_G2A, VF_BE_BY_UUID, &on, dl(5000)), 0);
+    VFT_CHECK(!on);
+    VFT_EQ_INT(cpg_op_off(be, "g2-a", 0, dl(5000)), 0);
+    VFT_EQ_INT(peer_last.op, VF_CMD_OFF);
+    VFT_EQ_INT(cpg_op_reboot(be, "g2-a", 0, dl(5000)), 0);
+    VFT_EQ_INT(peer_last.op, VF_CMD_REBOOT);
+    peer_result = -ENOENT;      /* the owner no longer has it */
+    VFT_EQ_INT(cpg_op_off(be, "g2-a", 0, dl(5000)), -ENOENT);
+    peer_result = 0;
+    /* a short request deadline bounds the wait too */
+    peer_mode = PEER_SILENT;
+    VFT_EQ_INT(cpg_op_off(be, "g2-a", 0, dl(200)), -ETIMEDOUT);
+    peer_mode = PEER_ANSWER;
+}
+
+static void
+test_local_ops(void)
+{
+    bool on = true;
+
+    VFT_EQ_INT(cpg_op_status(be, "h1-a", 0, &on, dl(2000)), 0);
+    VFT_CHECK(on);
+    VFT_EQ_INT(cpg_op_off(be, "h1-a", 0, dl(2000)), 0);
+    VFT_EQ_INT(cpg_op_status(be, "h1-a", 0, &on, dl(2000)), 0);
+    VFT_CHECK(!on);
+    VFT_EQ_INT(cpg_op_on(be, U_H1A, 0, dl(2000)), 0);
+    VFT_EQ_INT(cpg_op_status(be, "h1-a", 0, &on, dl(2000)), 0);
+    VFT_CHECK(on);
+}
+
+static void
+test_unknown_never_success(void)
+{
+    struct vf_domain_info info;
+    int before = peer_requests;
+    bool on = true;
+
+    VFT_EQ_INT(cpg_op_lookup(be, "no-such", 0, &info, dl(2000)), -ENOENT);
+    VFT_EQ_INT(cpg_op_status(be, "no-such", 0, &on, dl(2000)), -ENOENT);
+    VFT_EQ_INT(cpg_op_off(be, "no-such", 0, dl(2000)), -ENOENT);
+    VFT_EQ_INT(cpg_op_reboot(be, "no-such", 0, dl(2000)), -ENOENT);
+    VFT_EQ_INT(cpg_op_on(be, U_NONE, 0, dl(2000)), -ENOENT);
+    VFT_EQ_INT(cpg_op_off(be, "", 0, dl(2000)), -ENOENT);
+    VFT_EQ_INT(peer_requests, before);      /* nobody was asked */
+    /* local libvirt down and the name unknown elsewhere: cannot tell */
+    fl_down = true;
+    VFT_EQ_INT(cpg_op_off(be, "no-such", 0, dl(2000)), -EHOSTDOWN);
+    fl_down = false;
+}
+
+static void
+test_ambiguous_name(void)
+{
+    bool on = false;
+
+    /* "web" is U_WEB1 here and U_WEB2 on the peer: refused, the UUID works */
+    VFT_EQ_INT(cpg_op_off(be, "web", 0, dl(2000)), -ENOTUNIQ);
+    VFT_EQ_INT(cpg_op_status(be, U_WEB2, 0, &on, dl(5000)), 0);
+    VFT_EQ_STR(peer_last.target, U_WEB2);
+}
+
+static void
+test_list(void)
+{
+    struct list_out o;
+
+    memset(&o, 0, sizeof(o));
+    VFT_EQ_INT(cpg_op_list(be, list_cb, &o, dl(2000)), 0);
+    VFT_EQ_INT(o.n, 4);
+    VFT_EQ_STR(o.names[0], "g2-a");
+    VFT_EQ_STR(o.names[1], "h1-a");
+    VFT_EQ_STR(o.names[2], "web");
+    VFT_EQ_STR(o.names[3], "web");
+    VFT_CHECK(strcmp(o.uuids[2], o.uuids[3]) != 0);
+}
+
+static void
+test_same_uuid_on_two_hosts(void)
+{
+    struct vf_cpgw_dom d[2];
+    struct list_out o;
+    int offs = fl_offs, reqs = peer_requests;
+
+    /* the peer now also defines h1-a (same UUID, running there) */
+    mkdom(&d[0], "g2-a", U_G2A, VF_STATE_RUNNING);
+    mkdom(&d[1], "h1-a", U_H1A, VF_STATE_RUNNING);
+    inject_state(d, 2, 2);
+    VFT_CHECK(wait_known(be, U_WEB2, false));       /* "web" left the peer's list */
+    memset(&o, 0, sizeof(o));
+    VFT_EQ_INT(cpg_op_list(be, list_cb, &o, dl(2000)), 0);
+    VFT_EQ_INT(o.n, 3);                             /* g2-a, h1-a once, web */
+    /* off powers off every copy */
+    VFT_EQ_INT(cpg_op_off(be, "h1-a", 0, dl(5000)), 0);
+    VFT_EQ_INT(fl_offs, offs + 1);
+    VFT_EQ_INT(peer_requests, reqs + 1);
+    VFT_EQ_INT(peer_last.op, VF_CMD_OFF);
+    /* one copy failing makes off fail */
+    peer_result = -EIO;
+    VFT_EQ_INT(cpg_op_off(be, "h1-a", 0, dl(5000)), -EIO);
+    peer_result = 0;
+    VFT_EQ_INT(cpg_op_on(be, "h1-a", 0, dl(5000)), 0);
+}
+
+static void
+test_stale_entries_replaced(void)
+{
+    struct vf_cpgw_dom d;
+    size_t i;
+
+    /* 500 broadcasts: the peer's entry is replaced, nothing accumulates (D8) */
+    for (i = 0; i < 500; i++) {
+        mkdom(&d, "g2-a", U_G2A, (i % 2) != 0 ? VF_STATE_RUNNING : VF_STATE_SHUTOFF);
+        inject_state(&d, 1, (uint32_t)(10 + i));
+    }
+    mkdom(&d, "g2-z", U_WEB2, VF_STATE_RUNNING);
+    inject_state(&d, 1, 1000);
+    VFT_CHECK(wait_known(be, "g2-z", true));
+    VFT_CHECK(wait_known(be, "g2-a", false));       /* gone with the new list (D9) */
+    pthread_mutex_lock(&be->lock);
+    VFT_EQ_INT(be->n_owners, 1);
+    VFT_EQ_INT(be->owners[0].n_doms, 1);
+    pthread_mutex_unlock(&be->lock);
+    /* garbage from the peer is dropped */
+    fq_deliver(PEER_NODE, PEER_PID, (const uint8_t *)"garbage!garbage!", 16);
+    VFT_CHECK(wait_known(be, "g2-z", true));
+}
+
+/* wait (bounded) until @n requests wait for replies */
+static bool
+wait_pending(int n)
+{
+    int i, j, used;
+
+    for (i = 0; i < 500; i++) {
+        used = 0;
+        pthread_mutex_lock(&be->lock);
+        for (j = 0; j < CPG_MAX_PENDING; j++) {
+            used += be->pending[j].used ? 1 : 0;
+        }
+        pthread_mutex_unlock(&be->lock);
+        if (used == n) {
+            return true;
+        }
+        cpg_sleep_ms(10);
+    }
+    return false;
+}
+
+/* wait (bounded) until the backend sees @n other members */
+static bool
+wait_owners(size_t n)
+{
+    size_t cur;
+    int i;
+
+    for (i = 0; i < 500; i++) {
+        pthread_mutex_lock(&be->lock);
+        cur = be->n_owners;
+        pthread_mutex_unlock(&be->lock);
+        if (cur == n) {
+            return true;
+        }
+        cpg_sleep_ms(10);
+    }
+    return false;
+}
+
+struct bg_call {
+    int r;
+    int64_t ms;
+};
+
+static void *
+bg_status(void *arg)
+{
+    struct bg_call *c = arg;
+    int64_t t0 = vf_now_ms();
+    bool on = false;
+
+    c->r = cpg_op_status(be, "g2-z", 0, &on, dl(10000));
+    c->ms = vf_now_ms() - t0;
+    return NULL;
+}
+
+static void
+test_timeout_and_leave(void)
+{
+    struct bg_call c = { 0, 0 };
+    int64_t t0;
+    bool on = false;
+    pthread_t t;
+    int r;
+
+    /* owner alive but silent: bounded by reply_timeout (1 s), no hang (D7) */
+    peer_mode = PEER_SILENT;
+    t0 = vf_now_ms();
+    r = cpg_op_status(be, "g2-z", 0, &on, dl(10000));
+    VFT_EQ_INT(r, -ETIMEDOUT);
+    VFT_CHECK(vf_now_ms() - t0 >= 900 && vf_now_ms() - t0 < 3000);
+    /* the owner leaves while we wait: -EHOSTDOWN at once */
+    VFT_EQ_INT(pthread_create(&t, NULL, bg_status, &c), 0);
+    VFT_CHECK(wait_pending(1));
+    fq_confchg(false, true, false);
+    pthread_join(t, NULL);
+    VFT_EQ_INT(c.r, -EHOSTDOWN);
+    VFT_CHECK(c.ms < 900);
+    peer_mode = PEER_ANSWER;
+    /* its domains are forgotten: never a success for them */
+    VFT_EQ_INT(cpg_op_off(be, "g2-z", 0, dl(2000)), -ENOENT);
+    pthread_mutex_lock(&be->lock);
+    VFT_EQ_INT(be->n_owners, 0);
+    pthread_mutex_unlock(&be->lock);
+}
+
+static void
+test_unannounced_member(void)
+{
+    /* the peer is back but has not announced anything yet */
+    fq_confchg(true, false, false);
+    VFT_CHECK(wait_owners(1));
+    VFT_EQ_INT(cpg_op_off(be, "g2-z", 0, dl(2000)), -EHOSTDOWN);
+}
+
+static void
+test_lost_corosync(void)
+{
+    bool on = false, failed = false;
+    int inits, i;
+
+    pthread_mutex_lock(&fq_lock);
+    f_fail_init = true;
+    f_fail_dispatch = true;
+    inits = f_inits;
+    pthread_mutex_unlock(&fq_lock);
+    fq_confchg(true, false, false);         /* makes the fd readable */
+    VFT_CHECK(wait_monitor(be, -EHOSTDOWN));
+    VFT_EQ_INT(cpg_op_status(be, "h1-a", 0, &on, dl(2000)), -EHOSTDOWN);
+    VFT_EQ_INT(cpg_op_list(be, list_cb, &(struct list_out){ .n = 0 }, dl(2000)), -EHOSTDOWN);
+    /* at least one reconnect attempt failed; then corosync is back and the
+     * CPG thread reconnects by itself */
+    for (i = 0; i < 300; i++) {
+        pthread_mutex_lock(&fq_lock);
+        failed = f_inits > inits;
+        pthread_mutex_unlock(&fq_lock);
+        if (failed) {
+            break;
+        }
+        cpg_sleep_ms(10);
+    }
+    VFT_CHECK(failed);
+    pthread_mutex_lock(&fq_lock);
+    f_fail_init = false;
+    pthread_mutex_unlock(&fq_lock);
+    VFT_CHECK(wait_monitor(be, 0));
+    pthread_mutex_lock(&fq_lock);
+    VFT_CHECK(f_inits > inits + 1);
+    pthread_mutex_unlock(&fq_lock);
+    VFT_EQ_INT(cpg_op_status(be, "h1-a", 0, &on, dl(2000)), 0);
+    /* libvirt down: monitor fails */
+    fl_down = true;
+    VFT_EQ_INT(cpg_op_monitor(be, dl(1000)), -EHOSTDOWN);
+    fl_down = false;
+}
+
+static void
+test_uuid_mode_reload(void)
+{
+    static const char *const t1 =
+        "backends { cpg { uri = \"test:///fake\"; reply_timeout = \"2\"; group = \"t-grp\"; name_mode = \"uuid\"; } }\n";
+    static const char *const t2 = "backends { cpg { group = \"other\"; } }\n";
+    struct vf_conf *conf = NULL;
+    char err[512];
+    bool on = false;
+
+    VFT_EQ_INT(vf_conf_parse_buffer("r.conf", t1, strlen(t1), &conf, err, sizeof(err)), 0);
+    VFT_EQ_INT(cpg_reload(be, conf, err, sizeof(err)), 0);
+    vf_conf_free(conf);
+    VFT_CHECK(be->uuid_mode);
+    VFT_EQ_INT(be->reply_timeout_ms, 2000);
+    VFT_EQ_INT(cpg_op_status(be, "h1-a", 0, &on, dl(2000)), -ENOENT);
+    VFT_EQ_INT(cpg_op_status(be, U_H1A, 0, &on, dl(2000)), 0);
+    VFT_EQ_INT(vf_conf_parse_buffer("r.conf", t2, strlen(t2), &conf, err, sizeof(err)), 0);
+    err[0] = '\0';
+    VFT_EQ_INT(cpg_reload(be, conf, err, sizeof(err)), -EINVAL);
+    VFT_CHECK(strstr(err, "restart") != NULL);
+    vf_conf_free(conf);
+}
+
+int
+main(void)
+{
+    struct fq_item *it;
+
+    vf_log_init("test-cpg", VF_LOG_STDERR, getenv("VFT_DEBUG") != NULL ? 2 : 0);
+    f_mypid = (uint32_t)getpid() + 100000u;
+    if (pipe2(fq_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+        perror("pipe2");
+        return 1;
+    }
+    VFT_RUN(test_bad_config);
+    be = start(conf_text);
+    if (be == NULL) {
+        return 1;
+    }
+    VFT_RUN(test_join_and_config);
+    VFT_RUN(test_local_broadcast);
+    VFT_RUN(test_remote_routing);
+    VFT_RUN(test_local_ops);
+    VFT_RUN(test_unknown_never_success);
+    VFT_RUN(test_ambiguous_name);
+    VFT_RUN(test_list);
+    VFT_RUN(test_same_uuid_on_two_hosts);
+    VFT_RUN(test_stale_entries_replaced);
+    VFT_RUN(test_timeout_and_leave);
+    VFT_RUN(test_unannounced_member);
+    VFT_RUN(test_lost_corosync);
+    VFT_RUN(test_uuid_mode_reload);
+    cpg_fini(be);
+    while ((it = fq_head) != NULL) {
+        fq_head = it->next;
+        free(it->buf);
+        free(it);
+    }
+    close(fq_pipe[0]);
+    close(fq_pipe[1]);
+    VFT_EXIT();
+}

@@ -160,14 +160,16 @@ static int
 report(const struct vf_args *args, int rc, const struct vf_result *res)
 {
     const char *target = args->domain != NULL ? args->domain : "";
+    const char *action = args->action != NULL ? args->action : "?";
 
     if (rc < 0) {
         fprintf(stderr, "%s\n", res->msg[0] != '\0' ? res->msg : strerror(-rc));
-        syslog(LOG_ERR, "%s %s: %s", args->action != NULL ? args->action : "?", target,
-               res->msg);
+        syslog(LOG_ERR, "%s %s: %s", action, target, res->msg);
         return 1;
     }
-    if (res->hostlist) {
+    /* a host list is an answer only to a list request (the transports
+     * already refuse one for anything else) */
+    if (res->hostlist && args->cmd == VF_CMD_HOSTLIST) {
         return 0;
     }
     switch (res->resp) {
@@ -175,7 +177,7 @@ report(const struct vf_args *args, int rc, const struct vf_result *res)
         if (args->cmd == VF_CMD_STATUS) {
             printf("Status: ON\n");
         } else if (cmd_has_delay(args->cmd)) {
-            syslog(LOG_NOTICE, "%s of '%s' succeeded", args->action, target);
+            syslog(LOG_NOTICE, "%s of '%s' succeeded", action, target);
         }
         return 0;
     case VF_RESP_OFF:
@@ -183,12 +185,12 @@ report(const struct vf_args *args, int rc, const struct vf_result *res)
         return 2;
     case VF_RESP_FAIL:
         fprintf(stderr, "Operation failed\n");
-        syslog(LOG_ERR, "%s of '%s': operation failed", args->action, target);
+        syslog(LOG_ERR, "%s of '%s': operation failed", action, target);
         return 1;
     case VF_RESP_PERM:
         fprintf(stderr, "Permission denied: the host's groups configuration does not allow "
-                "this node to %s '%s'\n", args->action, target);
-        syslog(LOG_ERR, "%s of '%s': permission denied", args->action, target);
+                "this node to %s '%s'\n", action, target);
+        syslog(LOG_ERR, "%s of '%s': permission denied", action, target);
         return 3;
     default:
         fprintf(stderr, "Unknown response (%d)\n", res->resp);

@@ -30,7 +30,11 @@
 #include "log.h"
 #include "transport.h"
 
-#define MCAST_MAX_ADDRS     64
+/* local addresses a request is sent from: a bound, but far above what a
+ * guest has (the reference read one netlink datagram and silently lost the
+ * rest, D26; a limit of 64 here lost the cluster network behind many
+ * addresses on lo or other interfaces) */
+#define MCAST_MAX_ADDRS     4096
 #define BIND_RETRY_MS       150
 
 struct local_addr {
@@ -51,27 +55,61 @@ skip_v6(const struct in6_addr *a)
     return IN6_IS_ADDR_LOOPBACK(a) || IN6_IS_ADDR_LINKLOCAL(a);
 }
 
-/* Collect the local addresses of @family (only of @ifname when set). */
+/* An address of @family on an interface that is up (and is @ifname if set). */
+static bool
+addr_usable(const struct ifaddrs *ifa, int family, const char *ifname)
+{
+    if (ifa->ifa_addr == NULL || ifa->ifa_addr->sa_family != family) {
+        return false;
+    }
+    if ((ifa->ifa_flags & IFF_UP) == 0) {
+        return false;
+    }
+    if (ifname != NULL && strcmp(ifname, ifa->ifa_name) != 0) {
+        return false;
+    }
+    if (family == AF_INET6) {
+        struct sockaddr_in6 sin6;
+
+        memcpy(&sin6, ifa->ifa_addr, sizeof(sin6));
+        return !skip_v6(&sin6.sin6_addr);
+    }
+    return true;
+}
+
+/*
+ * Collect the local addresses of @family (only of @ifname when set) into a
+ * new array *ret_addrs (free() it), at most MCAST_MAX_ADDRS; *ret_dropped
+ * counts the ones beyond that limit.
+ */
 static int
-collect_addrs(int family, const char *ifname, struct local_addr *out, size_t max,
-              size_t *ret_n)
+collect_addrs(int family, const char *ifname, struct local_addr **ret_addrs, size_t *ret_n,
+              size_t *ret_dropped)
 {
     struct ifaddrs *ifs = NULL, *ifa;
-    size_t n = 0;
+    struct local_addr *out = NULL;
+    size_t n = 0, total = 0, max;
 
     if (getifaddrs(&ifs) < 0) {
         return -errno;
     }
+    for (ifa = ifs; ifa != NULL; ifa = ifa->ifa_next) {
+        if (addr_usable(ifa, family, ifname)) {
+            total++;
+        }
+    }
+    max = total < MCAST_MAX_ADDRS ? total : MCAST_MAX_ADDRS;
+    if (max > 0) {
+        out = calloc(max, sizeof(*out));
+        if (out == NULL) {
+            freeifaddrs(ifs);
+            return -ENOMEM;
+        }
+    }
     for (ifa = ifs; ifa != NULL && n < max; ifa = ifa->ifa_next) {
         struct local_addr *la = &out[n];
 
-        if (ifa->ifa_addr == NULL || ifa->ifa_addr->sa_family != family) {
-            continue;
-        }
-        if ((ifa->ifa_flags & IFF_UP) == 0) {
-            continue;
-        }
-        if (ifname != NULL && strcmp(ifname, ifa->ifa_name) != 0) {
+        if (!addr_usable(ifa, family, ifname)) {
             continue;
         }
         memset(la, 0, sizeof(*la));
@@ -85,9 +123,6 @@ collect_addrs(int family, const char *ifname, struct local_addr *out, size_t max
             struct sockaddr_in6 sin6;
 
             memcpy(&sin6, ifa->ifa_addr, sizeof(sin6));
-            if (skip_v6(&sin6.sin6_addr)) {
-                continue;
-            }
             la->a.v6 = sin6.sin6_addr;
         }
         la->ifindex = if_nametoindex(ifa->ifa_name);
@@ -96,7 +131,9 @@ collect_addrs(int family, const char *ifname, struct local_addr *out, size_t max
         n++;
     }
     freeifaddrs(ifs);
+    *ret_addrs = out;
     *ret_n = n;
+    *ret_dropped = total - n;
     return 0;
 }
 
@@ -269,13 +306,13 @@ int
 vf_xport_mcast(const struct vf_xport *x, struct vf_result *res)
 {
     const struct vf_args *args = x->args;
-    struct local_addr addrs[MCAST_MAX_ADDRS];
+    struct local_addr *addrs = NULL;
     struct sockaddr_storage group;
     socklen_t group_len = 0;
     const char *gaddr;
     char tried[512];
     char peer[INET6_ADDRSTRLEN + 16];
-    size_t n_addrs = 0, used;
+    size_t n_addrs = 0, n_dropped = 0, used;
     unsigned int rounds, retrans, round;
     uint16_t cb_port;
     int64_t start, deadline;
@@ -308,10 +345,15 @@ vf_xport_mcast(const struct vf_xport *x, struct vf_result *res)
         return rc < 0 ? rc : -EINVAL;
     }
 
-    rc = collect_addrs(family, args->interface, addrs, MCAST_MAX_ADDRS, &n_addrs);
+    rc = collect_addrs(family, args->interface, &addrs, &n_addrs, &n_dropped);
     if (rc < 0) {
         vf_result_msg(res, "cannot list the local addresses: %s", strerror(-rc));
         return rc;
+    }
+    if (n_dropped > 0) {
+        vf_log(LOG_WARNING, "sending from the first %zu local %s addresses only, "
+               "%zu more ignored; use -I to choose the interface", n_addrs,
+               family == AF_INET6 ? "IPv6" : "IPv4", n_dropped);
     }
     if (n_addrs == 0) {
         if (args->interface != NULL) {
@@ -321,7 +363,8 @@ vf_xport_mcast(const struct vf_xport *x, struct vf_result *res)
             vf_result_msg(res, "this node has no usable %s address to send from",
                           family == AF_INET6 ? "IPv6" : "IPv4");
         }
-        return -EADDRNOTAVAIL;
+        rc = -EADDRNOTAVAIL;
+        goto out;
     }
     /* "10.0.0.1 (eth0), 127.0.0.1 (lo)" for the messages */
     tried[0] = '\0';
@@ -409,5 +452,6 @@ vf_xport_mcast(const struct vf_xport *x, struct vf_result *res)
 out:
     vf_close(cfd);
     vf_close(lfd);
+    free(addrs);
     return rc;
 }

@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <termios.h>
 #include <unistd.h>
@@ -33,42 +32,24 @@ static const struct serial_speed serial_speeds[] = {
 };
 
 /*
- * Parse "speed[,BPS]" (e.g. "115200,8N1": bits 5-8, parity N/E/O, stop
- * 1/2) into @tio (already raw).  An empty speed means 9600.
+ * Apply serial_params "speed[,BPS]" (grammar: vf_serial_params_parse(),
+ * e.g. "115200,8N1") to @tio (already raw).
  */
 static int
 serial_apply_params(const char *params, struct termios *tio, char *err, size_t err_len)
 {
-    const char *comma;
-    char speedbuf[16];
-    size_t n;
-    unsigned long baud = 9600;
+    struct vf_serial_params sp;
     speed_t code = B9600;
     bool found = false;
-    const char *fmt = "8N1";
-    tcflag_t csize;
 
     if (params == NULL) {
         params = VF_DEFAULT_SERIAL_PARAMS;
     }
-    comma = strchr(params, ',');
-    n = comma != NULL ? (size_t)(comma - params) : strlen(params);
-    if (n >= sizeof(speedbuf)) {
+    if (vf_serial_params_parse(params, &sp) < 0) {
         goto bad;
     }
-    memcpy(speedbuf, params, n);
-    speedbuf[n] = '\0';
-    if (n > 0) {
-        char *end = NULL;
-
-        errno = 0;
-        baud = strtoul(speedbuf, &end, 10);
-        if (errno != 0 || end == speedbuf || *end != '\0') {
-            goto bad;
-        }
-    }
     for (size_t i = 0; i < sizeof(serial_speeds) / sizeof(serial_speeds[0]); i++) {
-        if (serial_speeds[i].baud == baud) {
+        if (serial_speeds[i].baud == sp.baud) {
             code = serial_speeds[i].code;
             found = true;
         }
@@ -76,31 +57,21 @@ serial_apply_params(const char *params, struct termios *tio, char *err, size_t e
     if (!found) {
         goto bad;
     }
-    if (comma != NULL) {
-        fmt = comma + 1;
-    }
-    if (strlen(fmt) != 3) {
-        goto bad;
-    }
-    switch (fmt[0]) {
-    case '5': csize = CS5; break;
-    case '6': csize = CS6; break;
-    case '7': csize = CS7; break;
-    case '8': csize = CS8; break;
-    default: goto bad;
-    }
     tio->c_cflag &= ~(tcflag_t)(CSIZE | PARENB | PARODD | CSTOPB | CRTSCTS);
-    tio->c_cflag |= csize | CLOCAL | CREAD;
-    switch (fmt[1]) {
-    case 'N': case 'n': break;
-    case 'E': case 'e': tio->c_cflag |= PARENB; break;
-    case 'O': case 'o': tio->c_cflag |= PARENB | PARODD; break;
-    default: goto bad;
+    tio->c_cflag |= CLOCAL | CREAD;
+    switch (sp.data_bits) {
+    case 5: tio->c_cflag |= CS5; break;
+    case 6: tio->c_cflag |= CS6; break;
+    case 7: tio->c_cflag |= CS7; break;
+    default: tio->c_cflag |= CS8; break;
     }
-    switch (fmt[2]) {
-    case '1': break;
-    case '2': tio->c_cflag |= CSTOPB; break;
-    default: goto bad;
+    if (sp.parity == 'E') {
+        tio->c_cflag |= PARENB;
+    } else if (sp.parity == 'O') {
+        tio->c_cflag |= PARENB | PARODD;
+    }
+    if (sp.stop_bits == 2) {
+        tio->c_cflag |= CSTOPB;
     }
     if (cfsetispeed(tio, code) < 0 || cfsetospeed(tio, code) < 0) {
         goto bad;
@@ -289,12 +260,8 @@ serial_exchange(const struct vf_xport *x, int fd, const char *peer, struct vf_re
                       rc == -ECONNRESET ? "connection closed" : strerror(-rc));
         return rc;
     }
-    res->resp = byte;
     vf_dbg(1, "%s answered %u", peer, byte);
-    if (byte == VF_RESP_HOSTLIST) {
-        return vf_read_hostlist(x, fd, deadline, peer, VF_SERIAL_RESP_SIZE, res);
-    }
-    return 0;
+    return vf_handle_answer(x, fd, byte, deadline, peer, VF_SERIAL_RESP_SIZE, res);
 }
 
 int

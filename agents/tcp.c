@@ -101,6 +101,31 @@ vf_read_hostlist(const struct vf_xport *x, int fd, int64_t deadline_ms,
     return 0;
 }
 
+/**
+ * \brief Record the response byte; a 253 byte starts a host list, which is
+ *        read only when we asked for one.
+ * \return 0, or a negative errno with res->msg set (-EBADMSG for a host
+ *         list answering a non-list request: it must not count as success)
+ */
+int
+vf_handle_answer(const struct vf_xport *x, int fd, uint8_t byte, int64_t deadline_ms,
+                 const char *peer, size_t trailer_len, struct vf_result *res)
+{
+    const char *action = x->args->action != NULL ? x->args->action : "?";
+
+    res->resp = byte;
+    if (byte != VF_RESP_HOSTLIST) {
+        return 0;
+    }
+    if (x->req->request != VF_CMD_HOSTLIST) {
+        vf_result_msg(res, "fence_virtd at %s answered the '%s' request with a host list "
+                      "(response %u); the outcome is unknown, treating it as a failure",
+                      peer, action, byte);
+        return -EBADMSG;
+    }
+    return vf_read_hostlist(x, fd, deadline_ms, peer, trailer_len, res);
+}
+
 static bool
 is_closed(int rc)
 {
@@ -175,32 +200,27 @@ vf_stream_exchange(const struct vf_xport *x, int fd, const char *peer,
                       peer, strerror(-rc));
         return rc;
     }
-    res->resp = byte;
     vf_dbg(1, "fence_virtd at %s answered %u", peer, byte);
-    if (byte == VF_RESP_HOSTLIST) {
-        return vf_read_hostlist(x, fd, deadline_ms, peer, 1, res);
-    }
-    return 0;
+    return vf_handle_answer(x, fd, byte, deadline_ms, peer, 1, res);
 }
 
+/**
+ * \brief The tcp/vsock client flow (protocol.md 2.6, 2.8): signed request
+ *        without call-back address, bounded connect, request, exchange.
+ * \return 0 when the daemon answered; negative errno with res->msg set
+ */
 int
-vf_xport_tcp(const struct vf_xport *x, struct vf_result *res)
+vf_stream_request(const struct vf_xport *x, const struct sockaddr *sa, socklen_t sa_len,
+                  const char *peer, struct vf_result *res)
 {
     const struct vf_args *args = x->args;
     struct vf_req *req = x->req;
     uint8_t wire[VF_REQ_SIZE];
-    char peer[128];
     int64_t start, deadline, conn_deadline;
     int fd = -1;
     int rc;
 
-    if (strchr(args->ipaddr, ':') != NULL) {
-        snprintf(peer, sizeof(peer), "[%s]:%u", args->ipaddr, args->port);
-    } else {
-        snprintf(peer, sizeof(peer), "%s:%u", args->ipaddr, args->port);
-    }
-
-    /* TCP requests carry no call-back address */
+    /* TCP and vsock requests carry no call-back address */
     req->addrlen = 0;
     req->port = 0;
     req->family = 0;
@@ -218,8 +238,8 @@ vf_xport_tcp(const struct vf_xport *x, struct vf_result *res)
         conn_deadline = deadline;
     }
     vf_dbg(1, "connecting to fence_virtd at %s", peer);
-    rc = vf_connect_tcp(args->ipaddr, args->port, conn_deadline, &fd);
-    if (rc == -ECONNREFUSED) {
+    rc = vf_connect(sa, sa_len, conn_deadline, &fd);
+    if (rc == -ECONNREFUSED || rc == -ECONNRESET) {
         vf_result_msg(res, "no fence_virtd listening at %s (connection refused)", peer);
         goto out;
     }
@@ -228,8 +248,10 @@ vf_xport_tcp(const struct vf_xport *x, struct vf_result *res)
                       peer, (double)(conn_deadline - start) / 1000.0);
         goto out;
     }
-    if (rc == -EINVAL) {
-        vf_result_msg(res, "ipaddr '%s' is not a literal IPv4 or IPv6 address", args->ipaddr);
+    if (rc == -EAFNOSUPPORT || rc == -ENODEV) {
+        vf_result_msg(res, "cannot reach fence_virtd at %s: this transport is not "
+                      "available on this machine (%s); for vsock load the vsock "
+                      "transport module, or use another transport", peer, strerror(-rc));
         goto out;
     }
     if (rc < 0) {
@@ -250,4 +272,26 @@ vf_xport_tcp(const struct vf_xport *x, struct vf_result *res)
 out:
     vf_close(fd);
     return rc;
+}
+
+int
+vf_xport_tcp(const struct vf_xport *x, struct vf_result *res)
+{
+    const struct vf_args *args = x->args;
+    struct sockaddr_storage ss;
+    socklen_t sl = 0;
+    char peer[128];
+    int rc;
+
+    if (strchr(args->ipaddr, ':') != NULL) {
+        snprintf(peer, sizeof(peer), "[%s]:%u", args->ipaddr, args->port);
+    } else {
+        snprintf(peer, sizeof(peer), "%s:%u", args->ipaddr, args->port);
+    }
+    rc = vf_sockaddr_parse(args->ipaddr, args->port, &ss, &sl);
+    if (rc < 0) {
+        vf_result_msg(res, "ipaddr '%s' is not a literal IPv4 or IPv6 address", args->ipaddr);
+        return rc;
+    }
+    return vf_stream_request(x, (const struct sockaddr *)&ss, sl, peer, res);
 }

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "key.h"
 #include "opts.h"
@@ -72,6 +73,24 @@ int vf_xport_vmchannel(const struct vf_xport *x, struct vf_result *res);
  */
 int vf_stream_exchange(const struct vf_xport *x, int fd, const char *peer,
                        int64_t deadline_ms, struct vf_result *res);
+
+/*
+ * Shared by tcp and vsock: sign the request (no call-back address), connect
+ * to @sa within VF_AGENT_CONNECT_MS (and the timeout), send it and run
+ * vf_stream_exchange().  @peer names the daemon in messages.
+ */
+int vf_stream_request(const struct vf_xport *x, const struct sockaddr *sa,
+                      socklen_t sa_len, const char *peer, struct vf_result *res);
+
+/*
+ * Handle the response byte @byte read on @fd: record it in res->resp and,
+ * for a list request only, read the host list that a 253 byte announces.
+ * A host list sent in answer to any other request is a failure (-EBADMSG),
+ * never a success.  @trailer_len as for vf_read_hostlist().
+ */
+int vf_handle_answer(const struct vf_xport *x, int fd, uint8_t byte,
+                     int64_t deadline_ms, const char *peer, size_t trailer_len,
+                     struct vf_result *res);
 
 /*
  * Read a host list stream (after the 253 byte) on @fd; used by every

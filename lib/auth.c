@@ -216,6 +216,26 @@ vf_req_verify(const uint8_t buf[VF_REQ_SIZE], enum vf_hash min,
                                                                     : -EBADMSG;
 }
 
+/*
+ * Common precondition of both handshake halves: 0 when there is nothing to
+ * do (VF_HASH_NONE), 1 when the handshake must run, -EINVAL for an unknown
+ * algorithm, -ENOKEY without a key.
+ */
+static int
+handshake_check(enum vf_hash alg, const uint8_t *key)
+{
+    if (alg == VF_HASH_NONE) {
+        return 0;
+    }
+    if (vf_hash_len(alg) == 0) {
+        return -EINVAL;
+    }
+    if (key == NULL) {
+        return -ENOKEY;
+    }
+    return 1;
+}
+
 /**
  * \brief Challenge the peer: send 64 random bytes, read the 64-byte answer
  *        and compare it with SHAx(key || challenge).
@@ -230,14 +250,9 @@ vf_auth_challenge(int fd, enum vf_hash alg, const uint8_t *key,
     uint8_t expect[VF_DIGEST_MAX];
     int r;
 
-    if (alg == VF_HASH_NONE) {
-        return 0;
-    }
-    if (vf_hash_len(alg) == 0) {
-        return -EINVAL;
-    }
-    if (key == NULL) {
-        return -ENOKEY;
+    r = handshake_check(alg, key);
+    if (r <= 0) {
+        return r;
     }
     r = vf_random(challenge, sizeof(challenge));
     if (r < 0) {
@@ -270,14 +285,9 @@ vf_auth_respond(int fd, enum vf_hash alg, const uint8_t *key, size_t key_len,
     uint8_t answer[VF_DIGEST_MAX];
     int r;
 
-    if (alg == VF_HASH_NONE) {
-        return 0;
-    }
-    if (vf_hash_len(alg) == 0) {
-        return -EINVAL;
-    }
-    if (key == NULL) {
-        return -ENOKEY;
+    r = handshake_check(alg, key);
+    if (r <= 0) {
+        return r;
     }
     r = vf_read_full(fd, challenge, sizeof(challenge), deadline_ms);
     if (r < 0) {

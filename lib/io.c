@@ -300,34 +300,44 @@ vf_connect_tcp(const char *addr, uint16_t port, int64_t deadline_ms,
     return vf_connect((const struct sockaddr *)&ss, len, deadline_ms, ret_fd);
 }
 
-/**
- * \brief Read exactly @len bytes before the deadline.
- * \return 0; -ETIMEDOUT; -ECONNRESET if the peer closed first; -errno
+/*
+ * Move exactly @len bytes from @fd into @rbuf, or from @wbuf (when not
+ * NULL) to @fd, before the deadline: the one loop behind vf_read_full()
+ * and vf_write_full().  Sockets use
+ * recv()/send() with MSG_DONTWAIT (and MSG_NOSIGNAL); other fds (ttys,
+ * pipes) fall back to read()/write() on ENOTSOCK, writes in chunks small
+ * enough for a POLLOUT pipe.
  */
-int
-vf_read_full(int fd, void *buf, size_t len, int64_t deadline_ms)
+static int
+xfer_full(int fd, uint8_t *rbuf, const uint8_t *wbuf, size_t len, int64_t deadline_ms)
 {
-    uint8_t *p = buf;
+    bool writing = wbuf != NULL;
     size_t done = 0;
     bool is_sock = true;
 
     while (done < len) {
         short revents = 0;
+        size_t want = len - done;
         ssize_t n;
         int r;
 
-        r = poll_one(fd, POLLIN, deadline_ms, &revents);
+        r = poll_one(fd, writing ? POLLOUT : POLLIN, deadline_ms, &revents);
         if (r < 0) {
             return r;
         }
         if (is_sock) {
-            n = recv(fd, p + done, len - done, MSG_DONTWAIT);
+            n = writing ? send(fd, wbuf + done, want, MSG_NOSIGNAL | MSG_DONTWAIT)
+                        : recv(fd, rbuf + done, want, MSG_DONTWAIT);
             if (n < 0 && errno == ENOTSOCK) {
                 is_sock = false;
                 continue;
             }
+        } else if (writing) {
+            /* small chunks: a POLLOUT pipe has room for at least this
+             * much, so a blocking write() does not stall */
+            n = write(fd, wbuf + done, want < 512 ? want : 512);
         } else {
-            n = read(fd, p + done, len - done);
+            n = read(fd, rbuf + done, want);
         }
         if (n < 0) {
             if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -336,11 +346,23 @@ vf_read_full(int fd, void *buf, size_t len, int64_t deadline_ms)
             return errno == EPIPE ? -ECONNRESET : -errno;
         }
         if (n == 0) {
+            /* EOF on a read; a write that moves nothing is treated alike
+             * rather than spinning until the deadline */
             return -ECONNRESET;
         }
         done += (size_t)n;
     }
     return 0;
+}
+
+/**
+ * \brief Read exactly @len bytes before the deadline.
+ * \return 0; -ETIMEDOUT; -ECONNRESET if the peer closed first; -errno
+ */
+int
+vf_read_full(int fd, void *buf, size_t len, int64_t deadline_ms)
+{
+    return xfer_full(fd, buf, NULL, len, deadline_ms);
 }
 
 /**
@@ -351,41 +373,7 @@ vf_read_full(int fd, void *buf, size_t len, int64_t deadline_ms)
 int
 vf_write_full(int fd, const void *buf, size_t len, int64_t deadline_ms)
 {
-    const uint8_t *p = buf;
-    size_t done = 0;
-    bool is_sock = true;
-
-    while (done < len) {
-        short revents = 0;
-        ssize_t n;
-        int r;
-
-        r = poll_one(fd, POLLOUT, deadline_ms, &revents);
-        if (r < 0) {
-            return r;
-        }
-        if (is_sock) {
-            n = send(fd, p + done, len - done, MSG_NOSIGNAL | MSG_DONTWAIT);
-            if (n < 0 && errno == ENOTSOCK) {
-                is_sock = false;
-                continue;
-            }
-        } else {
-            /* small chunks: a POLLOUT pipe or tty has room for at least
-             * this much, so a blocking write() does not stall */
-            size_t chunk = len - done < 512 ? len - done : 512;
-
-            n = write(fd, p + done, chunk);
-        }
-        if (n < 0) {
-            if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) {
-                continue;
-            }
-            return errno == EPIPE ? -ECONNRESET : -errno;
-        }
-        done += (size_t)n;
-    }
-    return 0;
+    return xfer_full(fd, NULL, buf, len, deadline_ms);
 }
 
 /** \return 0 when @fd is readable (or at EOF / in error), -ETIMEDOUT,

@@ -29,16 +29,15 @@
 #include <getopt.h>
 #include <limits.h>
 #include <net/if.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "opts.h"
 
 #define AGENT_XVM   (1u << VF_AGENT_XVM)
@@ -492,36 +491,64 @@ addr_family(const char *s, bool *ret_multicast)
     return -EINVAL;
 }
 
-/*
- * "SPEED[,BPS]": SPEED one of the termios speeds the serial transport knows
- * (empty = 9600), BPS data bits 5-8, parity N/E/O, stop bits 1/2, e.g.
- * "115200,8N1" (the same grammar agents/serial.c applies).
+/**
+ * \brief Parse serial_params "SPEED[,BPS]": SPEED one of 2400, 9600, 19200,
+ *        38400, 57600, 115200 (empty = 9600); BPS data bits 5-8, parity
+ *        N/E/O (either case), stop bits 1/2 (default 8N1), e.g. "115200,8N1".
+ *        The one grammar behind option validation and agents/serial.c.
+ * \param[out] ret  filled on success only (may be NULL to validate)
+ * \return 0 or -EINVAL
  */
-static bool
-serial_params_ok(const char *s)
+int
+vf_serial_params_parse(const char *s, struct vf_serial_params *ret)
 {
-    static const char *const speeds[] = {
-        "", "2400", "9600", "19200", "38400", "57600", "115200",
-    };
-    const char *comma = strchr(s, ',');
-    size_t n = comma != NULL ? (size_t)(comma - s) : strlen(s);
-    bool speed_ok = false;
-    const char *p;
+    static const unsigned long speeds[] = { 2400, 9600, 19200, 38400, 57600, 115200 };
+    struct vf_serial_params p = { .baud = 9600, .data_bits = 8, .parity = 'N',
+                                  .stop_bits = 1 };
+    const char *comma;
+    size_t n;
 
-    for (size_t i = 0; i < sizeof(speeds) / sizeof(speeds[0]); i++) {
-        if (strlen(speeds[i]) == n && strncmp(s, speeds[i], n) == 0) {
-            speed_ok = true;
+    if (s == NULL) {
+        return -EINVAL;
+    }
+    comma = strchr(s, ',');
+    n = comma != NULL ? (size_t)(comma - s) : strlen(s);
+    if (n > 0) {
+        char buf[8];
+        unsigned long v = 0;
+        bool found = false;
+
+        if (n >= sizeof(buf)) {
+            return -EINVAL;
         }
+        memcpy(buf, s, n);
+        buf[n] = '\0';
+        if (parse_uint(buf, false, 0, ULONG_MAX, &v) < 0) {
+            return -EINVAL;
+        }
+        for (size_t i = 0; i < sizeof(speeds) / sizeof(speeds[0]); i++) {
+            found = found || speeds[i] == v;
+        }
+        if (!found) {
+            return -EINVAL;
+        }
+        p.baud = v;
     }
-    if (!speed_ok) {
-        return false;
+    if (comma != NULL) {
+        const char *b = comma + 1;
+
+        if (strlen(b) != 3 || b[0] < '5' || b[0] > '8' || strchr("NnEeOo", b[1]) == NULL
+            || (b[2] != '1' && b[2] != '2')) {
+            return -EINVAL;
+        }
+        p.data_bits = (unsigned int)(b[0] - '0');
+        p.parity = (char)toupper((unsigned char)b[1]);
+        p.stop_bits = (unsigned int)(b[2] - '0');
     }
-    if (comma == NULL) {
-        return true;
+    if (ret != NULL) {
+        *ret = p;
     }
-    p = comma + 1;
-    return strlen(p) == 3 && p[0] >= '5' && p[0] <= '8'
-           && strchr("NnEeOo", p[1]) != NULL && (p[2] == '1' || p[2] == '2');
+    return 0;
 }
 
 /* ---- init / done ---------------------------------------------------------- */
@@ -604,7 +631,7 @@ apply_opt(struct vf_args *args, int id, const char *val, enum opt_source src,
             return 0;
         }
         snprintf(msg, msg_len, "invalid value '%s' for %s: expected a "
-                 "number 0-" STR(MAX_DEBUG) " or a boolean", val, name);
+                 "number 0-%u or a boolean", val, name, MAX_DEBUG);
         return -EINVAL;
 
     case OPT_IP_FAMILY:
@@ -688,7 +715,7 @@ apply_opt(struct vf_args *args, int id, const char *val, enum opt_source src,
     case OPT_RETRANS:
         if (parse_uint(val, false, 1, MAX_RETRANS, &n) < 0) {
             snprintf(msg, msg_len, "invalid value '%s' for %s: expected "
-                     "tenths of a second, 1-" STR(MAX_RETRANS), val, name);
+                     "tenths of a second, 1-%u", val, name, MAX_RETRANS);
             return -EINVAL;
         }
         args->retrans = (unsigned int)n;
@@ -721,7 +748,7 @@ apply_opt(struct vf_args *args, int id, const char *val, enum opt_source src,
         return 0;
 
     case OPT_SERIAL_PARAMS:
-        if (!serial_params_ok(val)) {
+        if (vf_serial_params_parse(val, NULL) < 0) {
             snprintf(msg, msg_len, "invalid value '%s' for %s: "
                      "expected SPEED[,BPS] with SPEED 2400, 9600, 19200, 38400, "
                      "57600 or 115200 and BPS like 8N1", val, name);
@@ -771,7 +798,7 @@ apply_opt(struct vf_args *args, int id, const char *val, enum opt_source src,
     case OPT_TIMEOUT:
         if (parse_uint(val, false, 1, MAX_TIMEOUT, &n) < 0) {
             snprintf(msg, msg_len, "invalid value '%s' for %s: expected "
-                     "seconds, 1-" STR(MAX_TIMEOUT), val, name);
+                     "seconds, 1-%u", val, name, MAX_TIMEOUT);
             return -EINVAL;
         }
         args->timeout = (unsigned int)n;
@@ -780,7 +807,7 @@ apply_opt(struct vf_args *args, int id, const char *val, enum opt_source src,
     case OPT_DELAY:
         if (parse_uint(val, false, 0, MAX_DELAY, &n) < 0) {
             snprintf(msg, msg_len, "invalid value '%s' for %s: expected "
-                     "seconds, 0-" STR(MAX_DELAY), val, name);
+                     "seconds, 0-%u", val, name, MAX_DELAY);
             return -EINVAL;
         }
         args->delay = (unsigned int)n;
@@ -1158,16 +1185,6 @@ vf_args_parse_buffer(struct vf_args *args, const char *buf, size_t len,
     return r;
 }
 
-/* milliseconds of CLOCK_MONOTONIC */
-static int64_t
-mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * Read at most @max bytes from the file descriptor of @in with an overall
  * deadline (a cluster manager writes its parameters and closes the pipe at
@@ -1178,7 +1195,7 @@ mono_ms(void)
 static ssize_t
 read_bounded(FILE *in, char *buf, size_t max)
 {
-    int64_t deadline = mono_ms() + STDIN_TIMEOUT_MS;
+    int64_t deadline = vf_now_ms() + STDIN_TIMEOUT_MS;
     size_t len = 0;
     int fd = fileno(in);
 
@@ -1195,23 +1212,12 @@ read_bounded(FILE *in, char *buf, size_t max)
         return ferror(in) ? -EIO : (ssize_t)len;
     }
     while (len < max) {
-        struct pollfd pfd = { .fd = fd, .events = POLLIN };
-        int64_t left = deadline - mono_ms();
         ssize_t got;
         int r;
 
-        if (left <= 0) {
-            return -ETIMEDOUT;
-        }
-        r = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
+        r = vf_wait_readable(fd, deadline);
         if (r < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return -errno;
-        }
-        if (r == 0) {
-            return -ETIMEDOUT;
+            return r;
         }
         got = read(fd, buf + len, max - len);
         if (got < 0) {

@@ -137,6 +137,16 @@ const struct vf_opt *const *vf_opts_for(enum vf_agent_kind kind);
 const char *vf_opts_other_agent_hint(enum vf_agent_kind kind, const char *key);
 /* The getopt string built from the table (static storage, for tests/docs). */
 const char *vf_opts_getopt_string(enum vf_agent_kind kind);
+/* ---- additions by reviewer R1 -------------------------------------------- */
+/* serial_params "SPEED[,BPS]", e.g. "115200,8N1" (see opts.c) */
+struct vf_serial_params {
+    unsigned long baud;            /* 2400, 9600, 19200, 38400, 57600, 115200 */
+    unsigned int data_bits;        /* 5-8 */
+    char parity;                   /* 'N', 'E' or 'O' */
+    unsigned int stop_bits;        /* 1 or 2 */
+};
+int vf_serial_params_parse(const char *s, struct vf_serial_params *ret);
+
 /*
  * Notes on the functions above (implementation details of opts.c):
  *  - vf_args_parse_argv: every stdin key is also a long option (--plug=vm);

@@ -6,6 +6,7 @@
  * memory buffers; stdin is simulated with fmemopen().
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <sys/socket.h>
@@ -836,6 +837,74 @@ test_stdin_file(void)
     fclose(f);
 }
 
+/* range messages print the bounds as numbers (review R1: they read
+ * "1-6000u" when the limits were stringified unsigned constants) */
+static void
+test_range_messages(void)
+{
+    static const struct {
+        const char *line;
+        const char *want;
+    } cases[] = {
+        { "retrans=0\n", "expected tenths of a second, 1-6000" },
+        { "timeout=0\n", "expected seconds, 1-86400" },
+        { "delay=x\n", "expected seconds, 0-86400" },
+        { "debug=100\n", "expected a number 0-99 or a boolean" },
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct vf_args a;
+        const char *p;
+
+        VFT_EQ_INT(stdin_parse(&a, VF_AGENT_XVM, cases[i].line), 0);
+        VFT_EQ_INT(a.n_problems, 1);
+        p = a.n_problems > 0 ? strstr(a.problems[0], cases[i].want) : NULL;
+        VFT_CHECK(p != NULL);
+        /* the bound ends the message (nothing such as a 'u' after it) */
+        if (p != NULL && strcmp(cases[i].line, "debug=100\n") != 0) {
+            VFT_EQ_STR(p, cases[i].want);
+        }
+        vf_args_done(&a);
+    }
+}
+
+/* the serial_params grammar shared by option validation and the serial
+ * transport */
+static void
+test_serial_params(void)
+{
+    struct vf_serial_params sp;
+    static const char *const bad[] = {
+        "12345", "115200,9N1", "115200,8X1", "115200,8N3", "115200,8N", "115200,8N11",
+        " 9600", "+9600", "9600 ", "0x2580", "1152000", "115200,", NULL,
+    };
+
+    VFT_EQ_INT(vf_serial_params_parse("115200,8N1", &sp), 0);
+    VFT_EQ_INT(sp.baud, 115200);
+    VFT_EQ_INT(sp.data_bits, 8);
+    VFT_EQ_INT(sp.parity, 'N');
+    VFT_EQ_INT(sp.stop_bits, 1);
+    VFT_EQ_INT(vf_serial_params_parse("2400,7e2", &sp), 0);
+    VFT_EQ_INT(sp.baud, 2400);
+    VFT_EQ_INT(sp.data_bits, 7);
+    VFT_EQ_INT(sp.parity, 'E');
+    VFT_EQ_INT(sp.stop_bits, 2);
+    VFT_EQ_INT(vf_serial_params_parse(",5O1", &sp), 0);
+    VFT_EQ_INT(sp.baud, 9600);
+    VFT_EQ_INT(sp.parity, 'O');
+    VFT_EQ_INT(vf_serial_params_parse("", &sp), 0);
+    VFT_EQ_INT(sp.baud, 9600);
+    VFT_EQ_INT(sp.data_bits, 8);
+    VFT_EQ_INT(vf_serial_params_parse("57600", NULL), 0);
+    VFT_EQ_INT(vf_serial_params_parse(NULL, &sp), -EINVAL);
+    for (size_t i = 0; bad[i] != NULL; i++) {
+        if (vf_serial_params_parse(bad[i], &sp) != -EINVAL) {
+            fprintf(stderr, "serial_params '%s' accepted\n", bad[i]);
+            vft_failures++;
+        }
+    }
+}
+
 /* the file-descriptor path of vf_args_parse_stdin (poll + read) */
 static void
 test_stdin_fd(void)
@@ -847,7 +916,7 @@ test_stdin_fd(void)
     FILE *f;
 
     /* a pipe whose writer has finished */
-    VFT_EQ_INT(pipe(pfd), 0);
+    VFT_EQ_INT(pipe2(pfd, O_CLOEXEC), 0);
     VFT_EQ_INT(write(pfd[1], text, strlen(text)), (long long)strlen(text));
     close(pfd[1]);
     f = fdopen(pfd[0], "r");
@@ -1029,6 +1098,8 @@ main(void)
     VFT_RUN(test_stdin_bad_values);
     VFT_RUN(test_stdin_limits);
     VFT_RUN(test_stdin_file);
+    VFT_RUN(test_range_messages);
+    VFT_RUN(test_serial_params);
     VFT_RUN(test_stdin_fd);
     VFT_RUN(test_finish_transport);
     VFT_RUN(test_finish_target);

@@ -129,6 +129,13 @@ start_daemon sha256 || vft_fail "reference fence_virtd did not start"
 
 expect "only via the veth interface (-I)" 0 '^Status: ON$' xvm -I "$VG" -o status -n vm-a
 expect "call-back on another TCP port (-L 4123)" 0 '^Status: ON$' xvm -L 4123 -o status -n vm-a
+# Review R1: more local addresses than fence_xvm used to consider (64): 70
+# extra ones on lo, which come before the veth in the address dump, must
+# not hide the veth address (before the fix: timeout, exit 1)
+for i in $(seq 1 70); do ip -n "$NSG" addr add "127.0.9.$i/32" dev lo; done
+expect "71 addresses on lo ahead of the veth address" 0 '^Status: ON$' xvm -t 5 -o status -n vm-a
+for i in $(seq 1 70); do ip -n "$NSG" addr del "127.0.9.$i/32" dev lo; done
+
 vft_expect_rc "stdin interface, Pacemaker style" 0 bash -c \
     "printf 'key_file=$KEY\naction=status\nport=vm-a\nnodename=x\n' | ip netns exec $NSG $VF_AGENT_XVM"
 expect_err "challenge algorithm mismatch (sha512 vs sha256)" 1 'authentication failed' \

@@ -101,6 +101,34 @@ peer_verdict "[vmchannel] perm"
 start_peer -l 0 -c 4 -n vm-a -r 7
 expect_err "[vmchannel] unknown response 7: exit 7" 7 'Unknown response \(7\)' vmc -o status -n vm-a
 peer_verdict "[vmchannel] unknown response"
+# peer_got_request DESC: the peer saw the expected request (its own exit
+# status is not checked: the agent may stop reading in the middle)
+peer_got_request() {
+    local i
+    for i in $(seq 1 50); do kill -0 "$PPEER" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$PPEER" 2>/dev/null && vft_kill_pid "$PPEER"
+    wait "$PPEER" 2>/dev/null
+    if grep -q "request OK" "$VFT_TMP/peer.err"; then vft_ok "$1: peer got the expected request"
+    else vft_fail "$1: peer verdict"; sed 's/^/    peer: /' "$VFT_TMP/peer.err" | head; fi
+}
+# Review R1: a host list (253) answering anything but a list request used to
+# be taken as success (off exited 0, status exited 0 without "Status: ON").
+start_peer -l 0 -c 1 -n vm-a -L "$LIST"
+expect_err "[vmchannel] off answered with a host list is a failure" 1 \
+    "answered the 'off' request with a host list" vmc -o off -n vm-a
+[ ! -s "$VFT_OUT" ] && vft_ok "[vmchannel] off + host list: nothing printed" \
+    || vft_fail "[vmchannel] off + host list printed: $(head -3 "$VFT_OUT")"
+peer_got_request "[vmchannel] off + host list"
+start_peer -l 0 -c 4 -n vm-a -L "$LIST"
+expect_err "[vmchannel] status answered with a host list is a failure" 1 \
+    "answered the 'status' request with a host list" vmc -o status -n vm-a
+peer_got_request "[vmchannel] status + host list"
+# a list cut off before its terminator record must not exit 0
+start_peer -l 0 -c 6 -n "" -L "$LIST" -T
+expect_err "[vmchannel] list cut off before the terminator fails" 1 \
+    'host list from .* ended early: connection closed' vmc -o list
+peer_got_request "[vmchannel] cut-off list"
+
 start_peer -l 0 -c 4 -n vm-a -s
 t0=$(date +%s)
 expect_err "[vmchannel] silent peer: timeout" 1 'timed out after 2 s' \

@@ -205,6 +205,54 @@ start_daemon none && {
     vft_check "[none] vm-a is off" state vm-a off none
 }
 
+# Review R1: a FAKE daemon (python, loopback, hash and auth none so it needs
+# no key) that reads the 176-byte request and answers with raw bytes: a host
+# list answering "off" must fail (it used to exit 0), and a list stream cut
+# off before the terminator must fail with a message.
+fake_daemon() {   # fake_daemon HEX-ANSWER: sets FPID, FPORT
+    : >"$VFT_TMP/fake.port"
+    python3 - "$1" >"$VFT_TMP/fake.port" 2>"$VFT_TMP/fake.err" <<'PY' &
+import socket, sys
+ans = bytes.fromhex(sys.argv[1])
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.bind(("127.0.0.1", 0)); s.listen(1); s.settimeout(15)
+print(s.getsockname()[1], flush=True)
+c, _ = s.accept(); c.settimeout(10)
+req = b""
+while len(req) < 176:
+    b = c.recv(176 - len(req))
+    if not b:
+        break
+    req += b
+sys.stderr.write("fake: request %d bytes cmd %d\n" % (len(req), req[0] if req else -1))
+c.sendall(ans); c.close()
+PY
+    FPID=$!
+    vft_on_exit "vft_kill_pid $FPID"
+    local i
+    for i in $(seq 1 50); do [ -s "$VFT_TMP/fake.port" ] && break; sleep 0.1; done
+    FPORT=$(head -1 "$VFT_TMP/fake.port")
+}
+REC=$(printf 'vm-a' | od -An -tx1 | tr -d ' \n')$(printf '%0248d' 0)01$(printf '%02d' 0)
+ZERO=$(printf '%0260d' 0)
+if command -v python3 >/dev/null 2>&1; then
+    fake_daemon "fd${REC}${ZERO}00"
+    expect_err "[fake] off answered with a host list fails" 1 \
+        "answered the 'off' request with a host list" \
+        "$VF_AGENT" -T 127.0.0.1 -p "$FPORT" -c none -C none -t 5 -o off -n vm-a
+    grep -q "request 176 bytes cmd 1" "$VFT_TMP/fake.err" && vft_ok "[fake] off request received" \
+        || vft_fail "[fake] off request: $(cat "$VFT_TMP/fake.err")"
+    fake_daemon "fd${REC}"
+    expect_err "[fake] list cut off before the terminator fails" 1 \
+        'host list from 127.0.0.1:[0-9]+ ended early: connection closed' \
+        "$VF_AGENT" -T 127.0.0.1 -p "$FPORT" -c none -C none -t 5 -o list
+    fake_daemon "fd${REC}${ZERO}00"
+    expect "[fake] complete list" 0 '^vm-a +.* on$' \
+        "$VF_AGENT" -T 127.0.0.1 -p "$FPORT" -c none -C none -t 5 -o list
+else
+    vft_log "python3 missing: fake daemon tests skipped"
+fi
+
 # no daemon at all: connection refused, named
 [ -n "$DPID" ] && vft_kill_pid "$DPID"
 DPID=

@@ -18,6 +18,8 @@
  *   -c CMD    expected command byte        -n DOMAIN  expected domain
  *   -r RESP   response byte (default 0)    -g N       garbage bytes first
  *   -L LIST   answer with a host list (253)  -s       never answer
+ *   -T        with -L: close after the records, before the terminator
+ *             (a list cut off in transit)
  *   -w SECS   give up after SECS (default 20)
  * Prints the TCP port (or the pty path) on stdout when it can be contacted.
  * Exit: 0 request as expected, 2 request differs, 1 setup/timeout error.
@@ -27,6 +29,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -66,18 +69,19 @@ wait_fd(int fd, short ev)
     return r > 0 ? 0 : -1;
 }
 
+/* move exactly @n bytes (reading into @rbuf, or writing @wbuf if not NULL) */
 static int
-read_n(int fd, uint8_t *buf, size_t n)
+xfer_n(int fd, uint8_t *rbuf, const uint8_t *wbuf, size_t n)
 {
     size_t done = 0;
 
     while (done < n) {
         ssize_t r;
 
-        if (wait_fd(fd, POLLIN) < 0) {
+        if (wait_fd(fd, wbuf != NULL ? POLLOUT : POLLIN) < 0) {
             return -1;
         }
-        r = read(fd, buf + done, n - done);
+        r = wbuf != NULL ? write(fd, wbuf + done, n - done) : read(fd, rbuf + done, n - done);
         if (r < 0 && errno == EINTR) {
             continue;
         }
@@ -90,26 +94,15 @@ read_n(int fd, uint8_t *buf, size_t n)
 }
 
 static int
+read_n(int fd, uint8_t *buf, size_t n)
+{
+    return xfer_n(fd, buf, NULL, n);
+}
+
+static int
 write_n(int fd, const uint8_t *buf, size_t n)
 {
-    size_t done = 0;
-
-    while (done < n) {
-        ssize_t r;
-
-        if (wait_fd(fd, POLLOUT) < 0) {
-            return -1;
-        }
-        r = write(fd, buf + done, n - done);
-        if (r < 0 && errno == EINTR) {
-            continue;
-        }
-        if (r <= 0) {
-            return -1;
-        }
-        done += (size_t)r;
-    }
-    return 0;
+    return xfer_n(fd, NULL, buf, n);
 }
 
 /* wait until the agent closes its end (EOF / EIO) or the deadline */
@@ -182,13 +175,13 @@ int
 main(int argc, char **argv)
 {
     int port = 0, want_cmd = -1, resp = 0, garbage = 0, secs = 20;
-    bool pty = false, silent = false;
+    bool pty = false, silent = false, cut_list = false;
     const char *want_dom = NULL, *list = NULL;
     uint8_t req[REQ_SIZE];
     int lfd = -1, fd = -1, slave = -1;
     int opt, ret = 1;
 
-    while ((opt = getopt(argc, argv, "l:tc:n:r:g:L:sw:")) != -1) {
+    while ((opt = getopt(argc, argv, "l:tc:n:r:g:L:sTw:")) != -1) {
         switch (opt) {
         case 'l': port = atoi(optarg); break;
         case 't': pty = true; break;
@@ -198,6 +191,7 @@ main(int argc, char **argv)
         case 'g': garbage = atoi(optarg); break;
         case 'L': list = optarg; break;
         case 's': silent = true; break;
+        case 'T': cut_list = true; break;
         case 'w': secs = atoi(optarg); break;
         default:
             fprintf(stderr, "serial-peer: bad usage\n");
@@ -205,6 +199,8 @@ main(int argc, char **argv)
         }
     }
     deadline_s = now_s() + secs;
+    /* an agent that stops reading early must not kill us: write_n fails */
+    signal(SIGPIPE, SIG_IGN);
 
     if (pty) {
         struct termios tio;
@@ -245,7 +241,7 @@ main(int argc, char **argv)
             printf("%u\n", (unsigned int)ntohs(bound.sin_port));
             fflush(stdout);
         }
-        if (wait_fd(lfd, POLLIN) < 0 || (fd = accept(lfd, NULL, NULL)) < 0) {
+        if (wait_fd(lfd, POLLIN) < 0 || (fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) < 0) {
             fprintf(stderr, "serial-peer: nobody connected\n");
             goto out;
         }
@@ -339,6 +335,11 @@ main(int argc, char **argv)
                     fprintf(stderr, "serial-peer: bad record '%s'\n", tok);
                     goto out;
                 }
+            }
+            if (cut_list) {
+                fprintf(stderr, "serial-peer: list cut off before the terminator\n");
+                ret = 0;
+                goto out;
             }
             frame[4] = 0;
             if (send_record(fd, NULL) < 0 || write_n(fd, frame, sizeof(frame)) < 0) {

@@ -6,6 +6,8 @@
  *   - unknown sections and keys outside groups: warning, with a "did you
  *     mean" suggestion when a known name is within edit distance 2;
  *   - anything unknown inside groups: error (an ACL typo must not pass);
+ *     so is an unknown top-level section that looks like a mistyped
+ *     "groups" (close to the name, or holding "group" blocks);
  *   - a value that cannot work (port out of range, unknown hash, address of
  *     the wrong family, missing interface, bad group entry): error;
  *   - no listener or no backend: error;
@@ -892,8 +894,21 @@ vf_conf_check(const struct vf_conf *conf, FILE *diag_out)
             continue;
         }
         if (!one_of(n->name, top_sections)) {
-            diag(&c, n, false, "unknown section '%s'%s", shown(n->name, v, sizeof(v)),
-                 did_you_mean(n->name, cands, n_cands, hint, sizeof(hint)));
+            /*
+             * A mistyped "groups" section would switch the ACL off without a
+             * word (the daemon would start, or a reload apply, with no
+             * groups): error when the name is close to "groups" or the
+             * block holds "group" blocks, like the typos inside groups.
+             */
+            const char *sug = suggest(n->name, cands, n_cands);
+            bool acl_like = (sug != NULL && strcmp(sug, "groups") == 0);
+
+            for (const struct vf_conf_node *ch = n->children; ch != NULL; ch = ch->next) {
+                acl_like = acl_like || (ch->is_block && strcasecmp(ch->name, "group") == 0);
+            }
+            diag(&c, n, acl_like, "unknown section '%s'%s%s", shown(n->name, v, sizeof(v)),
+                 did_you_mean(n->name, cands, n_cands, hint, sizeof(hint)),
+                 acl_like ? "; refusing a possibly mistyped ACL" : "");
             continue;
         }
     }

@@ -145,13 +145,13 @@ dbuf_free(struct dbuf *b)
     b->cap = 0;
 }
 
-static void
-node_free(struct vf_conf_node *n)
+void
+vf_conf_node_free(struct vf_conf_node *n)
 {
     while (n != NULL) {
         struct vf_conf_node *next = n->next;
 
-        node_free(n->children);
+        vf_conf_node_free(n->children);
         free(n->name);
         free(n->value);
         free(n->comment);
@@ -168,7 +168,7 @@ vf_conf_free(struct vf_conf *conf)
     if (conf == NULL) {
         return NULL;
     }
-    node_free(conf->root);
+    vf_conf_node_free(conf->root);
     free(conf->path);
     free(conf->trailing_comment);
     free(conf);

@@ -43,6 +43,9 @@ int vf_conf_parse_file(const char *path, struct vf_conf **ret_conf,
 int vf_conf_parse_buffer(const char *name, const char *buf, size_t len,
                          struct vf_conf **ret_conf, char *err, size_t err_len);
 struct vf_conf *vf_conf_free(struct vf_conf *conf);
+/* Free @n, its following siblings and all their children (NULL-tolerant);
+ * for tree editing (configure.c).  Added by review R2. */
+void vf_conf_node_free(struct vf_conf_node *n);
 
 /* Block at a '/'-separated path ("listeners/tcp"), last match; NULL if none.
  * @from NULL = the root. */

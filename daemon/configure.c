@@ -73,23 +73,6 @@ node_new(const char *name, const char *value, bool is_block)
 }
 
 static void
-node_free_one(struct vf_conf_node *n)
-{
-    while (n != NULL) {
-        struct vf_conf_node *next = n->next;
-
-        node_free_one(n->children);
-        free(n->name);
-        free(n->value);
-        free(n->comment);
-        free(n->eol_comment);
-        free(n->end_comment);
-        free(n);
-        n = next;
-    }
-}
-
-static void
 append_child(struct vf_conf_node *parent, struct vf_conf_node *n)
 {
     struct vf_conf_node **pp = &parent->children;
@@ -171,7 +154,7 @@ child_del(struct vf_conf_node *parent, const char *name, bool is_block)
             n->comment = NULL;
         }
         n->next = NULL;
-        node_free_one(n);
+        vf_conf_node_free(n);
     }
 }
 
@@ -913,7 +896,7 @@ ask_group(struct io *io, struct vf_conf *conf, unsigned int index)
             fprintf(io->out, "A group without domains allows nothing; group '%s' not added.\n",
                     name);
         }
-        node_free_one(g);
+        vf_conf_node_free(g);
         return r;
     }
     append_child(gs, g);

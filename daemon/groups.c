@@ -6,7 +6,9 @@
  * error naming FILE:LINE, so the daemon refuses to start (or keeps its old
  * configuration on reload).  Targets are matched against the resolved name
  * AND UUID of the domain (D29): a group naming a VM by name also allows
- * requests that address it by UUID, and vice versa.
+ * requests that address it by UUID, and vice versa.  Names compare
+ * case-sensitively (as libvirt does), UUIDs ignoring case; the literal
+ * string the client sent only counts when the domain could not be resolved.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -278,10 +280,22 @@ group_has_source(const struct group *gr, const char *identity, bool src_is_domai
     return false;
 }
 
+/*
+ * Does a group's "uuid" entry name the target string @s?  Text UUIDs compare
+ * ignoring case (they are case-insensitive); anything else is a domain name,
+ * and libvirt names are case-sensitive: "WEB1" is another domain than "web1",
+ * so a case-insensitive match would let a group grant a VM it never named.
+ */
 static bool
-eq_nonempty(const char *entry, const char *s)
+target_eq(const char *entry, const char *s)
 {
-    return s != NULL && s[0] != '\0' && strcasecmp(entry, s) == 0;
+    if (s == NULL || s[0] == '\0') {
+        return false;
+    }
+    if (vf_is_uuid(entry) && vf_is_uuid(s)) {
+        return strcasecmp(entry, s) == 0;
+    }
+    return strcmp(entry, s) == 0;
 }
 
 bool
@@ -289,6 +303,10 @@ vf_groups_allowed(const struct vf_groups *g, const char *identity,
                   const char *literal, const char *name, const char *uuid)
 {
     bool src_is_domain = false;
+    /* once the domain is resolved, only what it really is counts: the
+     * literal may be spelt differently, or name another domain than the
+     * one the backend found */
+    bool resolved = (name != NULL && name[0] != '\0') || (uuid != NULL && uuid[0] != '\0');
 
     if (!vf_groups_active(g)) {
         return true;
@@ -304,8 +322,8 @@ vf_groups_allowed(const struct vf_groups *g, const char *identity,
             continue;
         }
         for (size_t j = 0; j < gr->n_uuids; j++) {
-            if (eq_nonempty(gr->uuids[j], literal) || eq_nonempty(gr->uuids[j], name) ||
-                eq_nonempty(gr->uuids[j], uuid)) {
+            if (resolved ? (target_eq(gr->uuids[j], name) || target_eq(gr->uuids[j], uuid)) :
+                target_eq(gr->uuids[j], literal)) {
                 return true;
             }
         }

@@ -5,9 +5,12 @@
  * A requester (identity) is matched against each group's "ip" entries (an
  * IP address, a vsock CID) or, when the identity is a domain UUID (serial
  * listener), against its "uuid" entries.  A target is allowed when any
- * "uuid" entry of a group containing the requester equals, ignoring case,
- * the literal target string, the target's resolved name or its resolved
- * UUID.  No groups configured = everything allowed.
+ * "uuid" entry of a group containing the requester equals the target's
+ * resolved name (case-sensitively, as libvirt compares names) or its resolved
+ * UUID (ignoring case); only when the target could not be resolved is the
+ * literal target string compared instead (same rules).  Unlike fence-virt's
+ * strcasecmp, a group naming "web1" never grants a domain called "WEB1".
+ * No groups configured = everything allowed.
  */
 #ifndef VF_GROUPS_H
 #define VF_GROUPS_H

@@ -6,7 +6,8 @@
  * request starts (so a retransmission arriving while the first copy still
  * runs is dropped too), then either completed (kept for the window) or
  * released (forgotten).  When the table is full the oldest completed entry
- * is evicted; in-progress entries are never evicted.
+ * is evicted; in-progress entries are never evicted.  Tentative entries
+ * (connect-back copies, see history.h) only become blocking once confirmed.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -19,6 +20,7 @@
 struct hist_entry {
     bool used;
     bool in_progress;
+    bool tentative;             /* in progress, reply channel not yet confirmed */
     uint64_t token;
     int64_t done_ms;
     struct vf_history_key key;
@@ -91,9 +93,9 @@ entry_live(const struct vf_history *h, const struct hist_entry *e, int64_t now_m
     return now_ms - e->done_ms < h->window_ms;
 }
 
-int
-vf_history_reserve(struct vf_history *h, const struct vf_history_key *key,
-                   int64_t now_ms, uint64_t *ret_token)
+static int
+reserve(struct vf_history *h, const struct vf_history_key *key, int64_t now_ms,
+        bool tentative, uint64_t *ret_token)
 {
     struct hist_entry *free_slot = NULL;
     struct hist_entry *oldest = NULL;
@@ -113,7 +115,7 @@ vf_history_reserve(struct vf_history *h, const struct vf_history_key *key,
             }
             continue;
         }
-        if (key_equal(&e->key, key)) {
+        if (!e->tentative && key_equal(&e->key, key)) {
             r = -EEXIST;
             goto out;
         }
@@ -130,6 +132,7 @@ vf_history_reserve(struct vf_history *h, const struct vf_history_key *key,
     }
     free_slot->used = true;
     free_slot->in_progress = true;
+    free_slot->tentative = tentative;
     free_slot->token = h->next_token++;
     free_slot->done_ms = 0;
     free_slot->key = *key;
@@ -150,6 +153,77 @@ find_token(struct vf_history *h, uint64_t token)
     return NULL;
 }
 
+int
+vf_history_reserve(struct vf_history *h, const struct vf_history_key *key,
+                   int64_t now_ms, uint64_t *ret_token)
+{
+    return reserve(h, key, now_ms, false, ret_token);
+}
+
+int
+vf_history_reserve_tentative(struct vf_history *h, const struct vf_history_key *key,
+                             int64_t now_ms, uint64_t *ret_token)
+{
+    return reserve(h, key, now_ms, true, ret_token);
+}
+
+int
+vf_history_confirm(struct vf_history *h, uint64_t token, int64_t now_ms)
+{
+    struct hist_entry *e = NULL;
+    int r = 0;
+
+    if (h == NULL) {
+        return -EINVAL;
+    }
+    pthread_mutex_lock(&h->lock);
+    e = find_token(h, token);
+    if (e == NULL) {
+        r = -ENOENT;
+        goto out;
+    }
+    for (unsigned int i = 0; i < h->cap; i++) {
+        const struct hist_entry *o = &h->slots[i];
+
+        if (o != e && !o->tentative && entry_live(h, o, now_ms) && key_equal(&o->key, &e->key)) {
+            e->used = false;
+            r = -EEXIST;
+            goto out;
+        }
+    }
+    e->tentative = false;
+out:
+    pthread_mutex_unlock(&h->lock);
+    return r;
+}
+
+int
+vf_history_siblings(struct vf_history *h, uint64_t token, int64_t now_ms)
+{
+    const struct hist_entry *e = NULL;
+    int r = -1;
+
+    if (h == NULL) {
+        return -1;
+    }
+    pthread_mutex_lock(&h->lock);
+    e = find_token(h, token);
+    for (unsigned int i = 0; e != NULL && i < h->cap; i++) {
+        const struct hist_entry *o = &h->slots[i];
+
+        if (o == e || !entry_live(h, o, now_ms) || !key_equal(&o->key, &e->key)) {
+            continue;
+        }
+        if (!o->tentative) {
+            r = 1;
+            break;
+        }
+        r = 0;
+    }
+    pthread_mutex_unlock(&h->lock);
+    return r;
+}
+
 void
 vf_history_complete(struct vf_history *h, uint64_t token, int64_t now_ms)
 {
@@ -162,6 +236,7 @@ vf_history_complete(struct vf_history *h, uint64_t token, int64_t now_ms)
     e = find_token(h, token);
     if (e != NULL) {
         e->in_progress = false;
+        e->tentative = false;
         e->done_ms = now_ms;
     }
     pthread_mutex_unlock(&h->lock);

@@ -40,6 +40,25 @@ struct vf_history *vf_history_free(struct vf_history *h);
  */
 int vf_history_reserve(struct vf_history *h, const struct vf_history_key *key,
                        int64_t now_ms, uint64_t *ret_token);
+/*
+ * Connect-back transports (multicast): fence_xvm sends one copy of a request
+ * per local interface, and a copy whose call-back address is unreachable
+ * must not hold up the others while its connect times out.  A tentative
+ * reservation is blocked by live confirmed or completed entries like
+ * vf_history_reserve(), but neither blocks nor is blocked by other tentative
+ * ones.  Once the reply channel is authenticated, vf_history_confirm() turns
+ * it into a normal in-progress entry: -EEXIST (entry released) when another
+ * copy was confirmed first or completed within the window.
+ */
+int vf_history_reserve_tentative(struct vf_history *h, const struct vf_history_key *key,
+                                 int64_t now_ms, uint64_t *ret_token);
+int vf_history_confirm(struct vf_history *h, uint64_t token, int64_t now_ms);
+/*
+ * The other copies of @token's request: 1 when one was confirmed (or has
+ * completed within the window), 0 when others are still tentative, -1 when
+ * there are none (or @token is unknown).
+ */
+int vf_history_siblings(struct vf_history *h, uint64_t token, int64_t now_ms);
 /* The request finished (any result): keep it for the window from @now_ms. */
 void vf_history_complete(struct vf_history *h, uint64_t token, int64_t now_ms);
 /* The request never really ran (call-back/auth failed): forget it. */

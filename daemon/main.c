@@ -675,8 +675,13 @@ listeners_reload(const struct vf_conf *conf, const struct runcfg *rc)
     n_cur_ls = n_final;
 }
 
-/* SIGHUP: new configuration for new requests, or keep the old one. */
-static void
+/*
+ * SIGHUP: new configuration for new requests, or keep the old one.
+ * Returns -1 when no listener is left running: the caller then stops the
+ * daemon the normal way (running requests drain), never exit() under the
+ * feet of the worker threads.
+ */
+static int
 reload(void)
 {
     struct vf_conf *conf = NULL;
@@ -692,13 +697,13 @@ reload(void)
     r = vf_conf_parse_file(arg.conf_path, &conf, err, sizeof(err));
     if (r < 0) {
         vf_log(LOG_ERR, "reload: %s; keeping the running configuration", err);
-        return;
+        return 0;
     }
     if (check_conf_logged(conf, &rc, &groups) > 0) {
         vf_log(LOG_ERR, "reload: '%s' has errors; keeping the running configuration",
                arg.conf_path);
         vf_conf_free(conf);
-        return;
+        return 0;
     }
     old_be = vf_pipeline_get_backend();
     old_ops = vf_backend_inst_ops(old_be);
@@ -734,21 +739,21 @@ reload(void)
         vf_log(LOG_ERR, "reload: out of memory");
     }
     listeners_reload(conf, &rc);
-    if (n_cur_ls == 0) {
-        vf_log(LOG_CRIT, "reload: no listener is running; exiting");
-        vf_conf_free(conf);
-        pidfile_release();
-        exit(1);
-    }
     vf_conf_free(cur_conf);
     cur_conf = conf;
     cur_rc = rc;
+    if (n_cur_ls == 0) {
+        vf_log(LOG_CRIT, "reload: no listener is running; stopping (waiting up to %d s "
+               "for running requests)", SHUTDOWN_DRAIN_MS / 1000);
+        return -1;
+    }
     vf_log(LOG_NOTICE, "reload complete");
-    return;
+    return 0;
 fail:
     vf_groups_free(groups);
     vf_backend_inst_unref(old_be);
     vf_conf_free(conf);
+    return 0;
 }
 
 /* ---- main ------------------------------------------------------------------------ */
@@ -927,6 +932,19 @@ main(int argc, char **argv)
         return exit_code;
     }
 
+    /*
+     * Signals are taken synchronously by the main loop; every thread inherits
+     * the mask, so it is set before anything may start one (a module's
+     * constructor when the registry dlopen()s it, NSS, the backend): a thread
+     * with SIGTERM unblocked would let it kill the daemon without draining.
+     */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
     if (vf_conf_parse_file(arg.conf_path, &cur_conf, err, sizeof(err)) < 0) {
         vf_log(LOG_ERR, "%s", err);
         exit_code = 1;
@@ -941,14 +959,6 @@ main(int argc, char **argv)
     foreground = arg.foreground || cur_rc.foreground;
     debug = arg.debug >= 0 ? arg.debug : cur_rc.debug;
     vf_log_set_debug(debug);
-
-    /* signals are taken synchronously by the main loop; threads inherit the mask */
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
 
     if (!foreground) {
         ready_fd = daemonize();
@@ -1014,7 +1024,10 @@ main(int argc, char **argv)
             break;
         }
         if (sig == SIGHUP) {
-            reload();
+            if (reload() < 0) {
+                exit_code = 1;
+                break;
+            }
             continue;
         }
         for (size_t i = 0; i < n_cur_ls; i++) {

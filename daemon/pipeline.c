@@ -14,6 +14,8 @@
  *
  *   a. verify the signed request (min hash, key)         conn->is_signed only
  *   b. dedupe (history.c), reserve the entry              10 s window
+ *      (connect-back copies tentatively, confirmed after d, so that a copy
+ *      with an unreachable call-back address cannot hold up the others)
  *   c. conn->ops->open (multicast connect-back)           5 s
  *   d. challenge/response: respond, then challenge        10 s per half
  *   e. groups ACL (name and UUID both resolved)           on/off/reboot/status
@@ -283,6 +285,22 @@ vf_pipeline_drain(int timeout_ms)
 
 /* ---- per-target serialisation --------------------------------------------- */
 
+/* Drop one user of @d (dl_mu held); the last one unlinks and frees it. */
+static void
+dlock_put_locked(struct dlock *d)
+{
+    struct dlock **pp = &dlocks;
+
+    if (--d->users > 0) {
+        return;
+    }
+    while (*pp != d) {
+        pp = &(*pp)->next;
+    }
+    *pp = d->next;
+    free(d);
+}
+
 static struct dlock *
 dlock_acquire(const char *key, int64_t deadline_ms)
 {
@@ -314,16 +332,7 @@ dlock_acquire(const char *key, int64_t deadline_ms)
     }
     if (d->held) {
         /* timed out: give up our interest */
-        d->users--;
-        if (d->users == 0) {
-            struct dlock **pp = &dlocks;
-
-            while (*pp != d) {
-                pp = &(*pp)->next;
-            }
-            *pp = d->next;
-            free(d);
-        }
+        dlock_put_locked(d);
         d = NULL;
     } else {
         d->held = true;
@@ -340,16 +349,7 @@ dlock_release(struct dlock *d)
     }
     pthread_mutex_lock(&dl_mu);
     d->held = false;
-    d->users--;
-    if (d->users == 0) {
-        struct dlock **pp = &dlocks;
-
-        while (*pp != d) {
-            pp = &(*pp)->next;
-        }
-        *pp = d->next;
-        free(d);
-    }
+    dlock_put_locked(d);
     pthread_cond_broadcast(&dl_cv);
     pthread_mutex_unlock(&dl_mu);
 }
@@ -391,6 +391,34 @@ drop_log_allowed(void)
     }
     pthread_mutex_unlock(&rl_mu);
     return ok;
+}
+
+#define SIBLING_WAIT_MS 2000
+
+/*
+ * A connect-back copy (@token, tentative) failed to open or authenticate.
+ * That is expected when another copy of the same request got through: the
+ * client accepts one call-back and closes its listener, so the others are
+ * refused or cut off.  Wait (bounded) for the other copies' verdict: true
+ * when one of them was served, so this failure is not worth a warning.
+ */
+static bool
+copy_superseded(uint64_t token)
+{
+    int64_t until = vf_now_ms() + SIBLING_WAIT_MS;
+
+    for (;;) {
+        struct timespec ts = { 0, 20 * 1000 * 1000 };
+        int s = vf_history_siblings(history, token, vf_now_ms());
+
+        if (s > 0) {
+            return true;
+        }
+        if (s < 0 || vf_now_ms() >= until) {
+            return false;
+        }
+        nanosleep(&ts, NULL);
+    }
 }
 
 struct job {
@@ -580,6 +608,12 @@ do_power_op(struct job *j, const struct vf_backend_inst *be, char *res, size_t r
         break;
     }
     dlock_release(dl);
+    if (r > 0) {
+        /* Not the plugin ABI (0 or -errno): a backend answering a fence-virt
+         * style 1 ("fail") must never become SUCCESS, nor OFF for status. */
+        snprintf(res, res_len, "fail (backend returned %d, not 0 or -errno)", r);
+        return VF_RESP_FAIL;
+    }
     if (r < 0) {
         /* Never a false success: an unknown domain is a failure, also for status (D5). */
         snprintf(res, res_len, "fail (%s)", r == -ENOENT ? "no such domain" : strerror(-r));
@@ -686,9 +720,10 @@ worker_main(void *arg)
         }
     }
 
-    /* b. dedupe */
+    /* b. dedupe; connect-back copies only tentatively until authenticated */
     fill_history_key(c, &hk);
-    r = vf_history_reserve(history, &hk, vf_now_ms(), &token);
+    r = c->ops->open != NULL ? vf_history_reserve_tentative(history, &hk, vf_now_ms(), &token) :
+        vf_history_reserve(history, &hk, vf_now_ms(), &token);
     if (r == -EEXIST) {
         vf_dbg(1, "request %llu from %s via %s: duplicate of a request seen within %d s, dropped",
                (unsigned long long)j->id, peer, c->listener, VF_HISTORY_WINDOW_MS / 1000);
@@ -707,12 +742,21 @@ worker_main(void *arg)
         if (r < 0) {
             snprintf(resbuf, sizeof(resbuf), "dropped (connect-back failed: %s)", strerror(-r));
             prio = LOG_WARNING;
-            goto out_release;
+            goto out_copy_failed;
         }
     }
 
     /* d. mutual authentication: the daemon answers first, then challenges */
-    if (c->fd >= 0 && c->auth != VF_HASH_NONE) {
+    if (c->auth != VF_HASH_NONE) {
+        /* fail closed: a reply channel without a stream cannot be
+         * authenticated, so it gets no answer at all */
+        if (c->fd < 0) {
+            snprintf(resbuf, sizeof(resbuf), "dropped (auth '%s' configured but the "
+                     "listener gave no stream to authenticate on)",
+                     vf_hash_name(c->auth) != NULL ? vf_hash_name(c->auth) : "?");
+            prio = LOG_WARNING;
+            goto out_release;
+        }
         if (key == NULL) {
             snprintf(resbuf, sizeof(resbuf), "dropped (auth configured but no key loaded)");
             prio = LOG_WARNING;
@@ -727,8 +771,17 @@ worker_main(void *arg)
             snprintf(resbuf, sizeof(resbuf), "dropped (authentication failed: %s)",
                      r == -EACCES ? "wrong answer to the challenge" : strerror(-r));
             prio = LOG_WARNING;
-            goto out_release;
+            goto out_copy_failed;
         }
+    }
+
+    /* the reply channel works: from now on this copy is the request */
+    if (c->ops->open != NULL && vf_history_confirm(history, token, vf_now_ms()) < 0) {
+        reserved = false;       /* confirm released the entry */
+        vf_dbg(1, "request %llu from %s via %s: duplicate of a request served first through "
+               "another client address, dropped", (unsigned long long)j->id, peer, c->listener);
+        result = NULL;
+        goto out;
     }
 
     /* e-g. policy and backend */
@@ -780,6 +833,12 @@ worker_main(void *arg)
 out_complete:
     vf_history_complete(history, token, vf_now_ms());
     reserved = false;
+out_copy_failed:
+    if (reserved && c->ops->open != NULL && copy_superseded(token)) {
+        vf_dbg(1, "request %llu from %s via %s: %s: duplicate of a request served through "
+               "another client address", (unsigned long long)j->id, peer, c->listener, resbuf);
+        result = NULL;
+    }
 out_release:
     if (reserved) {
         vf_history_release(history, token);
@@ -819,10 +878,15 @@ slot_submit(int slot, struct vf_conn *conn)
         pthread_mutex_unlock(&mu);
         sanitize(conn->peer, peer, sizeof(peer));
         if (busy) {
-            vf_log(LOG_WARNING, "request from %s via %s refused: %d requests already running",
-                   peer, conn->listener != NULL ? conn->listener : "?", VF_MAX_WORKERS);
+            /* a flood reaches this path once per datagram/connection: rate limited */
+            if (drop_log_allowed()) {
+                vf_log(LOG_WARNING, "request from %s via %s refused: %d requests already "
+                       "running", peer, conn->listener != NULL ? conn->listener : "?",
+                       VF_MAX_WORKERS);
+            }
         } else {
-            vf_dbg(1, "request from %s refused: shutting down", peer);
+            vf_dbg(1, "request from %s via %s refused: shutting down", peer,
+                   conn->listener != NULL ? conn->listener : "?");
         }
         conn->ops->close(conn);
         return;

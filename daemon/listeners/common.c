@@ -178,8 +178,8 @@ struct stream_conn {
     struct vf_conn conn;        /* first: the pipeline sees this */
 };
 
-static void
-stream_close(struct vf_conn *c)
+void
+vf_conn_fd_close(struct vf_conn *c)
 {
     if (c == NULL) {
         return;
@@ -192,8 +192,45 @@ static const struct vf_conn_ops stream_ops = {
     .open = NULL,
     .send_response = vf_conn_fd_send_response,
     .send_host_state = vf_conn_fd_send_host_state,
-    .close = stream_close,
+    .close = vf_conn_fd_close,
 };
+
+void
+vf_stream_priv_fini(void *p)
+{
+    struct vf_stream_priv *priv = p;
+
+    if (priv == NULL) {
+        return;
+    }
+    vf_close(priv->fd);
+    vf_lsettings_done(&priv->s);
+    free(priv);
+}
+
+int
+vf_stream_priv_run(void *p)
+{
+    struct vf_stream_priv *priv = p;
+    int r = vf_stream_serve(&priv->sl);
+
+    /* release the port now: a reload may bind it again before fini() */
+    priv->fd = vf_close(priv->fd);
+    return r;
+}
+
+void
+vf_stream_priv_ready(struct vf_stream_priv *priv, const char *name,
+                     const struct vf_daemon_api *api,
+                     void (*describe)(int, const struct sockaddr *, socklen_t,
+                                      char *, size_t, char *, size_t))
+{
+    priv->sl.name = name;
+    priv->sl.lfd = priv->fd;
+    priv->sl.api = api;
+    priv->sl.settings = &priv->s;
+    priv->sl.describe = describe;
+}
 
 struct pending {
     int fd;
@@ -239,6 +276,25 @@ pending_complete(const struct vf_stream_listener *sl, struct pending *p)
     sc->conn.fd = p->fd;
     p->fd = -1;
     sl->api->submit(&sc->conn);
+}
+
+/* Index of the pending connection to evict (all slots in use): the one
+ * accepted first among those that sent nothing yet, else the oldest. */
+static int
+oldest_pending(const struct pending *pend)
+{
+    int oldest = 0;
+
+    for (int i = 1; i < VF_STREAM_PENDING_MAX; i++) {
+        bool idle_i = pend[i].have == 0;
+        bool idle_o = pend[oldest].have == 0;
+
+        if ((idle_i && !idle_o) ||
+            (idle_i == idle_o && pend[i].deadline < pend[oldest].deadline)) {
+            oldest = i;
+        }
+    }
+    return oldest;
 }
 
 int
@@ -356,13 +412,21 @@ vf_stream_serve(const struct vf_stream_listener *sl)
                 }
             }
             if (slot < 0) {
+                /*
+                 * Full of peers that connected but sent nothing: close the
+                 * oldest rather than refuse the newcomer.  Refusing let 64
+                 * idle connections, renewed every second, lock every
+                 * legitimate client out; a legitimate client sends its
+                 * request at once, so it gets through while idlers rotate.
+                 */
+                slot = oldest_pending(pend);
                 if (vf_now_ms() - last_warn > 5000) {
                     vf_log(LOG_WARNING, "listener %s: %d connections waiting for their "
-                           "request; refusing new ones", sl->name, VF_STREAM_PENDING_MAX);
+                           "request; closing the oldest (%s) for a new one", sl->name,
+                           VF_STREAM_PENDING_MAX, pend[slot].peer);
                     last_warn = vf_now_ms();
                 }
-                close(fd);
-                continue;
+                pending_drop(&pend[slot], sl->name, "evicted by a newer connection");
             }
             memset(&pend[slot], 0, sizeof(pend[slot]));
             pend[slot].fd = fd;

@@ -65,4 +65,25 @@ struct vf_stream_listener {
 
 int vf_stream_serve(const struct vf_stream_listener *sl);
 
+/* close() of a conn whose struct vf_conn is the first member of a malloc'ed
+ * listener struct: closes conn->fd and frees it */
+void vf_conn_fd_close(struct vf_conn *c);
+
+/* A stream listener instance (tcp, vsock): its settings, socket and loop. */
+struct vf_stream_priv {
+    struct vf_lsettings s;
+    struct vf_stream_listener sl;
+    int fd;                     /* listening socket, -1 once closed */
+};
+
+/* Fill priv->sl once priv->fd listens. */
+void vf_stream_priv_ready(struct vf_stream_priv *priv, const char *name,
+                          const struct vf_daemon_api *api,
+                          void (*describe)(int, const struct sockaddr *, socklen_t,
+                                           char *, size_t, char *, size_t));
+/* listener ops run(): serve, then close the listening socket at once */
+int vf_stream_priv_run(void *priv);
+/* listener ops fini(): NULL-tolerant */
+void vf_stream_priv_fini(void *priv);
+
 #endif

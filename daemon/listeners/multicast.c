@@ -5,8 +5,10 @@
  * the group (listeners/multicast/address, default 225.0.0.12 / ff05::3:1)
  * on the configured interface (a name that does not exist is an error, not
  * "all interfaces").  Only datagrams of exactly 176 bytes are considered
- * (D18).  The reply channel is a TCP connection back to the address and port
- * written in the (signed) request, opened by the pipeline through
+ * (D18), and only correctly signed ones reach the pipeline (a flood costs one
+ * hash per datagram, no thread).  The reply channel is a TCP connection back
+ * to the address and port written in the (signed) request, opened by the
+ * pipeline through
  * conn->ops->open with a deadline.  ACL identity = that address as text
  * (reference semantics).
  */
@@ -21,6 +23,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "common.h"
 #include "io.h"
 #include "log.h"
@@ -30,7 +33,13 @@ struct mcast_priv {
     const struct vf_daemon_api *api;
     int fd;
     unsigned int ifindex;
+    /* log rate limit for datagrams dropped before the pipeline (run thread only) */
+    int64_t rl_sec;
+    unsigned int rl_count;
+    unsigned int rl_suppressed;
 };
+
+#define MCAST_DROP_LOG_PER_SEC 20
 
 struct mcast_conn {
     struct vf_conn conn;                /* first: the pipeline sees this */
@@ -54,21 +63,11 @@ mcast_open(struct vf_conn *c, int64_t deadline_ms)
     return 0;
 }
 
-static void
-mcast_close(struct vf_conn *c)
-{
-    if (c == NULL) {
-        return;
-    }
-    vf_close(c->fd);
-    free(c);
-}
-
 static const struct vf_conn_ops mcast_conn_ops = {
     .open = mcast_open,
     .send_response = vf_conn_fd_send_response,
     .send_host_state = vf_conn_fd_send_host_state,
-    .close = mcast_close,
+    .close = vf_conn_fd_close,
 };
 
 /*
@@ -114,6 +113,21 @@ callback_addr(const struct vf_req *req, unsigned int ifindex, struct mcast_conn 
         return 0;
     }
     return -EAFNOSUPPORT;
+}
+
+/* 127.0.0.0/8, ::1 or an IPv4-mapped 127.x address */
+static bool
+is_loopback(const struct sockaddr_storage *ss)
+{
+    if (ss->ss_family == AF_INET) {
+        return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (ss->ss_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+
+        return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+    }
+    return false;
 }
 
 static void
@@ -225,6 +239,38 @@ fail:
     return r;
 }
 
+/* Start a new rate-limit second when it changed, with the summary line of
+ * the previous one (called per datagram and on every wake-up of run()). */
+static void
+drop_log_tick(struct mcast_priv *priv)
+{
+    int64_t sec = vf_now_ms() / 1000;
+
+    if (sec == priv->rl_sec) {
+        return;
+    }
+    if (priv->rl_suppressed > 0) {
+        vf_log(LOG_WARNING, "listener multicast: %u more dropped datagrams not logged "
+               "(rate limit)", priv->rl_suppressed);
+    }
+    priv->rl_sec = sec;
+    priv->rl_count = 0;
+    priv->rl_suppressed = 0;
+}
+
+/* At most MCAST_DROP_LOG_PER_SEC drop lines a second, then one summary. */
+static bool
+drop_log_allowed(struct mcast_priv *priv)
+{
+    drop_log_tick(priv);
+    if (priv->rl_count < MCAST_DROP_LOG_PER_SEC) {
+        priv->rl_count++;
+        return true;
+    }
+    priv->rl_suppressed++;
+    return false;
+}
+
 static void
 handle_datagram(struct mcast_priv *priv, const uint8_t *buf, ssize_t len,
                 const struct sockaddr_storage *from, socklen_t from_len)
@@ -232,6 +278,7 @@ handle_datagram(struct mcast_priv *priv, const uint8_t *buf, ssize_t len,
     struct mcast_conn *mc = NULL;
     char src[64];
     char addr[INET6_ADDRSTRLEN];
+    int r = 0;
 
     vf_sockaddr_str((const struct sockaddr *)from, from_len, src, sizeof(src), 1);
     if (len != VF_REQ_SIZE) {
@@ -246,12 +293,35 @@ handle_datagram(struct mcast_priv *priv, const uint8_t *buf, ssize_t len,
     vf_conn_init_signed(&mc->conn, &priv->s, "multicast");
     mc->conn.ops = &mcast_conn_ops;
     memcpy(mc->conn.raw, buf, VF_REQ_SIZE);
+    /* a datagram from another host cannot ask to be called back on our own
+     * loopback (that would aim the connect-back at local services) */
     if (vf_req_decode(buf, VF_REQ_SIZE, &mc->conn.req) < 0 ||
-        callback_addr(&mc->conn.req, priv->ifindex, mc) < 0) {
+        callback_addr(&mc->conn.req, priv->ifindex, mc) < 0 ||
+        (is_loopback(&mc->back) && !is_loopback(from))) {
         vf_dbg(1, "listener multicast: request from %s has an unusable call-back address "
                "(family %u, addrlen %u, port %u), ignored", src,
                (unsigned int)mc->conn.req.family, (unsigned int)mc->conn.req.addrlen,
                (unsigned int)mc->conn.req.port);
+        free(mc);
+        return;
+    }
+    /*
+     * Check the signature here, in the listener thread (one hash), so that a
+     * flood of unsigned or wrongly signed datagrams costs no worker thread
+     * each and cannot crowd legitimate requests out of the worker cap.  The
+     * pipeline verifies again (it owns the policy); this is only a filter.
+     */
+    r = vf_req_verify(mc->conn.raw, priv->s.hash, priv->s.key != NULL ? priv->s.key->data : NULL,
+                      priv->s.key != NULL ? priv->s.key->len : 0);
+    if (r < 0) {
+        if (drop_log_allowed(priv)) {
+            vf_log(LOG_WARNING, "listener multicast: datagram from %s dropped (%s: request "
+                   "hash %u, listener requires %s)", src,
+                   r == -EBADMSG ? "key mismatch" : r == -EPERM ? "hash too weak" :
+                   r == -ENOKEY ? "no key loaded" : "invalid request",
+                   (unsigned int)mc->conn.req.hashtype,
+                   vf_hash_name(priv->s.hash) != NULL ? vf_hash_name(priv->s.hash) : "?");
+        }
         free(mc);
         return;
     }
@@ -277,6 +347,8 @@ mcast_run(void *p)
     while (!priv->api->stopping()) {
         struct pollfd pfd = { .fd = priv->fd, .events = POLLIN };
         int pr = poll(&pfd, 1, 500);
+
+        drop_log_tick(priv);
 
         if (pr < 0) {
             if (errno == EINTR) {

@@ -21,11 +21,6 @@
 
 #define TCP_BACKLOG 64
 
-struct tcp_priv {
-    struct vf_lsettings s;
-    struct vf_stream_listener sl;
-    int fd;
-};
 
 static void
 tcp_describe(int fd, const struct sockaddr *sa, socklen_t len, char *identity,
@@ -53,24 +48,11 @@ tcp_describe(int fd, const struct sockaddr *sa, socklen_t len, char *identity,
     }
 }
 
-static void
-tcp_fini(void *p)
-{
-    struct tcp_priv *priv = p;
-
-    if (priv == NULL) {
-        return;
-    }
-    vf_close(priv->fd);
-    vf_lsettings_done(&priv->s);
-    free(priv);
-}
-
 static int
 tcp_init(const struct vf_conf *conf, const struct vf_daemon_api *api, void **ret_priv,
          char *err, size_t err_len)
 {
-    struct tcp_priv *priv = calloc(1, sizeof(*priv));
+    struct vf_stream_priv *priv = calloc(1, sizeof(*priv));
     struct sockaddr_storage sa;
     socklen_t salen = 0;
     const char *addr = NULL;
@@ -118,28 +100,13 @@ tcp_init(const struct vf_conf *conf, const struct vf_daemon_api *api, void **ret
         snprintf(err, err_len, "listener 'tcp': listen on %s: %s", astr, strerror(errno));
         goto fail;
     }
-    priv->sl.name = "tcp";
-    priv->sl.lfd = priv->fd;
-    priv->sl.api = api;
-    priv->sl.settings = &priv->s;
-    priv->sl.describe = tcp_describe;
+    vf_stream_priv_ready(priv, "tcp", api, tcp_describe);
     vf_log(LOG_INFO, "listener tcp: listening on %s (hash >= %s, auth %s)", astr,
            vf_hash_name(priv->s.hash), vf_hash_name(priv->s.auth));
     *ret_priv = priv;
     return 0;
 fail:
-    tcp_fini(priv);
-    return r;
-}
-
-static int
-tcp_run(void *p)
-{
-    struct tcp_priv *priv = p;
-    int r = vf_stream_serve(&priv->sl);
-
-    /* release the port now: a reload may bind it again before fini() */
-    priv->fd = vf_close(priv->fd);
+    vf_stream_priv_fini(priv);
     return r;
 }
 
@@ -147,8 +114,8 @@ static const struct vf_listener_ops tcp_ops = {
     .name = "tcp",
     .version = PACKAGE_VERSION,
     .init = tcp_init,
-    .run = tcp_run,
-    .fini = tcp_fini,
+    .run = vf_stream_priv_run,
+    .fini = vf_stream_priv_fini,
 };
 
 VF_PLUGIN_DEFINE(tcp, &tcp_ops, NULL);

@@ -22,11 +22,6 @@
 
 #define VSOCK_BACKLOG 16
 
-struct vsock_priv {
-    struct vf_lsettings s;
-    struct vf_stream_listener sl;
-    int fd;
-};
 
 static void
 vsock_describe(int fd, const struct sockaddr *sa, socklen_t len, char *identity,
@@ -48,24 +43,11 @@ vsock_describe(int fd, const struct sockaddr *sa, socklen_t len, char *identity,
     snprintf(peer, peer_len, "cid %u port %u", svm.svm_cid, svm.svm_port);
 }
 
-static void
-vsock_fini(void *p)
-{
-    struct vsock_priv *priv = p;
-
-    if (priv == NULL) {
-        return;
-    }
-    vf_close(priv->fd);
-    vf_lsettings_done(&priv->s);
-    free(priv);
-}
-
 static int
 vsock_init(const struct vf_conf *conf, const struct vf_daemon_api *api, void **ret_priv,
            char *err, size_t err_len)
 {
-    struct vsock_priv *priv = calloc(1, sizeof(*priv));
+    struct vf_stream_priv *priv = calloc(1, sizeof(*priv));
     struct sockaddr_vm svm;
     int r = 0;
 
@@ -100,28 +82,13 @@ vsock_init(const struct vf_conf *conf, const struct vf_daemon_api *api, void **r
         snprintf(err, err_len, "listener 'vsock': listen: %s", strerror(errno));
         goto fail;
     }
-    priv->sl.name = "vsock";
-    priv->sl.lfd = priv->fd;
-    priv->sl.api = api;
-    priv->sl.settings = &priv->s;
-    priv->sl.describe = vsock_describe;
+    vf_stream_priv_ready(priv, "vsock", api, vsock_describe);
     vf_log(LOG_INFO, "listener vsock: listening on port %u (hash >= %s, auth %s)",
            (unsigned int)priv->s.port, vf_hash_name(priv->s.hash), vf_hash_name(priv->s.auth));
     *ret_priv = priv;
     return 0;
 fail:
-    vsock_fini(priv);
-    return r;
-}
-
-static int
-vsock_run(void *p)
-{
-    struct vsock_priv *priv = p;
-    int r = vf_stream_serve(&priv->sl);
-
-    /* release the port now: a reload may bind it again before fini() */
-    priv->fd = vf_close(priv->fd);
+    vf_stream_priv_fini(priv);
     return r;
 }
 
@@ -129,8 +96,8 @@ static const struct vf_listener_ops vsock_ops = {
     .name = "vsock",
     .version = PACKAGE_VERSION,
     .init = vsock_init,
-    .run = vsock_run,
-    .fini = vsock_fini,
+    .run = vf_stream_priv_run,
+    .fini = vf_stream_priv_fini,
 };
 
 VF_PLUGIN_DEFINE(vsock, &vsock_ops, NULL);

@@ -250,6 +250,20 @@ test_units(void)
     VFT_CHECK(d != NULL && strstr(d, "c.conf:3: warning: block 'listeners/tcp' is repeated on "
                                      "line 3; this one is ignored") != NULL);
     free(d);
+    /*
+     * Regression (R2 review): a mistyped top-level "groups" was a warning,
+     * so the daemon started (or a reload applied) with no ACL at all.
+     */
+    VFT_EQ_INT(check_buf(BASE "grups { group { ip = \"10.0.0.1\"; uuid = \"vm1\"; } }\n",
+                         &d), 1);
+    VFT_CHECK(d != NULL && strstr(d, "c.conf:3: error: unknown section 'grups' (did you mean "
+                                     "'groups'?); refusing a possibly mistyped ACL") != NULL);
+    free(d);
+    VFT_EQ_INT(check_buf(BASE "acl { group { ip = \"10.0.0.1\"; uuid = \"vm1\"; } }\n", &d), 1);
+    free(d);
+    /* other unknown sections stay warnings */
+    VFT_EQ_INT(check_buf(BASE "zzzzzz { a = \"1\"; }\n", &d), 0);
+    free(d);
     /* NULL diag stream just counts */
     {
         struct vf_conf *conf = NULL;

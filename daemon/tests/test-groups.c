@@ -54,7 +54,8 @@ test_name_and_uuid_cross_resolve(void)
     VFT_EQ_INT(vf_groups_count(g), 1);
     /* by name */
     VFT_CHECK(vf_groups_allowed(g, "10.0.0.5", "vm1", "vm1", U1));
-    VFT_CHECK(vf_groups_allowed(g, "10.0.0.5", "VM1", NULL, NULL));
+    /* names are case-sensitive (libvirt): "VM1" is not the "vm1" of the group */
+    VFT_CHECK(!vf_groups_allowed(g, "10.0.0.5", "VM1", NULL, NULL));
     /* by UUID: allowed because the resolved name is in the group (D29) */
     VFT_CHECK(vf_groups_allowed(g, "10.0.0.5", U1, "vm1", U1));
     /* unresolved UUID: literal only => denied */
@@ -69,6 +70,34 @@ test_name_and_uuid_cross_resolve(void)
     /* list filtering: no literal */
     VFT_CHECK(vf_groups_allowed(g, "10.0.0.5", NULL, "vm1", U1));
     VFT_CHECK(!vf_groups_allowed(g, "10.0.0.5", NULL, "vm2", U2));
+    vf_groups_free(g);
+}
+
+/*
+ * Regression (R2 review): names used to compare ignoring case, and the
+ * literal target counted even when it resolved to another domain, so a
+ * group naming "web1" granted off/on/reboot of a different VM "WEB1".
+ */
+static void
+test_case_and_literal_cannot_widen(void)
+{
+    char err[256];
+    int r = 0;
+    struct vf_groups *g = load("groups { group { ip = \"10.0.0.5\"; uuid = \"web1\";\n"
+                               " uuid = \"" U1 "\"; } }\n", &r, err, sizeof(err));
+
+    VFT_EQ_INT(r, 0);
+    /* another domain whose name differs only in case: denied */
+    VFT_CHECK(!vf_groups_allowed(g, "10.0.0.5", "WEB1", "WEB1", U2));
+    VFT_CHECK(!vf_groups_allowed(g, "10.0.0.5", "WEB1", NULL, NULL));
+    VFT_CHECK(!vf_groups_allowed(g, "10.0.0.5", NULL, "Web1", U2));
+    /* the literal matches, but it resolved to another domain: denied */
+    VFT_CHECK(!vf_groups_allowed(g, "10.0.0.5", "web1", "other", U2));
+    /* the right domain, by name or by UUID in any case: allowed */
+    VFT_CHECK(vf_groups_allowed(g, "10.0.0.5", "web1", "web1", U2));
+    VFT_CHECK(vf_groups_allowed(g, "10.0.0.5", "5CA1AB1E-0000-4000-8000-000000000001",
+                                NULL, NULL));
+    VFT_CHECK(vf_groups_allowed(g, "10.0.0.5", "x", "x", "5CA1AB1E-0000-4000-8000-000000000001"));
     vf_groups_free(g);
 }
 
@@ -139,6 +168,7 @@ main(void)
 {
     VFT_RUN(test_no_groups_allows_all);
     VFT_RUN(test_name_and_uuid_cross_resolve);
+    VFT_RUN(test_case_and_literal_cannot_widen);
     VFT_RUN(test_uuid_entries_and_domain_sources);
     VFT_RUN(test_malformed_group_is_error);
     VFT_RUN(test_second_groups_block_is_error);

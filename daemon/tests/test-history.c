@@ -108,6 +108,45 @@ test_bounded(void)
     vf_history_free(h);
 }
 
+/*
+ * Regression (R2 review): copies of one multicast request (one per client
+ * interface) reserved the same entry, so a copy whose call-back hung for
+ * 5 s made the daemon drop the reachable copies, round after round.
+ */
+static void
+test_tentative_copies(void)
+{
+    struct vf_history *h = vf_history_new(16, 10000);
+    struct vf_history_key k = mk("multicast", "", 2, 7, "vm1");
+    uint64_t ta = 0;
+    uint64_t tb = 0;
+    uint64_t tc = 0;
+
+    VFT_EQ_INT(vf_history_reserve_tentative(h, &k, 1000, &ta), 0);
+    /* a second copy is not blocked by the first, unconfirmed one */
+    VFT_EQ_INT(vf_history_reserve_tentative(h, &k, 1001, &tb), 0);
+    VFT_CHECK(ta != tb);
+    VFT_EQ_INT(vf_history_siblings(h, ta, 1050), 0);     /* b still tentative */
+    /* b authenticates first: it is the request now */
+    VFT_EQ_INT(vf_history_confirm(h, tb, 1100), 0);
+    VFT_EQ_INT(vf_history_siblings(h, ta, 1150), 1);     /* a was superseded */
+    VFT_EQ_INT(vf_history_siblings(h, tb, 1150), 0);
+    /* a late a is a duplicate, and its entry is gone */
+    VFT_EQ_INT(vf_history_confirm(h, ta, 1200), -EEXIST);
+    VFT_EQ_INT(vf_history_count(h, 1200), 1);
+    /* further copies are blocked while b runs and for the window after */
+    VFT_EQ_INT(vf_history_reserve_tentative(h, &k, 1300, &tc), -EEXIST);
+    VFT_EQ_INT(vf_history_reserve(h, &k, 1300, &tc), -EEXIST);
+    vf_history_complete(h, tb, 2000);
+    VFT_EQ_INT(vf_history_reserve_tentative(h, &k, 11999, &tc), -EEXIST);
+    VFT_EQ_INT(vf_history_reserve_tentative(h, &k, 12000, &tc), 0);
+    VFT_EQ_INT(vf_history_siblings(h, tc, 12000), -1);   /* alone */
+    /* a released tentative copy leaves nothing behind */
+    vf_history_release(h, tc);
+    VFT_EQ_INT(vf_history_count(h, 12001), 0);
+    vf_history_free(h);
+}
+
 int
 main(void)
 {
@@ -116,5 +155,6 @@ main(void)
     VFT_RUN(test_different_clients_do_not_collide);
     VFT_RUN(test_release_forgets);
     VFT_RUN(test_bounded);
+    VFT_RUN(test_tentative_copies);
     VFT_EXIT();
 }

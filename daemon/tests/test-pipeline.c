@@ -114,10 +114,20 @@ fb_leave(struct fdom *d)
     }
 }
 
+/* FAKE misbehaving backend answer: the target "rc-positive" makes every
+ * power operation return 1 (fence-virt's "fail" code) instead of -errno. */
+#define FB_POSITIVE "rc-positive"
+
 static int
 fb_set(void *priv, const char *target, unsigned int flags, int64_t deadline_ms, bool on)
 {
-    struct fdom *d = fb_enter(target);
+    struct fdom *d = NULL;
+
+    if (strcmp(target, FB_POSITIVE) == 0) {
+        atomic_fetch_add(&fb_calls, 1);
+        return 1;
+    }
+    d = fb_enter(target);
 
     if (d == NULL) {
         return -ENOENT;
@@ -151,8 +161,13 @@ static int
 fb_status(void *priv, const char *target, unsigned int flags, bool *ret_on,
           int64_t deadline_ms)
 {
-    struct fdom *d = fb_enter(target);
+    struct fdom *d = NULL;
 
+    if (strcmp(target, FB_POSITIVE) == 0) {
+        atomic_fetch_add(&fb_calls, 1);
+        return 1;
+    }
+    d = fb_enter(target);
     if (d == NULL) {
         return -ENOENT;
     }
@@ -226,6 +241,8 @@ struct fconn {
     struct vf_host_state recs[8];
     int n_recs;
     int64_t done_ms;
+    int open_delay_ms;          /* FAKE connect-back: time it takes ... */
+    int open_rc;                /* ... and its result */
 };
 
 static int
@@ -268,6 +285,25 @@ fc_close(struct vf_conn *c)
 
 static const struct vf_conn_ops fconn_ops = {
     .send_response = fc_send_response, .send_host_state = fc_send_hs, .close = fc_close,
+};
+
+/* FAKE multicast-style reply channel: sleeps open_delay_ms, returns open_rc */
+static int
+fc_open(struct vf_conn *c, int64_t deadline_ms)
+{
+    struct fconn *fc = (struct fconn *)c;
+
+    if (fc->open_delay_ms > 0) {
+        struct timespec ts = { fc->open_delay_ms / 1000, (fc->open_delay_ms % 1000) * 1000000L };
+
+        nanosleep(&ts, NULL);
+    }
+    return fc->open_rc;
+}
+
+static const struct vf_conn_ops fconn_cb_ops = {
+    .open = fc_open, .send_response = fc_send_response, .send_host_state = fc_send_hs,
+    .close = fc_close,
 };
 
 static struct vf_key key;
@@ -350,6 +386,40 @@ test_response_mapping(void)
     VFT_EQ_INT(run1("10.0.0.1", VF_CMD_ON, "vm3"), VF_RESP_SUCCESS);
 }
 
+/*
+ * Regression (R2 review): a backend returning a positive value (not the
+ * plugin ABI) was mapped to SUCCESS for off/on/reboot and to OFF for status:
+ * a fencing "success" for a VM nobody powered off.
+ */
+static void
+test_positive_backend_return_is_failure(void)
+{
+    VFT_EQ_INT(run1("10.0.0.1", VF_CMD_OFF, FB_POSITIVE), VF_RESP_FAIL);
+    VFT_EQ_INT(run1("10.0.0.1", VF_CMD_REBOOT, FB_POSITIVE), VF_RESP_FAIL);
+    VFT_EQ_INT(run1("10.0.0.1", VF_CMD_ON, FB_POSITIVE), VF_RESP_FAIL);
+    VFT_EQ_INT(run1("10.0.0.1", VF_CMD_STATUS, FB_POSITIVE), VF_RESP_FAIL);
+}
+
+/*
+ * Regression (R2 review): challenge/response was skipped (and the reply
+ * written) when a listener configured with auth handed over a connection
+ * without a stream (fd -1).  It must fail closed: no backend call, no reply.
+ */
+static void
+test_auth_without_stream_fails_closed(void)
+{
+    struct fconn fc;
+    int calls = atomic_load(&fb_calls);
+
+    fc_prepare(&fc, "10.0.0.1", VF_CMD_OFF, "vm3", VF_HASH_SHA256, NULL);
+    fc.conn.auth = VF_HASH_SHA256;
+    fc.conn.fd = -1;
+    api->submit(&fc.conn);
+    fc_wait(&fc);
+    VFT_EQ_INT(fc.n_resp, 0);
+    VFT_EQ_INT(atomic_load(&fb_calls), calls);
+}
+
 static void
 test_bad_signatures_dropped(void)
 {
@@ -401,6 +471,50 @@ test_duplicates_dropped(void)
     api->submit(&c.conn);
     fc_wait(&c);
     VFT_EQ_INT(c.n_resp, 1);
+}
+
+/*
+ * Regression (R2 review): fence_xvm sends one copy of a request per local
+ * interface.  A copy whose call-back address does not answer (connect
+ * times out) reserved the dedupe entry, and the reachable copy arriving
+ * meanwhile was dropped as a duplicate: fencing failed, round after round.
+ */
+static void
+test_unreachable_copy_does_not_block(void)
+{
+    struct fconn a;
+    struct fconn b;
+    struct fconn c;
+
+    fc_prepare(&a, "192.0.2.1", VF_CMD_STATUS, "vm1", VF_HASH_SHA256, NULL);
+    a.conn.ops = &fconn_cb_ops;
+    a.conn.req.port = 1229;
+    a.open_delay_ms = 400;
+    a.open_rc = -ETIMEDOUT;
+    VFT_EQ_INT(vf_req_sign(&a.conn.req, key.data, key.len, a.conn.raw), 0);
+    /* the same request (seqno, domain, port) from the client's other address */
+    fc_prepare(&b, "10.0.0.1", VF_CMD_STATUS, "vm1", VF_HASH_SHA256, NULL);
+    b.conn.ops = &fconn_cb_ops;
+    b.conn.req.port = 1229;
+    b.conn.req.seqno = a.conn.req.seqno;
+    VFT_EQ_INT(vf_req_sign(&b.conn.req, key.data, key.len, b.conn.raw), 0);
+    c = b;      /* a retransmission of b, submitted after b completed */
+    pthread_mutex_init(&c.mu, NULL);
+    pthread_cond_init(&c.cv, NULL);
+
+    api->submit(&a.conn);
+    usleep(50000);
+    api->submit(&b.conn);
+    fc_wait(&b);
+    VFT_EQ_INT(b.n_resp, 1);
+    VFT_EQ_INT(b.resp[0], VF_RESP_SUCCESS);
+    fc_wait(&a);
+    VFT_EQ_INT(a.n_resp, 0);
+    /* once served, further copies are duplicates: no second call-back */
+    c.open_delay_ms = 0;
+    api->submit(&c.conn);
+    fc_wait(&c);
+    VFT_EQ_INT(c.n_resp, 0);
 }
 
 static void
@@ -521,6 +635,66 @@ test_worker_cap(void)
     VFT_EQ_INT(run1("10.0.0.1", VF_CMD_STATUS, "vm1"), VF_RESP_SUCCESS);
 }
 
+/*
+ * Regression (R2 review): every refused request (worker cap reached) wrote
+ * one warning, so a datagram flood became a log flood.  The refusals are
+ * now rate limited like the other drops.  stderr is captured in a file.
+ */
+static void
+test_refusals_rate_limited(void)
+{
+    enum { N = VF_MAX_WORKERS + 200 };
+    static struct fconn fc[N];
+    char path[] = "/tmp/vft-pipeline-log.XXXXXX";
+    int tmp = mkstemp(path);
+    int saved = dup(STDERR_FILENO);
+    char buf[65536];
+    ssize_t len = 0;
+    int lines = 0;
+
+    VFT_CHECK(tmp >= 0 && saved >= 0);
+    if (tmp < 0 || saved < 0) {
+        return;
+    }
+    unlink(path);
+    fflush(stderr);
+    dup2(tmp, STDERR_FILENO);
+    atomic_store(&fb_delay_ms, 300);
+    for (int i = 0; i < N; i++) {
+        char id[32];
+
+        char dom[32];
+
+        /* distinct (unknown) targets, so that the per-target lock does not
+         * serialise the running ones */
+        snprintf(id, sizeof(id), "10.2.%d.%d", i / 200, i % 200);
+        snprintf(dom, sizeof(dom), "ghost-%d", i);
+        fc_prepare(&fc[i], id, VF_CMD_STATUS, dom, VF_HASH_SHA256, NULL);
+        api->submit(&fc[i].conn);
+    }
+    for (int i = 0; i < N; i++) {
+        fc_wait(&fc[i]);
+    }
+    atomic_store(&fb_delay_ms, 0);
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    len = pread(tmp, buf, sizeof(buf) - 1, 0);
+    close(tmp);
+    buf[len > 0 ? len : 0] = '\0';
+    for (char *save = NULL, *l = strtok_r(buf, "\n", &save); l != NULL;
+         l = strtok_r(NULL, "\n", &save)) {
+        if (strstr(l, "refused") != NULL) {
+            lines++;
+        } else {
+            fprintf(stderr, "%s\n", l);    /* anything else (failures) stays visible */
+        }
+    }
+    fprintf(stderr, "  %d refusal lines logged for %d refused requests\n", lines, N - VF_MAX_WORKERS);
+    VFT_CHECK(lines >= 1);
+    VFT_CHECK(lines <= 2 * 20 + 2);
+}
+
 int
 main(void)
 {
@@ -545,12 +719,16 @@ main(void)
     VFT_EQ_INT(vf_listener_start(&fake_listener, NULL, &li, err, sizeof(err)), 0);
 
     VFT_RUN(test_response_mapping);
+    VFT_RUN(test_positive_backend_return_is_failure);
+    VFT_RUN(test_auth_without_stream_fails_closed);
     VFT_RUN(test_bad_signatures_dropped);
     VFT_RUN(test_duplicates_dropped);
+    VFT_RUN(test_unreachable_copy_does_not_block);
     VFT_RUN(test_list);
     VFT_RUN(test_groups);
     VFT_RUN(test_concurrency);
     VFT_RUN(test_worker_cap);
+    VFT_RUN(test_refusals_rate_limited);
 
     vf_pipeline_stop();
     vf_listener_stop(li, 5000);

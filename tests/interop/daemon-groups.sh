@@ -8,7 +8,9 @@
 vfd_need "$REF_AGENT"
 
 U1=$(vft_uuid_of 1); U2=$(vft_uuid_of 2)
-vft_testdriver_xml "$VFT_TMP/node.xml" vm1:running vm2:running vm3:off
+# VM1 (4th domain) differs from vm1 only in case: libvirt names are
+# case-sensitive, so a group naming vm1 must not grant VM1
+vft_testdriver_xml "$VFT_TMP/node.xml" vm1:running vm2:running vm3:off VM1:running
 VFD_URI="test://$VFT_TMP/node.xml"
 KEY="$VFT_TMP/key"; vft_gen_key "$KEY" 256
 PORT=$(vfd_free_port) || vft_skip "no free port"
@@ -39,6 +41,10 @@ vfd_expect_out "unknown VM: denied before the backend" 3 "" ref -o status -n nos
 vfd_expect_out "list filtered" 0 "^vm1 " ref -o list
 if grep -q '^vm2 ' "$VFT_OUT"; then vft_fail "list shows vm2"; else vft_ok "list hides vm2"; fi
 grep -q '^vm3 ' "$VFT_OUT" && vft_ok "list shows vm3 (UUID entry)" || vft_fail "list lacks vm3"
+grep -q '^VM1 ' "$VFT_OUT" && vft_fail "list shows VM1 (case-folded match)" || \
+    vft_ok "list hides VM1"
+vfd_expect_out "other VM differing only in case: off denied" 3 "" ref -o off -n VM1
+vft_check "VM1 denial logged before the backend" vfd_log_has "target='VM1' result=perm"
 vfd_expect_out "monitor is not subject to groups" 0 "" ref -o monitor
 vft_check "denial logged as perm" vfd_log_has "target='vm2' result=perm"
 vfd_stop "$DPID"

@@ -7,8 +7,10 @@
 #   daemon-hostile.py PORT KEYFILE noise SECONDS   idle/garbage/truncated/slow/wrong-key peers
 #   daemon-hostile.py PORT KEYFILE replay DOMAIN    one signed request sent twice
 #   daemon-hostile.py PORT KEYFILE hold N SECONDS   N idle connections held open
-#   daemon-hostile.py PORT KEYFILE slowauth DOMAIN  a legitimate request whose
-#                     client pauses 2 s before answering the daemon's challenge
+#   daemon-hostile.py PORT KEYFILE slowloris N SECONDS  N idle connections kept
+#                     open, each reopened as soon as the daemon closes it
+#   daemon-hostile.py PORT KEYFILE slowauth DOMAIN [PAUSE]  a legitimate request
+#                     whose client pauses PAUSE s (2) before answering the challenge
 import hashlib
 import os
 import socket
@@ -103,6 +105,38 @@ def slow_peer(key, secs):
             s.close()
 
 
+def slowloris(n, secs):
+    """Keep n idle connections open for secs, reopening every one the
+    daemon closes (bounded: at most 64 reconnects per 10 ms round)."""
+    socks = []
+    end = time.time() + secs
+    opened = 0
+    while time.time() < end:
+        alive = []
+        for s in socks:
+            try:
+                if s.recv(1, socket.MSG_DONTWAIT) == b"":
+                    s.close()
+                    continue
+            except BlockingIOError:
+                pass
+            except OSError:
+                s.close()
+                continue
+            alive.append(s)
+        socks = alive
+        for _ in range(min(64, n - len(socks))):
+            try:
+                socks.append(connect())
+                opened += 1
+            except OSError:
+                break
+        time.sleep(0.01)
+    for s in socks:
+        s.close()
+    return opened
+
+
 def noise(key, secs):
     end = time.time() + secs
     wrong = b"not-the-key" * 8
@@ -147,8 +181,13 @@ def main():
         idle_peers(int(sys.argv[4]), float(sys.argv[5]))
         print("hold done")
         return 0
+    if mode == "slowloris":
+        print("slowloris done, %d connections" % slowloris(int(sys.argv[4]),
+                                                          float(sys.argv[5])))
+        return 0
     if mode == "slowauth":
-        print("in-flight=%s" % transact(key, build(key, sys.argv[4]), 2.0))
+        pause = float(sys.argv[5]) if len(sys.argv) > 5 else 2.0
+        print("in-flight=%s" % transact(key, build(key, sys.argv[4]), pause))
         return 0
     return 2
 

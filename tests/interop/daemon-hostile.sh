@@ -47,6 +47,26 @@ if grep -q "^first=0 second=dropped" "$VFT_OUT"; then
 else
     vft_fail "replay: $(cat "$VFT_OUT")"
 fi
+
+# slowloris: more idle peers than the 64 pending slots, each reopened as soon
+# as the daemon closes it.  Refusing newcomers when full locked legitimate
+# clients out for as long as the attack lasted; evicting the oldest idler
+# lets them through (R2 review).
+python3 "$HOSTILE" "$PORT" "$KEY" slowloris 90 6 >"$VFT_TMP/loris.out" 2>&1 &
+LPID=$!
+vft_on_exit "vft_kill_pid $LPID"
+sleep 1
+ok=0
+for i in 1 2 3; do
+    timeout 10 "$REF_AGENT" -T 127.0.0.1 -p "$PORT" -k "$KEY" -t 5 -o status -n vm1 \
+        >"$VFT_TMP/loris.$i" 2>&1 && ok=$((ok + 1))
+    sleep 0.3
+done
+[ "$ok" -ge 2 ] && vft_ok "legitimate requests served during a slowloris ($ok/3)" || \
+    { vft_fail "legitimate requests served during a slowloris ($ok/3)"; cat "$VFT_TMP/loris.1"; }
+wait "$LPID" 2>/dev/null
+grep -q "slowloris done" "$VFT_TMP/loris.out" && vft_ok "slowloris peers ran ($(cat "$VFT_TMP/loris.out"))" || \
+    { vft_fail "slowloris script"; cat "$VFT_TMP/loris.out"; }
 vfd_stop "$DPID"
 
 # ---- descriptor exhaustion (D20): accept() fails with EMFILE, the daemon survives -------

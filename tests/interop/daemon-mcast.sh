@@ -67,6 +67,58 @@ for n in (100, 175, 177, 400):
     vft_check "100-byte datagram ignored" vfd_log_has "100-byte datagram from"
     vft_check "400-byte datagram ignored" vfd_log_has "400-byte datagram from"
     vfd_expect_out "still serving after odd datagrams" 0 "Status: ON" xvm -o status -H vm1
+    # a flood of well-formed but wrongly signed requests is filtered in the
+    # listener: no worker thread (no request number) per datagram (R2 review)
+    before=$(grep -o 'request [0-9]* peer' "$VFD_LOG" | awk '{print $2}' | sort -n | tail -1)
+    ip netns exec "$GU" python3 -c '
+import hashlib, os, socket, struct, sys
+ip = socket.inet_aton(sys.argv[1])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 2)
+for i in range(300):
+    head = struct.pack("<BBBB64s28sH6sII", 4, 2, 4, 0, b"vm1", ip, 1229,
+                       os.urandom(6), 500000 + i, 2)
+    d = hashlib.sha256(b"not-the-key" + head + b"\0" * 64).digest()
+    s.sendto(head + d + b"\0" * 32, ("225.0.0.12", 1229))
+' "$NET.2"
+    vfd_expect_out "served after a wrong-key flood" 0 "Status: ON" xvm -o status -H vm1
+    after=$(grep -o 'request [0-9]* peer' "$VFD_LOG" | awk '{print $2}' | sort -n | tail -1)
+    if [ $((after - ${before:-0})) -lt 20 ]; then
+        vft_ok "wrong-key flood never reached the workers ($before -> $after)"
+    else
+        vft_fail "wrong-key flood: $((after - ${before:-0})) requests numbered (one worker each)"
+    fi
+    vft_check "flood logged by the listener, rate limited" vfd_log_has "more dropped datagrams not logged" 3
+    # a correctly signed request from the guest asking to be called back on
+    # 127.0.0.1 must not make the daemon connect to its own loopback (R2)
+    LP=$((20000 + RANDOM % 20000))
+    ip netns exec "$HV" python3 -c '
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(4); s.settimeout(0.2)
+n = 0; end = time.time() + 3
+print("ready", flush=True)
+while time.time() < end:
+    try:
+        c, _ = s.accept(); n += 1; c.close()
+    except OSError:
+        time.sleep(0.05)
+print("accepted=%d" % n, flush=True)' "$LP" >"$VFT_TMP/lo.out" 2>&1 &
+    LOPID=$!
+    for i in $(seq 1 30); do grep -q ready "$VFT_TMP/lo.out" && break; sleep 0.1; done
+    ip netns exec "$GU" python3 -c '
+import hashlib, os, socket, struct, sys
+key = open(sys.argv[1], "rb").read(4096)
+head = struct.pack("<BBBB64s28sH6sII", 4, 2, 4, 0, b"vm1", socket.inet_aton("127.0.0.1"),
+                   int(sys.argv[2]), os.urandom(6), 777777, 2)
+d = hashlib.sha256(key + head + b"\0" * 64).digest()
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 2)
+s.sendto(head + d + b"\0" * 32, ("225.0.0.12", 1229))' "$KEY" "$LP"
+    wait "$LOPID"
+    grep -q "accepted=0" "$VFT_TMP/lo.out" && vft_ok "no call-back to the host's loopback for a remote datagram" || \
+        { vft_fail "call-back to the host's loopback: $(cat "$VFT_TMP/lo.out")"; grep -a "127.0.0.1" "$VFD_LOG" | tail -5; }
+    vft_check "loopback call-back refused in the log" vfd_log_has "unusable call-back address"
 fi
 vfd_stop "$DPID"
 
@@ -124,6 +176,31 @@ vfd_expect_out "two copies: on" 0 "" xvm -o on -H vm1
 n_off=$(grep -c "action=off target='vm1'" "$VFD_LOG")
 [ "$n_off" = 1 ] && vft_ok "off executed once" || { vft_fail "off executed $n_off times"; grep request "$VFD_LOG"; }
 vft_check "second copy dropped as duplicate" vfd_log_has "duplicate of a request"
+vfd_stop "$DPID"
+
+# ---- a copy whose call-back hangs must not hold up the reachable copy (R2 review) --------
+# The guest's first address is silently dropped on the way back (routed into
+# a veth pair that loops back into the hypervisor namespace, with a static
+# neighbour entry no interface answers to), so its copy's call-back connect
+# hangs for 5 s.  That copy used to reserve the dedupe entry, and the
+# reachable copy arriving meanwhile was dropped as a duplicate, round after
+# round, until fence_xvm gave up.
+UNR=10.79.$(($$ % 250 + 1)).2
+DUM=vfdd$(($$ % 100000))
+ip -n "$GU" addr flush dev "$VG"
+ip -n "$GU" addr add "$UNR/32" dev "$VG"
+ip -n "$GU" addr add "$NET.2/24" dev "$VG"
+ip -n "$HV" link add "$DUM" type veth peer name "${DUM}p" && \
+    ip -n "$HV" link set "$DUM" up && ip -n "$HV" link set "${DUM}p" up && \
+    ip -n "$HV" route add "$UNR/32" dev "$DUM" && \
+    ip -n "$HV" neigh replace "$UNR" lladdr 02:00:00:00:00:99 dev "$DUM" nud permanent || \
+    vft_fail "cannot build the black hole for $UNR"
+ip netns exec "$HV" sysctl -qw net.ipv4.conf.all.rp_filter=0 "net.ipv4.conf.$VH.rp_filter=0"
+vfd_start DPID "$VFT_TMP/m.conf" "$HV" || vft_fail "daemon start (unreachable copy)"
+for i in 1 2; do
+    vfd_expect_out "one call-back address hangs: status #$i" 0 "Status: ON" \
+        ip netns exec "$GU" timeout 40 "$REF_AGENT_XVM" -k "$KEY" -t 6 -o status -H vm1
+done
 vfd_stop "$DPID"
 
 # ---- a nonexistent interface is an error, not "all interfaces" --------------------------

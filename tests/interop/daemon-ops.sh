@@ -101,6 +101,49 @@ vft_check "stale pid file: starts" vfd_log_has " started (pid" 10
 [ "$(cat "$PIDF" 2>/dev/null)" = "$BPID" ] && vft_ok "stale pid file replaced" || vft_fail "stale pid file"
 vfd_stop "$BPID"
 
+# ---- a reload that leaves no listener stops gracefully (R2 review) --------------------------
+# The new configuration names only a vsock listener whose port another
+# process holds, so nothing is listening afterwards.  The daemon used to
+# exit() after a 2 s drain, cutting off the request in flight (its client
+# pauses 4 s in the challenge) and running exit handlers under the worker
+# threads; it must drain like a SIGTERM, then exit 1.
+if command -v python3 >/dev/null && python3 -c 'import socket; socket.AF_VSOCK' 2>/dev/null; then
+    VPORT=$((20000 + RANDOM % 20000))
+    python3 -c 'import socket,sys,time
+s = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
+s.bind((0xFFFFFFFF, int(sys.argv[1]))); s.listen(1); print("held", flush=True); time.sleep(15)' \
+        "$VPORT" >"$VFT_TMP/vhold.out" 2>&1 &
+    VHPID=$!; vft_on_exit "vft_kill_pid $VHPID"
+    for i in $(seq 1 30); do grep -q held "$VFT_TMP/vhold.out" && break; sleep 0.1; done
+    if grep -q held "$VFT_TMP/vhold.out"; then
+        CCONF="$VFT_TMP/c.conf"
+        vfd_write_conf "$CCONF" "$(vfd_tcp_block "$PORT" "$KEY1")"
+        VFD_LOG="$VFT_TMP/c.log"
+        "$VF_DAEMON" -F -d 1 -f "$CCONF" -p "$VFT_TMP/c.pid" >"$VFD_LOG" 2>&1 &
+        CPID=$!; vft_on_exit "vft_kill_pid $CPID"
+        vfd_log_has " started (pid" 10 || vft_fail "reload-stop: daemon start"
+        python3 "$VFT_SRC/tests/interop/daemon-hostile.py" "$PORT" "$KEY1" slowauth vm1 4 \
+            >"$VFT_TMP/slow2.out" 2>&1 &
+        SPID=$!
+        sleep 0.5
+        VFD_LISTENER=vsock vfd_write_conf "$CCONF" "$(printf '\tvsock {\n\t\tport = "%s";\n\t\tkey_file = "%s";\n\t}\n' "$VPORT" "$KEY1")"
+        kill -HUP "$CPID"
+        wait "$SPID"
+        grep -q "in-flight=0" "$VFT_TMP/slow2.out" && \
+            vft_ok "reload leaving no listener: in-flight request still answered" || \
+            vft_fail "reload leaving no listener: in-flight request: $(cat "$VFT_TMP/slow2.out")"
+        rc=0; for i in $(seq 1 100); do kill -0 "$CPID" 2>/dev/null || break; sleep 0.1; done
+        wait "$CPID" || rc=$?
+        [ "$rc" = 1 ] && vft_ok "reload leaving no listener: exit 1" || vft_fail "reload leaving no listener: exit $rc"
+        vft_check "reload leaving no listener: logged" grep -q "no listener is running" "$VFD_LOG"
+        [ ! -e "$VFT_TMP/c.pid" ] && vft_ok "reload leaving no listener: pid file removed" || \
+            vft_fail "reload leaving no listener: pid file left behind"
+    else
+        vft_log "cannot hold a vsock port; reload-stop case skipped"
+    fi
+    vft_kill_pid "$VHPID"
+fi
+
 # ---- daemon mode: readiness, then detached ---------------------------------------------------
 PIDD="$VFT_TMP/daemon.pid"
 vft_expect_rc "daemon mode: parent exits 0 once serving" 0 timeout 20 "$VF_DAEMON" -f "$CONF" -p "$PIDD"

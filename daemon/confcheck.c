@@ -124,6 +124,9 @@ static const struct key_spec libvirt_keys[] = {
 static const struct key_spec cpg_keys[] = {
     { "uri", VT_URI },
     { "name_mode", VT_NAME_MODE },
+    { "group", VT_STRING },            /* vmfence: CPG group name (backend checks 1..127 chars) */
+    { "reply_timeout", VT_UINT },      /* vmfence: seconds (backend checks 1..600) */
+    { "reboot_powers_on", VT_BOOL },   /* vmfence: as backends/libvirt */
     { NULL, VT_STRING },
 };
 

@@ -44,6 +44,11 @@
  *    the requester waits on a condition variable with a predicate and a
  *    deadline of min(request deadline, reply_timeout) (no lost wakeup, no
  *    hang: D7) -> -ETIMEDOUT.  If the owner leaves meanwhile: -EHOSTDOWN.
+ *  - "Off" (off success without a kill, status OFF, reboot of an off
+ *    domain, on's "may I start it") is only claimed when every place that
+ *    may hold a copy was asked: a member that has not announced its
+ *    domains, or local libvirt down, makes it -EHOSTDOWN unless a known
+ *    copy was seen running (and killed).
  *  - A domain that nobody owns is -ENOENT for every operation.  Never a
  *    success for off/reboot of an unknown domain (the reference's "highest
  *    node id answers success" is a false fencing success, D5/D13).
@@ -101,6 +106,10 @@
 #define CPG_TRY_AGAIN_MAX      50
 #define CPG_TRY_AGAIN_SLEEP_MS 20
 #define CPG_LOCAL_LOOKUP_MS    5000
+/* Longest a request of another member may run here (the longest local
+ * operation, a reboot, gets 60 s from the pipeline); the requester's
+ * timeout is capped to it, and fini waits at most this long for them. */
+#define CPG_MAX_SERVE_MS       60000
 
 /* Another member of the group and the domains it last announced. */
 struct cpg_owner {
@@ -152,6 +161,7 @@ struct cpg_be {
     struct vf_cpgw_dom *local;
     size_t n_local;
     bool local_valid;
+    bool local_ever;            /* local has been listed at least once */
     bool need_broadcast;
     uint32_t generation;
     int64_t last_broadcast_ms;
@@ -179,6 +189,11 @@ struct cpg_cand {
 struct cpg_route {
     struct cpg_cand c[CPG_MAX_CANDIDATES];
     size_t n;
+    /* some place could not be asked (a member that has not announced its
+     * domains, or local libvirt down while this host had the domain or has
+     * never listed its domains): a copy there may run, so "off" cannot be
+     * claimed from the known copies alone */
+    bool incomplete;
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -496,7 +511,8 @@ cpg_serve_main(void *arg)
     struct cpg_be *be = job->be;
     const struct vf_cpgw_request *rq = &job->req;
     unsigned int flags = (rq->flags & VF_CPGW_REQ_BY_UUID) != 0 ? VF_BE_BY_UUID : 0;
-    int64_t deadline = vf_now_ms() + rq->timeout_ms;
+    int64_t deadline = vf_now_ms() +
+        (rq->timeout_ms < CPG_MAX_SERVE_MS ? (int64_t)rq->timeout_ms : CPG_MAX_SERVE_MS);
     bool on = false;
     int r;
 
@@ -1061,6 +1077,7 @@ cpg_refresh_once(struct cpg_be *be)
     be->local = c.doms;
     be->n_local = c.n;
     be->local_valid = true;
+    be->local_ever = true;
     c.doms = NULL;
     if (be->joined && (changed || be->need_broadcast ||
                        vf_now_ms() - be->last_broadcast_ms >= CPG_REBROADCAST_MS)) {
@@ -1146,7 +1163,7 @@ cpg_route(struct cpg_be *be, const char *target, unsigned int *flags, int64_t de
           struct cpg_route *rt)
 {
     struct vf_domain_info linfo;
-    bool by_uuid, is_uuid, unknown = false, local_down, uuid_mode;
+    bool by_uuid, is_uuid, unknown = false, local_down, local_unknown = false, uuid_mode;
     int64_t ldl;
     int lr;
     size_t i, j;
@@ -1190,6 +1207,15 @@ cpg_route(struct cpg_be *be, const char *target, unsigned int *flags, int64_t de
         rt->n = 1;
     }
     pthread_mutex_lock(&be->lock);
+    if (local_down) {
+        /* libvirt cannot be asked here: the domains this host listed last
+         * (a domain cannot start here while libvirt is down) tell whether a
+         * copy may be here */
+        local_unknown = !be->local_ever;
+        for (j = 0; !local_unknown && j < be->n_local; j++) {
+            local_unknown = cpg_matches(&be->local[j], target, by_uuid, is_uuid);
+        }
+    }
     for (i = 0; i < be->n_owners; i++) {
         const struct cpg_owner *o = &be->owners[i];
 
@@ -1236,6 +1262,12 @@ cpg_route(struct cpg_be *be, const char *target, unsigned int *flags, int64_t de
     if (rt->n > 1) {
         vf_log(LOG_WARNING, "cpg backend: domain '%s' (%s) is defined on %zu hosts",
                rt->c[0].info.name, rt->c[0].info.uuid, rt->n);
+    }
+    rt->incomplete = unknown || local_unknown;
+    if (rt->incomplete) {
+        vf_log(LOG_WARNING, "cpg backend: '%s': %s; it is only off if a known copy was on",
+               target, local_unknown ? "local libvirt is down and may have a copy" :
+               "some members have not announced their domains yet");
     }
     return 0;
 }
@@ -1380,6 +1412,32 @@ cpg_exec(struct cpg_be *be, const struct cpg_cand *cand, int op, int64_t deadlin
     }
 }
 
+/**
+ * Live status of the known copies: *@ret_on = true as soon as one is on.
+ * \return 0, or (no copy on) the first error of a copy that could not be asked
+ */
+static int
+cpg_any_on(struct cpg_be *be, const struct cpg_route *rt, int64_t deadline_ms, bool *ret_on)
+{
+    size_t i;
+    int r, first = 0;
+
+    *ret_on = false;
+    for (i = 0; i < rt->n; i++) {
+        bool on = false;
+
+        r = cpg_exec(be, &rt->c[i], VF_CMD_STATUS, deadline_ms, &on);
+        if (r == 0 && on) {
+            *ret_on = true;
+            return 0;
+        }
+        if (r < 0 && first == 0) {
+            first = r;
+        }
+    }
+    return first;
+}
+
 /* ---- backend ops -------------------------------------------------------- */
 
 static int
@@ -1402,7 +1460,7 @@ cpg_op_off(void *priv, const char *target, unsigned int flags, int64_t deadline_
 {
     struct cpg_be *be = priv;
     struct cpg_route rt;
-    bool on = false;
+    bool on = false, was_on = false;
     size_t i;
     int r, first = 0;
 
@@ -1410,12 +1468,21 @@ cpg_op_off(void *priv, const char *target, unsigned int flags, int64_t deadline_
     if (r < 0) {
         return r;
     }
+    if (rt.incomplete) {
+        /* success is only a kill of a copy seen running, never "already off" */
+        (void)cpg_any_on(be, &rt, deadline_ms, &was_on);
+    }
     /* every copy must be off: one running copy is enough to corrupt shared storage */
     for (i = 0; i < rt.n; i++) {
         r = cpg_exec(be, &rt.c[i], VF_CMD_OFF, deadline_ms, &on);
         if (r < 0 && first == 0) {
             first = r;
         }
+    }
+    if (first == 0 && rt.incomplete && !was_on) {
+        vf_log(LOG_ERR, "cpg backend: '%s' is off where it could be checked, but a host that "
+               "may have it could not be asked; not confirmed", target);
+        return -EHOSTDOWN;
     }
     return first;
 }
@@ -1431,6 +1498,16 @@ cpg_op_on(void *priv, const char *target, unsigned int flags, int64_t deadline_m
     r = cpg_route(be, target, &flags, deadline_ms, &rt);
     if (r < 0) {
         return r;
+    }
+    if (rt.incomplete) {
+        /* starting a copy could run a second one where we cannot see */
+        r = cpg_any_on(be, &rt, deadline_ms, &on);
+        if (on) {
+            return 0;
+        }
+        vf_log(LOG_ERR, "cpg backend: not starting '%s': a host that may run it could not be asked",
+               target);
+        return r < 0 ? r : -EHOSTDOWN;
     }
     return cpg_exec(be, cpg_primary(&rt), VF_CMD_ON, deadline_ms, &on);
 }
@@ -1449,6 +1526,14 @@ cpg_op_reboot(void *priv, const char *target, unsigned int flags, int64_t deadli
     if (r < 0) {
         return r;
     }
+    if (rt.incomplete) {
+        r = cpg_any_on(be, &rt, deadline_ms, &on);
+        if (!on) {
+            vf_log(LOG_ERR, "cpg backend: '%s' is off where it could be checked, but a host that "
+                   "may have it could not be asked; not confirmed", target);
+            return r < 0 ? r : -EHOSTDOWN;
+        }
+    }
     p = cpg_primary(&rt);
     /* other running copies are powered off first, so that one copy remains */
     for (i = 0; i < rt.n; i++) {
@@ -1462,34 +1547,32 @@ cpg_op_reboot(void *priv, const char *target, unsigned int flags, int64_t deadli
     return cpg_exec(be, p, VF_CMD_REBOOT, deadline_ms, &on);
 }
 
-/* ON if any copy is on; OFF only if every copy answered OFF. */
+/* ON if any copy is on; OFF only if every copy answered OFF and every place was asked. */
 static int
 cpg_op_status(void *priv, const char *target, unsigned int flags, bool *ret_on,
               int64_t deadline_ms)
 {
     struct cpg_be *be = priv;
     struct cpg_route rt;
-    size_t i;
-    int r, first = 0;
+    bool on = false;
+    int r;
 
     r = cpg_route(be, target, &flags, deadline_ms, &rt);
     if (r < 0) {
         return r;
     }
-    for (i = 0; i < rt.n; i++) {
-        bool on = false;
-
-        r = cpg_exec(be, &rt.c[i], VF_CMD_STATUS, deadline_ms, &on);
-        if (r == 0 && on) {
-            *ret_on = true;
-            return 0;
-        }
-        if (r < 0 && first == 0) {
-            first = r;
-        }
+    r = cpg_any_on(be, &rt, deadline_ms, &on);
+    if (on) {
+        *ret_on = true;
+        return 0;
     }
-    if (first < 0) {
-        return first;
+    if (r < 0) {
+        return r;
+    }
+    if (rt.incomplete) {
+        vf_log(LOG_ERR, "cpg backend: '%s' is off where it could be checked, but a host that "
+               "may have it could not be asked; status unknown", target);
+        return -EHOSTDOWN;
     }
     *ret_on = false;
     return 0;
@@ -1717,9 +1800,10 @@ cpg_fini(void *priv)
     if (be->cpg_running) {
         pthread_join(be->cpg_thread, NULL);     /* leaves the group, fails pending requests */
     }
-    /* serving threads end by their own deadlines (at most the requester's wait) */
+    /* serving threads end by their own deadlines (at most CPG_MAX_SERVE_MS,
+     * whatever timeout the requester asked for) */
     pthread_mutex_lock(&be->lock);
-    ts = cpg_abstime(vf_now_ms() + VF_CPGW_MAX_TIMEOUT_MS);
+    ts = cpg_abstime(vf_now_ms() + CPG_MAX_SERVE_MS + 1000);
     while (be->serving > 0) {
         if (pthread_cond_timedwait(&be->cond, &be->lock, &ts) == ETIMEDOUT) {
             break;

@@ -25,7 +25,15 @@
  *    (virDomainCreate); only transient domains are re-created from the XML
  *    saved before the destroy (D31).
  *  - status of an unknown domain is -ENOENT (the pipeline answers FAIL, not
- *    OFF: D5).  The list merges every URI (D4), de-duplicated by UUID.
+ *    OFF: D5).  The list merges every URI (D4), de-duplicated by UUID (the
+ *    entry shows "on" if any copy is on).
+ *  - A target is resolved on EVERY URI, not just the first that has it: a
+ *    domain defined on several URIs (shared definitions, migration) is
+ *    powered off everywhere, and is ON if any copy runs.  A name that
+ *    designates different domains (UUIDs) on different URIs is refused
+ *    (-ENOTUNIQ).  "Off" is claimed (off success without a kill, status
+ *    OFF, reboot of an off domain, on's "may I start it") only when every
+ *    URI could be asked; otherwise -EHOSTDOWN.
  *
  * Locking rule: be->lock protects only this file's bookkeeping.  No libvirt
  * call that can block or run callbacks is made with it held (the close
@@ -778,16 +786,44 @@ lv_get_state(struct lv_backend *be, const struct lv_dom *d, int *ret_state)
     return 0;
 }
 
+/*
+ * Every place where a target lives.  A domain may be defined on several
+ * URIs (shared definitions for migration: defined everywhere, running on
+ * one), so "the first URI that has it" is not enough: a shut-off copy on
+ * the first URI must never hide a running copy on the second.
+ */
+struct lv_match {
+    struct lv_dom *d;               /* at most one per URI */
+    size_t n;
+    bool incomplete;                /* some URI is down or failed: a copy there is unknown */
+};
+
+static void
+lv_match_done(struct lv_match *m)
+{
+    size_t i;
+
+    for (i = 0; m->d != NULL && i < m->n; i++) {
+        lv_dom_done(&m->d[i]);
+    }
+    free(m->d);
+    memset(m, 0, sizeof(*m));
+}
+
 /**
- * Resolve @target on the connections of @snap.  VF_BE_BY_UUID: by UUID
- * only.  Otherwise by name on every URI first, then (if @target parses as
- * a UUID) by UUID on every URI.  The first match wins.
+ * Resolve @target on every connection of @snap.  VF_BE_BY_UUID: by UUID
+ * only.  Otherwise by name on every URI first, then (only if no URI has
+ * that name and @target parses as a UUID) by UUID on every URI.  All
+ * matches are kept; they must be one domain (same UUID), else the name is
+ * ambiguous.  @m->incomplete tells that some URI could not be asked.
  *
- * \return 0, -ENOENT, -EHOSTDOWN (not found while some URI is down), -EIO
+ * \return 0 (m->n >= 1), -ENOENT, -EHOSTDOWN (not found while some URI is
+ *         down), -EIO, -ENOTUNIQ (the name designates different domains),
+ *         -ENOMEM
  */
 static int
 lv_resolve(struct lv_backend *be, const struct lv_snap *snap, const char *target,
-           unsigned int flags, struct lv_dom *ret)
+           unsigned int flags, struct lv_match *m)
 {
     unsigned char raw[VIR_UUID_BUFLEN];
     uuid_t u;
@@ -796,7 +832,8 @@ lv_resolve(struct lv_backend *be, const struct lv_snap *snap, const char *target
     int pass, r;
     size_t i;
 
-    memset(ret, 0, sizeof(*ret));
+    memset(m, 0, sizeof(*m));
+    memset(raw, 0, sizeof(raw));
     if (target == NULL || target[0] == '\0') {
         return -ENOENT;
     }
@@ -806,13 +843,20 @@ lv_resolve(struct lv_backend *be, const struct lv_snap *snap, const char *target
                "libvirt backend: '%s' was requested by UUID but is not a UUID", target);
         return -ENOENT;
     }
-    memcpy(raw, u, sizeof(raw));
-    for (pass = (flags & VF_BE_BY_UUID) != 0 ? 1 : 0; pass < 2; pass++) {
+    if (is_uuid) {
+        memcpy(raw, u, sizeof(raw));
+    }
+    m->d = calloc(snap->n > 0 ? snap->n : 1, sizeof(*m->d));
+    if (m->d == NULL) {
+        return -ENOMEM;
+    }
+    for (pass = (flags & VF_BE_BY_UUID) != 0 ? 1 : 0; pass < 2 && m->n == 0; pass++) {
         if (pass == 1 && !is_uuid) {
             break;
         }
         for (i = 0; i < snap->n; i++) {
             const struct lv_ref *ref = &snap->refs[i];
+            struct lv_dom *d = &m->d[m->n];
             virDomainPtr dom;
 
             if (ref->conn == NULL) {
@@ -821,13 +865,14 @@ lv_resolve(struct lv_backend *be, const struct lv_snap *snap, const char *target
             dom = pass == 0 ? virDomainLookupByName(ref->conn, target) :
                 virDomainLookupByUUID(ref->conn, raw);
             if (dom != NULL) {
-                ret->dom = dom;
-                ret->ref = ref;
-                lv_copy_name(ret->name, sizeof(ret->name), virDomainGetName(dom));
-                if (virDomainGetUUIDString(dom, ret->uuid) < 0) {
-                    ret->uuid[0] = '\0';
+                d->dom = dom;
+                d->ref = ref;
+                lv_copy_name(d->name, sizeof(d->name), virDomainGetName(dom));
+                if (virDomainGetUUIDString(dom, d->uuid) < 0) {
+                    d->uuid[0] = '\0';
                 }
-                return 0;
+                m->n++;
+                continue;
             }
             r = lv_error(be, ref, msg, sizeof(msg));
             if (r == -EHOSTDOWN) {
@@ -839,13 +884,32 @@ lv_resolve(struct lv_backend *be, const struct lv_snap *snap, const char *target
             }
         }
     }
-    if (hostdown) {
-        vf_log(LOG_ERR,
-               "libvirt backend: '%s' not found, but some URIs are down (it may be there)",
-               target);
-        return -EHOSTDOWN;
+    m->incomplete = hostdown || failed;
+    if (m->n == 0) {
+        lv_match_done(m);
+        if (hostdown) {
+            vf_log(LOG_ERR,
+                   "libvirt backend: '%s' not found, but some URIs are down (it may be there)",
+                   target);
+            return -EHOSTDOWN;
+        }
+        return failed ? -EIO : -ENOENT;
     }
-    return failed ? -EIO : -ENOENT;
+    for (i = 1; i < m->n; i++) {
+        if (strcasecmp(m->d[i].uuid, m->d[0].uuid) != 0) {
+            vf_log(LOG_ERR,
+                   "libvirt backend: '%s' designates different domains (%s on '%s', %s on '%s'); "
+                   "use the UUID", target, m->d[0].uuid, m->d[0].ref->uri, m->d[i].uuid,
+                   m->d[i].ref->uri);
+            lv_match_done(m);
+            return -ENOTUNIQ;
+        }
+    }
+    if (m->n > 1) {
+        vf_dbg(1, "libvirt backend: domain '%s' (%s) is defined on %zu URIs",
+               m->d[0].name, m->d[0].uuid, m->n);
+    }
+    return 0;
 }
 
 /**
@@ -895,11 +959,11 @@ lv_wait_state(struct lv_backend *be, const struct lv_dom *d, bool want_off, int6
 /* Common start of every domain operation. */
 static int
 lv_begin(struct lv_backend *be, const char *target, unsigned int flags, int64_t deadline_ms,
-         struct lv_snap *snap, struct lv_dom *d)
+         struct lv_snap *snap, struct lv_match *m)
 {
     int r;
 
-    memset(d, 0, sizeof(*d));
+    memset(m, 0, sizeof(*m));
     memset(snap, 0, sizeof(*snap));
     if ((flags & ~(unsigned int)VF_BE_BY_UUID) != 0) {
         return -EINVAL;
@@ -915,7 +979,7 @@ lv_begin(struct lv_backend *be, const char *target, unsigned int flags, int64_t 
         vf_log(LOG_ERR, "libvirt backend: no libvirt connection is up; cannot serve '%s'", target);
         return -EHOSTDOWN;
     }
-    return lv_resolve(be, snap, target, flags, d);
+    return lv_resolve(be, snap, target, flags, m);
 }
 
 /* Destroy @d (running or otherwise not shut off) and confirm it is off. */
@@ -975,6 +1039,84 @@ lv_create_confirmed(struct lv_backend *be, const struct lv_dom *d, int64_t deadl
 
 /* ---- backend ops -------------------------------------------------------- */
 
+#define LV_STATE_GONE (-1)          /* the domain vanished after the lookup */
+#define LV_STATE_ERR  (-2)          /* its state could not be read */
+
+/**
+ * State of every match into @states (LV_STATE_GONE for a copy that
+ * vanished meanwhile: a transient domain that stopped).
+ * \return 0, or the first error other than "gone"
+ */
+static int
+lv_match_states(struct lv_backend *be, const struct lv_match *m, int *states)
+{
+    size_t i;
+    int r, first = 0;
+
+    for (i = 0; i < m->n; i++) {
+        states[i] = VIR_DOMAIN_NOSTATE;
+        r = lv_get_state(be, &m->d[i], &states[i]);
+        if (r == -ENOENT) {
+            states[i] = LV_STATE_GONE;
+        } else if (r < 0) {
+            states[i] = LV_STATE_ERR;
+            if (first == 0) {
+                first = r;
+            }
+        }
+    }
+    return first;
+}
+
+/* known to be powered on (an unreadable state is neither on nor off) */
+static bool
+lv_state_on(int state)
+{
+    return state != VIR_DOMAIN_SHUTOFF && state != LV_STATE_GONE && state != LV_STATE_ERR;
+}
+
+/* The copy to report or power on: a running one, else a persistent one, else the first. */
+static size_t
+lv_match_primary(const struct lv_match *m, const int *states, bool want_persistent)
+{
+    size_t i;
+
+    for (i = 0; i < m->n; i++) {
+        if (lv_state_on(states[i])) {
+            return i;
+        }
+    }
+    for (i = 0; want_persistent && i < m->n; i++) {
+        if (states[i] == VIR_DOMAIN_SHUTOFF && virDomainIsPersistent(m->d[i].dom) == 1) {
+            return i;
+        }
+    }
+    for (i = 0; i < m->n; i++) {
+        if (states[i] != LV_STATE_GONE && states[i] != LV_STATE_ERR) {
+            return i;
+        }
+    }
+    for (i = 0; i < m->n; i++) {
+        if (states[i] != LV_STATE_GONE) {
+            return i;
+        }
+    }
+    return 0;
+}
+
+static bool
+lv_all_gone(const struct lv_match *m, const int *states)
+{
+    size_t i;
+
+    for (i = 0; i < m->n; i++) {
+        if (states[i] != LV_STATE_GONE) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static int
 lv_do_lookup(void *priv, const char *target, unsigned int flags,
           struct vf_domain_info *ret_dom, int64_t deadline_ms)
@@ -982,58 +1124,99 @@ lv_do_lookup(void *priv, const char *target, unsigned int flags,
     struct lv_backend *be = priv;
     struct vf_domain_info info;
     struct lv_snap snap;
-    struct lv_dom d;
-    int r, state = VIR_DOMAIN_NOSTATE, p;
+    struct lv_match m;
+    int *states = NULL;
+    size_t p;
+    int r;
 
-    r = lv_begin(be, target, flags, deadline_ms, &snap, &d);
+    r = lv_begin(be, target, flags, deadline_ms, &snap, &m);
     if (r < 0) {
         goto out;
     }
-    r = lv_get_state(be, &d, &state);
-    if (r < 0) {
+    states = calloc(m.n, sizeof(*states));
+    if (states == NULL) {
+        r = -ENOMEM;
         goto out;
     }
+    r = lv_match_states(be, &m, states);
+    if (lv_all_gone(&m, states)) {
+        r = r < 0 ? r : -ENOENT;
+        goto out;
+    }
+    p = lv_match_primary(&m, states, false);
+    if (states[p] == LV_STATE_GONE || (r < 0 && !lv_state_on(states[p]))) {
+        goto out;
+    }
+    r = 0;
     memset(&info, 0, sizeof(info));
-    lv_copy_name(info.name, sizeof(info.name), d.name);
-    lv_copy_name(info.uuid, sizeof(info.uuid), d.uuid);
-    info.state = state;
-    p = virDomainIsPersistent(d.dom);
-    info.persistent = p == 1;
+    lv_copy_name(info.name, sizeof(info.name), m.d[p].name);
+    lv_copy_name(info.uuid, sizeof(info.uuid), m.d[p].uuid);
+    info.state = states[p];
+    info.persistent = virDomainIsPersistent(m.d[p].dom) == 1;
     *ret_dom = info;
 out:
-    lv_dom_done(&d);
+    free(states);
+    lv_match_done(&m);
     lv_snap_done(&snap);
     return r;
 }
 
+/*
+ * off: every copy of the domain (on every URI that has it) is destroyed
+ * and confirmed shut off (or gone).  "Already off" is only claimed when
+ * every URI could be asked: with a URI down, a copy that is shut off here
+ * may run there (-EHOSTDOWN), unless a running copy was found and killed.
+ */
 static int
 lv_do_off(void *priv, const char *target, unsigned int flags, int64_t deadline_ms)
 {
     struct lv_backend *be = priv;
     struct lv_snap snap;
-    struct lv_dom d;
-    int r, state = VIR_DOMAIN_NOSTATE;
+    struct lv_match m;
+    int *states = NULL;
+    bool killed = false;
+    size_t i;
+    int r, first = 0;
 
-    r = lv_begin(be, target, flags, deadline_ms, &snap, &d);
+    r = lv_begin(be, target, flags, deadline_ms, &snap, &m);
     if (r < 0) {
         goto out;
     }
-    r = lv_get_state(be, &d, &state);
-    if (r == -ENOENT) {
-        r = 0;                      /* transient domain gone: it is off */
+    states = calloc(m.n, sizeof(*states));
+    if (states == NULL) {
+        r = -ENOMEM;
         goto out;
     }
-    if (r < 0) {
-        goto out;
+    first = lv_match_states(be, &m, states);
+    for (i = 0; i < m.n; i++) {
+        if (states[i] == LV_STATE_GONE) {
+            continue;               /* transient domain gone: it is off */
+        }
+        if (states[i] == LV_STATE_ERR) {
+            continue;               /* state unknown: off fails with that error */
+        }
+        if (states[i] == VIR_DOMAIN_SHUTOFF) {
+            vf_log(LOG_INFO, "libvirt backend: domain '%s' (%s) on '%s' is already off",
+                   m.d[i].name, m.d[i].uuid, m.d[i].ref->uri);
+            continue;
+        }
+        r = lv_destroy_confirmed(be, &m.d[i], deadline_ms);
+        if (r < 0 && first == 0) {
+            first = r;
+        } else if (r == 0) {
+            killed = true;
+        }
     }
-    if (state == VIR_DOMAIN_SHUTOFF) {
-        vf_log(LOG_INFO, "libvirt backend: domain '%s' (%s) on '%s' is already off",
-               d.name, d.uuid, d.ref->uri);
-        goto out;
+    r = first;
+    if (r == 0 && m.incomplete && !killed) {
+        vf_log(LOG_ERR,
+               "libvirt backend: '%s' is off where it could be checked, but some URIs are down "
+               "(it may run there); not confirmed", target);
+        r = -EHOSTDOWN;
     }
-    r = lv_destroy_confirmed(be, &d, deadline_ms);
 out:
-    lv_dom_done(&d);
+    free(states);
+    lv_match_done(&m);
     lv_snap_done(&snap);
     return r;
 }
@@ -1043,41 +1226,59 @@ lv_do_on(void *priv, const char *target, unsigned int flags, int64_t deadline_ms
 {
     struct lv_backend *be = priv;
     struct lv_snap snap;
-    struct lv_dom d;
-    int r, state = VIR_DOMAIN_NOSTATE;
+    struct lv_match m;
+    int *states = NULL;
+    size_t p;
+    int r;
 
-    r = lv_begin(be, target, flags, deadline_ms, &snap, &d);
+    r = lv_begin(be, target, flags, deadline_ms, &snap, &m);
     if (r < 0) {
         goto out;
     }
-    r = lv_get_state(be, &d, &state);
-    if (r == -ENOENT) {
+    states = calloc(m.n, sizeof(*states));
+    if (states == NULL) {
+        r = -ENOMEM;
         goto out;
     }
-    if (r < 0) {
-        goto out;
-    }
-    if (state != VIR_DOMAIN_SHUTOFF) {
+    r = lv_match_states(be, &m, states);
+    p = lv_match_primary(&m, states, true);
+    if (lv_state_on(states[p])) {
         vf_log(LOG_INFO, "libvirt backend: domain '%s' (%s) on '%s' is already on (%s)",
-               d.name, d.uuid, d.ref->uri, lv_state_text(state));
+               m.d[p].name, m.d[p].uuid, m.d[p].ref->uri, lv_state_text(states[p]));
+        r = 0;
         goto out;
     }
-    if (virDomainIsPersistent(d.dom) != 1) {
+    if (r < 0) {
+        goto out;
+    }
+    if (lv_all_gone(&m, states)) {
+        r = -ENOENT;
+        goto out;
+    }
+    if (m.incomplete) {
+        /* starting it here could run a second copy next to one on a URI that is down */
+        vf_log(LOG_ERR, "libvirt backend: not starting '%s': some URIs are down (it may run there)",
+               target);
+        r = -EHOSTDOWN;
+        goto out;
+    }
+    if (virDomainIsPersistent(m.d[p].dom) != 1) {
         vf_log(LOG_ERR,
                "libvirt backend: domain '%s' on '%s' is transient: nothing to start",
-               d.name, d.ref->uri);
+               m.d[p].name, m.d[p].ref->uri);
         r = -EOPNOTSUPP;
         goto out;
     }
-    r = lv_create_confirmed(be, &d, deadline_ms);
+    r = lv_create_confirmed(be, &m.d[p], deadline_ms);
 out:
-    lv_dom_done(&d);
+    free(states);
+    lv_match_done(&m);
     lv_snap_done(&snap);
     return r;
 }
 
 /*
- * reboot = confirmed off, then on.
+ * reboot = confirmed off (of every running copy), then on (of one copy).
  *  - A domain that is already off: success without powering it on (the
  *    reference behaviour), unless reboot_powers_on = "yes".
  *  - Persistent domains are started with virDomainCreate, i.e. from their
@@ -1088,69 +1289,96 @@ out:
  *  - If the power-on fails after a confirmed off, the reboot still counts
  *    as a successful fence (the domain was killed); the failure is logged
  *    at error level.
+ *  - With a URI down, "it was off" cannot be confirmed (see off).
  */
 static int
 lv_do_reboot(void *priv, const char *target, unsigned int flags, int64_t deadline_ms)
 {
     struct lv_backend *be = priv;
     struct lv_snap snap;
-    struct lv_dom d, nd;
+    struct lv_match m;
+    struct lv_dom nd;
+    const struct lv_dom *d;
+    int *states = NULL;
     char *xml = NULL;
     char msg[512];
     bool persistent;
-    int r, r_on, state = VIR_DOMAIN_NOSTATE;
+    size_t i, p;
+    int r, r_on;
 
     memset(&nd, 0, sizeof(nd));
-    r = lv_begin(be, target, flags, deadline_ms, &snap, &d);
+    r = lv_begin(be, target, flags, deadline_ms, &snap, &m);
     if (r < 0) {
         goto out;
     }
-    r = lv_get_state(be, &d, &state);
-    if (r < 0) {
+    states = calloc(m.n, sizeof(*states));
+    if (states == NULL) {
+        r = -ENOMEM;
         goto out;
     }
-    persistent = virDomainIsPersistent(d.dom) == 1;
+    r = lv_match_states(be, &m, states);
+    if (r < 0) {
+        goto out;                   /* unknown state of a copy: touch nothing */
+    }
+    if (lv_all_gone(&m, states)) {
+        r = -ENOENT;
+        goto out;
+    }
+    p = lv_match_primary(&m, states, true);
+    d = &m.d[p];
+    persistent = virDomainIsPersistent(d->dom) == 1;
     vf_log(LOG_NOTICE, "libvirt backend: rebooting domain '%s' (%s) on '%s'",
-           d.name, d.uuid, d.ref->uri);
-    if (state == VIR_DOMAIN_SHUTOFF) {
+           d->name, d->uuid, d->ref->uri);
+    if (!lv_state_on(states[p])) {
+        if (m.incomplete) {
+            vf_log(LOG_ERR, "libvirt backend: '%s' is off where it could be checked, but some "
+                   "URIs are down (it may run there); not confirmed", target);
+            r = -EHOSTDOWN;
+            goto out;
+        }
         if (!snap.reboot_powers_on) {
             vf_log(LOG_INFO,
                    "libvirt backend: '%s' is off; left off (reboot_powers_on = no)",
-                   d.name);
+                   d->name);
             goto out;
         }
-        r = persistent ? lv_create_confirmed(be, &d, deadline_ms) : -EOPNOTSUPP;
+        r = persistent ? lv_create_confirmed(be, d, deadline_ms) : -EOPNOTSUPP;
         goto out;
     }
     if (!persistent) {
-        xml = virDomainGetXMLDesc(d.dom, VIR_DOMAIN_XML_SECURE);
+        xml = virDomainGetXMLDesc(d->dom, VIR_DOMAIN_XML_SECURE);
         if (xml == NULL) {
-            xml = virDomainGetXMLDesc(d.dom, 0);
+            xml = virDomainGetXMLDesc(d->dom, 0);
         }
         if (xml == NULL) {
-            (void)lv_error(be, d.ref, msg, sizeof(msg));
+            (void)lv_error(be, d->ref, msg, sizeof(msg));
             vf_log(LOG_ERR,
                    "libvirt backend: no XML of transient '%s' (%s): it will not be restarted",
-                   d.name, msg);
+                   d->name, msg);
         }
     }
-    r = lv_destroy_confirmed(be, &d, deadline_ms);
-    if (r < 0) {
-        goto out;
+    for (i = 0; i < m.n; i++) {
+        if (!lv_state_on(states[i])) {
+            continue;
+        }
+        r = lv_destroy_confirmed(be, &m.d[i], deadline_ms);
+        if (r < 0) {
+            goto out;               /* not confirmed off: no success, no restart */
+        }
     }
     if (persistent) {
-        r_on = lv_create_confirmed(be, &d, deadline_ms);
+        r_on = lv_create_confirmed(be, d, deadline_ms);
     } else if (xml != NULL) {
         vf_log(LOG_NOTICE,
                "libvirt backend: re-creating transient domain '%s' on '%s' from its saved XML",
-               d.name, d.ref->uri);
-        nd.dom = virDomainCreateXML(d.ref->conn, xml, 0);
-        nd.ref = d.ref;
-        lv_copy_name(nd.name, sizeof(nd.name), d.name);
-        lv_copy_name(nd.uuid, sizeof(nd.uuid), d.uuid);
+               d->name, d->ref->uri);
+        nd.dom = virDomainCreateXML(d->ref->conn, xml, 0);
+        nd.ref = d->ref;
+        lv_copy_name(nd.name, sizeof(nd.name), d->name);
+        lv_copy_name(nd.uuid, sizeof(nd.uuid), d->uuid);
         if (nd.dom == NULL) {
-            r_on = lv_error(be, d.ref, msg, sizeof(msg));
-            vf_log(LOG_ERR, "libvirt backend: re-creating domain '%s' failed: %s", d.name, msg);
+            r_on = lv_error(be, d->ref, msg, sizeof(msg));
+            vf_log(LOG_ERR, "libvirt backend: re-creating domain '%s' failed: %s", d->name, msg);
         } else {
             r_on = lv_wait_state(be, &nd, false, deadline_ms);
         }
@@ -1160,13 +1388,14 @@ lv_do_reboot(void *priv, const char *target, unsigned int flags, int64_t deadlin
     if (r_on < 0) {
         vf_log(LOG_ERR,
                "libvirt backend: '%s' (%s) is off but NOT started again (%s); fenced, so done",
-               d.name, d.uuid, strerror(-r_on));
+               d->name, d->uuid, strerror(-r_on));
     }
     r = 0;
 out:
     free(xml);
+    free(states);
     lv_dom_done(&nd);
-    lv_dom_done(&d);
+    lv_match_done(&m);
     lv_snap_done(&snap);
     return r;
 }
@@ -1177,6 +1406,8 @@ out:
  *  nostate are guests that still exist and hold their resources; crashed is
  *  ON as well, because a crashed domain kept by libvirt may still hold its
  *  disk locks until it is destroyed, so the fencer must still issue off.
+ * ON if any copy (on any URI) is on; OFF only if every copy is off and
+ * every URI could be asked (else -EHOSTDOWN).
  * Unknown domains are -ENOENT (answered FAIL, never OFF: D5).
  */
 static int
@@ -1184,22 +1415,47 @@ lv_do_status(void *priv, const char *target, unsigned int flags, bool *ret_on, i
 {
     struct lv_backend *be = priv;
     struct lv_snap snap;
-    struct lv_dom d;
-    int r, state = VIR_DOMAIN_NOSTATE;
+    struct lv_match m;
+    int *states = NULL;
+    size_t p;
+    int r;
 
-    r = lv_begin(be, target, flags, deadline_ms, &snap, &d);
+    r = lv_begin(be, target, flags, deadline_ms, &snap, &m);
     if (r < 0) {
         goto out;
     }
-    r = lv_get_state(be, &d, &state);
+    states = calloc(m.n, sizeof(*states));
+    if (states == NULL) {
+        r = -ENOMEM;
+        goto out;
+    }
+    r = lv_match_states(be, &m, states);
+    p = lv_match_primary(&m, states, false);
+    if (lv_state_on(states[p])) {
+        vf_dbg(1, "libvirt backend: domain '%s' (%s) on '%s' is %s",
+               m.d[p].name, m.d[p].uuid, m.d[p].ref->uri, lv_state_text(states[p]));
+        *ret_on = true;
+        r = 0;
+        goto out;
+    }
     if (r < 0) {
         goto out;
     }
-    vf_dbg(1, "libvirt backend: domain '%s' (%s) on '%s' is %s",
-           d.name, d.uuid, d.ref->uri, lv_state_text(state));
-    *ret_on = state != VIR_DOMAIN_SHUTOFF;
+    if (lv_all_gone(&m, states)) {
+        r = -ENOENT;
+        goto out;
+    }
+    if (m.incomplete) {
+        vf_log(LOG_ERR, "libvirt backend: '%s' is off where it could be checked, but some URIs "
+               "are down (it may run there); status unknown", target);
+        r = -EHOSTDOWN;
+        goto out;
+    }
+    vf_dbg(1, "libvirt backend: domain '%s' (%s) is shut off", m.d[p].name, m.d[p].uuid);
+    *ret_on = false;
 out:
-    lv_dom_done(&d);
+    free(states);
+    lv_match_done(&m);
     lv_snap_done(&snap);
     return r;
 }
@@ -1284,6 +1540,12 @@ lv_do_list(void *priv, vf_domain_cb cb, void *arg, int64_t deadline_ms)
                 dup = info.uuid[0] != '\0' && strcmp(all[k].uuid, info.uuid) == 0;
             }
             if (dup) {
+                /* one entry per domain; its state is "on" if any copy is on
+                 * (a shut-off copy must not hide a running one) */
+                k--;
+                if (all[k].state == VIR_DOMAIN_SHUTOFF && info.state != VIR_DOMAIN_SHUTOFF) {
+                    all[k].state = info.state;
+                }
                 vf_dbg(1, "libvirt backend: domain '%s' (%s) also on '%s', listed once",
                        info.name, info.uuid, snap.refs[i].uri);
                 continue;

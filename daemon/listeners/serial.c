@@ -586,7 +586,11 @@ sl_path_allowed(const struct sl_listener *sl, const char *path)
 /**
  * Find the guest socket of a domain in its XML: the first
  * <serial|channel type='unix'><source mode='bind' path='...'/> whose path is
- * allowed.  \return 0 and the path in @ret, -ENOENT, -EINVAL (bad XML)
+ * allowed.  Channels of QEMU and libvirt themselves (target names
+ * org.qemu.* such as the guest agent org.qemu.guest_agent.0, org.libvirt.*)
+ * are never used: libvirt talks to those sockets, and a fencing reply
+ * written there would corrupt the guest agent's stream.
+ * \return 0 and the path in @ret, -ENOENT, -EINVAL (bad XML)
  */
 static int
 sl_socket_from_xml(const struct sl_listener *sl, const char *xml, char *ret, size_t ret_len)
@@ -595,7 +599,9 @@ sl_socket_from_xml(const struct sl_listener *sl, const char *xml, char *ret, siz
     xmlXPathContextPtr ctx = NULL;
     xmlXPathObjectPtr obj = NULL;
     const char *expr = sl->vmchannel ?
-        "/domain/devices/channel[@type='unix']/source[@mode='bind']/@path" :
+        "/domain/devices/channel[@type='unix']"
+        "[not(starts-with(target/@name, 'org.qemu.')) and not(starts-with(target/@name, 'org.libvirt.'))]"
+        "/source[@mode='bind']/@path" :
         "/domain/devices/serial[@type='unix']/source[@mode='bind']/@path";
     int i, r = -ENOENT;
 

@@ -15,6 +15,7 @@
  * libvirtd underneath it and watch it recover without a restart.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,11 @@ main(int argc, char **argv)
         fprintf(stderr, "usage: %s CONFIG_FILE\n", argv[0]);
         return 2;
     }
+    /* as fence_virtd does before any backend starts: libvirt writes its
+     * sockets with write(), so a reconnect racing a dying libvirtd raises
+     * SIGPIPE, which would kill this process (the test saw that as a flaky
+     * "TIMEOUT" for every request after "libvirtd killed") */
+    signal(SIGPIPE, SIG_IGN);
     vf_log_init("libvirt-harness", VF_LOG_STDERR,
                 getenv("VF_TEST_DEBUG") != NULL ? 9 : 0);
     if (vf_conf_parse_file(argv[1], &conf, err, sizeof(err)) < 0) {

@@ -169,11 +169,14 @@ write_xml(void)
             "  <devices><serial type='unix'><source mode='bind' path='%s'/><target port='1'/></serial></devices>\n"
             "  <test:runstate>5</test:runstate>\n"
             " </domain>\n", hdr, U("04"), common, sock_path[4]);
-    /* vm5: running, channel only: vmchannel mode */
+    /* vm5: running, channel only: vmchannel mode.  Its first channel is
+     * the QEMU guest agent's (libvirt's, as on most guests): never used */
     fprintf(f, "%s  <name>vm5</name><uuid>%s</uuid>\n%s"
             "  <devices><channel type='unix'><source mode='bind' path='%s'/>"
+            "<target type='virtio' name='org.qemu.guest_agent.0'/></channel>"
+            "<channel type='unix'><source mode='bind' path='%s'/>"
             "<target type='virtio' name='org.example.fence'/></channel></devices>\n"
-            " </domain>\n", hdr, U("05"), common, sock_path[5]);
+            " </domain>\n", hdr, U("05"), common, sock_path[6], sock_path[5]);
     fprintf(f, "</node>\n");
     return fclose(f) == 0 ? 0 : -1;
 }
@@ -462,6 +465,7 @@ test_vmchannel_mode(void)
     fd5 = qemu_accept(lfd[5], 3000);
     VFT_CHECK(fd5 >= 0);
     VFT_EQ_INT(qemu_accept(lfd[1], 300), -1);   /* serial sockets are not used */
+    VFT_EQ_INT(qemu_accept(lfd[6], 300), -1);   /* nor the guest agent's channel (R3) */
     if (fd5 >= 0) {
         frame(f, VF_CMD_HOSTLIST, "", 1);
         VFT_EQ_INT(send_all(fd5, f, sizeof(f)), 0);
@@ -513,7 +517,7 @@ main(void)
     snprintf(sub, sizeof(sub), "%s/sub", tmpdir);
     mkdir(sub, 0700);
     snprintf(xmlfile, sizeof(xmlfile), "%s/node.xml", tmpdir);
-    for (i = 1; i <= 5; i++) {
+    for (i = 1; i <= 6; i++) {
         snprintf(sock_path[i], sizeof(sock_path[i]), "%s/vm%d.sock", i == 3 ? sub : tmpdir, i);
         lfd[i] = qemu_listen(sock_path[i]);
         if (lfd[i] < 0) {
@@ -527,7 +531,7 @@ main(void)
     VFT_RUN(test_bad_config);
     VFT_RUN(test_serial_mode);
     VFT_RUN(test_vmchannel_mode);
-    for (i = 1; i <= 5; i++) {
+    for (i = 1; i <= 6; i++) {
         (void)vf_close(lfd[i]);
         unlink(sock_path[i]);
     }

@@ -319,6 +319,7 @@ static struct fdom fdoms[] = {
 static bool fl_down;
 static char fl_uri[256];
 static int fl_offs;
+static int64_t fl_status_deadline;     /* deadline of the last status call */
 
 static int
 fl_find(const char *target, unsigned int flags)
@@ -418,7 +419,9 @@ static int
 fl_status(void *priv, const char *target, unsigned int flags, bool *ret_on, int64_t deadline_ms)
 {
     (void)priv;
-    (void)deadline_ms;
+    pthread_mutex_lock(&fl_lock);
+    fl_status_deadline = deadline_ms;
+    pthread_mutex_unlock(&fl_lock);
     return fl_set(target, flags, 0, ret_on);
 }
 
@@ -756,6 +759,105 @@ test_same_uuid_on_two_hosts(void)
     VFT_EQ_INT(cpg_op_on(be, "h1-a", 0, dl(5000)), 0);
 }
 
+/* wait (bounded) until the peer's announcement @gen has been processed */
+static bool
+wait_gen(uint32_t gen)
+{
+    bool seen = false;
+    int i;
+
+    for (i = 0; i < 300 && !seen; i++) {
+        pthread_mutex_lock(&be->lock);
+        seen = be->n_owners == 1 && be->owners[0].have_state && be->owners[0].generation == gen;
+        pthread_mutex_unlock(&be->lock);
+        if (!seen) {
+            cpg_sleep_ms(10);
+        }
+    }
+    return seen;
+}
+
+/*
+ * Local libvirt down (R3 review): h1-a is RUNNING here (shared definition,
+ * also defined shut off on the peer).  This host cannot ask its own
+ * libvirt, and its last list had h1-a, so the peer's "off" must not become
+ * status OFF nor an off success (before the fix: OFF / success while the
+ * local copy kept running).  A domain this host never had is still routed.
+ */
+static void
+test_local_down_never_off(void)
+{
+    struct vf_cpgw_dom d[2];
+    bool on = true;
+    int reqs;
+
+    mkdom(&d[0], "g2-a", U_G2A, VF_STATE_RUNNING);
+    mkdom(&d[1], "h1-a", U_H1A, VF_STATE_SHUTOFF);
+    inject_state(d, 2, 77);
+    VFT_CHECK(wait_gen(77));
+    fl_set("h1-a", 0, VF_STATE_RUNNING, NULL);
+    peer_mode = PEER_ANSWER;
+    peer_result = 0;
+    peer_on = false;                /* the peer's copy is off */
+    fl_down = true;
+    VFT_EQ_INT(cpg_op_status(be, U_H1A, 0, &on, dl(5000)), -EHOSTDOWN);
+    VFT_EQ_INT(cpg_op_off(be, "h1-a", 0, dl(5000)), -EHOSTDOWN);
+    VFT_EQ_INT(cpg_op_reboot(be, "h1-a", 0, dl(5000)), -EHOSTDOWN);
+    VFT_EQ_INT(cpg_op_on(be, "h1-a", 0, dl(5000)), -EHOSTDOWN);
+    /* the peer's copy running: off kills it, a confirmed fence */
+    peer_on = true;
+    VFT_EQ_INT(cpg_op_off(be, "h1-a", 0, dl(5000)), 0);
+    /* g2-a never was here: routed to the peer as usual */
+    peer_on = false;
+    reqs = peer_requests;
+    VFT_EQ_INT(cpg_op_status(be, "g2-a", 0, &on, dl(5000)), 0);
+    VFT_CHECK(!on);
+    VFT_EQ_INT(peer_requests, reqs + 1);
+    fl_down = false;
+    peer_on = true;
+}
+
+/*
+ * A REQUEST from another member asking for a 600 s timeout (R3 review):
+ * the local operation is bounded by 60 s, so fini never waits 10 minutes
+ * for a serving thread (before the fix: deadline = now + 600 s).
+ */
+static void
+test_served_deadline_capped(void)
+{
+    struct vf_cpgw_request rq;
+    uint8_t buf[512];
+    size_t len = 0;
+    int64_t got = 0;
+    int i;
+
+    memset(&rq, 0, sizeof(rq));
+    rq.id = 4242;
+    rq.nodeid = 1;
+    pthread_mutex_lock(&be->lock);
+    rq.pid = be->my_pid;
+    pthread_mutex_unlock(&be->lock);
+    rq.op = VF_CMD_STATUS;
+    rq.flags = VF_CPGW_REQ_BY_UUID;
+    rq.timeout_ms = VF_CPGW_MAX_TIMEOUT_MS;
+    snprintf(rq.target, sizeof(rq.target), "%s", U_H1A);
+    pthread_mutex_lock(&fl_lock);
+    fl_status_deadline = 0;
+    pthread_mutex_unlock(&fl_lock);
+    VFT_EQ_INT(vf_cpgw_encode_request(&rq, buf, sizeof(buf), &len), 0);
+    fq_deliver(PEER_NODE, PEER_PID, buf, len);
+    for (i = 0; i < 300 && got == 0; i++) {
+        pthread_mutex_lock(&fl_lock);
+        got = fl_status_deadline;
+        pthread_mutex_unlock(&fl_lock);
+        if (got == 0) {
+            cpg_sleep_ms(10);
+        }
+    }
+    VFT_CHECK(got != 0);
+    VFT_CHECK(got - vf_now_ms() <= 61000);
+}
+
 static void
 test_stale_entries_replaced(void)
 {
@@ -910,7 +1012,20 @@ test_lost_corosync(void)
     pthread_mutex_lock(&fq_lock);
     VFT_CHECK(f_inits > inits + 1);
     pthread_mutex_unlock(&fq_lock);
+    /* the peer is a member again but has not announced: h1-a is off here,
+     * and nobody knows about the peer, so OFF cannot be claimed (R3) */
+    fl_set("h1-a", 0, VF_STATE_SHUTOFF, NULL);
+    VFT_EQ_INT(cpg_op_status(be, "h1-a", 0, &on, dl(2000)), -EHOSTDOWN);
+    {
+        struct vf_cpgw_dom d;
+
+        mkdom(&d, "g2-z", U_WEB2, VF_STATE_RUNNING);
+        inject_state(&d, 1, 2000);
+        VFT_CHECK(wait_known(be, "g2-z", true));
+    }
+    on = true;
     VFT_EQ_INT(cpg_op_status(be, "h1-a", 0, &on, dl(2000)), 0);
+    VFT_CHECK(!on);
     /* libvirt down: monitor fails */
     fl_down = true;
     VFT_EQ_INT(cpg_op_monitor(be, dl(1000)), -EHOSTDOWN);
@@ -965,6 +1080,8 @@ main(void)
     VFT_RUN(test_ambiguous_name);
     VFT_RUN(test_list);
     VFT_RUN(test_same_uuid_on_two_hosts);
+    VFT_RUN(test_local_down_never_off);
+    VFT_RUN(test_served_deadline_capped);
     VFT_RUN(test_stale_entries_replaced);
     VFT_RUN(test_timeout_and_leave);
     VFT_RUN(test_unannounced_member);

@@ -21,6 +21,7 @@
  */
 #include "../backends/libvirt.c"
 
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -31,7 +32,7 @@
 #define TMO 5000
 
 static char tmpdir[256];
-static char file1[300], file2[300];
+static char file1[300], file2[300], file3[300], file4[300];
 
 static const char xml1[] =
     "<node>\n"
@@ -74,6 +75,41 @@ static const char xml2[] =
     /* same UUID as vm-run on the first URI: listed once (first URI wins) */
     " <domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>\n"
     "  <name>vm-run-dup</name><uuid>" U("01") "</uuid>\n"
+    "  <memory>65536</memory><vcpu>1</vcpu><os><type>hvm</type></os>\n"
+    " </domain>\n"
+    "</node>\n";
+
+/*
+ * Shared definitions (R3 review): "mig" is defined on both URIs with the
+ * same UUID, shut off on the first and RUNNING on the second (a migrated
+ * domain); "twin" is the name of two different domains (different UUIDs).
+ */
+static const char xml3[] =
+    "<node>\n"
+    " <domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>\n"
+    "  <name>mig</name><uuid>" U("30") "</uuid>\n"
+    "  <memory>65536</memory><vcpu>1</vcpu><os><type>hvm</type></os>\n"
+    "  <test:runstate>5</test:runstate>\n"
+    " </domain>\n"
+    " <domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>\n"
+    "  <name>twin</name><uuid>" U("31") "</uuid>\n"
+    "  <memory>65536</memory><vcpu>1</vcpu><os><type>hvm</type></os>\n"
+    " </domain>\n"
+    " <domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>\n"
+    "  <name>solo-off</name><uuid>" U("33") "</uuid>\n"
+    "  <memory>65536</memory><vcpu>1</vcpu><os><type>hvm</type></os>\n"
+    "  <test:runstate>5</test:runstate>\n"
+    " </domain>\n"
+    "</node>\n";
+
+static const char xml4[] =
+    "<node>\n"
+    " <domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>\n"
+    "  <name>mig</name><uuid>" U("30") "</uuid>\n"
+    "  <memory>65536</memory><vcpu>1</vcpu><os><type>hvm</type></os>\n"
+    " </domain>\n"
+    " <domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>\n"
+    "  <name>twin</name><uuid>" U("32") "</uuid>\n"
     "  <memory>65536</memory><vcpu>1</vcpu><os><type>hvm</type></os>\n"
     " </domain>\n"
     "</node>\n";
@@ -433,6 +469,115 @@ test_hung_open(void)
     unlink(sa.sun_path);
 }
 
+/* state of @name through the backend's own connection to URI @idx */
+static int
+dom_state(struct lv_backend *be, size_t idx, const char *name)
+{
+    virDomainPtr d = virDomainLookupByName(be->uris[idx].conn, name);
+    int state = -1, reason = 0;
+
+    if (d == NULL) {
+        return -2;
+    }
+    if (virDomainGetState(d, &state, &reason, 0) < 0) {
+        state = -1;
+    }
+    virDomainFree(d);
+    return state;
+}
+
+/*
+ * A domain defined on two URIs, shut off on the first and running on the
+ * second: the shut-off copy must not hide the running one (before the R3
+ * fix: status OFF, off "already off" = false fencing success, list "off").
+ */
+static void
+test_shared_definitions(void)
+{
+    struct vf_domain_info info;
+    struct list_acc acc;
+    struct lv_backend *be;
+    char err[512], text[1024];
+    int r = 0;
+    size_t i;
+
+    snprintf(text, sizeof(text),
+             "backends { libvirt { uri = \"test://%s\"; uri1 = \"test://%s\"; } }", file3, file4);
+    be = be_new(text, &r, err, sizeof(err));
+    VFT_EQ_INT(r, 0);
+    if (be == NULL) {
+        fprintf(stderr, "init: %s\n", err);
+        return;
+    }
+    VFT_EQ_INT(dom_state(be, 1, "mig"), VIR_DOMAIN_RUNNING);
+    VFT_EQ_INT(status_of(be, "mig"), 1);
+    VFT_EQ_INT(status_of(be, U("30")), 1);
+    VFT_EQ_INT(lv_ops.lookup(be, "mig", 0, &info, dl()), 0);
+    VFT_EQ_INT(info.state, VF_STATE_RUNNING);
+    memset(&acc, 0, sizeof(acc));
+    VFT_EQ_INT(lv_ops.list(be, list_cb, &acc, dl()), 0);
+    for (i = 0; i < acc.n; i++) {
+        if (strcmp(acc.names[i], "mig") == 0) {
+            VFT_EQ_INT(acc.states[i], VF_STATE_RUNNING);
+        }
+    }
+    /* off: the running copy on the second URI is the one that matters */
+    VFT_EQ_INT(lv_ops.off(be, "mig", 0, dl()), 0);
+    VFT_EQ_INT(dom_state(be, 1, "mig"), VIR_DOMAIN_SHUTOFF);
+    VFT_EQ_INT(dom_state(be, 0, "mig"), VIR_DOMAIN_SHUTOFF);
+    VFT_EQ_INT(status_of(be, "mig"), 0);
+    /* on starts one copy, not two */
+    VFT_EQ_INT(lv_ops.on(be, "mig", 0, dl()), 0);
+    VFT_CHECK((dom_state(be, 0, "mig") == VIR_DOMAIN_RUNNING) !=
+              (dom_state(be, 1, "mig") == VIR_DOMAIN_RUNNING));
+    /* off again, on again: exactly one copy runs */
+    VFT_EQ_INT(lv_ops.off(be, "mig", 0, dl()), 0);
+    VFT_EQ_INT(lv_ops.on(be, "mig", 0, dl()), 0);
+    VFT_EQ_INT(status_of(be, "mig"), 1);
+    /* a name designating two different domains is refused, the UUIDs work */
+    VFT_EQ_INT(lv_ops.off(be, "twin", 0, dl()), -ENOTUNIQ);
+    VFT_EQ_INT(status_of(be, "twin"), -ENOTUNIQ);
+    VFT_EQ_INT(lv_ops.lookup(be, "twin", 0, &info, dl()), -ENOTUNIQ);
+    VFT_EQ_INT(dom_state(be, 0, "twin"), VIR_DOMAIN_RUNNING);
+    VFT_EQ_INT(dom_state(be, 1, "twin"), VIR_DOMAIN_RUNNING);
+    VFT_EQ_INT(lv_ops.off(be, U("32"), VF_BE_BY_UUID, dl()), 0);
+    VFT_EQ_INT(dom_state(be, 0, "twin"), VIR_DOMAIN_RUNNING);
+    VFT_EQ_INT(dom_state(be, 1, "twin"), VIR_DOMAIN_SHUTOFF);
+    lv_ops.fini(be);
+}
+
+/*
+ * One URI down: a domain found shut off on the other URI may run on the
+ * one that is down, so neither "off" nor status OFF may be claimed
+ * (before the R3 fix both answered success / OFF); killing a running
+ * copy is still a confirmed off.
+ */
+static void
+test_partial_off_unconfirmed(void)
+{
+    struct lv_backend *be;
+    char err[512], text[1024];
+    int r = 0;
+
+    snprintf(text, sizeof(text),
+             "backends { libvirt { uri = \"test://%s\"; "
+             "uri1 = \"test+unix:///default?socket=%s/nosuch.sock\"; } }", file3, tmpdir);
+    be = be_new(text, &r, err, sizeof(err));
+    VFT_EQ_INT(r, 0);
+    if (be == NULL) {
+        return;
+    }
+    VFT_EQ_INT(status_of(be, "solo-off"), -EHOSTDOWN);
+    VFT_EQ_INT(lv_ops.off(be, "solo-off", 0, dl()), -EHOSTDOWN);
+    VFT_EQ_INT(lv_ops.reboot(be, "solo-off", 0, dl()), -EHOSTDOWN);
+    VFT_EQ_INT(lv_ops.on(be, "solo-off", 0, dl()), -EHOSTDOWN);
+    VFT_EQ_INT(dom_state(be, 0, "solo-off"), VIR_DOMAIN_SHUTOFF);
+    VFT_EQ_INT(status_of(be, "twin"), 1);
+    VFT_EQ_INT(lv_ops.off(be, "twin", 0, dl()), 0);
+    VFT_EQ_INT(dom_state(be, 0, "twin"), VIR_DOMAIN_SHUTOFF);
+    lv_ops.fini(be);
+}
+
 struct worker {
     struct lv_backend *be;
     int bad;
@@ -493,6 +638,7 @@ main(void)
 {
     const char *base = getenv("TMPDIR");
 
+    signal(SIGPIPE, SIG_IGN);       /* as fence_virtd: libvirt writes with write() */
     vf_log_init("test-libvirt", VF_LOG_STDERR, getenv("VF_TEST_DEBUG") != NULL ? 9 : 0);
     snprintf(tmpdir, sizeof(tmpdir), "%s/vft-libvirt.XXXXXX", base != NULL ? base : "/tmp");
     if (mkdtemp(tmpdir) == NULL) {
@@ -501,7 +647,10 @@ main(void)
     }
     snprintf(file1, sizeof(file1), "%s/node1.xml", tmpdir);
     snprintf(file2, sizeof(file2), "%s/node2.xml", tmpdir);
-    if (write_file(file1, xml1) < 0 || write_file(file2, xml2) < 0) {
+    snprintf(file3, sizeof(file3), "%s/node3.xml", tmpdir);
+    snprintf(file4, sizeof(file4), "%s/node4.xml", tmpdir);
+    if (write_file(file1, xml1) < 0 || write_file(file2, xml2) < 0 ||
+        write_file(file3, xml3) < 0 || write_file(file4, xml4) < 0) {
         perror("write");
         return 99;
     }
@@ -509,10 +658,14 @@ main(void)
     VFT_RUN(test_unreachable);
     VFT_RUN(test_main_ops);
     VFT_RUN(test_partial);
+    VFT_RUN(test_shared_definitions);
+    VFT_RUN(test_partial_off_unconfirmed);
     VFT_RUN(test_threads);
     VFT_RUN(test_hung_open);
     unlink(file1);
     unlink(file2);
+    unlink(file3);
+    unlink(file4);
     rmdir(tmpdir);
     VFT_EXIT();
 }

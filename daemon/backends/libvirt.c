@@ -17,7 +17,9 @@
  *  - init never blocks for long: connection attempts are made by the
  *    reconnect thread; init waits at most LV_INIT_WAIT_MS for the first
  *    round, then succeeds even if libvirt is unreachable.
- *  - Lookup honours RF_UUID (VF_BE_BY_UUID); otherwise name first, then
+ *  - Lookup honours RF_UUID (VF_BE_BY_UUID) for UUID targets (a non-UUID
+ *    target with the flag is looked up by name, as fence-virt did);
+ *    otherwise name first, then
  *    UUID, so that a domain NAMED like a UUID stays addressable (D28).
  *  - off/on/reboot confirm the resulting state by polling (50 ms steps,
  *    bounded by the request deadline) instead of fixed sleeps.
@@ -839,9 +841,11 @@ lv_resolve(struct lv_backend *be, const struct lv_snap *snap, const char *target
     }
     is_uuid = uuid_parse(target, u) == 0;
     if ((flags & VF_BE_BY_UUID) != 0 && !is_uuid) {
-        vf_log(LOG_WARNING,
-               "libvirt backend: '%s' was requested by UUID but is not a UUID", target);
-        return -ENOENT;
+        /* fence-virt's daemons ignore RF_UUID, so "fence_xvm -u -n NAME"
+         * worked against them: keep that working by looking up the name */
+        vf_dbg(1, "libvirt backend: '%s' was requested by UUID but is not a UUID; "
+               "looking it up by name", target);
+        flags &= ~(unsigned int)VF_BE_BY_UUID;
     }
     if (is_uuid) {
         memcpy(raw, u, sizeof(raw));

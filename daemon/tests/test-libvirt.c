@@ -302,7 +302,11 @@ test_main_ops(void)
     VFT_EQ_INT(lv_ops.lookup(be, U("02"), 0, &info, dl()), 0);
     VFT_EQ_STR(info.name, "vm-off");
     VFT_EQ_INT(info.state, VF_STATE_SHUTOFF);
-    VFT_EQ_INT(lv_ops.lookup(be, "vm-run", VF_BE_BY_UUID, &info, dl()), -ENOENT);
+    /* RF_UUID with a target that is not a UUID: looked up by name, as
+     * fence-virt (which ignores the flag) did for "fence_xvm -u -n NAME" */
+    VFT_EQ_INT(lv_ops.lookup(be, "vm-run", VF_BE_BY_UUID, &info, dl()), 0);
+    VFT_EQ_STR(info.name, "vm-run");
+    VFT_EQ_INT(lv_ops.lookup(be, "nope", VF_BE_BY_UUID, &info, dl()), -ENOENT);
     VFT_EQ_INT(lv_ops.lookup(be, "nope", 0, &info, dl()), -ENOENT);
     VFT_EQ_INT(lv_ops.lookup(be, "", 0, &info, dl()), -ENOENT);
     VFT_EQ_INT(lv_ops.lookup(be, "vm-run", 0x80, &info, dl()), -EINVAL);

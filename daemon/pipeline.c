@@ -499,12 +499,22 @@ list_cb(void *arg, const struct vf_domain_info *dom)
 }
 
 /* Run a host list.  Returns the result text for the audit line. */
+/* deadline of one host list record, never past the stream's */
+static int64_t
+record_deadline(int64_t stream_end)
+{
+    int64_t d = vf_now_ms() + VF_RECORD_TIMEOUT_MS;
+
+    return d < stream_end ? d : stream_end;
+}
+
 static const char *
 do_hostlist(struct job *j, const struct vf_backend_inst *be, char *res, size_t res_len)
 {
     struct vf_conn *c = j->conn;
     struct list_ctx lc = { .groups = j->gen->groups, .identity = c->identity };
     struct vf_host_state end;
+    int64_t stream_end;
     int r = 0;
 
     if (c->ops->send_host_state == NULL) {
@@ -522,13 +532,16 @@ do_hostlist(struct job *j, const struct vf_backend_inst *be, char *res, size_t r
         vf_log(LOG_WARNING, "request %llu: more than %d domains, list truncated",
                (unsigned long long)j->id, VF_MAX_LIST_DOMAINS);
     }
+    /* each record has its own deadline, and the whole stream one more, so a
+     * slow reader cannot hold a worker for records x record timeout */
+    stream_end = vf_now_ms() + VF_LIST_STREAM_TIMEOUT_MS;
     r = c->ops->send_response(c, VF_RESP_HOSTLIST, vf_now_ms() + VF_REPLY_TIMEOUT_MS);
     for (size_t i = 0; r == 0 && i < lc.n; i++) {
-        r = c->ops->send_host_state(c, &lc.recs[i], vf_now_ms() + VF_RECORD_TIMEOUT_MS);
+        r = c->ops->send_host_state(c, &lc.recs[i], record_deadline(stream_end));
     }
     memset(&end, 0, sizeof(end));
     if (r == 0) {
-        r = c->ops->send_host_state(c, &end, vf_now_ms() + VF_RECORD_TIMEOUT_MS);
+        r = c->ops->send_host_state(c, &end, record_deadline(stream_end));
     }
     if (r == 0) {
         r = c->ops->send_response(c, VF_RESP_SUCCESS, vf_now_ms() + VF_REPLY_TIMEOUT_MS);

@@ -37,6 +37,7 @@
 #define VF_REBOOT_TIMEOUT_MS  60000
 #define VF_REPLY_TIMEOUT_MS    5000
 #define VF_RECORD_TIMEOUT_MS   2000  /* per host list record */
+#define VF_LIST_STREAM_TIMEOUT_MS 30000 /* a whole host list stream */
 #define VF_MAX_LIST_DOMAINS   10000
 
 /* A backend instance shared by the requests that use it (refcounted; the

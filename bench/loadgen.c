@@ -1,0 +1,401 @@
+/*
+ * vmfence - bench/loadgen.c: load generator for fence_virtd's TCP listener.
+ *
+ * Speaks the fence-virt TCP protocol directly (protocol.md 2.6): connect,
+ * send a signed 176-byte request, challenge the daemon, answer its
+ * challenge, read the one-byte response (or the host list stream).  It uses
+ * lib/ (vf_req_sign, vf_auth_challenge/respond, vf_connect_tcp) so that the
+ * client costs far less than a fence_virt process per request and the daemon
+ * is what gets measured.  Works against the reference daemon and ours alike.
+ *
+ * Usage:
+ *   loadgen -a ADDR -p PORT -k KEYFILE [-o status|list|reboot|null]
+ *           [-n DOMAIN] [-c CONCURRENCY] (-N REQUESTS | -d SECONDS)
+ *           [-i IDLE] [-b DOMAIN] [-t TIMEOUT_S] [-H hash] [-A auth]
+ *   -N  total requests (shared by the clients), or -d run for SECONDS
+ *   -i  before each request open IDLE connections that send nothing, and
+ *       keep them open until the request is answered (head-of-line test)
+ *   -b  a background client reboots DOMAIN in a loop while the others measure
+ * Output: one line of key=value pairs:
+ *   ok=N err=N secs=S rps=R p50_ms=.. p90_ms=.. p99_ms=.. max_ms=..
+ * Exit 0 if at least one request succeeded and none failed, else 1.
+ *
+ * Sequence numbers come from one counter with a random start, so the
+ * daemons' 10-second duplicate filter never drops a benchmark request.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "io.h"
+#include "key.h"
+#include "wire.h"
+
+#define MAX_CLIENTS 256
+#define MAX_IDLE 64
+#define MAX_SAMPLES 2000000
+#define MAX_LIST_RECORDS 1000000
+
+static struct {
+    const char *addr;
+    uint16_t port;
+    struct vf_key key;
+    enum vf_cmd cmd;
+    const char *domain;
+    const char *bg_domain;
+    unsigned int clients;
+    long total;             /* -N, or -1 */
+    double seconds;         /* -d */
+    unsigned int idle;
+    int timeout_ms;
+    enum vf_hash hash;
+    enum vf_hash auth;
+} opt;
+
+static atomic_uint seq;
+static atomic_long issued;
+static atomic_long n_ok;
+static atomic_long n_err;
+static atomic_bool stop_bg;
+static int64_t t_end;
+
+static double *samples;     /* latency in ms, one per successful request */
+static atomic_long n_samples;
+
+/*
+ * Read the host list stream after the 0xFD byte: records until the zero
+ * terminator, then the final byte.  \return 0 or -errno.
+ */
+static int
+read_list(int fd, int64_t deadline)
+{
+    uint8_t rec[VF_HOST_STATE_SIZE];
+    uint8_t last;
+    struct vf_host_state hs;
+    long n;
+    int r;
+
+    for (n = 0; n < MAX_LIST_RECORDS; n++) {
+        r = vf_read_full(fd, rec, sizeof(rec), deadline);
+        if (r < 0) {
+            return r;
+        }
+        r = vf_host_state_decode(rec, sizeof(rec), &hs);
+        if (r < 0) {
+            return r;
+        }
+        if (vf_host_state_is_end(&hs)) {
+            break;
+        }
+    }
+    if (n == MAX_LIST_RECORDS) {
+        return -E2BIG;
+    }
+    return vf_read_full(fd, &last, 1, deadline);
+}
+
+/*
+ * One complete request on a new connection.
+ * \return 0 if the daemon answered (any response byte), -errno otherwise.
+ */
+static int
+one_request(enum vf_cmd cmd, const char *domain)
+{
+    struct vf_req req;
+    uint8_t wire[VF_REQ_SIZE];
+    uint8_t resp = 0;
+    int64_t deadline = vf_now_ms() + opt.timeout_ms;
+    int fd = -1;
+    int r;
+
+    memset(&req, 0, sizeof(req));
+    req.request = (uint8_t)cmd;
+    req.hashtype = (uint8_t)opt.hash;
+    snprintf(req.domain, sizeof(req.domain), "%s", domain != NULL ? domain : "");
+    req.seqno = atomic_fetch_add(&seq, 1);
+    r = vf_req_sign(&req, opt.key.data, opt.key.len, wire);
+    if (r < 0) {
+        goto out;
+    }
+    r = vf_connect_tcp(opt.addr, opt.port, deadline, &fd);
+    if (r < 0) {
+        goto out;
+    }
+    r = vf_write_full(fd, wire, sizeof(wire), deadline);
+    if (r < 0) {
+        goto out;
+    }
+    if (opt.auth != VF_HASH_NONE) {
+        r = vf_auth_challenge(fd, opt.auth, opt.key.data, opt.key.len, deadline);
+        if (r < 0) {
+            goto out;
+        }
+        r = vf_auth_respond(fd, opt.auth, opt.key.data, opt.key.len, deadline);
+        if (r < 0) {
+            goto out;
+        }
+    }
+    r = vf_read_full(fd, &resp, 1, deadline);
+    if (r < 0) {
+        goto out;
+    }
+    if (resp == VF_RESP_HOSTLIST) {
+        r = read_list(fd, deadline);
+    }
+out:
+    vf_close(fd);
+    return r;
+}
+
+/* Open @n connections that never send anything; fds into @fds. */
+static unsigned int
+open_idle(int *fds, unsigned int n)
+{
+    unsigned int i, got = 0;
+
+    for (i = 0; i < n; i++) {
+        int fd = -1;
+        if (vf_connect_tcp(opt.addr, opt.port, vf_now_ms() + 3000, &fd) == 0) {
+            fds[got++] = fd;
+        }
+    }
+    return got;
+}
+
+static bool
+more_work(void)
+{
+    if (opt.total >= 0) {
+        return atomic_fetch_add(&issued, 1) < opt.total;
+    }
+    return vf_now_ms() < t_end;
+}
+
+static double
+ms_between(const struct timespec *a, const struct timespec *b)
+{
+    return (double)(b->tv_sec - a->tv_sec) * 1e3 +
+           (double)(b->tv_nsec - a->tv_nsec) / 1e6;
+}
+
+static void *
+client_main(void *arg)
+{
+    int idle_fds[MAX_IDLE];
+
+    (void)arg;
+    while (more_work()) {
+        struct timespec a, b;
+        unsigned int n_idle = 0, i;
+        int r;
+
+        if (opt.idle > 0) {
+            n_idle = open_idle(idle_fds, opt.idle);
+        }
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        r = one_request(opt.cmd, opt.domain);
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        if (r == 0) {
+            long k = atomic_fetch_add(&n_samples, 1);
+            if (k < MAX_SAMPLES) {
+                samples[k] = ms_between(&a, &b);
+            }
+            atomic_fetch_add(&n_ok, 1);
+        } else {
+            atomic_fetch_add(&n_err, 1);
+        }
+        for (i = 0; i < n_idle; i++) {
+            vf_close(idle_fds[i]);
+        }
+    }
+    return NULL;
+}
+
+static void *
+background_main(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&stop_bg)) {
+        if (one_request(VF_CMD_REBOOT, opt.bg_domain) < 0) {
+            usleep(10000);
+        }
+    }
+    return NULL;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double
+pct(const double *v, long n, double p)
+{
+    long i;
+
+    if (n <= 0) {
+        return 0.0;
+    }
+    i = (long)(p / 100.0 * (double)(n - 1) + 0.5);
+    return v[i < n ? i : n - 1];
+}
+
+static int
+parse_hash(const char *s, enum vf_hash *ret)
+{
+    static const char *const names[] = { "none", "sha1", "sha256", "sha512" };
+    for (int i = 0; i < 4; i++) {
+        if (strcmp(s, names[i]) == 0) {
+            *ret = (enum vf_hash)i;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+static void
+usage(FILE *f)
+{
+    fputs("usage: loadgen -a ADDR -p PORT -k KEYFILE [-o status|list|reboot|null] [-n DOMAIN]\n"
+          "               [-c CLIENTS] (-N REQUESTS | -d SECONDS) [-i IDLE] [-b DOMAIN]\n"
+          "               [-t TIMEOUT_S] [-H hash] [-A auth]\n", f);
+}
+
+int
+main(int argc, char **argv)
+{
+    pthread_t th[MAX_CLIENTS], bg;
+    const char *keyfile = NULL;
+    char err[256];
+    int64_t t0, t1;
+    long n, i;
+    int c, r;
+    unsigned int k;
+    bool have_bg = false;
+
+    opt.cmd = VF_CMD_STATUS;
+    opt.clients = 1;
+    opt.total = -1;
+    opt.seconds = 0.0;
+    opt.timeout_ms = 30000;
+    opt.hash = VF_HASH_SHA256;
+    opt.auth = VF_HASH_SHA256;
+    while ((c = getopt(argc, argv, "a:p:k:o:n:c:N:d:i:b:t:H:A:h")) != -1) {
+        switch (c) {
+        case 'a': opt.addr = optarg; break;
+        case 'p': opt.port = (uint16_t)atoi(optarg); break;
+        case 'k': keyfile = optarg; break;
+        case 'o':
+            if (strcmp(optarg, "status") == 0) {
+                opt.cmd = VF_CMD_STATUS;
+            } else if (strcmp(optarg, "list") == 0) {
+                opt.cmd = VF_CMD_HOSTLIST;
+            } else if (strcmp(optarg, "reboot") == 0) {
+                opt.cmd = VF_CMD_REBOOT;
+            } else if (strcmp(optarg, "null") == 0) {
+                opt.cmd = VF_CMD_NULL;
+            } else {
+                fprintf(stderr, "loadgen: unknown operation '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case 'n': opt.domain = optarg; break;
+        case 'c': opt.clients = (unsigned int)atoi(optarg); break;
+        case 'N': opt.total = atol(optarg); break;
+        case 'd': opt.seconds = atof(optarg); break;
+        case 'i': opt.idle = (unsigned int)atoi(optarg); break;
+        case 'b': opt.bg_domain = optarg; break;
+        case 't': opt.timeout_ms = atoi(optarg) * 1000; break;
+        case 'H':
+        case 'A':
+            if (parse_hash(optarg, c == 'H' ? &opt.hash : &opt.auth) < 0) {
+                fprintf(stderr, "loadgen: unknown hash '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (opt.addr == NULL || opt.port == 0 || keyfile == NULL ||
+        opt.clients < 1 || opt.clients > MAX_CLIENTS || opt.idle > MAX_IDLE ||
+        (opt.total < 0 && opt.seconds <= 0.0) || opt.timeout_ms <= 0) {
+        usage(stderr);
+        return 2;
+    }
+    if (vf_key_load(keyfile, &opt.key, err, sizeof(err), NULL, 0) < 0) {
+        fprintf(stderr, "loadgen: %s\n", err);
+        return 2;
+    }
+    r = vf_auth_init();
+    if (r < 0) {
+        fprintf(stderr, "loadgen: cannot initialise hashing: %s\n", strerror(-r));
+        return 2;
+    }
+    {
+        uint32_t start;
+        if (vf_random(&start, sizeof(start)) < 0) {
+            start = (uint32_t)getpid() << 12;
+        }
+        atomic_store(&seq, start);
+    }
+    samples = calloc(MAX_SAMPLES, sizeof(*samples));
+    if (samples == NULL) {
+        fputs("loadgen: out of memory\n", stderr);
+        return 2;
+    }
+
+    if (opt.bg_domain != NULL) {
+        have_bg = pthread_create(&bg, NULL, background_main, NULL) == 0;
+        usleep(50000);      /* let the first reboot reach the daemon */
+    }
+    t0 = vf_now_ms();
+    t_end = t0 + (int64_t)(opt.seconds * 1000.0);
+    for (k = 0; k < opt.clients; k++) {
+        if (pthread_create(&th[k], NULL, client_main, NULL) != 0) {
+            fputs("loadgen: cannot start a client thread\n", stderr);
+            return 2;
+        }
+    }
+    for (k = 0; k < opt.clients; k++) {
+        pthread_join(th[k], NULL);
+    }
+    t1 = vf_now_ms();
+    if (have_bg) {
+        atomic_store(&stop_bg, true);
+        pthread_join(bg, NULL);
+    }
+
+    n = atomic_load(&n_samples);
+    if (n > MAX_SAMPLES) {
+        n = MAX_SAMPLES;
+    }
+    qsort(samples, (size_t)n, sizeof(*samples), cmp_double);
+    {
+        double secs = (double)(t1 - t0) / 1000.0;
+        double sum = 0.0;
+        for (i = 0; i < n; i++) {
+            sum += samples[i];
+        }
+        printf("ok=%ld err=%ld secs=%.3f rps=%.1f mean_ms=%.3f p50_ms=%.3f p90_ms=%.3f "
+               "p99_ms=%.3f max_ms=%.3f\n",
+               atomic_load(&n_ok), atomic_load(&n_err), secs,
+               secs > 0.0 ? (double)atomic_load(&n_ok) / secs : 0.0,
+               n > 0 ? sum / (double)n : 0.0,
+               pct(samples, n, 50.0), pct(samples, n, 90.0), pct(samples, n, 99.0),
+               n > 0 ? samples[n - 1] : 0.0);
+    }
+    free(samples);
+    vf_key_clear(&opt.key);
+    return atomic_load(&n_ok) > 0 && atomic_load(&n_err) == 0 ? 0 : 1;
+}

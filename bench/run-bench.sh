@@ -1,0 +1,238 @@
+#!/bin/bash
+# vmfence - bench/run-bench.sh: the reference fence_virtd and vmfence's
+# fence_virtd side by side, on the same libvirt test-driver hypervisor, with
+# the same clients, over the tcp listener on 127.0.0.1 (different ports).
+# See bench/README.md for what each number means.  Not part of make check.
+#
+# Usage: bench/run-bench.sh [--quick] [--out FILE]
+#   --quick   fewer samples and shorter runs (about 1 minute)
+#   --out     write the results table there too (default: <build>/bench/results.md)
+# Environment:
+#   VF_BUILD_ROOT  build trees (default <repo>/_build); uses <root>/normal
+#   BENCH_N        samples for latency medians (default 30)
+#   BENCH_SECS     seconds per throughput run (default 3)
+#   BENCH_SIZES    hypervisor sizes for list latency (default "10 1000 10000")
+# Needs: the reference packages (fence-virtd, fence-virt), a build tree with
+# bench/loadgen (make -C <build>/bench loadgen).  Without our daemon built,
+# its column shows n/a.
+
+set -u
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${VF_BUILD_ROOT:-$SRC/_build}/normal
+N=${BENCH_N:-30}
+SECS=${BENCH_SECS:-3}
+SIZES=${BENCH_SIZES:-10 1000 10000}
+OUT=
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --quick) N=${BENCH_N:-10}; SECS=${BENCH_SECS:-1}; SIZES=${BENCH_SIZES:-10 1000} ;;
+    --out) OUT=$2; shift ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    *) echo "run-bench.sh: unknown option '$1'" >&2; exit 2 ;;
+    esac
+    shift
+done
+OUT=${OUT:-$BUILD/bench/results.md}
+
+REF_DAEMON=/usr/sbin/fence_virtd
+REF_MODULES=/usr/lib/x86_64-linux-gnu/fence-virt
+AGENT=/usr/sbin/fence_virt
+OUR_DAEMON=$BUILD/daemon/fence_virtd
+LOADGEN=$BUILD/bench/loadgen
+
+die() { echo "run-bench.sh: $*" >&2; exit 1; }
+log() { echo "[bench] $*" >&2; }
+[ -x "$REF_DAEMON" ] || die "reference daemon $REF_DAEMON missing (package fence-virtd)"
+[ -x "$AGENT" ] || die "reference agent $AGENT missing (package fence-virt)"
+if [ ! -x "$LOADGEN" ]; then
+    [ -f "$BUILD/Makefile" ] || die "no build tree in $BUILD (run scripts/run-tests.sh --quick or configure there)"
+    make -C "$BUILD/lib" >/dev/null && make -C "$BUILD/bench" loadgen >/dev/null || die "cannot build bench/loadgen"
+fi
+
+TMP=$(mktemp -d /tmp/vmfence-bench.XXXXXX)
+DPID=
+stop_daemon() {
+    [ -n "$DPID" ] || return 0
+    kill -TERM "$DPID" 2>/dev/null
+    for _ in $(seq 1 50); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$DPID" 2>/dev/null
+    wait "$DPID" 2>/dev/null
+    DPID=
+}
+trap 'stop_daemon; rm -rf "$TMP"' EXIT
+trap 'exit 1' INT TERM
+
+head -c 4096 /dev/urandom >"$TMP/key"
+chmod 600 "$TMP/key"
+
+# hv_xml N: a test-driver hypervisor with domains dom00001..domN (all running)
+hv_xml() {
+    local n=$1 f="$TMP/hv-$1.xml"
+    [ -f "$f" ] && { echo "$f"; return; }
+    awk -v n="$n" 'BEGIN {
+        print "<node>"
+        for (i = 1; i <= n; i++) {
+            printf "<domain type=\"test\"><name>dom%05d</name><uuid>0be1c4a1-0000-4000-8000-%012d</uuid>", i, i
+            print "<memory>65536</memory><vcpu>1</vcpu><os><type>hvm</type></os></domain>"
+        }
+        print "</node>"
+    }' >"$f"
+    echo "$f"
+}
+
+# free_port: a port below the ephemeral range (loadgen leaves thousands of
+# TIME_WAIT sockets there, and the reference daemon binds without SO_REUSEADDR)
+free_port() {
+    local p
+    for _ in $(seq 1 50); do
+        p=$((20000 + RANDOM % 12000))
+        ss -Htan "sport = :$p" | grep -q . || { echo "$p"; return 0; }
+    done
+    return 1
+}
+
+# start_daemon IMPL HVFILE: start the daemon, set PORT and DPID; 1 on failure
+start_daemon() {
+    local impl=$1 hv=$2 bin modline=""
+    PORT=$(free_port) || return 1
+    if [ "$impl" = ref ]; then
+        bin=$REF_DAEMON
+        modline="module_path = \"$REF_MODULES\";"
+    else
+        bin=$OUR_DAEMON
+    fi
+    cat >"$TMP/$impl.conf" <<EOF
+fence_virtd { listener = "tcp"; backend = "libvirt"; $modline }
+listeners { tcp { address = "127.0.0.1"; port = "$PORT"; key_file = "$TMP/key"; } }
+backends { libvirt { uri = "test://$hv"; } }
+EOF
+    chmod 600 "$TMP/$impl.conf"
+    stdbuf -oL -eL "$bin" -F -f "$TMP/$impl.conf" -p "$TMP/$impl.pid" >"$TMP/$impl.log" 2>&1 &
+    DPID=$!
+    for _ in $(seq 1 600); do
+        kill -0 "$DPID" 2>/dev/null || { DPID=; tail -5 "$TMP/$impl.log" >&2; return 1; }
+        ss -Hltn "sport = :$PORT" | grep -q . && return 0
+        sleep 0.1
+    done
+    stop_daemon
+    return 1
+}
+
+# agent_median COUNT ARGS...: median wall time (ms) of the reference agent
+agent_median() {
+    local count=$1 i t0 t1; shift
+    for i in $(seq 1 "$count"); do
+        t0=$(date +%s%N)
+        timeout 60 "$AGENT" -T 127.0.0.1 -p "$PORT" -k "$TMP/key" "$@" >/dev/null 2>&1 || { echo fail; return; }
+        t1=$(date +%s%N)
+        echo $(((t1 - t0) / 1000))
+    done | sort -n | awk '/fail/ { f = 1 } { v[NR] = $1 } END {
+        if (f || NR == 0) print "fail"; else printf "%.2f\n", v[int((NR + 1) / 2)] / 1000 }'
+}
+
+# lg ARGS...: run loadgen against the current daemon, print its key=value line
+lg() {
+    timeout 120 "$LOADGEN" -a 127.0.0.1 -p "$PORT" -k "$TMP/key" -t 10 "$@" 2>/dev/null | tail -1
+}
+kv() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
+
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null; }
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
+
+declare -A R
+# bench_impl IMPL: every measurement for one daemon, into R[IMPL.metric]
+bench_impl() {
+    local impl=$1 size hv line c t0 t1 n
+    for size in $SIZES; do
+        hv=$(hv_xml "$size")
+        if ! start_daemon "$impl" "$hv"; then
+            log "$impl: daemon did not start with $size domains"
+            continue
+        fi
+        log "$impl: $size domains, port $PORT, pid $DPID"
+        n=$N
+        [ "$size" -ge 1000 ] && n=$(( N / 3 > 3 ? N / 3 : 3 ))
+        [ "$size" -ge 10000 ] && n=3
+        R[$impl.list_$size]=$(agent_median "$n" -o list)
+        if [ "$size" = "$(echo $SIZES | cut -d' ' -f1)" ]; then
+            R[$impl.status_agent]=$(agent_median "$N" -o status -n dom00001)
+            line=$(lg -o status -n dom00001 -N $((N * 10)))
+            R[$impl.status_proto]=$(kv p50_ms "$line")
+            for c in 1 4 16 64; do
+                line=$(lg -o status -n dom00001 -c "$c" -d "$SECS")
+                R[$impl.rps_$c]=$(kv rps "$line")
+                R[$impl.p50_$c]=$(kv p50_ms "$line")
+                R[$impl.p99_$c]=$(kv p99_ms "$line")
+                R[$impl.err_$c]=$(kv err "$line")
+            done
+            line=$(lg -o status -n dom00001 -N 5 -i 5)
+            R[$impl.idle5]=$(kv p50_ms "$line")
+            line=$(lg -o status -n dom00001 -N 10 -b dom00002)
+            R[$impl.reboot_p50]=$(kv p50_ms "$line")
+            R[$impl.reboot_max]=$(kv max_ms "$line")
+            t0=$(cpu_ticks "$DPID")
+            line=$(lg -o status -n dom00001 -c 4 -N 2000)
+            t1=$(cpu_ticks "$DPID")
+            if [ -n "$t0" ] && [ -n "$t1" ]; then
+                # clock ticks -> microseconds per request
+                R[$impl.cpu_us]=$(awk -v d=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v n="$(kv ok "$line")" \
+                    'BEGIN { if (n > 0) printf "%.1f", d * 1e6 / hz / n; else print "n/a" }')
+            fi
+            R[$impl.rss_kb]=$(rss_kb "$DPID")
+        fi
+        if [ "$size" = "$(echo $SIZES | awk '{ print $NF }')" ]; then
+            R[$impl.rss_kb_big]=$(rss_kb "$DPID")
+        fi
+        stop_daemon
+    done
+}
+
+bench_impl ref
+if [ -x "$OUR_DAEMON" ]; then
+    bench_impl ours
+else
+    log "vmfence's daemon not built ($OUR_DAEMON): its column is n/a"
+fi
+
+# row LABEL KEY BETTER(lower|higher)
+row() {
+    local label=$1 key=$2 better=$3 a b ratio
+    a=${R[ref.$key]:-n/a}
+    b=${R[ours.$key]:-n/a}
+    ratio=$(awk -v a="$a" -v b="$b" -v w="$better" 'BEGIN {
+        if (a !~ /^[0-9.]+$/ || b !~ /^[0-9.]+$/ || a + 0 == 0 || b + 0 == 0) { print "n/a"; exit }
+        r = (w == "lower") ? a / b : b / a
+        printf "%.2fx %s\n", r, (r >= 1 ? "better" : "worse") }')
+    printf '| %s | %s | %s | %s |\n' "$label" "$a" "$b" "$ratio"
+}
+
+{
+    echo "# fence_virtd benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPU(s)"
+    echo
+    echo "reference: $REF_DAEMON ($(dpkg-query -W -f='${Version}' fence-virtd 2>/dev/null)); vmfence: $OUR_DAEMON"
+    echo "tcp listener on 127.0.0.1, libvirt test driver, sha256 hash + auth; N=$N, ${SECS}s per throughput run."
+    echo "Last column: how vmfence compares (latency, memory, CPU: reference/vmfence; throughput: vmfence/reference)."
+    echo
+    echo "| measurement | reference | vmfence | vmfence vs reference |"
+    echo "|---|---|---|---|"
+    row "status, fence_virt process, median ms" status_agent lower
+    row "status, protocol only (loadgen), median ms" status_proto lower
+    for s in $SIZES; do
+        row "list of $s domains, fence_virt, median ms" "list_$s" lower
+    done
+    for c in 1 4 16 64; do
+        row "status throughput, $c clients, req/s" "rps_$c" higher
+        row "status p50, $c clients, ms" "p50_$c" lower
+        row "status p99, $c clients, ms" "p99_$c" lower
+        row "failed requests, $c clients" "err_$c" lower
+    done
+    row "status behind 5 idle connections, median ms" idle5 lower
+    row "status during another VM's reboot, median ms" reboot_p50 lower
+    row "status during another VM's reboot, max ms" reboot_max lower
+    row "daemon CPU per status request, us" cpu_us lower
+    row "daemon RSS, 10-domain host, kB" rss_kb lower
+    row "daemon RSS, largest host, kB" rss_kb_big lower
+} >"$TMP/results.md"
+mkdir -p "$(dirname "$OUT")" 2>/dev/null
+cp "$TMP/results.md" "$OUT" 2>/dev/null && log "results written to $OUT"
+cat "$TMP/results.md"

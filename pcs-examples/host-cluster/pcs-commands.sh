@@ -1,0 +1,19 @@
+#!/bin/sh
+# pcs-examples/host-cluster: run on the HOST cluster.  fence_virtd runs on
+# every host as a clone of the OCF agent shipped by vmfence
+# (ocf:vmfence:fence_virtd, installed to /usr/lib/ocf/resource.d/vmfence).
+# The host cluster itself needs real fencing (IPMI, ...): the cpg backend
+# trusts corosync membership.
+set -e
+# pcs with "-f $CIB" when CIB is set (offline CIB, used by check-examples.sh);
+# plain pcs on a live cluster.  PCS_EXTRA_ARGS is appended (e.g. --force).
+pcs() {
+    if [ -n "${CIB:-}" ]; then
+        command pcs -f "$CIB" "$@" ${PCS_EXTRA_ARGS:-}
+    else
+        command pcs "$@" ${PCS_EXTRA_ARGS:-}
+    fi
+}
+
+pcs resource create fence-virtd ocf:vmfence:fence_virtd \
+    config=/etc/fence_virt.conf op monitor interval=10s clone

@@ -14,16 +14,7 @@ KEY=$VFT_TMP/key
 vft_gen_key "$KEY" 128
 LONG=$(printf 'x%.0s' $(seq 1 64))
 
-expect_err() {
-    local d=$1 rc=$2 re=$3; shift 3
-    vft_expect_rc "$d" "$rc" "$@" || return 1
-    if ! grep -Eq -- "$re" "$VFT_ERR"; then
-        vft_fail "$d: stderr does not match /$re/"
-        sed 's/^/    err: /' "$VFT_ERR" | head
-        return 1
-    fi
-    return 0
-}
+expect_err() { vft_expect_err "$@"; }
 # stdin_run PROG TEXT: run PROG with TEXT on stdin (no arguments)
 stdin_run() { printf '%s' "$2" | "$1"; }
 

@@ -74,22 +74,8 @@ EOF
 xvm() { ip netns exec "$NSG" "$VF_AGENT_XVM" -k "$KEY" -t 10 "$@"; }
 ref_xvm() { ip netns exec "$NSG" "$REF_AGENT_XVM" -k "$KEY" -t 10 "$@"; }
 
-expect() {
-    local d=$1 rc=$2 re=$3; shift 3
-    vft_expect_rc "$d" "$rc" "$@" || return 1
-    if [ -n "$re" ] && ! grep -Eq -- "$re" "$VFT_OUT"; then
-        vft_fail "$d: stdout does not match /$re/"; sed 's/^/    out: /' "$VFT_OUT" | head
-        return 1
-    fi
-}
-expect_err() {
-    local d=$1 rc=$2 re=$3; shift 3
-    vft_expect_rc "$d" "$rc" "$@" || return 1
-    if ! grep -Eiq -- "$re" "$VFT_ERR"; then
-        vft_fail "$d: stderr does not match /$re/"; sed 's/^/    err: /' "$VFT_ERR" | head
-        return 1
-    fi
-}
+expect() { vft_expect_out "$@"; }
+expect_err() { vft_expect_err "$@"; }
 state() {
     local rc=0
     xvm -c "$3" -C "$3" -o status -n "$1" >/dev/null 2>&1 || rc=$?

@@ -52,6 +52,31 @@ vft_expect_rc() {
     return 1
 }
 
+# vft_expect_out DESC RC REGEX CMD...: exit code RC and stdout matching REGEX
+# (an empty REGEX matches anything)
+vft_expect_out() {
+    local d=$1 rc=$2 re=$3; shift 3
+    vft_expect_rc "$d" "$rc" "$@" || return 1
+    if [ -n "$re" ] && ! grep -Eq -- "$re" "$VFT_OUT"; then
+        vft_fail "$d: stdout does not match /$re/"
+        sed 's/^/    out: /' "$VFT_OUT" | head; sed 's/^/    err: /' "$VFT_ERR" | head
+        return 1
+    fi
+    return 0
+}
+# vft_expect_err DESC RC REGEX CMD...: exit code RC and stderr matching REGEX
+# (case-insensitive)
+vft_expect_err() {
+    local d=$1 rc=$2 re=$3; shift 3
+    vft_expect_rc "$d" "$rc" "$@" || return 1
+    if ! grep -Eiq -- "$re" "$VFT_ERR"; then
+        vft_fail "$d: stderr does not match /$re/"
+        sed 's/^/    err: /' "$VFT_ERR" | head
+        return 1
+    fi
+    return 0
+}
+
 vft_skip() { echo "SKIP: $VFT_NAME: $*"; exit 77; }
 vft_need_root() { [ "$(id -u)" = 0 ] || vft_skip "needs root"; }
 vft_need_cmd() { local c; for c in "$@"; do command -v "$c" >/dev/null 2>&1 || [ -x "$c" ] || vft_skip "needs $c"; done; }

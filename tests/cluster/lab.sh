@@ -785,7 +785,7 @@ lab_device_del() {
     lab_nsx "$1" timeout 30 pcs stonith delete "$2" >/dev/null 2>&1 ||
         lab_nsx "$1" timeout 10 cibadmin --delete --xml-text "<primitive id=\"$2\"/>" >/dev/null 2>&1
     local i
-    for i in $(seq 1 40); do
+    for i in $(seq 1 120); do
         lab_nsx "$1" timeout 5 stonith_admin -L 2>/dev/null | grep -qw "$2" || return 0
         sleep 0.25
     done

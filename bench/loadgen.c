@@ -11,13 +11,25 @@
  * Usage:
  *   loadgen -a ADDR -p PORT -k KEYFILE [-o status|list|reboot|null]
  *           [-n DOMAIN] [-c CONCURRENCY] (-N REQUESTS | -d SECONDS)
- *           [-i IDLE] [-b DOMAIN] [-t TIMEOUT_S] [-H hash] [-A auth]
+ *           [-i IDLE] [-b DOMAIN] [-t TIMEOUT_S] [-H hash] [-A auth] [-S]
  *   -N  total requests (shared by the clients), or -d run for SECONDS
  *   -i  before each request open IDLE connections that send nothing, and
  *       keep them open until the request is answered (head-of-line test)
  *   -b  a background client reboots DOMAIN in a loop while the others measure
+ *   -S  synchronised bursts: all clients send their request at the same
+ *       moment (a barrier before each), the next burst starts when every
+ *       client has its answer; -N counts bursts.  "64 nodes ask at once":
+ *       a client the daemon leaves waiting cannot just issue fewer requests
+ *       (in the free-running mode a daemon that serves a few clients and
+ *       starves the rest shows a low p99 over the requests it answered).
  * Output: one line of key=value pairs:
- *   ok=N err=N secs=S rps=R p50_ms=.. p90_ms=.. p99_ms=.. max_ms=..
+ *   ok=N err=N secs=S rps=R mean_ms=.. p50_ms=.. p90_ms=.. p99_ms=.. max_ms=..
+ *   p99all_ms=.. errs=ERRNO:N,...
+ * rps counts answered requests only.  p50/p90/p99/max are over the answered
+ * requests; p99all_ms is the 99th percentile over ALL requests, a failed
+ * one counting as slower than any answered one ("fail" when more than 1 %
+ * failed): leaving failures out would flatter a daemon that drops
+ * connections under load.  errs: failures by errno name.
  * Exit 0 if at least one request succeeded and none failed, else 1.
  *
  * Sequence numbers come from one counter with a random start, so the
@@ -55,6 +67,7 @@ static struct {
     long total;             /* -N, or -1 */
     double seconds;         /* -d */
     unsigned int idle;
+    bool sync;              /* -S */
     int timeout_ms;
     enum vf_hash hash;
     enum vf_hash auth;
@@ -69,6 +82,10 @@ static int64_t t_end;
 
 static double *samples;     /* latency in ms, one per successful request */
 static atomic_long n_samples;
+
+/* failures by errno (index = errno, clamped) */
+#define MAX_ERRNO 256
+static atomic_long err_count[MAX_ERRNO];
 
 /*
  * Read the host list stream after the 0xFD byte: records until the zero
@@ -170,9 +187,30 @@ open_idle(int *fds, unsigned int n)
     return got;
 }
 
+static pthread_barrier_t burst_barrier;
+static bool burst_go;
+static long bursts_done;
+
+/* -S: may another burst start?  (decided by one thread between barriers) */
+static bool
+more_bursts(void)
+{
+    if (opt.total >= 0) {
+        return bursts_done++ < opt.total;
+    }
+    return vf_now_ms() < t_end;
+}
+
 static bool
 more_work(void)
 {
+    if (opt.sync) {
+        if (pthread_barrier_wait(&burst_barrier) == PTHREAD_BARRIER_SERIAL_THREAD) {
+            burst_go = more_bursts();
+        }
+        pthread_barrier_wait(&burst_barrier);
+        return burst_go;
+    }
     if (opt.total >= 0) {
         return atomic_fetch_add(&issued, 1) < opt.total;
     }
@@ -210,7 +248,10 @@ client_main(void *arg)
             }
             atomic_fetch_add(&n_ok, 1);
         } else {
+            int e = -r;
+
             atomic_fetch_add(&n_err, 1);
+            atomic_fetch_add(&err_count[e > 0 && e < MAX_ERRNO ? e : 0], 1);
         }
         for (i = 0; i < n_idle; i++) {
             vf_close(idle_fds[i]);
@@ -268,7 +309,7 @@ usage(FILE *f)
 {
     fputs("usage: loadgen -a ADDR -p PORT -k KEYFILE [-o status|list|reboot|null] [-n DOMAIN]\n"
           "               [-c CLIENTS] (-N REQUESTS | -d SECONDS) [-i IDLE] [-b DOMAIN]\n"
-          "               [-t TIMEOUT_S] [-H hash] [-A auth]\n", f);
+          "               [-t TIMEOUT_S] [-H hash] [-A auth] [-S]\n", f);
 }
 
 int
@@ -290,7 +331,7 @@ main(int argc, char **argv)
     opt.timeout_ms = 30000;
     opt.hash = VF_HASH_SHA256;
     opt.auth = VF_HASH_SHA256;
-    while ((c = getopt(argc, argv, "a:p:k:o:n:c:N:d:i:b:t:H:A:h")) != -1) {
+    while ((c = getopt(argc, argv, "a:p:k:o:n:c:N:d:i:b:t:H:A:Sh")) != -1) {
         switch (c) {
         case 'a': opt.addr = optarg; break;
         case 'p': opt.port = (uint16_t)atoi(optarg); break;
@@ -315,6 +356,7 @@ main(int argc, char **argv)
         case 'd': opt.seconds = atof(optarg); break;
         case 'i': opt.idle = (unsigned int)atoi(optarg); break;
         case 'b': opt.bg_domain = optarg; break;
+        case 'S': opt.sync = true; break;
         case 't': opt.timeout_ms = atoi(optarg) * 1000; break;
         case 'H':
         case 'A':
@@ -359,6 +401,10 @@ main(int argc, char **argv)
         have_bg = pthread_create(&bg, NULL, background_main, NULL) == 0;
         usleep(50000);      /* let the first reboot reach the daemon */
     }
+    if (opt.sync && pthread_barrier_init(&burst_barrier, NULL, opt.clients) != 0) {
+        fputs("loadgen: cannot create the burst barrier\n", stderr);
+        return 2;
+    }
     t0 = vf_now_ms();
     t_end = t0 + (int64_t)(opt.seconds * 1000.0);
     for (k = 0; k < opt.clients; k++) {
@@ -384,16 +430,44 @@ main(int argc, char **argv)
     {
         double secs = (double)(t1 - t0) / 1000.0;
         double sum = 0.0;
+        long nerr = atomic_load(&n_err);
+        long all = n + nerr;
+        char p99all[32];
+        bool first = true;
+
         for (i = 0; i < n; i++) {
             sum += samples[i];
         }
+        /* 99th percentile of all requests, failures ranked last */
+        if (all == 0) {
+            snprintf(p99all, sizeof(p99all), "n/a");
+        } else {
+            long idx = (long)(0.99 * (double)(all - 1) + 0.5);
+
+            if (idx >= n) {
+                snprintf(p99all, sizeof(p99all), "fail");
+            } else {
+                snprintf(p99all, sizeof(p99all), "%.3f", samples[idx]);
+            }
+        }
         printf("ok=%ld err=%ld secs=%.3f rps=%.1f mean_ms=%.3f p50_ms=%.3f p90_ms=%.3f "
-               "p99_ms=%.3f max_ms=%.3f\n",
-               atomic_load(&n_ok), atomic_load(&n_err), secs,
+               "p99_ms=%.3f max_ms=%.3f p99all_ms=%s errs=",
+               atomic_load(&n_ok), nerr, secs,
                secs > 0.0 ? (double)atomic_load(&n_ok) / secs : 0.0,
                n > 0 ? sum / (double)n : 0.0,
                pct(samples, n, 50.0), pct(samples, n, 90.0), pct(samples, n, 99.0),
-               n > 0 ? samples[n - 1] : 0.0);
+               n > 0 ? samples[n - 1] : 0.0, p99all);
+        for (int e = 0; e < MAX_ERRNO; e++) {
+            long cnt = atomic_load(&err_count[e]);
+
+            if (cnt > 0) {
+                const char *nm = e == 0 ? "other" : strerrorname_np(e);
+
+                printf("%s%s:%ld", first ? "" : ",", nm != NULL ? nm : "?", cnt);
+                first = false;
+            }
+        }
+        printf("%s\n", first ? "none" : "");
     }
     free(samples);
     vf_key_clear(&opt.key);

@@ -4,10 +4,12 @@
 # the same clients, over the tcp listener on 127.0.0.1 (different ports).
 # See bench/README.md for what each number means.  Not part of make check.
 #
-# Usage: bench/run-bench.sh [--quick] [--out FILE]
+# Usage: bench/run-bench.sh [--quick] [--build DIR] [--out FILE]
 #   --quick   fewer samples and shorter runs (about 1 minute)
+#   --build   the build tree to measure (default: $VF_BENCH_BUILD, else <root>/normal)
 #   --out     write the results table there too (default: <build>/bench/results.md)
 # Environment:
+#   VF_BENCH_BUILD the build tree (same as --build)
 #   VF_BUILD_ROOT  build trees (default <repo>/_build); uses <root>/normal
 #   BENCH_N        samples for latency medians (default 30)
 #   BENCH_SECS     seconds per throughput run (default 3)
@@ -18,7 +20,7 @@
 
 set -u
 SRC=$(cd "$(dirname "$0")/.." && pwd)
-BUILD=${VF_BUILD_ROOT:-$SRC/_build}/normal
+BUILD=${VF_BENCH_BUILD:-${VF_BUILD_ROOT:-$SRC/_build}/normal}
 N=${BENCH_N:-30}
 SECS=${BENCH_SECS:-3}
 SIZES=${BENCH_SIZES:-10 1000 10000}
@@ -27,7 +29,8 @@ while [ $# -gt 0 ]; do
     case "$1" in
     --quick) N=${BENCH_N:-10}; SECS=${BENCH_SECS:-1}; SIZES=${BENCH_SIZES:-10 1000} ;;
     --out) OUT=$2; shift ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    --build) BUILD=$(cd "$2" && pwd) || exit 2; shift ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "run-bench.sh: unknown option '$1'" >&2; exit 2 ;;
     esac
     shift
@@ -154,17 +157,29 @@ bench_impl() {
         [ "$size" -ge 1000 ] && n=$(( N / 3 > 3 ? N / 3 : 3 ))
         [ "$size" -ge 10000 ] && n=3
         R[$impl.list_$size]=$(agent_median "$n" -o list)
+        line=$(lg -o list -N "$n")
+        R[$impl.listp_$size]=$(kv p50_ms "$line")
         if [ "$size" = "$(echo $SIZES | cut -d' ' -f1)" ]; then
             R[$impl.status_agent]=$(agent_median "$N" -o status -n dom00001)
             line=$(lg -o status -n dom00001 -N $((N * 10)))
             R[$impl.status_proto]=$(kv p50_ms "$line")
             for c in 1 4 16 64; do
                 line=$(lg -o status -n dom00001 -c "$c" -d "$SECS")
+                log "$impl: $c clients: $line"
                 R[$impl.rps_$c]=$(kv rps "$line")
                 R[$impl.p50_$c]=$(kv p50_ms "$line")
                 R[$impl.p99_$c]=$(kv p99_ms "$line")
+                R[$impl.p99all_$c]=$(kv p99all_ms "$line")
                 R[$impl.err_$c]=$(kv err "$line")
             done
+            # 64 clients sending at the same moment, burst after burst
+            line=$(lg -o status -n dom00001 -c 64 -S -d "$SECS")
+            log "$impl: 64 clients in bursts: $line"
+            R[$impl.rps_b64]=$(kv rps "$line")
+            R[$impl.p50_b64]=$(kv p50_ms "$line")
+            R[$impl.p99_b64]=$(kv p99_ms "$line")
+            R[$impl.p99all_b64]=$(kv p99all_ms "$line")
+            R[$impl.err_b64]=$(kv err "$line")
             line=$(lg -o status -n dom00001 -N 5 -i 5)
             R[$impl.idle5]=$(kv p50_ms "$line")
             line=$(lg -o status -n dom00001 -N 10 -b dom00002)
@@ -206,6 +221,32 @@ row() {
     printf '| %s | %s | %s | %s |\n' "$label" "$a" "$b" "$ratio"
 }
 
+# target LABEL KEY BETTER FACTOR: vmfence must be FACTOR times better than
+# the reference ("fail" = more than 1 % of the requests failed: worst)
+target() {
+    local label=$1 key=$2 better=$3 factor=$4 a b
+    a=${R[ref.$key]:-n/a}
+    b=${R[ours.$key]:-n/a}
+    awk -v a="$a" -v b="$b" -v w="$better" -v f="$factor" -v l="$label" 'BEGIN {
+        num = "^[0-9.]+$"
+        if (b == "fail" || b == "n/a" || a == "n/a") { printf "| %s | ref %s, vmfence %s | not measurable |\n", l, a, b; exit }
+        if (a == "fail") { printf "| %s | ref fail (>1%% failed), vmfence %s | met (the reference fails) |\n", l, b; exit }
+        if (a !~ num || b !~ num || a + 0 == 0 || b + 0 == 0) { printf "| %s | ref %s, vmfence %s | n/a |\n", l, a, b; exit }
+        r = (w == "lower") ? a / b : b / a
+        printf "| %s | ref %s, vmfence %s: %.2fx | %s |\n", l, a, b, r,
+               (r >= f ? "met" : sprintf("MISSED (%.1f%% of the goal)", 100 * r / f)) }'
+}
+
+# absolute LABEL KEY LIMIT_MS: vmfence's value must be below the limit
+absolute() {
+    local label=$1 key=$2 limit=$3 b
+    b=${R[ours.$key]:-n/a}
+    awk -v b="$b" -v m="$limit" -v l="$label" -v a="${R[ref.$key]:-n/a}" 'BEGIN {
+        if (b !~ /^[0-9.]+$/) { printf "| %s | vmfence %s | not measured |\n", l, b; exit }
+        printf "| %s | vmfence %s ms (reference %s) | %s |\n", l, b, a,
+               (b + 0 < m + 0 ? "met" : sprintf("MISSED by %.1f ms", b - m)) }'
+}
+
 {
     echo "# fence_virtd benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPU(s)"
     echo
@@ -219,19 +260,40 @@ row() {
     row "status, protocol only (loadgen), median ms" status_proto lower
     for s in $SIZES; do
         row "list of $s domains, fence_virt, median ms" "list_$s" lower
+        row "list of $s domains, protocol only (loadgen), median ms" "listp_$s" lower
     done
     for c in 1 4 16 64; do
         row "status throughput, $c clients, req/s" "rps_$c" higher
         row "status p50, $c clients, ms" "p50_$c" lower
-        row "status p99, $c clients, ms" "p99_$c" lower
+        row "status p99 (answered requests), $c clients, ms" "p99_$c" lower
+        row "status p99 (all requests, failed = slowest), $c clients, ms" "p99all_$c" lower
         row "failed requests, $c clients" "err_$c" lower
     done
+    row "status throughput, 64 clients in bursts, req/s" rps_b64 higher
+    row "status p50, 64 clients in bursts, ms" p50_b64 lower
+    row "status p99 (answered requests), 64 clients in bursts, ms" p99_b64 lower
+    row "status p99 (all requests, failed = slowest), 64 clients in bursts, ms" p99all_b64 lower
+    row "failed requests, 64 clients in bursts" err_b64 lower
     row "status behind 5 idle connections, median ms" idle5 lower
     row "status during another VM's reboot, median ms" reboot_p50 lower
     row "status during another VM's reboot, max ms" reboot_max lower
     row "daemon CPU per status request, us" cpu_us lower
     row "daemon RSS, 10-domain host, kB" rss_kb lower
     row "daemon RSS, largest host, kB" rss_kb_big lower
+    echo
+    echo "Targets of the issue (vmfence vs the reference, same run):"
+    echo
+    echo "| target | measured | verdict |"
+    echo "|---|---|---|"
+    target ">= 10x throughput, 64 clients" rps_64 higher 10
+    target ">= 10x throughput, 64 clients in bursts" rps_b64 higher 10
+    target "p99 <= 1/20, 64 clients (answered requests)" p99_64 lower 20
+    target "p99 <= 1/20, 64 clients (all requests)" p99all_64 lower 20
+    target "p99 <= 1/20, 64 clients in bursts (answered requests)" p99_b64 lower 20
+    target "p99 <= 1/20, 64 clients in bursts (all requests)" p99all_b64 lower 20
+    absolute "status behind 5 idle connections < 5 ms" idle5 5
+    absolute "list of 10000 domains < 50 ms (fence_virt process)" list_10000 50
+    absolute "list of 10000 domains < 50 ms (protocol only, loadgen)" listp_10000 50
 } >"$TMP/results.md"
 mkdir -p "$(dirname "$OUT")" 2>/dev/null
 cp "$TMP/results.md" "$OUT" 2>/dev/null && log "results written to $OUT"

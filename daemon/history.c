@@ -1,8 +1,13 @@
 /*
  * vmfence - daemon/history.c: bounded duplicate-request table.
  *
- * A fixed array of VF_HISTORY_CAP slots protected by one mutex; a linear
- * scan per request is cheap at this size.  Entries are reserved when a
+ * A fixed array of VF_HISTORY_CAP slots protected by one mutex.  Each slot
+ * has a compact header (state, token, time, hash of the key) apart from its
+ * key, so the linear scan per request touches 32 KiB of headers, and full
+ * keys are compared only when the hashes match; a token names its slot, so
+ * complete/release/confirm find their entry without a scan.  (Under load
+ * the table is always full of completed entries: the old scan compared
+ * 300-byte keys in all 1024 slots on every request.)  Entries are reserved when a
  * request starts (so a retransmission arriving while the first copy still
  * runs is dropped too), then either completed (kept for the window) or
  * released (forgotten).  When the table is full the oldest completed entry
@@ -18,20 +23,21 @@
 #include "history.h"
 
 struct hist_entry {
+    uint64_t token;             /* serial * cap + slot index */
+    int64_t done_ms;
+    uint32_t hash;              /* key_hash(key) */
     bool used;
     bool in_progress;
     bool tentative;             /* in progress, reply channel not yet confirmed */
-    uint64_t token;
-    int64_t done_ms;
-    struct vf_history_key key;
 };
 
 struct vf_history {
     pthread_mutex_t lock;
     unsigned int cap;
     int64_t window_ms;
-    uint64_t next_token;
+    uint64_t next_serial;
     struct hist_entry *slots;
+    struct vf_history_key *keys;    /* keys[i] belongs to slots[i] */
 };
 
 struct vf_history *
@@ -47,14 +53,17 @@ vf_history_new(unsigned int cap, int64_t window_ms)
         return NULL;
     }
     h->slots = calloc(cap, sizeof(*h->slots));
-    if (h->slots == NULL) {
+    h->keys = calloc(cap, sizeof(*h->keys));
+    if (h->slots == NULL || h->keys == NULL) {
+        free(h->slots);
+        free(h->keys);
         free(h);
         return NULL;
     }
     pthread_mutex_init(&h->lock, NULL);
     h->cap = cap;
     h->window_ms = window_ms;
-    h->next_token = 1;
+    h->next_serial = 1;
     return h;
 }
 
@@ -66,8 +75,44 @@ vf_history_free(struct vf_history *h)
     }
     pthread_mutex_destroy(&h->lock);
     free(h->slots);
+    free(h->keys);
     free(h);
     return NULL;
+}
+
+/* FNV-1a, step by step */
+static uint32_t
+fnv(uint32_t h, const void *data, size_t len)
+{
+    const uint8_t *p = data;
+
+    for (size_t i = 0; i < len; i++) {
+        h = (h ^ p[i]) * 16777619u;
+    }
+    return h;
+}
+
+/* Hash of what key_equal() compares (the domain case-insensitively). */
+static uint32_t
+key_hash(const struct vf_history_key *k)
+{
+    uint32_t h = 2166136261u;
+    char dom[sizeof(k->domain)];
+    size_t n = 0;
+
+    h = fnv(h, k->listener, strnlen(k->listener, sizeof(k->listener)));
+    h = fnv(h, "", 1);
+    h = fnv(h, k->identity, strnlen(k->identity, sizeof(k->identity)));
+    h = fnv(h, &k->request, sizeof(k->request));
+    h = fnv(h, &k->seqno, sizeof(k->seqno));
+    h = fnv(h, &k->port, sizeof(k->port));
+    h = fnv(h, k->random, sizeof(k->random));
+    for (; n < sizeof(dom) && k->domain[n] != '\0'; n++) {
+        char c = k->domain[n];
+
+        dom[n] = (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+    }
+    return fnv(h, dom, n);
 }
 
 static bool
@@ -99,11 +144,13 @@ reserve(struct vf_history *h, const struct vf_history_key *key, int64_t now_ms,
 {
     struct hist_entry *free_slot = NULL;
     struct hist_entry *oldest = NULL;
+    uint32_t hash = 0;
     int r = 0;
 
     if (h == NULL || key == NULL || ret_token == NULL) {
         return -EINVAL;
     }
+    hash = key_hash(key);
     pthread_mutex_lock(&h->lock);
     for (unsigned int i = 0; i < h->cap; i++) {
         struct hist_entry *e = &h->slots[i];
@@ -115,7 +162,7 @@ reserve(struct vf_history *h, const struct vf_history_key *key, int64_t now_ms,
             }
             continue;
         }
-        if (!e->tentative && key_equal(&e->key, key)) {
+        if (!e->tentative && e->hash == hash && key_equal(&h->keys[i], key)) {
             r = -EEXIST;
             goto out;
         }
@@ -133,24 +180,23 @@ reserve(struct vf_history *h, const struct vf_history_key *key, int64_t now_ms,
     free_slot->used = true;
     free_slot->in_progress = true;
     free_slot->tentative = tentative;
-    free_slot->token = h->next_token++;
+    free_slot->token = h->next_serial++ * h->cap + (uint64_t)(free_slot - h->slots);
     free_slot->done_ms = 0;
-    free_slot->key = *key;
+    free_slot->hash = hash;
+    h->keys[free_slot - h->slots] = *key;
     *ret_token = free_slot->token;
 out:
     pthread_mutex_unlock(&h->lock);
     return r;
 }
 
+/* The entry of @token (its slot is token % cap), or NULL once it is gone. */
 static struct hist_entry *
 find_token(struct vf_history *h, uint64_t token)
 {
-    for (unsigned int i = 0; i < h->cap; i++) {
-        if (h->slots[i].used && h->slots[i].token == token) {
-            return &h->slots[i];
-        }
-    }
-    return NULL;
+    struct hist_entry *e = &h->slots[token % h->cap];
+
+    return e->used && e->token == token ? e : NULL;
 }
 
 int
@@ -185,7 +231,8 @@ vf_history_confirm(struct vf_history *h, uint64_t token, int64_t now_ms)
     for (unsigned int i = 0; i < h->cap; i++) {
         const struct hist_entry *o = &h->slots[i];
 
-        if (o != e && !o->tentative && entry_live(h, o, now_ms) && key_equal(&o->key, &e->key)) {
+        if (o != e && !o->tentative && entry_live(h, o, now_ms) && o->hash == e->hash &&
+            key_equal(&h->keys[i], &h->keys[e - h->slots])) {
             e->used = false;
             r = -EEXIST;
             goto out;
@@ -211,7 +258,8 @@ vf_history_siblings(struct vf_history *h, uint64_t token, int64_t now_ms)
     for (unsigned int i = 0; e != NULL && i < h->cap; i++) {
         const struct hist_entry *o = &h->slots[i];
 
-        if (o == e || !entry_live(h, o, now_ms) || !key_equal(&o->key, &e->key)) {
+        if (o == e || !entry_live(h, o, now_ms) || o->hash != e->hash ||
+            !key_equal(&h->keys[i], &h->keys[e - h->slots])) {
             continue;
         }
         if (!o->tentative) {

@@ -5,12 +5,16 @@
  * ------
  * Each listener runs in a thread of its own (vf_listener_start) and only
  * deals with its sockets: it hands every complete request to api->submit()
- * as a struct vf_conn.  submit() never blocks: it starts one detached worker
- * thread per request, with at most VF_MAX_WORKERS running at once; beyond
- * that cap the connection is closed at once (logged), so a flood costs the
- * attacker, not the other requesters.  A slow or hostile peer therefore only
- * ever holds its own worker, and every step of a worker is bounded by a
- * deadline:
+ * as a struct vf_conn.  submit() never blocks: it appends the request to a
+ * FIFO queue served by a pool of reusable worker threads (at most
+ * VF_MAX_WORKERS; started on demand, idle ones beyond VF_MIN_WORKERS exit
+ * after VF_WORKER_IDLE_MS).  At most VF_MAX_QUEUED requests wait; beyond
+ * that the connection is closed at once (logged, rate limited), so a flood
+ * costs the attacker, not the requesters already queued.  Each queued
+ * request has its own deadline (VF_QUEUE_TIMEOUT_MS): one that no worker
+ * took by then is dropped (closed) instead of being served late.  A slow or
+ * hostile peer therefore only ever holds one worker, and every step of a
+ * worker is bounded by a deadline:
  *
  *   a. verify the signed request (min hash, key)         conn->is_signed only
  *   b. dedupe (history.c), reserve the entry              10 s window
@@ -19,7 +23,8 @@
  *   c. conn->ops->open (multicast connect-back)           5 s
  *   d. challenge/response: respond, then challenge        10 s per half
  *   e. groups ACL (name and UUID both resolved)           on/off/reboot/status
- *   f. serialise per target (resolved UUID or name)       shares the op deadline
+ *   f. serialise per target (resolved UUID or name;       shares the op deadline
+ *      statuses of one target share the lock, power operations are exclusive)
  *   g. backend operation                                  30 s, reboot 60 s
  *   h. response / host list, audit line, history record
  *
@@ -148,20 +153,44 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t idle_cv;  /* signalled when a request ends (CLOCK_MONOTONIC) */
 static struct gen *current_gen;
 static struct vf_history *history;
-static unsigned int active_workers;
+static unsigned int active_requests;    /* queued + running, under mu */
+
+/* worker pool, under mu */
+struct job;
+static pthread_cond_t work_cv;          /* a job was queued / the pool stops */
+static struct job *q_head, *q_tail;     /* FIFO of requests waiting for a worker */
+static unsigned int n_queued;
+static unsigned int n_threads;          /* pool threads alive */
+static unsigned int n_waiting;          /* pool threads waiting for a job */
+static bool pool_stop;
+static unsigned int max_queued = VF_MAX_QUEUED;
+static int queue_timeout_ms = VF_QUEUE_TIMEOUT_MS;
 static atomic_bool stopping;
 static atomic_uint_fast64_t request_counter;
 static struct vf_listener_inst *slots[VF_MAX_LISTENERS];
 
-/* per-target locks */
+/*
+ * Per-target locks.  Power operations (off, on, reboot) take the lock of
+ * their target exclusively; status takes it shared: statuses of one VM may
+ * run together, but never while a power operation on it runs, and a power
+ * operation never starts while a status of it runs (so status reports the
+ * state before or after an operation, never a half-done reboot).  Waiting
+ * power operations have priority: a stream of statuses cannot starve an
+ * off.  Each lock has its own condition variables, so a release wakes only
+ * waiters of that target (a shared broadcast woke every waiter of every
+ * target: with 64 requests on one VM, a storm of context switches).
+ */
 struct dlock {
     char key[128];
-    unsigned int users;
-    bool held;
+    unsigned int users;         /* holders and waiters */
+    unsigned int readers;       /* status holders */
+    unsigned int w_waiting;     /* power operations waiting */
+    bool writer;                /* a power operation holds it */
+    pthread_cond_t rcv;         /* statuses wait here (CLOCK_MONOTONIC) */
+    pthread_cond_t wcv;         /* power operations wait here */
     struct dlock *next;
 };
 static pthread_mutex_t dl_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t dl_cv;
 static struct dlock *dlocks;
 
 static void
@@ -186,7 +215,10 @@ int
 vf_pipeline_init(void)
 {
     init_mono_cond(&idle_cv);
-    init_mono_cond(&dl_cv);
+    init_mono_cond(&work_cv);
+    pthread_mutex_lock(&mu);
+    pool_stop = false;
+    pthread_mutex_unlock(&mu);
     history = vf_history_new(VF_HISTORY_CAP, VF_HISTORY_WINDOW_MS);
     if (history == NULL) {
         return -ENOMEM;
@@ -200,14 +232,37 @@ vf_pipeline_fini(void)
 {
     struct gen *g = NULL;
 
+    int64_t deadline = vf_now_ms() + 2000;
+    struct timespec ts;
+
+    deadline_ts(deadline, &ts);
     pthread_mutex_lock(&mu);
     g = current_gen;
     current_gen = NULL;
+    /* idle pool threads exit; busy ones (after a failed drain) finish first */
+    pool_stop = true;
+    pthread_cond_broadcast(&work_cv);
+    while (n_threads > 0 && active_requests == 0 && vf_now_ms() < deadline) {
+        pthread_cond_timedwait(&idle_cv, &mu, &ts);
+    }
     pthread_mutex_unlock(&mu);
     gen_unref(g);
     if (vf_pipeline_active() == 0) {
         history = vf_history_free(history);
     }
+}
+
+void
+vf_pipeline_set_queue_limits(unsigned int max_q, int timeout_ms)
+{
+    pthread_mutex_lock(&mu);
+    if (max_q > 0) {
+        max_queued = max_q;
+    }
+    if (timeout_ms > 0) {
+        queue_timeout_ms = timeout_ms;
+    }
+    pthread_mutex_unlock(&mu);
 }
 
 int
@@ -261,7 +316,7 @@ vf_pipeline_active(void)
     unsigned int n = 0;
 
     pthread_mutex_lock(&mu);
-    n = active_workers;
+    n = active_requests;
     pthread_mutex_unlock(&mu);
     return n;
 }
@@ -275,10 +330,10 @@ vf_pipeline_drain(int timeout_ms)
 
     deadline_ts(deadline, &ts);
     pthread_mutex_lock(&mu);
-    while (active_workers > 0 && vf_now_ms() < deadline) {
+    while (active_requests > 0 && vf_now_ms() < deadline) {
         pthread_cond_timedwait(&idle_cv, &mu, &ts);
     }
-    n = active_workers;
+    n = active_requests;
     pthread_mutex_unlock(&mu);
     return n;
 }
@@ -298,14 +353,21 @@ dlock_put_locked(struct dlock *d)
         pp = &(*pp)->next;
     }
     *pp = d->next;
+    pthread_cond_destroy(&d->rcv);
+    pthread_cond_destroy(&d->wcv);
     free(d);
 }
 
+/*
+ * Lock @key, shared (@shared: status) or exclusive, waiting at most until
+ * @deadline_ms.  \return the lock, or NULL (timed out, out of memory)
+ */
 static struct dlock *
-dlock_acquire(const char *key, int64_t deadline_ms)
+dlock_acquire(const char *key, bool shared, int64_t deadline_ms)
 {
     struct dlock *d = NULL;
     struct timespec ts;
+    bool busy = false;
 
     deadline_ts(deadline_ms, &ts);
     pthread_mutex_lock(&dl_mu);
@@ -321,21 +383,44 @@ dlock_acquire(const char *key, int64_t deadline_ms)
             return NULL;
         }
         snprintf(d->key, sizeof(d->key), "%s", key);
+        init_mono_cond(&d->rcv);
+        init_mono_cond(&d->wcv);
         d->next = dlocks;
         dlocks = d;
     }
     d->users++;
-    while (d->held) {
-        if (pthread_cond_timedwait(&dl_cv, &dl_mu, &ts) == ETIMEDOUT && d->held) {
-            break;
+    if (shared) {
+        /* whoever wakes re-checks under dl_mu; a timed-out waiter still
+         * takes the lock if it became free */
+        while ((busy = d->writer || d->w_waiting > 0)) {
+            if (pthread_cond_timedwait(&d->rcv, &dl_mu, &ts) == ETIMEDOUT &&
+                (busy = d->writer || d->w_waiting > 0)) {
+                break;
+            }
+        }
+        if (!busy) {
+            d->readers++;
+        }
+    } else {
+        d->w_waiting++;
+        while ((busy = d->writer || d->readers > 0)) {
+            if (pthread_cond_timedwait(&d->wcv, &dl_mu, &ts) == ETIMEDOUT &&
+                (busy = d->writer || d->readers > 0)) {
+                break;
+            }
+        }
+        d->w_waiting--;
+        if (!busy) {
+            d->writer = true;
+        } else if (d->w_waiting == 0 && !d->writer) {
+            /* statuses held back only by this waiter may go now */
+            pthread_cond_broadcast(&d->rcv);
         }
     }
-    if (d->held) {
+    if (busy) {
         /* timed out: give up our interest */
         dlock_put_locked(d);
         d = NULL;
-    } else {
-        d->held = true;
     }
     pthread_mutex_unlock(&dl_mu);
     return d;
@@ -348,9 +433,17 @@ dlock_release(struct dlock *d)
         return;
     }
     pthread_mutex_lock(&dl_mu);
-    d->held = false;
+    if (d->writer) {
+        d->writer = false;
+        if (d->w_waiting > 0) {
+            pthread_cond_signal(&d->wcv);       /* power operations first */
+        } else if (d->users > 1) {
+            pthread_cond_broadcast(&d->rcv);
+        }
+    } else if (d->readers > 0 && --d->readers == 0 && d->w_waiting > 0) {
+        pthread_cond_signal(&d->wcv);
+    }
     dlock_put_locked(d);
-    pthread_cond_broadcast(&dl_cv);
     pthread_mutex_unlock(&dl_mu);
 }
 
@@ -427,6 +520,8 @@ struct job {
     int slot;
     uint64_t id;
     int64_t start_ms;
+    int64_t queue_deadline_ms;  /* dropped if no worker took it by then */
+    struct job *next;           /* queue link, under mu */
 };
 
 /* Printable copy of untrusted text for log lines. */
@@ -601,7 +696,7 @@ do_power_op(struct job *j, const struct vf_backend_inst *be, char *res, size_t r
     for (char *p = lockkey; *p != '\0'; p++) {
         *p = (char)((*p >= 'A' && *p <= 'Z') ? *p - 'A' + 'a' : *p);
     }
-    dl = dlock_acquire(lockkey, deadline);
+    dl = dlock_acquire(lockkey, c->req.request == VF_CMD_STATUS, deadline);
     if (dl == NULL) {
         snprintf(res, res_len, "fail (another operation on the target did not finish in time)");
         return VF_RESP_FAIL;
@@ -683,7 +778,7 @@ finish_job(struct job *j)
             orphan = li;
         }
     }
-    active_workers--;
+    active_requests--;
     pthread_cond_broadcast(&idle_cv);
     pthread_mutex_unlock(&mu);
     if (orphan != NULL) {
@@ -693,10 +788,10 @@ finish_job(struct job *j)
     free(j);
 }
 
-static void *
-worker_main(void *arg)
+/* Serve one request (steps a-h), then finish it. */
+static void
+run_job(struct job *j)
 {
-    struct job *j = arg;
     struct vf_conn *c = j->conn;
     const struct vf_backend_inst *be = j->gen->be;
     const uint8_t *key = c->key != NULL ? c->key->data : NULL;
@@ -867,7 +962,103 @@ out:
                (long long)(vf_now_ms() - j->start_ms));
     }
     finish_job(j);
+}
+
+/* A queued request that no worker took before its deadline: closed unserved. */
+static void
+drop_expired(struct job *j)
+{
+    char peer[sizeof(j->conn->peer)];
+
+    if (drop_log_allowed()) {
+        sanitize(j->conn->peer, peer, sizeof(peer));
+        vf_log(LOG_WARNING, "request %llu from %s via %s dropped: no worker free within %d ms",
+               (unsigned long long)j->id, peer,
+               j->conn->listener != NULL ? j->conn->listener : "?", queue_timeout_ms);
+    }
+    finish_job(j);
+}
+
+/* Take the first queued job (mu held). */
+static struct job *
+queue_pop_locked(void)
+{
+    struct job *j = q_head;
+
+    if (j != NULL) {
+        q_head = j->next;
+        if (q_head == NULL) {
+            q_tail = NULL;
+        }
+        j->next = NULL;
+        n_queued--;
+    }
+    return j;
+}
+
+/*
+ * A pool thread: serve queued requests in order; exit when the pool stops,
+ * or after VF_WORKER_IDLE_MS without work while more than VF_MIN_WORKERS
+ * threads are alive.
+ */
+static void *
+pool_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&mu);
+    for (;;) {
+        struct job *j = NULL;
+
+        while (q_head == NULL) {
+            struct timespec ts;
+            int w = 0;
+
+            if (pool_stop) {
+                goto out;
+            }
+            deadline_ts(vf_now_ms() + VF_WORKER_IDLE_MS, &ts);
+            n_waiting++;
+            w = pthread_cond_timedwait(&work_cv, &mu, &ts);
+            n_waiting--;
+            if (w == ETIMEDOUT && q_head == NULL && n_threads > VF_MIN_WORKERS) {
+                goto out;
+            }
+        }
+        j = queue_pop_locked();
+        pthread_mutex_unlock(&mu);
+        if (vf_now_ms() > j->queue_deadline_ms) {
+            drop_expired(j);
+        } else {
+            run_job(j);
+        }
+        pthread_mutex_lock(&mu);
+    }
+out:
+    n_threads--;
+    pthread_cond_broadcast(&idle_cv);
+    pthread_mutex_unlock(&mu);
     return NULL;
+}
+
+/* Start one more pool thread (mu held).  \return 0 or -errno */
+static int
+pool_spawn_locked(void)
+{
+    pthread_attr_t attr;
+    pthread_t tid;
+    int r = 0;
+
+    /* the signal mask is inherited from the (listener) thread that submits */
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, WORKER_STACK_SIZE);
+    r = pthread_create(&tid, &attr, pool_main, NULL);
+    pthread_attr_destroy(&attr);
+    if (r != 0) {
+        return -r;
+    }
+    n_threads++;
+    return 0;
 }
 
 /* ---- submission through listener slots ---------------------------------- */
@@ -876,61 +1067,108 @@ static void
 slot_submit(int slot, struct vf_conn *conn)
 {
     struct job *j = NULL;
-    pthread_attr_t attr;
-    pthread_t tid;
+    struct job *expired = NULL, **exp_tail = &expired;
     char peer[sizeof(conn->peer)];
-    int r = 0;
+    int64_t now = vf_now_ms();
+    bool refuse = false, busy = false, wake = false;
+    unsigned int running = 0, queued = 0;
 
     if (conn == NULL) {
         return;
     }
+    j = calloc(1, sizeof(*j));
     pthread_mutex_lock(&mu);
-    if (atomic_load(&stopping) || current_gen == NULL || active_workers >= VF_MAX_WORKERS) {
-        bool busy = active_workers >= VF_MAX_WORKERS;
+    /* the queue is FIFO with one timeout: expired requests are at its head */
+    while (q_head != NULL && q_head->queue_deadline_ms < now) {
+        struct job *e = queue_pop_locked();
 
+        *exp_tail = e;
+        exp_tail = &e->next;
+    }
+    if (j == NULL || atomic_load(&stopping) || current_gen == NULL) {
+        refuse = true;
+    } else if (active_requests >= VF_MAX_WORKERS + max_queued) {
+        refuse = busy = true;
+        running = active_requests - n_queued;
+        queued = n_queued;
+    }
+    if (refuse) {
         pthread_mutex_unlock(&mu);
+        free(j);
         sanitize(conn->peer, peer, sizeof(peer));
         if (busy) {
             /* a flood reaches this path once per datagram/connection: rate limited */
             if (drop_log_allowed()) {
-                vf_log(LOG_WARNING, "request from %s via %s refused: %d requests already "
-                       "running", peer, conn->listener != NULL ? conn->listener : "?",
-                       VF_MAX_WORKERS);
+                vf_log(LOG_WARNING, "request from %s via %s refused: %u requests running "
+                       "and %u queued", peer, conn->listener != NULL ? conn->listener : "?",
+                       running, queued);
             }
         } else {
-            vf_dbg(1, "request from %s via %s refused: shutting down", peer,
-                   conn->listener != NULL ? conn->listener : "?");
+            vf_dbg(1, "request from %s via %s refused: %s", peer,
+                   conn->listener != NULL ? conn->listener : "?",
+                   j == NULL ? "out of memory" : "shutting down");
         }
         conn->ops->close(conn);
-        return;
+        goto out;
     }
-    j = calloc(1, sizeof(*j));
-    if (j == NULL) {
-        pthread_mutex_unlock(&mu);
-        conn->ops->close(conn);
-        return;
-    }
-    active_workers++;
+    active_requests++;
     if (slots[slot] != NULL) {
         slots[slot]->inflight++;
     }
     j->gen = current_gen;
     atomic_fetch_add(&j->gen->refs, 1);
-    pthread_mutex_unlock(&mu);
-
     j->conn = conn;
     j->slot = slot;
     j->id = atomic_fetch_add(&request_counter, 1) + 1;
-    j->start_ms = conn->accepted_ms > 0 ? conn->accepted_ms : vf_now_ms();
+    j->start_ms = conn->accepted_ms > 0 ? conn->accepted_ms : now;
+    j->queue_deadline_ms = now + queue_timeout_ms;
+    if (q_tail != NULL) {
+        q_tail->next = j;
+    } else {
+        q_head = j;
+    }
+    q_tail = j;
+    n_queued++;
+    /* every queued job is covered by a waiting thread, or a new one starts */
+    if (n_queued > n_waiting && n_threads < VF_MAX_WORKERS) {
+        int r = pool_spawn_locked();
 
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, WORKER_STACK_SIZE);
-    r = pthread_create(&tid, &attr, worker_main, j);
-    pthread_attr_destroy(&attr);
-    if (r != 0) {
-        vf_log(LOG_ERR, "cannot start a worker thread: %s; request dropped", strerror(r));
-        finish_job(j);
+        if (r < 0 && n_threads == 0) {
+            /* no thread at all to serve it: undo, never leave it stranded */
+            struct job **pp = &q_head;
+
+            while (*pp != j) {
+                pp = &(*pp)->next;
+            }
+            *pp = NULL;
+            q_tail = q_head == NULL ? NULL : q_tail;
+            for (struct job *t = q_head; t != NULL; t = t->next) {
+                q_tail = t;
+            }
+            n_queued--;
+            pthread_mutex_unlock(&mu);
+            vf_log(LOG_ERR, "cannot start a worker thread: %s; request dropped", strerror(-r));
+            finish_job(j);
+            goto out;
+        } else if (r < 0) {
+            vf_log(LOG_WARNING, "cannot start another worker thread: %s; request queued",
+                   strerror(-r));
+        }
+    } else {
+        wake = true;
+    }
+    pthread_mutex_unlock(&mu);
+    if (wake) {
+        /* after unlocking, so the woken thread does not block on mu at
+         * once; it re-checks the queue under mu */
+        pthread_cond_signal(&work_cv);
+    }
+out:
+    while (expired != NULL) {
+        struct job *e = expired;
+
+        expired = e->next;
+        drop_expired(e);
     }
 }
 

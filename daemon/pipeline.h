@@ -26,7 +26,11 @@
 #include "plugin.h"
 #include "groups.h"
 
-#define VF_MAX_WORKERS        64     /* concurrent requests; more are refused */
+#define VF_MAX_WORKERS        64     /* requests served at once (pool threads) */
+#define VF_MAX_QUEUED       1024     /* more wait in a FIFO queue; beyond it, refused */
+#define VF_QUEUE_TIMEOUT_MS  5000    /* a queued request not started by then is dropped */
+#define VF_MIN_WORKERS         4     /* idle pool threads kept ... */
+#define VF_WORKER_IDLE_MS  30000     /* ... the others exit after this long idle */
 #define VF_MAX_LISTENERS      16     /* listener instances alive at once */
 
 /* Deadlines of the pipeline steps (ms) */
@@ -65,10 +69,15 @@ struct vf_backend_inst *vf_pipeline_get_backend(void);
 /* Refuse new requests from now on (shutdown). */
 void vf_pipeline_stop(void);
 bool vf_pipeline_stopping(void);
-/* Wait up to @timeout_ms for running requests; returns how many remain. */
+/* Wait up to @timeout_ms for running and queued requests; returns how many remain. */
 unsigned int vf_pipeline_drain(int timeout_ms);
-/* Number of requests currently running. */
+/* Number of requests currently running or queued. */
 unsigned int vf_pipeline_active(void);
+/*
+ * Tests: change the queue bound and the queue timeout (defaults
+ * VF_MAX_QUEUED, VF_QUEUE_TIMEOUT_MS); 0 keeps the current value.
+ */
+void vf_pipeline_set_queue_limits(unsigned int max_queued, int queue_timeout_ms);
 
 /* ---- listener instances ---------------------------------------------- */
 

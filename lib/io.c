@@ -306,7 +306,9 @@ vf_connect_tcp(const char *addr, uint16_t port, int64_t deadline_ms,
  * and vf_write_full().  Sockets use
  * recv()/send() with MSG_DONTWAIT (and MSG_NOSIGNAL); other fds (ttys,
  * pipes) fall back to read()/write() on ENOTSOCK, writes in chunks small
- * enough for a POLLOUT pipe.
+ * enough for a POLLOUT pipe.  On sockets the transfer is tried first and
+ * poll() only runs when it would block (one syscall instead of two in the
+ * common case; the deadline still bounds every wait).
  */
 static int
 xfer_full(int fd, uint8_t *rbuf, const uint8_t *wbuf, size_t len, int64_t deadline_ms)
@@ -314,17 +316,24 @@ xfer_full(int fd, uint8_t *rbuf, const uint8_t *wbuf, size_t len, int64_t deadli
     bool writing = wbuf != NULL;
     size_t done = 0;
     bool is_sock = true;
+    bool would_block = false;
 
+    if (fd < 0) {
+        return -EBADF;
+    }
     while (done < len) {
         short revents = 0;
         size_t want = len - done;
         ssize_t n;
         int r;
 
-        r = poll_one(fd, writing ? POLLOUT : POLLIN, deadline_ms, &revents);
-        if (r < 0) {
-            return r;
+        if (!is_sock || would_block) {
+            r = poll_one(fd, writing ? POLLOUT : POLLIN, deadline_ms, &revents);
+            if (r < 0) {
+                return r;
+            }
         }
+        would_block = false;
         if (is_sock) {
             n = writing ? send(fd, wbuf + done, want, MSG_NOSIGNAL | MSG_DONTWAIT)
                         : recv(fd, rbuf + done, want, MSG_DONTWAIT);
@@ -340,7 +349,11 @@ xfer_full(int fd, uint8_t *rbuf, const uint8_t *wbuf, size_t len, int64_t deadli
             n = read(fd, rbuf + done, want);
         }
         if (n < 0) {
-            if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                would_block = true;
+                continue;
+            }
+            if (errno == EINTR) {
                 continue;
             }
             return errno == EPIPE ? -ECONNRESET : -errno;

@@ -146,11 +146,78 @@ vf_conn_init_signed(struct vf_conn *c, const struct vf_lsettings *s, const char 
     c->accepted_ms = vf_now_ms();
 }
 
+/*
+ * Host lists go out in batches: records (and the 0xFD byte that announces
+ * them) are collected in a buffer hung on conn->priv, written when it is
+ * full and, at the latest, together with the next response byte.  One
+ * send() carries about VF_CONN_WBUF_SIZE / 130 records instead of one each.
+ */
+#define VF_CONN_WBUF_SIZE 65536
+
+struct conn_wbuf {
+    size_t len;
+    uint8_t data[VF_CONN_WBUF_SIZE];
+};
+
+/* Write out what is buffered on @c.  \return 0 or -errno */
+static int
+wbuf_flush(struct vf_conn *c, int64_t deadline_ms)
+{
+    struct conn_wbuf *wb = c->priv;
+    int r = 0;
+
+    if (wb == NULL || wb->len == 0) {
+        return 0;
+    }
+    r = vf_write_full(c->fd, wb->data, wb->len, deadline_ms);
+    wb->len = 0;
+    return r;
+}
+
+/* Append @len bytes to @c's buffer, flushing first when full.  \return 0 or -errno */
+static int
+wbuf_append(struct vf_conn *c, const uint8_t *data, size_t len, int64_t deadline_ms)
+{
+    struct conn_wbuf *wb = c->priv;
+    int r = 0;
+
+    if (wb == NULL) {
+        wb = malloc(sizeof(*wb));
+        if (wb == NULL) {
+            return vf_write_full(c->fd, data, len, deadline_ms);
+        }
+        wb->len = 0;
+        c->priv = wb;
+    }
+    if (wb->len + len > sizeof(wb->data)) {
+        r = wbuf_flush(c, deadline_ms);
+        if (r < 0) {
+            return r;
+        }
+    }
+    memcpy(wb->data + wb->len, data, len);
+    wb->len += len;
+    return 0;
+}
+
 int
 vf_conn_fd_send_response(struct vf_conn *c, uint8_t resp, int64_t deadline_ms)
 {
+    struct conn_wbuf *wb = NULL;
+
     if (c->fd < 0) {
         return -ENOTCONN;
+    }
+    if (resp == VF_RESP_HOSTLIST) {
+        /* records follow: goes out with the first batch of them */
+        return wbuf_append(c, &resp, 1, deadline_ms);
+    }
+    wb = c->priv;
+    if (wb != NULL && wb->len > 0) {
+        /* the last records and the final byte in one write */
+        int r = wbuf_append(c, &resp, 1, deadline_ms);
+
+        return r < 0 ? r : wbuf_flush(c, deadline_ms);
     }
     return vf_write_full(c->fd, &resp, 1, deadline_ms);
 }
@@ -169,7 +236,7 @@ vf_conn_fd_send_host_state(struct vf_conn *c, const struct vf_host_state *hs,
     if (r < 0) {
         return r;
     }
-    return vf_write_full(c->fd, buf, sizeof(buf), deadline_ms);
+    return wbuf_append(c, buf, sizeof(buf), deadline_ms);
 }
 
 /* ---- stream accept loop ---------------------------------------------------- */
@@ -185,6 +252,7 @@ vf_conn_fd_close(struct vf_conn *c)
         return;
     }
     vf_close(c->fd);
+    free(c->priv);      /* host list write buffer */
     free(c);
 }
 
@@ -253,7 +321,6 @@ static void
 pending_complete(const struct vf_stream_listener *sl, struct pending *p)
 {
     struct stream_conn *sc = calloc(1, sizeof(*sc));
-    int fl = 0;
 
     if (sc == NULL) {
         pending_drop(p, sl->name, "out of memory");
@@ -269,13 +336,28 @@ pending_complete(const struct vf_stream_listener *sl, struct pending *p)
     }
     snprintf(sc->conn.identity, sizeof(sc->conn.identity), "%s", p->identity);
     snprintf(sc->conn.peer, sizeof(sc->conn.peer), "%s", p->peer);
-    fl = fcntl(p->fd, F_GETFL);
-    if (fl >= 0) {
-        (void)fcntl(p->fd, F_SETFL, fl & ~O_NONBLOCK);
-    }
+    /* accepted in blocking mode (the loop reads with MSG_DONTWAIT) */
     sc->conn.fd = p->fd;
     p->fd = -1;
     sl->api->submit(&sc->conn);
+}
+
+/* Read what @p's peer sent so far; submit once the request is complete. */
+static void
+pending_read(const struct vf_stream_listener *sl, struct pending *p)
+{
+    ssize_t got = recv(p->fd, p->buf + p->have, VF_REQ_SIZE - p->have, MSG_DONTWAIT);
+
+    if (got > 0) {
+        p->have += (size_t)got;
+        if (p->have == VF_REQ_SIZE) {
+            pending_complete(sl, p);
+        }
+    } else if (got == 0) {
+        pending_drop(p, sl->name, "peer closed before a complete request");
+    } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        pending_drop(p, sl->name, strerror(errno));
+    }
 }
 
 /* Index of the pending connection to evict (all slots in use): the one
@@ -354,35 +436,21 @@ vf_stream_serve(const struct vf_stream_listener *sl)
             break;
         }
         for (nfds_t k = 0; k < n && pr > 0; k++) {
-            struct pending *p = NULL;
-            ssize_t got = 0;
-
             if (pfd[k].revents == 0) {
                 continue;
             }
             if (map[k] < 0) {
                 continue;   /* listening socket: handled below */
             }
-            p = &pend[map[k]];
-            got = recv(p->fd, p->buf + p->have, VF_REQ_SIZE - p->have, MSG_DONTWAIT);
-            if (got > 0) {
-                p->have += (size_t)got;
-                if (p->have == VF_REQ_SIZE) {
-                    pending_complete(sl, p);
-                }
-            } else if (got == 0) {
-                pending_drop(p, sl->name, "peer closed before a complete request");
-            } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-                pending_drop(p, sl->name, strerror(errno));
-            }
+            pending_read(sl, &pend[map[k]]);
         }
         /* accept everything that is waiting (bounded per round) */
         for (int round = 0; n > 0 && map[0] == -1 && (pfd[0].revents & POLLIN) != 0 &&
              round < VF_STREAM_PENDING_MAX; round++) {
             struct sockaddr_storage ss;
             socklen_t slen = sizeof(ss);
-            int fd = accept4(sl->lfd, (struct sockaddr *)&ss, &slen,
-                             SOCK_CLOEXEC | SOCK_NONBLOCK);
+            /* blocking mode, as the pipeline expects; reads here use MSG_DONTWAIT */
+            int fd = accept4(sl->lfd, (struct sockaddr *)&ss, &slen, SOCK_CLOEXEC);
             int slot = -1;
 
             if (fd < 0) {
@@ -434,6 +502,9 @@ vf_stream_serve(const struct vf_stream_listener *sl)
             sl->describe(fd, (struct sockaddr *)&ss, slen, pend[slot].identity,
                          sizeof(pend[slot].identity), pend[slot].peer,
                          sizeof(pend[slot].peer));
+            /* a client sends its request right after connecting: usually
+             * it is there already, so no extra poll round is needed */
+            pending_read(sl, &pend[slot]);
         }
         (void)n_pending;
     }

@@ -39,7 +39,12 @@ void vf_lsettings_done(struct vf_lsettings *s);
 void vf_conn_init_signed(struct vf_conn *c, const struct vf_lsettings *s,
                          const char *listener);
 
-/* Write one response byte / host state record on conn->fd. */
+/*
+ * Write one response byte / host state record on conn->fd.  Host list
+ * records (and VF_RESP_HOSTLIST) are buffered in conn->priv and written in
+ * batches, at the latest with the next other response byte; a conn using
+ * these must leave conn->priv to them and close with vf_conn_fd_close().
+ */
 int vf_conn_fd_send_response(struct vf_conn *c, uint8_t resp, int64_t deadline_ms);
 int vf_conn_fd_send_host_state(struct vf_conn *c, const struct vf_host_state *hs,
                                int64_t deadline_ms);
@@ -66,7 +71,7 @@ struct vf_stream_listener {
 int vf_stream_serve(const struct vf_stream_listener *sl);
 
 /* close() of a conn whose struct vf_conn is the first member of a malloc'ed
- * listener struct: closes conn->fd and frees it */
+ * listener struct: closes conn->fd, frees conn->priv (write buffer) and it */
 void vf_conn_fd_close(struct vf_conn *c);
 
 /* A stream listener instance (tcp, vsock): its settings, socket and loop. */

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,7 @@
 #include "io.h"
 #include "log.h"
 
-#define TCP_BACKLOG 64
+#define TCP_BACKLOG 1024   /* bursts of connections wait in the kernel, not in SYN retransmits */
 
 
 static void
@@ -28,8 +29,11 @@ tcp_describe(int fd, const struct sockaddr *sa, socklen_t len, char *identity,
 {
     char host[NI_MAXHOST];
     char serv[NI_MAXSERV];
+    int one = 1;
 
-    (void)fd;
+    /* the daemon writes its answer and its challenge back to back: without
+     * this, Nagle holds the second until the client ACKs the first */
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     if (getnameinfo(sa, len, host, sizeof(host), serv, sizeof(serv),
                     NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
         snprintf(identity, id_len, "unknown");

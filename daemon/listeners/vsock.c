@@ -20,7 +20,7 @@
 #ifdef HAVE_LINUX_VM_SOCKETS_H
 #include <linux/vm_sockets.h>
 
-#define VSOCK_BACKLOG 16
+#define VSOCK_BACKLOG 1024  /* bursts wait in the kernel, not in retransmits */
 
 
 static void

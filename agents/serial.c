@@ -93,7 +93,7 @@ serial_open(const struct vf_args *args, int *ret_fd, struct vf_result *res)
     struct termios tio;
     struct flock lk;
     char err[384];
-    int fd, flags, rc;
+    int fd, rc;
 
     fd = open(dev, O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
@@ -101,12 +101,9 @@ serial_open(const struct vf_args *args, int *ret_fd, struct vf_result *res)
         vf_result_msg(res, "cannot open serial device '%s': %s", dev, strerror(errno));
         return rc;
     }
-    flags = fcntl(fd, F_GETFL);
-    if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
-        rc = -errno;
-        vf_result_msg(res, "cannot configure serial device '%s': %s", dev, strerror(errno));
-        goto fail;
-    }
+    /* the device stays non-blocking: every read and write goes through the
+     * deadline-bounded lib/io.c loops, which poll on EAGAIN, so a tty that
+     * reports writable with too little room cannot block past the deadline */
     memset(&lk, 0, sizeof(lk));
     lk.l_type = F_WRLCK;
     lk.l_whence = SEEK_SET;

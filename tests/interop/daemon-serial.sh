@@ -315,23 +315,15 @@ if [ "$(id -u)" != 0 ] || [ ! -x /usr/sbin/libvirtd ] || ! command -v setpriv >/
     vft_log "part 2 (libvirtd restart) needs root, libvirtd, setpriv and virsh: skipped"
     vft_finish
 fi
-mkdir -p "$D/home" "$D/run"
-chown 65534:65534 "$D/home" "$D/run"
-SOCK="$D/run/libvirt/libvirt-sock"
-URI="test+unix:///default?socket=$SOCK"
+vft_libvirtd_prepare "$D"
+SOCK=$VFT_LVD_SOCK
+URI=$VFT_LVD_URI
 LVD_PID=
-lvd_start() {
-    rm -f "$SOCK"
-    HOME="$D/home" XDG_RUNTIME_DIR="$D/run" \
-        setpriv --reuid=65534 --regid=65534 --clear-groups /usr/sbin/libvirtd \
-        >>"$D/libvirtd.log" 2>&1 &
-    LVD_PID=$!
-    vft_on_exit "vft_kill_pid $LVD_PID"
-    for i in $(seq 1 100); do
-        [ -S "$SOCK" ] && timeout 5 virsh -q -c "$URI" version >/dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    return 1
+lvd_start() {   # (re)start libvirtd and wait until it answers
+    local r=0
+    vft_libvirtd_start || r=$?
+    LVD_PID=$VFT_LVD_PID
+    return $r
 }
 vcreate() {  # NAME UUID: transient domain with a serial socket
     { echo; domain_xml "$1" "$2"; } >"$D/$1.xml"

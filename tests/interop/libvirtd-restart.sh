@@ -24,28 +24,15 @@ HARNESS="$VFT_BUILD/daemon/tests/libvirt-harness"
 
 EHOSTDOWN=-112
 D="$VFT_TMP"
-mkdir -p "$D/home" "$D/run"
-chown 65534:65534 "$D/home" "$D/run"
-SOCK="$D/run/libvirt/libvirt-sock"
-URI="test+unix:///default?socket=$SOCK"
+vft_libvirtd_prepare "$D"
+SOCK=$VFT_LVD_SOCK
+URI=$VFT_LVD_URI
 LVD_PID=
-
-# start libvirtd (session mode, uid 65534) and wait until it answers
-lvd_start() {
-    rm -f "$SOCK"
-    HOME="$D/home" XDG_RUNTIME_DIR="$D/run" \
-        setpriv --reuid=65534 --regid=65534 --clear-groups /usr/sbin/libvirtd \
-        >>"$D/libvirtd.log" 2>&1 &
-    LVD_PID=$!
-    vft_on_exit "vft_kill_pid $LVD_PID"
-    local i
-    for i in $(seq 1 100); do
-        if [ -S "$SOCK" ] && timeout 5 virsh -q -c "$URI" version >/dev/null 2>&1; then
-            return 0
-        fi
-        sleep 0.1
-    done
-    return 1
+lvd_start() {   # (re)start libvirtd and wait until it answers
+    local r=0
+    vft_libvirtd_start || r=$?
+    LVD_PID=$VFT_LVD_PID
+    return $r
 }
 lvd_stop() {   # lvd_stop SIGNAL
     kill "-$1" "$LVD_PID" 2>/dev/null

@@ -179,6 +179,37 @@ vft_testdriver_xml() {
 }
 vft_uuid_of() { printf '5ca1ab1e-0000-4000-8000-%012d' "$1"; }
 
+# vft_libvirtd_prepare DIR: state for an unprivileged libvirtd (session mode,
+# uid 65534, HOME and XDG_RUNTIME_DIR under DIR) serving the test driver; a
+# restartable hypervisor connection.  Sets VFT_LVD_SOCK and VFT_LVD_URI.
+vft_libvirtd_prepare() {
+    VFT_LVD_DIR=$1
+    mkdir -p "$1/home" "$1/run" && chown 65534:65534 "$1/home" "$1/run"
+    VFT_LVD_SOCK="$1/run/libvirt/libvirt-sock"
+    VFT_LVD_URI="test+unix:///default?socket=$VFT_LVD_SOCK"
+    VFT_LVD_PID=
+}
+# vft_libvirtd_start: start that libvirtd (again; log in DIR/libvirtd.log),
+# registered for cleanup, and wait up to 10 s until it answers.  Sets
+# VFT_LVD_PID (a child of the calling shell, so `wait` works on it).
+vft_libvirtd_start() {
+    local i
+    rm -f "$VFT_LVD_SOCK"
+    HOME="$VFT_LVD_DIR/home" XDG_RUNTIME_DIR="$VFT_LVD_DIR/run" \
+        setpriv --reuid=65534 --regid=65534 --clear-groups /usr/sbin/libvirtd \
+        >>"$VFT_LVD_DIR/libvirtd.log" 2>&1 &
+    VFT_LVD_PID=$!
+    vft_on_exit "vft_kill_pid $VFT_LVD_PID"
+    for i in $(seq 1 100); do
+        if [ -S "$VFT_LVD_SOCK" ] &&
+            timeout 5 virsh -q -c "$VFT_LVD_URI" version >/dev/null 2>&1; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    return 1
+}
+
 # vft_netns_add NAME: create a network namespace with lo up; removed at exit
 vft_netns_add() {
     local ns=$1

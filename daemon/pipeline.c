@@ -17,6 +17,8 @@
  * worker is bounded by a deadline:
  *
  *   a. verify the signed request (min hash, key)         conn->is_signed only
+ *      a stream (tcp, vsock) request with call-back fields is refused;
+ *      record it in the replay cache (a copy is never served twice)
  *   b. dedupe (history.c), reserve the entry              10 s window
  *      (connect-back copies tentatively, confirmed after d, so that a copy
  *      with an unreachable call-back address cannot hold up the others)
@@ -35,7 +37,13 @@
  * Listener threads get their daemon API through one of VF_MAX_LISTENERS
  * fixed "slots" (the API functions take no context argument), so the
  * pipeline knows which listener instance each connection belongs to and
- * can drain it before a reload finalises the instance.
+ * can drain it before a reload finalises the instance.  A job keeps a
+ * pointer to its instance, so a stopped instance gives its slot back at
+ * once even while its requests still run.
+ *
+ * Admission (slot_submit, in the listener's thread) drops copies of signed
+ * requests the replay cache knows (replay.h), then refuses beyond the
+ * global capacity and beyond a requester's fair share (fairshare.h).
  *
  * Configuration (groups + backend instance) is an immutable refcounted
  * "generation": a request takes a reference when it is submitted, so a
@@ -52,10 +60,12 @@
 #include <time.h>
 
 #include "auth.h"
+#include "fairshare.h"
 #include "history.h"
 #include "io.h"
 #include "log.h"
 #include "pipeline.h"
+#include "replay.h"
 
 #define WORKER_STACK_SIZE (2u * 1024 * 1024)
 
@@ -153,6 +163,8 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t idle_cv;  /* signalled when a request ends (CLOCK_MONOTONIC) */
 static struct gen *current_gen;
 static struct vf_history *history;
+static struct vf_replay *replay;        /* signed requests run at most once */
+static struct vf_fairshare *fairshare;  /* per-requester in-flight counts, under mu */
 static unsigned int active_requests;    /* queued + running, under mu */
 
 /* worker pool, under mu */
@@ -220,7 +232,12 @@ vf_pipeline_init(void)
     pool_stop = false;
     pthread_mutex_unlock(&mu);
     history = vf_history_new(VF_HISTORY_CAP, VF_HISTORY_WINDOW_MS);
-    if (history == NULL) {
+    replay = vf_replay_new(VF_REPLAY_ENTRIES);
+    fairshare = vf_fairshare_new(VF_MAX_PER_REQUESTER, VF_NEWCOMER_RESERVE);
+    if (history == NULL || replay == NULL || fairshare == NULL) {
+        history = vf_history_free(history);
+        replay = vf_replay_free(replay);
+        fairshare = vf_fairshare_free(fairshare);
         return -ENOMEM;
     }
     atomic_store(&stopping, false);
@@ -249,6 +266,8 @@ vf_pipeline_fini(void)
     gen_unref(g);
     if (vf_pipeline_active() == 0) {
         history = vf_history_free(history);
+        replay = vf_replay_free(replay);
+        fairshare = vf_fairshare_free(fairshare);
     }
 }
 
@@ -517,7 +536,8 @@ copy_superseded(uint64_t token)
 struct job {
     struct vf_conn *conn;
     struct gen *gen;
-    int slot;
+    struct vf_listener_inst *li;    /* the instance that submitted it (NULL in tests) */
+    bool fair_counted;              /* counted in fairshare under conn->identity */
     uint64_t id;
     int64_t start_ms;
     int64_t queue_deadline_ms;  /* dropped if no worker took it by then */
@@ -538,6 +558,18 @@ sanitize(const char *in, char *out, size_t out_len)
     if (out_len > 0) {
         out[j] = '\0';
     }
+}
+
+/* true when any call-back field (multicast only) of @req is set */
+static bool
+has_callback_fields(const struct vf_req *req)
+{
+    for (size_t i = 0; i < sizeof(req->address); i++) {
+        if (req->address[i] != 0) {
+            return true;
+        }
+    }
+    return req->addrlen != 0 || req->port != 0 || req->family != 0;
 }
 
 static const char *
@@ -764,18 +796,22 @@ fill_history_key(const struct vf_conn *c, struct vf_history_key *k)
 static void
 finish_job(struct job *j)
 {
-    struct vf_listener_inst *li = NULL;
+    struct vf_listener_inst *li = j->li;
     struct vf_listener_inst *orphan = NULL;
 
+    if (j->fair_counted) {
+        /* before close(): the identity lives in the connection */
+        pthread_mutex_lock(&mu);
+        vf_fairshare_leave(fairshare, j->conn->identity);
+        pthread_mutex_unlock(&mu);
+    }
     j->conn->ops->close(j->conn);
     gen_unref(j->gen);
     pthread_mutex_lock(&mu);
-    li = slots[j->slot];
     if (li != NULL && li->inflight > 0) {
         li->inflight--;
         if (li->inflight == 0 && li->orphaned) {
-            slots[j->slot] = NULL;
-            orphan = li;
+            orphan = li;        /* stopped already: its slot is free */
         }
     }
     active_requests--;
@@ -798,11 +834,12 @@ run_job(struct job *j)
     size_t key_len = c->key != NULL ? c->key->len : 0;
     struct vf_history_key hk;
     uint64_t token = 0;
-    bool reserved = false;
+    int64_t first_ms = 0;
+    bool reserved = false, open_failed = false;
     const char *action = vf_cmd_name(c->req.request);
     char target[VF_DOMAIN_FIELD * 2];
     char peer[sizeof(c->peer)];
-    char resbuf[160];
+    char resbuf[256];
     const char *result = resbuf;
     int prio = LOG_NOTICE;
     uint8_t resp = VF_RESP_FAIL;
@@ -823,6 +860,25 @@ run_job(struct job *j)
                      verify_reason(r), vf_hash_name(c->req.hashtype) != NULL ?
                      vf_hash_name(c->req.hashtype) : "invalid",
                      vf_hash_name(c->min_hash) != NULL ? vf_hash_name(c->min_hash) : "?");
+            prio = LOG_WARNING;
+            goto out;
+        }
+        if (c->ops->open == NULL && has_callback_fields(&c->req)) {
+            /* fence_virt sends zeroed call-back fields over tcp/vsock; a
+             * request that has them is a multicast datagram somebody took
+             * off the network: answering its challenge would make us the
+             * oracle that tells a relay how to fool the agent */
+            snprintf(resbuf, sizeof(resbuf), "dropped (call-back fields set: family %u, "
+                     "addrlen %u, port %u; a stream request has none: a multicast request "
+                     "replayed on a stream listener?)", (unsigned int)c->req.family,
+                     (unsigned int)c->req.addrlen, (unsigned int)c->req.port);
+            prio = LOG_WARNING;
+            goto out;
+        }
+        r = vf_replay_record(replay, &c->req, vf_now_ms(), &first_ms);
+        if (r == -EALREADY) {
+            snprintf(resbuf, sizeof(resbuf), "dropped (replay: identical signed request "
+                     "first received %lld ms ago)", (long long)(vf_now_ms() - first_ms));
             prio = LOG_WARNING;
             goto out;
         }
@@ -848,8 +904,10 @@ run_job(struct job *j)
     if (c->ops->open != NULL) {
         r = c->ops->open(c, vf_now_ms() + VF_OPEN_TIMEOUT_MS);
         if (r < 0) {
-            snprintf(resbuf, sizeof(resbuf), "dropped (connect-back failed: %s)", strerror(-r));
+            snprintf(resbuf, sizeof(resbuf), "dropped (connect-back %s)",
+                     r == -EAGAIN ? "rate limited for this address" : strerror(-r));
             prio = LOG_WARNING;
+            open_failed = true;
             goto out_copy_failed;
         }
     }
@@ -942,7 +1000,11 @@ out_complete:
     vf_history_complete(history, token, vf_now_ms());
     reserved = false;
 out_copy_failed:
-    if (reserved && c->ops->open != NULL && copy_superseded(token)) {
+    /* a copy whose connect-back failed does not wait for its siblings: a
+     * replayed or forged call-back address must not hold a worker */
+    if (reserved && c->ops->open != NULL &&
+        (open_failed ? vf_history_siblings(history, token, vf_now_ms()) > 0 :
+         copy_superseded(token))) {
         vf_dbg(1, "request %llu from %s via %s: %s: duplicate of a request served through "
                "another client address", (unsigned long long)j->id, peer, c->listener, resbuf);
         result = NULL;
@@ -1070,10 +1132,23 @@ slot_submit(int slot, struct vf_conn *conn)
     struct job *expired = NULL, **exp_tail = &expired;
     char peer[sizeof(conn->peer)];
     int64_t now = vf_now_ms();
-    bool refuse = false, busy = false, wake = false;
-    unsigned int running = 0, queued = 0;
+    bool refuse = false, busy = false, unfair = false, wake = false;
+    unsigned int running = 0, queued = 0, held = 0;
+    int r = 0;
 
     if (conn == NULL) {
+        return;
+    }
+    /* a copy of a signed request that already ran (or runs): no worker,
+     * no queue place, no connect-back for it (replay.h) */
+    if (conn->is_signed && vf_replay_seen(replay, &conn->req)) {
+        if (drop_log_allowed()) {
+            sanitize(conn->peer, peer, sizeof(peer));
+            vf_log(LOG_WARNING, "request from %s via %s dropped: replay of a signed request "
+                   "received before (identical bytes)", peer,
+                   conn->listener != NULL ? conn->listener : "?");
+        }
+        conn->ops->close(conn);
         return;
     }
     j = calloc(1, sizeof(*j));
@@ -1091,6 +1166,10 @@ slot_submit(int slot, struct vf_conn *conn)
         refuse = busy = true;
         running = active_requests - n_queued;
         queued = n_queued;
+    } else if ((r = vf_fairshare_admit(fairshare, conn->identity, active_requests,
+                                       VF_MAX_WORKERS + max_queued, &held)) < 0) {
+        refuse = true;
+        unfair = r == -EBUSY;
     }
     if (refuse) {
         pthread_mutex_unlock(&mu);
@@ -1103,22 +1182,33 @@ slot_submit(int slot, struct vf_conn *conn)
                        "and %u queued", peer, conn->listener != NULL ? conn->listener : "?",
                        running, queued);
             }
+        } else if (unfair) {
+            if (drop_log_allowed()) {
+                char ident[sizeof(conn->identity)];
+
+                sanitize(conn->identity, ident, sizeof(ident));
+                vf_log(LOG_WARNING, "request from %s via %s refused: requester '%s' has %u "
+                       "requests in flight (at most %d each, fewer when the daemon is busy)",
+                       peer, conn->listener != NULL ? conn->listener : "?", ident, held,
+                       VF_MAX_PER_REQUESTER);
+            }
         } else {
             vf_dbg(1, "request from %s via %s refused: %s", peer,
                    conn->listener != NULL ? conn->listener : "?",
-                   j == NULL ? "out of memory" : "shutting down");
+                   j == NULL || r == -ENOMEM ? "out of memory" : "shutting down");
         }
         conn->ops->close(conn);
         goto out;
     }
     active_requests++;
-    if (slots[slot] != NULL) {
-        slots[slot]->inflight++;
+    j->fair_counted = true;
+    j->li = slot >= 0 ? slots[slot] : NULL;
+    if (j->li != NULL) {
+        j->li->inflight++;
     }
     j->gen = current_gen;
     atomic_fetch_add(&j->gen->refs, 1);
     j->conn = conn;
-    j->slot = slot;
     j->id = atomic_fetch_add(&request_counter, 1) + 1;
     j->start_ms = conn->accepted_ms > 0 ? conn->accepted_ms : now;
     j->queue_deadline_ms = now + queue_timeout_ms;
@@ -1131,8 +1221,7 @@ slot_submit(int slot, struct vf_conn *conn)
     n_queued++;
     /* every queued job is covered by a waiting thread, or a new one starts */
     if (n_queued > n_waiting && n_threads < VF_MAX_WORKERS) {
-        int r = pool_spawn_locked();
-
+        r = pool_spawn_locked();
         if (r < 0 && n_threads == 0) {
             /* no thread at all to serve it: undo, never leave it stranded */
             struct job **pp = &q_head;
@@ -1301,9 +1390,11 @@ vf_listener_stop(struct vf_listener_inst *li, int drain_ms)
         pthread_cond_timedwait(&idle_cv, &mu, &ts);
     }
     drained = li->inflight == 0;
-    if (drained) {
-        slots[li->slot] = NULL;
-    } else {
+    /* its thread is joined, so nothing calls this slot's API any more: the
+     * slot is free now even if requests still run (they know their
+     * instance), so reloads while a backend hangs cannot use up the slots */
+    slots[li->slot] = NULL;
+    if (!drained) {
         li->orphaned = true;    /* the last request finalises it */
     }
     pthread_mutex_unlock(&mu);

@@ -32,6 +32,10 @@
 #define VF_MIN_WORKERS         4     /* idle pool threads kept ... */
 #define VF_WORKER_IDLE_MS  30000     /* ... the others exit after this long idle */
 #define VF_MAX_LISTENERS      16     /* listener instances alive at once */
+#define VF_MAX_PER_REQUESTER   8     /* requests one requester identity may have
+                                      * queued or running (fairshare.h) ... */
+#define VF_NEWCOMER_RESERVE   64     /* ... and the last places of the capacity
+                                      * only go to requesters with none */
 
 /* Deadlines of the pipeline steps (ms) */
 #define VF_OPEN_TIMEOUT_MS     5000  /* multicast connect-back */

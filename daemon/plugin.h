@@ -76,7 +76,8 @@ struct vf_conn;
 
 /* How a listener talks back to the requester (framing is the listener's). */
 struct vf_conn_ops {
-    /* Optional: establish the reply channel (multicast connect-back). */
+    /* Optional: establish the reply channel (multicast connect-back);
+     * -EAGAIN when the listener's rate limit for that destination refused it. */
     int (*open)(struct vf_conn *conn, int64_t deadline_ms);
     /* Send a response byte (serial frames it with the magic). */
     int (*send_response)(struct vf_conn *conn, uint8_t resp, int64_t deadline_ms);

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "cbrate.h"
 #include "common.h"
 #include "io.h"
 #include "log.h"
@@ -33,6 +34,7 @@ struct mcast_priv {
     const struct vf_daemon_api *api;
     int fd;
     unsigned int ifindex;
+    struct vf_cbrate *cbrate;           /* connect-backs per destination */
     /* log rate limit for datagrams dropped before the pipeline (run thread only) */
     int64_t rl_sec;
     unsigned int rl_count;
@@ -45,6 +47,7 @@ struct mcast_conn {
     struct vf_conn conn;                /* first: the pipeline sees this */
     struct sockaddr_storage back;       /* call-back address */
     socklen_t back_len;
+    struct vf_cbrate *cbrate;           /* the listener's (lives until the last conn) */
 };
 
 static int
@@ -53,8 +56,13 @@ mcast_open(struct vf_conn *c, int64_t deadline_ms)
     struct mcast_conn *mc = (struct mcast_conn *)c;
     int fd = -1;
     int one = 1;
-    int r = vf_connect((struct sockaddr *)&mc->back, mc->back_len, deadline_ms, &fd);
+    int r = 0;
 
+    /* c->identity is the call-back address as text */
+    if (!vf_cbrate_allow(mc->cbrate, c->identity, vf_now_ms())) {
+        return -EAGAIN;
+    }
+    r = vf_connect((struct sockaddr *)&mc->back, mc->back_len, deadline_ms, &fd);
     if (r < 0) {
         return r;
     }
@@ -140,6 +148,7 @@ mcast_fini(void *p)
     }
     vf_close(priv->fd);
     vf_lsettings_done(&priv->s);
+    vf_cbrate_free(priv->cbrate);
     free(priv);
 }
 
@@ -159,6 +168,12 @@ mcast_init(const struct vf_conf *conf, const struct vf_daemon_api *api, void **r
     }
     priv->fd = -1;
     priv->api = api;
+    priv->cbrate = vf_cbrate_new();
+    if (priv->cbrate == NULL) {
+        snprintf(err, err_len, "listener multicast: out of memory");
+        mcast_fini(priv);
+        return -ENOMEM;
+    }
     r = vf_lsettings_read(conf, "multicast", &priv->s, err, err_len);
     if (r < 0) {
         goto fail;
@@ -292,6 +307,7 @@ handle_datagram(struct mcast_priv *priv, const uint8_t *buf, ssize_t len,
     }
     vf_conn_init_signed(&mc->conn, &priv->s, "multicast");
     mc->conn.ops = &mcast_conn_ops;
+    mc->cbrate = priv->cbrate;
     memcpy(mc->conn.raw, buf, VF_REQ_SIZE);
     /* a datagram from another host cannot ask to be called back on our own
      * loopback (that would aim the connect-back at local services) */

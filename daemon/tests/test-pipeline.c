@@ -204,19 +204,25 @@ static const struct vf_backend_ops fake_backend = {
 
 static const struct vf_daemon_api *api;
 
+/* the first instance's API is the one the tests submit through; every
+ * instance (test_listener_slots_survive_reloads starts more) polls its own */
 static int
 fl_init(const struct vf_conf *conf, const struct vf_daemon_api *a, void **ret_priv,
         char *err, size_t err_len)
 {
-    api = a;
-    *ret_priv = NULL;
+    if (api == NULL) {
+        api = a;
+    }
+    *ret_priv = (void *)a;
     return 0;
 }
 
 static int
 fl_run(void *priv)
 {
-    while (!api->stopping()) {
+    const struct vf_daemon_api *mine = priv;
+
+    while (!mine->stopping()) {
         usleep(20000);
     }
     return 0;
@@ -288,10 +294,14 @@ static const struct vf_conn_ops fconn_ops = {
 };
 
 /* FAKE multicast-style reply channel: sleeps open_delay_ms, returns open_rc */
+static atomic_int open_calls;           /* FAKE connect-backs attempted */
+
 static int
 fc_open(struct vf_conn *c, int64_t deadline_ms)
 {
     struct fconn *fc = (struct fconn *)c;
+
+    atomic_fetch_add(&open_calls, 1);
 
     if (fc->open_delay_ms > 0) {
         struct timespec ts = { fc->open_delay_ms / 1000, (fc->open_delay_ms % 1000) * 1000000L };
@@ -461,16 +471,203 @@ test_duplicates_dropped(void)
     fc_wait(&b);
     VFT_EQ_INT(a.n_resp, 1);
     VFT_EQ_INT(b.n_resp, 0);
-    /* same seqno from another requester is not a duplicate (D25) */
-    c = a;
-    pthread_mutex_init(&c.mu, NULL);
-    pthread_cond_init(&c.cv, NULL);
-    c.closed = false;
-    c.n_resp = 0;
-    snprintf(c.conn.identity, sizeof(c.conn.identity), "10.0.0.2");
+    /* same seqno from another requester (signed by it: other random
+     * bytes) is not a duplicate (D25) ... */
+    fc_prepare(&c, "10.0.0.2", VF_CMD_STATUS, "vm1", VF_HASH_SHA256, NULL);
+    c.conn.req.seqno = a.conn.req.seqno;
+    VFT_EQ_INT(vf_req_sign(&c.conn.req, key.data, key.len, c.conn.raw), 0);
     api->submit(&c.conn);
     fc_wait(&c);
     VFT_EQ_INT(c.n_resp, 1);
+    /* ... but a's very bytes sent by another peer are a replay (issue 13:
+     * the dedupe key held the peer, so a replay from elsewhere ran again) */
+    b = a;
+    pthread_mutex_init(&b.mu, NULL);
+    pthread_cond_init(&b.cv, NULL);
+    b.closed = false;
+    b.n_resp = 0;
+    snprintf(b.conn.identity, sizeof(b.conn.identity), "10.0.0.3");
+    api->submit(&b.conn);
+    fc_wait(&b);
+    VFT_EQ_INT(b.n_resp, 0);
+}
+
+/*
+ * Issue 13: a signed datagram replayed long after the 10 s duplicate
+ * window ran again, and each copy made the daemon connect back to the
+ * address in it.  The replay cache drops every later copy at admission:
+ * no backend call, no connect-back, whatever the time.
+ */
+static void
+test_replay_after_window_dropped(void)
+{
+    struct fconn a;
+    static struct fconn copies[50];
+    int calls = 0, opens = 0;
+
+    fc_prepare(&a, "10.0.5.1", VF_CMD_STATUS, "vm1", VF_HASH_SHA256, NULL);
+    a.conn.ops = &fconn_cb_ops;
+    a.conn.req.port = 1229;
+    VFT_EQ_INT(vf_req_sign(&a.conn.req, key.data, key.len, a.conn.raw), 0);
+    for (size_t i = 0; i < sizeof(copies) / sizeof(copies[0]); i++) {
+        copies[i] = a;
+        pthread_mutex_init(&copies[i].mu, NULL);
+        pthread_cond_init(&copies[i].cv, NULL);
+        copies[i].open_rc = -ECONNREFUSED;      /* the agent is long gone */
+    }
+    api->submit(&a.conn);
+    fc_wait(&a);
+    VFT_EQ_INT(a.n_resp, 1);
+    calls = atomic_load(&fb_calls);
+    opens = atomic_load(&open_calls);
+    for (size_t i = 0; i < sizeof(copies) / sizeof(copies[0]); i++) {
+        api->submit(&copies[i].conn);
+        fc_wait(&copies[i]);
+        VFT_EQ_INT(copies[i].n_resp, 0);
+    }
+    VFT_EQ_INT(atomic_load(&fb_calls), calls);
+    VFT_EQ_INT(atomic_load(&open_calls), opens);
+}
+
+/*
+ * Issue 13: fence_xvm's signed multicast datagram sent to a tcp/vsock
+ * listener (same key) let a relay use the daemon as a challenge oracle.
+ * A stream request must have zeroed call-back fields.
+ */
+static void
+test_stream_callback_fields_refused(void)
+{
+    struct fconn fc;
+    int calls = atomic_load(&fb_calls);
+
+    fc_prepare(&fc, "10.0.6.1", VF_CMD_OFF, "vm3", VF_HASH_SHA256, NULL);
+    fc.conn.req.family = 2;
+    fc.conn.req.addrlen = 4;
+    fc.conn.req.port = 1229;
+    fc.conn.req.address[0] = 10;
+    VFT_EQ_INT(vf_req_sign(&fc.conn.req, key.data, key.len, fc.conn.raw), 0);
+    api->submit(&fc.conn);
+    fc_wait(&fc);
+    VFT_EQ_INT(fc.n_resp, 0);
+    VFT_EQ_INT(atomic_load(&fb_calls), calls);
+    /* each field alone is enough */
+    fc_prepare(&fc, "10.0.6.1", VF_CMD_STATUS, "vm1", VF_HASH_SHA256, NULL);
+    fc.conn.req.port = 1;
+    VFT_EQ_INT(vf_req_sign(&fc.conn.req, key.data, key.len, fc.conn.raw), 0);
+    api->submit(&fc.conn);
+    fc_wait(&fc);
+    VFT_EQ_INT(fc.n_resp, 0);
+    /* fence_virt's zeroed fields still work */
+    VFT_EQ_INT(run1("10.0.6.1", VF_CMD_STATUS, "vm1"), VF_RESP_SUCCESS);
+}
+
+/*
+ * Issue 13: a copy whose connect-back is refused used to wait up to 2 s
+ * for sibling copies, holding its worker; under a flood that was a
+ * blackout.  It now ends at once.
+ */
+static void
+test_refused_connect_back_does_not_wait(void)
+{
+    struct fconn sib;
+    struct fconn a;
+    int64_t t0 = 0;
+
+    /* a sibling copy (same seqno/domain/port) that is still connecting */
+    fc_prepare(&sib, "192.0.2.7", VF_CMD_STATUS, "vm1", VF_HASH_SHA256, NULL);
+    sib.conn.ops = &fconn_cb_ops;
+    sib.conn.req.port = 1229;
+    sib.open_delay_ms = 1500;
+    sib.open_rc = -ETIMEDOUT;
+    VFT_EQ_INT(vf_req_sign(&sib.conn.req, key.data, key.len, sib.conn.raw), 0);
+    fc_prepare(&a, "10.0.7.1", VF_CMD_STATUS, "vm1", VF_HASH_SHA256, NULL);
+    a.conn.ops = &fconn_cb_ops;
+    a.conn.req.port = 1229;
+    a.conn.req.seqno = sib.conn.req.seqno;
+    a.open_rc = -ECONNREFUSED;
+    VFT_EQ_INT(vf_req_sign(&a.conn.req, key.data, key.len, a.conn.raw), 0);
+    api->submit(&sib.conn);
+    usleep(50000);
+    t0 = vf_now_ms();
+    api->submit(&a.conn);
+    fc_wait(&a);
+    fprintf(stderr, "  refused copy ended after %lld ms\n", (long long)(a.done_ms - t0));
+    VFT_CHECK(a.done_ms - t0 < 1000);
+    VFT_EQ_INT(a.n_resp, 0);
+    fc_wait(&sib);
+}
+
+/*
+ * Issue 13: one requester (a serial guest that stops reading, a key holder
+ * that never answers its challenge) could hold every worker.  It gets
+ * VF_MAX_PER_REQUESTER places; another guest is served at once.
+ */
+static void
+test_fair_share(void)
+{
+    enum { N = VF_MAX_PER_REQUESTER + 12 };
+    static struct fconn hog[N];
+    int refused = 0;
+    int64_t t0 = 0;
+    int resp = 0;
+
+    atomic_store(&fb_vm1_delay_ms, 800);
+    for (int i = 0; i < N; i++) {
+        fc_prepare(&hog[i], "10.0.8.1", VF_CMD_STATUS, "vm1", VF_HASH_SHA256, NULL);
+        api->submit(&hog[i].conn);
+    }
+    t0 = vf_now_ms();
+    resp = run1("10.0.8.2", VF_CMD_STATUS, "vm2");
+    fprintf(stderr, "  other guest answered after %lld ms\n", (long long)(vf_now_ms() - t0));
+    VFT_EQ_INT(resp, VF_RESP_OFF);
+    VFT_CHECK(vf_now_ms() - t0 < 500);
+    for (int i = 0; i < N; i++) {
+        fc_wait(&hog[i]);
+        refused += hog[i].n_resp == 0;
+    }
+    atomic_store(&fb_vm1_delay_ms, 0);
+    VFT_EQ_INT(refused, N - VF_MAX_PER_REQUESTER);
+    /* its share is back once they ended */
+    VFT_EQ_INT(run1("10.0.8.1", VF_CMD_STATUS, "vm1"), VF_RESP_SUCCESS);
+}
+
+/*
+ * Issue 13: a listener stopped by a reload while its requests still ran
+ * kept its slot until they ended; reloads while a backend hung used up the
+ * VF_MAX_LISTENERS slots.  Start and stop twice as many instances as there
+ * are slots, each leaving a slow request behind.
+ */
+static void
+test_listener_slots_survive_reloads(void)
+{
+    enum { N = VF_MAX_LISTENERS * 2 };
+    static struct fconn fc[N];
+    const struct vf_daemon_api *saved = api;
+    char err[256];
+
+    atomic_store(&fb_vm1_delay_ms, 600);
+    for (int i = 0; i < N; i++) {
+        struct vf_listener_inst *li = NULL;
+        char id[32];
+
+        api = NULL;
+        err[0] = '\0';
+        VFT_EQ_INT(vf_listener_start(&fake_listener, NULL, &li, err, sizeof(err)), 0);
+        if (li == NULL) {
+            fprintf(stderr, "  start %d: %s\n", i, err);
+            break;
+        }
+        snprintf(id, sizeof(id), "10.0.9.%d", i);
+        fc_prepare(&fc[i], id, VF_CMD_STATUS, "vm1", VF_HASH_SHA256, NULL);
+        api->submit(&fc[i].conn);
+        vf_listener_stop(li, 0);      /* its request still runs: orphaned */
+    }
+    api = saved;
+    for (int i = 0; i < N; i++) {
+        fc_wait(&fc[i]);
+        VFT_EQ_INT(fc[i].n_resp, 1);
+    }
+    atomic_store(&fb_vm1_delay_ms, 0);
 }
 
 /*
@@ -857,6 +1054,11 @@ main(void)
     VFT_RUN(test_auth_without_stream_fails_closed);
     VFT_RUN(test_bad_signatures_dropped);
     VFT_RUN(test_duplicates_dropped);
+    VFT_RUN(test_replay_after_window_dropped);
+    VFT_RUN(test_stream_callback_fields_refused);
+    VFT_RUN(test_refused_connect_back_does_not_wait);
+    VFT_RUN(test_fair_share);
+    VFT_RUN(test_listener_slots_survive_reloads);
     VFT_RUN(test_unreachable_copy_does_not_block);
     VFT_RUN(test_list);
     VFT_RUN(test_groups);

@@ -44,11 +44,25 @@
  *    the requester waits on a condition variable with a predicate and a
  *    deadline of min(request deadline, reply_timeout) (no lost wakeup, no
  *    hang: D7) -> -ETIMEDOUT.  If the owner leaves meanwhile: -EHOSTDOWN.
- *  - "Off" (off success without a kill, status OFF, reboot of an off
- *    domain, on's "may I start it") is only claimed when every place that
- *    may hold a copy was asked: a member that has not announced its
- *    domains, or local libvirt down, makes it -EHOSTDOWN unless a known
- *    copy was seen running (and killed).
+ *  - The lists only say WHERE to ask; no answer is taken from them.  Every
+ *    decision uses the live state reported by the owners (cpg_live), and
+ *    a list can be up to CPG_REFRESH_MS (+ delivery) old: a domain
+ *    migrated or started elsewhere within that window is missing from
+ *    it.  So before anything that means "off here and everywhere" (off
+ *    success, status OFF, reboot, on's "may I start it"), every other
+ *    member that announced its domains is asked live, all at once and
+ *    within the request's deadline, whether the domain (by UUID) runs
+ *    there (cpg_confirm); a copy found running is acted on (off), counted
+ *    as on (status, on), or powered off (reboot).  A member that does not
+ *    answer in time makes the request fail (-ETIMEDOUT / -EHOSTDOWN):
+ *    never "off" on stale data (security issue 13).
+ *  - Success also needs every place that may hold a copy to be asked: a
+ *    member that has not announced its domains, or local libvirt down
+ *    while this host had the domain, makes off, reboot and status OFF
+ *    -EHOSTDOWN, even after killing every copy that could be reached (those
+ *    kills are kept; reboot then starts nothing).  on succeeds if a copy
+ *    is live on, and otherwise refuses to start one (-EHOSTDOWN).
+ *    Not covered: a member that joins the group during the request.
  *  - A domain that nobody owns is -ENOENT for every operation.  Never a
  *    success for off/reboot of an unknown domain (the reference's "highest
  *    node id answers success" is a false fencing success, D5/D13).
@@ -98,6 +112,8 @@
 #define CPG_MAX_PENDING        64
 #define CPG_MAX_SERVE          16
 #define CPG_MAX_CANDIDATES     8
+/* most other members asked at once to confirm "not running here" (cpg_confirm) */
+#define CPG_MAX_CONFIRM        (CPG_MAX_PENDING / 2)
 #define CPG_REFRESH_MS         2000
 #define CPG_REBROADCAST_MS     30000
 #define CPG_TICK_MS            500
@@ -1286,22 +1302,36 @@ cpg_primary(const struct cpg_route *rt)
     return &rt->c[0];
 }
 
+/* One REQUEST to one member, and its answer. */
+struct cpg_call {
+    uint32_t nodeid;
+    uint32_t pid;
+    int op;
+    char target[VF_CPGW_NAME_MAX + 1];
+    bool by_uuid;
+    const char *label;          /* domain name for logs */
+    size_t slot;                /* index in be->pending while waiting */
+    int result;                 /* the member's result, -ETIMEDOUT, -EHOSTDOWN, -EBUSY */
+    bool on;
+};
+
 /**
- * Ask member @cand to run @op on its domain and wait for the answer until
- * min(@deadline_ms, now + reply_timeout).
- * \return the owner's result, -ETIMEDOUT, -EHOSTDOWN, -EBUSY (table full)
+ * Send every call of @calls (to different members, or the same one) at
+ * once and wait for all the answers until min(@deadline_ms, now +
+ * reply_timeout): one reply_timeout bounds the whole batch.
+ * \return 0 (each call's own result in calls[i].result), -ETIMEDOUT (no
+ *         time left), -EHOSTDOWN (not joined), -EBUSY (the pending table
+ *         cannot hold the batch); on error every result is that error
  */
 static int
-cpg_remote(struct cpg_be *be, const struct cpg_cand *cand, int op, int64_t deadline_ms,
-           bool *ret_on)
+cpg_call_all(struct cpg_be *be, struct cpg_call *calls, size_t n, int64_t deadline_ms)
 {
     struct vf_cpgw_request rq;
-    struct cpg_pending *p = NULL;
     uint8_t buf[VF_CPGW_HDR_SIZE + VF_CPGW_REQUEST_FIXED + VF_CPGW_NAME_MAX];
     struct timespec ts;
     int64_t now = vf_now_ms(), wait_until, budget, margin;
-    size_t len = 0, i;
-    int r, reply_ms;
+    size_t len, i, k, n_free = 0, n_done;
+    int r = 0, reply_ms;
 
     pthread_mutex_lock(&be->lock);
     reply_ms = be->reply_timeout_ms;
@@ -1312,79 +1342,137 @@ cpg_remote(struct cpg_be *be, const struct cpg_cand *cand, int op, int64_t deadl
     }
     budget = wait_until - now;
     if (budget <= 0) {
-        return -ETIMEDOUT;
+        r = -ETIMEDOUT;
+        goto fail;
     }
     /* the owner must finish a little before we stop waiting */
     margin = budget / 10 < 500 ? budget / 10 : 500;
-    memset(&rq, 0, sizeof(rq));
-    rq.nodeid = cand->nodeid;
-    rq.pid = cand->pid;
-    rq.op = (uint8_t)op;
-    rq.timeout_ms = (uint32_t)(budget - margin > 0 ? budget - margin : 1);
-    if (cand->info.uuid[0] != '\0') {
-        snprintf(rq.target, sizeof(rq.target), "%s", cand->info.uuid);
-        rq.flags = VF_CPGW_REQ_BY_UUID;
-    } else {
-        snprintf(rq.target, sizeof(rq.target), "%s", cand->info.name);
-    }
 
     pthread_mutex_lock(&be->lock);
     if (!be->joined) {
         pthread_mutex_unlock(&be->lock);
-        return -EHOSTDOWN;
+        r = -EHOSTDOWN;
+        goto fail;
     }
     for (i = 0; i < CPG_MAX_PENDING; i++) {
-        if (!be->pending[i].used) {
-            p = &be->pending[i];
+        n_free += be->pending[i].used ? 0 : 1;
+    }
+    if (n_free < n) {
+        pthread_mutex_unlock(&be->lock);
+        vf_log(LOG_ERR, "cpg backend: the reply table is full; refusing %s of '%s' (%zu request(s))",
+               cpg_op_name(calls[0].op), calls[0].label, n);
+        r = -EBUSY;
+        goto fail;
+    }
+    for (i = 0, k = 0; k < n; i++) {
+        struct cpg_pending *p = &be->pending[i];
+
+        if (p->used) {
+            continue;
+        }
+        memset(p, 0, sizeof(*p));
+        p->used = true;
+        p->id = be->next_id++;
+        p->nodeid = calls[k].nodeid;
+        p->pid = calls[k].pid;
+        calls[k].slot = i;
+        k++;
+    }
+    pthread_mutex_unlock(&be->lock);
+
+    for (k = 0; k < n; k++) {
+        memset(&rq, 0, sizeof(rq));
+        rq.nodeid = calls[k].nodeid;
+        rq.pid = calls[k].pid;
+        rq.op = (uint8_t)calls[k].op;
+        rq.timeout_ms = (uint32_t)(budget - margin > 0 ? budget - margin : 1);
+        rq.flags = calls[k].by_uuid ? VF_CPGW_REQ_BY_UUID : 0;
+        snprintf(rq.target, sizeof(rq.target), "%s", calls[k].target);
+        pthread_mutex_lock(&be->lock);
+        rq.id = be->pending[calls[k].slot].id;
+        pthread_mutex_unlock(&be->lock);
+        vf_log(LOG_INFO, "cpg backend: %s of '%s' (%s) is routed to node %u (waiting up to %lld ms)",
+               cpg_op_name(calls[k].op), calls[k].label, calls[k].target,
+               (unsigned int)calls[k].nodeid, (long long)budget);
+        len = 0;
+        r = vf_cpgw_encode_request(&rq, buf, sizeof(buf), &len);
+        if (r == 0) {
+            r = cpg_send(be, buf, len);
+        }
+        if (r < 0) {
+            pthread_mutex_lock(&be->lock);
+            if (!be->pending[calls[k].slot].done) {
+                be->pending[calls[k].slot].done = true;
+                be->pending[calls[k].slot].result = r;
+            }
+            pthread_mutex_unlock(&be->lock);
+        }
+    }
+
+    pthread_mutex_lock(&be->lock);
+    ts = cpg_abstime(wait_until);
+    for (;;) {
+        for (k = 0, n_done = 0; k < n; k++) {
+            n_done += be->pending[calls[k].slot].done ? 1 : 0;
+        }
+        if (n_done == n ||
+            pthread_cond_timedwait(&be->cond, &be->lock, &ts) == ETIMEDOUT) {
             break;
         }
     }
-    if (p == NULL) {
-        pthread_mutex_unlock(&be->lock);
-        vf_log(LOG_ERR, "cpg backend: %d requests are already waiting for replies; refusing %s of '%s'",
-               CPG_MAX_PENDING, cpg_op_name(op), cand->info.name);
-        return -EBUSY;
-    }
-    memset(p, 0, sizeof(*p));
-    p->used = true;
-    p->id = be->next_id++;
-    p->nodeid = cand->nodeid;
-    p->pid = cand->pid;
-    rq.id = p->id;
-    pthread_mutex_unlock(&be->lock);
+    for (k = 0; k < n; k++) {
+        struct cpg_pending *p = &be->pending[calls[k].slot];
 
-    vf_log(LOG_INFO, "cpg backend: %s of '%s' (%s) is routed to node %u (waiting up to %lld ms)",
-           cpg_op_name(op), cand->info.name, cand->info.uuid, (unsigned int)cand->nodeid,
-           (long long)budget);
-    r = vf_cpgw_encode_request(&rq, buf, sizeof(buf), &len);
-    if (r == 0) {
-        r = cpg_send(be, buf, len);
+        calls[k].result = p->done ? p->result : -ETIMEDOUT;
+        calls[k].on = p->done && p->on;
+        memset(p, 0, sizeof(*p));
     }
-    pthread_mutex_lock(&be->lock);
-    if (r == 0) {
-        ts = cpg_abstime(wait_until);
-        while (!p->done) {
-            if (pthread_cond_timedwait(&be->cond, &be->lock, &ts) == ETIMEDOUT) {
-                break;
-            }
-        }
-        if (p->done) {
-            r = p->result;
-            *ret_on = p->on;
-        } else {
-            r = -ETIMEDOUT;
-        }
-    }
-    memset(p, 0, sizeof(*p));
     pthread_mutex_unlock(&be->lock);
-    if (r == -ETIMEDOUT) {
-        vf_log(LOG_ERR, "cpg backend: no reply from node %u for %s of '%s' within %lld ms",
-               (unsigned int)cand->nodeid, cpg_op_name(op), cand->info.name, (long long)budget);
-    } else if (r < 0) {
-        vf_log(LOG_ERR, "cpg backend: %s of '%s' on node %u failed: %s",
-               cpg_op_name(op), cand->info.name, (unsigned int)cand->nodeid, strerror(-r));
+    for (k = 0; k < n; k++) {
+        if (calls[k].result == -ETIMEDOUT) {
+            vf_log(LOG_ERR, "cpg backend: no reply from node %u for %s of '%s' within %lld ms",
+                   (unsigned int)calls[k].nodeid, cpg_op_name(calls[k].op), calls[k].label,
+                   (long long)budget);
+        } else if (calls[k].result < 0 &&
+                   !(calls[k].result == -ENOENT && calls[k].op == VF_CMD_STATUS)) {
+            vf_log(LOG_ERR, "cpg backend: %s of '%s' on node %u failed: %s",
+                   cpg_op_name(calls[k].op), calls[k].label, (unsigned int)calls[k].nodeid,
+                   strerror(-calls[k].result));
+        }
+    }
+    return 0;
+fail:
+    for (k = 0; k < n; k++) {
+        calls[k].result = r;
+        calls[k].on = false;
     }
     return r;
+}
+
+/**
+ * Ask member @cand to run @op on its domain and wait for the answer until
+ * min(@deadline_ms, now + reply_timeout).
+ * \return the owner's result, -ETIMEDOUT, -EHOSTDOWN, -EBUSY (table full)
+ */
+static int
+cpg_remote(struct cpg_be *be, const struct cpg_cand *cand, int op, int64_t deadline_ms,
+           bool *ret_on)
+{
+    struct cpg_call call;
+
+    memset(&call, 0, sizeof(call));
+    call.nodeid = cand->nodeid;
+    call.pid = cand->pid;
+    call.op = op;
+    call.label = cand->info.name;
+    call.by_uuid = cand->info.uuid[0] != '\0';
+    snprintf(call.target, sizeof(call.target), "%s",
+             call.by_uuid ? cand->info.uuid : cand->info.name);
+    (void)cpg_call_all(be, &call, 1, deadline_ms);
+    if (call.result == 0) {
+        *ret_on = call.on;
+    }
+    return call.result;
 }
 
 /* Run @op on one candidate, locally or through its owner. */
@@ -1413,11 +1501,14 @@ cpg_exec(struct cpg_be *be, const struct cpg_cand *cand, int op, int64_t deadlin
 }
 
 /**
- * Live status of the known copies: *@ret_on = true as soon as one is on.
- * \return 0, or (no copy on) the first error of a copy that could not be asked
+ * Live state of every known copy (candidate): each one's owner is asked
+ * (status), and the candidate's state is replaced by the answer
+ * (running / shut off), so that no decision below uses an announced state.
+ * \return 0, or the first error of a copy that could not be asked (its
+ *         state is then left as announced); *@ret_on: some copy is on
  */
 static int
-cpg_any_on(struct cpg_be *be, const struct cpg_route *rt, int64_t deadline_ms, bool *ret_on)
+cpg_live(struct cpg_be *be, struct cpg_route *rt, int64_t deadline_ms, bool *ret_on)
 {
     size_t i;
     int r, first = 0;
@@ -1427,13 +1518,114 @@ cpg_any_on(struct cpg_be *be, const struct cpg_route *rt, int64_t deadline_ms, b
         bool on = false;
 
         r = cpg_exec(be, &rt->c[i], VF_CMD_STATUS, deadline_ms, &on);
-        if (r == 0 && on) {
-            *ret_on = true;
-            return 0;
-        }
-        if (r < 0 && first == 0) {
+        if (r == 0) {
+            rt->c[i].info.state = on ? VF_STATE_RUNNING : VF_STATE_SHUTOFF;
+            *ret_on = *ret_on || on;
+        } else if (r == -ENOENT) {
+            rt->c[i].info.state = VF_STATE_SHUTOFF;     /* gone there since the list */
+        } else if (first == 0) {
             first = r;
         }
+    }
+    return first;
+}
+
+/**
+ * Confirm "not running anywhere else" with the members' LIVE state.  The
+ * candidates come from lists announced up to CPG_REFRESH_MS (plus delivery)
+ * ago: a domain migrated or started on another host within that window is
+ * missing from them, and an "already off" from the known owners would be a
+ * false fencing success.  So every other member that has announced its
+ * domains and is not a candidate is asked, all at once (one reply_timeout
+ * bounds the round, within @deadline_ms), for the status of the domain by
+ * UUID.  A member where it runs is appended to @rt as a running candidate,
+ * for the caller to act on.  (Members that never announced already make
+ * @rt incomplete.)
+ *
+ * \return 0 (every member answered), or the first error of a member that
+ *         did not (-ETIMEDOUT, -EHOSTDOWN, -EBUSY, ...); -ENOSPC when a
+ *         running copy cannot be added, -EHOSTDOWN when there are more than
+ *         CPG_MAX_CONFIRM members to ask
+ */
+static int
+cpg_confirm(struct cpg_be *be, struct cpg_route *rt, const char *target, int64_t deadline_ms)
+{
+    struct cpg_call calls[CPG_MAX_CONFIRM];
+    const struct vf_domain_info *ref = &rt->c[0].info;
+    size_t i, j, n = 0, n_members = 0;
+    bool cand;
+    int r, first = 0;
+
+    pthread_mutex_lock(&be->lock);
+    for (i = 0; i < be->n_owners; i++) {
+        const struct cpg_owner *o = &be->owners[i];
+
+        if (!o->have_state) {
+            continue;
+        }
+        for (j = 0, cand = false; j < rt->n && !cand; j++) {
+            cand = !rt->c[j].local && rt->c[j].nodeid == o->nodeid && rt->c[j].pid == o->pid;
+        }
+        if (cand) {
+            continue;
+        }
+        n_members++;
+        if (n == CPG_MAX_CONFIRM) {
+            continue;
+        }
+        memset(&calls[n], 0, sizeof(calls[n]));
+        calls[n].nodeid = o->nodeid;
+        calls[n].pid = o->pid;
+        calls[n].op = VF_CMD_STATUS;
+        calls[n].label = ref->name;
+        calls[n].by_uuid = ref->uuid[0] != '\0';
+        snprintf(calls[n].target, sizeof(calls[n].target), "%s",
+                 calls[n].by_uuid ? ref->uuid : ref->name);
+        n++;
+    }
+    pthread_mutex_unlock(&be->lock);
+    if (n_members > n) {
+        vf_log(LOG_ERR, "cpg backend: '%s': %zu other members to ask, at most %d at once; not confirmed",
+               target, n_members, CPG_MAX_CONFIRM);
+        return -EHOSTDOWN;
+    }
+    if (n == 0) {
+        return 0;
+    }
+    vf_dbg(1, "cpg backend: '%s' (%s): confirming with %zu other member(s) that it does not run there",
+           ref->name, ref->uuid, n);
+    (void)cpg_call_all(be, calls, n, deadline_ms);
+    for (i = 0; i < n; i++) {
+        r = calls[i].result;
+        if (r == -ENOENT || (r == 0 && !calls[i].on)) {
+            continue;               /* not there, or defined and shut off there */
+        }
+        if (r < 0) {
+            if (first == 0) {
+                first = r;
+            }
+            continue;
+        }
+        vf_log(LOG_WARNING, "cpg backend: '%s' (%s) runs on node %u, which did not list it (yet)",
+               ref->name, ref->uuid, (unsigned int)calls[i].nodeid);
+        if (rt->n == CPG_MAX_CANDIDATES) {
+            vf_log(LOG_ERR, "cpg backend: '%s' is on more than %d hosts; cannot act on node %u",
+                   target, CPG_MAX_CANDIDATES, (unsigned int)calls[i].nodeid);
+            if (first == 0) {
+                first = -ENOSPC;
+            }
+            continue;
+        }
+        memset(&rt->c[rt->n], 0, sizeof(rt->c[rt->n]));
+        rt->c[rt->n].nodeid = calls[i].nodeid;
+        rt->c[rt->n].pid = calls[i].pid;
+        rt->c[rt->n].info = *ref;
+        rt->c[rt->n].info.state = VF_STATE_RUNNING;
+        rt->n++;
+    }
+    if (first < 0) {
+        vf_log(LOG_ERR, "cpg backend: '%s': a member could not confirm that it does not run the "
+               "domain (%s)", target, strerror(-first));
     }
     return first;
 }
@@ -1455,22 +1647,25 @@ cpg_op_lookup(void *priv, const char *target, unsigned int flags,
     return r;
 }
 
+/*
+ * off: every known copy is powered off by its owner, then every other
+ * member confirms live that it does not run the domain (a copy found there
+ * is powered off too).  Success needs all of it: a place that could not be
+ * asked (rt.incomplete) or a member that did not confirm makes off fail,
+ * even after killing every copy it could reach.
+ */
 static int
 cpg_op_off(void *priv, const char *target, unsigned int flags, int64_t deadline_ms)
 {
     struct cpg_be *be = priv;
     struct cpg_route rt;
-    bool on = false, was_on = false;
-    size_t i;
-    int r, first = 0;
+    bool on = false;
+    size_t i, n_known;
+    int r, cr, first = 0;
 
     r = cpg_route(be, target, &flags, deadline_ms, &rt);
     if (r < 0) {
         return r;
-    }
-    if (rt.incomplete) {
-        /* success is only a kill of a copy seen running, never "already off" */
-        (void)cpg_any_on(be, &rt, deadline_ms, &was_on);
     }
     /* every copy must be off: one running copy is enough to corrupt shared storage */
     for (i = 0; i < rt.n; i++) {
@@ -1479,39 +1674,71 @@ cpg_op_off(void *priv, const char *target, unsigned int flags, int64_t deadline_
             first = r;
         }
     }
-    if (first == 0 && rt.incomplete && !was_on) {
-        vf_log(LOG_ERR, "cpg backend: '%s' is off where it could be checked, but a host that "
-               "may have it could not be asked; not confirmed", target);
+    n_known = rt.n;
+    cr = cpg_confirm(be, &rt, target, deadline_ms);
+    for (i = n_known; i < rt.n; i++) {
+        r = cpg_exec(be, &rt.c[i], VF_CMD_OFF, deadline_ms, &on);
+        if (r < 0 && first == 0) {
+            first = r;
+        }
+    }
+    if (first == 0) {
+        first = cr;
+    }
+    if (rt.incomplete) {
+        vf_log(LOG_ERR, "cpg backend: off of '%s' NOT confirmed: a host that may have it could "
+               "not be asked", target);
         return -EHOSTDOWN;
     }
     return first;
 }
 
+/*
+ * on: a copy already running (live, anywhere) is success.  Starting one
+ * needs every place asked: a copy elsewhere plus a new one would corrupt
+ * shared storage.
+ */
 static int
 cpg_op_on(void *priv, const char *target, unsigned int flags, int64_t deadline_ms)
 {
     struct cpg_be *be = priv;
     struct cpg_route rt;
     bool on = false;
+    size_t n_known;
     int r;
 
     r = cpg_route(be, target, &flags, deadline_ms, &rt);
     if (r < 0) {
         return r;
     }
-    if (rt.incomplete) {
-        /* starting a copy could run a second one where we cannot see */
-        r = cpg_any_on(be, &rt, deadline_ms, &on);
-        if (on) {
-            return 0;
+    r = cpg_live(be, &rt, deadline_ms, &on);
+    if (on) {
+        return 0;
+    }
+    if (r == 0 && rt.incomplete) {
+        r = -EHOSTDOWN;
+    }
+    if (r == 0) {
+        n_known = rt.n;
+        r = cpg_confirm(be, &rt, target, deadline_ms);
+        if (rt.n > n_known) {
+            return 0;               /* it runs on a member that had not listed it */
         }
+    }
+    if (r < 0) {
         vf_log(LOG_ERR, "cpg backend: not starting '%s': a host that may run it could not be asked",
                target);
-        return r < 0 ? r : -EHOSTDOWN;
+        return r;
     }
     return cpg_exec(be, cpg_primary(&rt), VF_CMD_ON, deadline_ms, &on);
 }
 
+/*
+ * reboot: live state of every copy, then (when every place answered) the
+ * other running copies are powered off and one copy is rebooted by its
+ * owner.  When some place could not be asked, every running copy that can
+ * be reached is powered off, nothing is started, and reboot fails.
+ */
 static int
 cpg_op_reboot(void *priv, const char *target, unsigned int flags, int64_t deadline_ms)
 {
@@ -1526,13 +1753,22 @@ cpg_op_reboot(void *priv, const char *target, unsigned int flags, int64_t deadli
     if (r < 0) {
         return r;
     }
-    if (rt.incomplete) {
-        r = cpg_any_on(be, &rt, deadline_ms, &on);
-        if (!on) {
-            vf_log(LOG_ERR, "cpg backend: '%s' is off where it could be checked, but a host that "
-                   "may have it could not be asked; not confirmed", target);
-            return r < 0 ? r : -EHOSTDOWN;
+    r = cpg_live(be, &rt, deadline_ms, &on);
+    if (r < 0 && !rt.incomplete) {
+        return r;                   /* the state of a copy is unknown: touch nothing */
+    }
+    if (r == 0 && !rt.incomplete) {
+        r = cpg_confirm(be, &rt, target, deadline_ms);
+    }
+    if (r < 0 || rt.incomplete) {
+        for (i = 0; i < rt.n; i++) {
+            if (cpg_dom_active(rt.c[i].info.state)) {     /* live, or announced if unknown */
+                (void)cpg_exec(be, &rt.c[i], VF_CMD_OFF, deadline_ms, &on);
+            }
         }
+        vf_log(LOG_ERR, "cpg backend: reboot of '%s' NOT confirmed: a host that may have it could "
+               "not be asked; reachable running copies were powered off, none was started", target);
+        return rt.incomplete ? -EHOSTDOWN : r;
     }
     p = cpg_primary(&rt);
     /* other running copies are powered off first, so that one copy remains */
@@ -1547,7 +1783,11 @@ cpg_op_reboot(void *priv, const char *target, unsigned int flags, int64_t deadli
     return cpg_exec(be, p, VF_CMD_REBOOT, deadline_ms, &on);
 }
 
-/* ON if any copy is on; OFF only if every copy answered OFF and every place was asked. */
+/*
+ * status: ON if any copy is on (live); OFF only if every known copy
+ * answered OFF, every place was asked and every other member confirmed
+ * live that it does not run the domain.
+ */
 static int
 cpg_op_status(void *priv, const char *target, unsigned int flags, bool *ret_on,
               int64_t deadline_ms)
@@ -1555,13 +1795,14 @@ cpg_op_status(void *priv, const char *target, unsigned int flags, bool *ret_on,
     struct cpg_be *be = priv;
     struct cpg_route rt;
     bool on = false;
+    size_t n_known;
     int r;
 
     r = cpg_route(be, target, &flags, deadline_ms, &rt);
     if (r < 0) {
         return r;
     }
-    r = cpg_any_on(be, &rt, deadline_ms, &on);
+    r = cpg_live(be, &rt, deadline_ms, &on);
     if (on) {
         *ret_on = true;
         return 0;
@@ -1573,6 +1814,15 @@ cpg_op_status(void *priv, const char *target, unsigned int flags, bool *ret_on,
         vf_log(LOG_ERR, "cpg backend: '%s' is off where it could be checked, but a host that "
                "may have it could not be asked; status unknown", target);
         return -EHOSTDOWN;
+    }
+    n_known = rt.n;
+    r = cpg_confirm(be, &rt, target, deadline_ms);
+    if (rt.n > n_known) {
+        *ret_on = true;
+        return 0;
+    }
+    if (r < 0) {
+        return r;
     }
     *ret_on = false;
     return 0;

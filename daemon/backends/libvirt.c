@@ -33,9 +33,27 @@
  *    domain defined on several URIs (shared definitions, migration) is
  *    powered off everywhere, and is ON if any copy runs.  A name that
  *    designates different domains (UUIDs) on different URIs is refused
- *    (-ENOTUNIQ).  "Off" is claimed (off success without a kill, status
- *    OFF, reboot of an off domain, on's "may I start it") only when every
- *    URI could be asked; otherwise -EHOSTDOWN.
+ *    (-ENOTUNIQ).
+ *  - Every configured URI must answer (security issue 13: fencing must be
+ *    certain, an incomplete answer is a failure).  A URI "answers" when it
+ *    is connected and the lookup there succeeded or said "no such domain";
+ *    a URI that is down, or whose lookup failed, did not answer, and a copy
+ *    of the domain may run there.  Then, per operation:
+ *      off     kills every running copy it can reach, and still fails with
+ *              -EHOSTDOWN (a success would be a false fencing success);
+ *      reboot  the same: reachable running copies are killed, nothing is
+ *              started, -EHOSTDOWN;
+ *      status  ON if a reachable copy is on (true whatever the other URIs
+ *              hold); never OFF: -EHOSTDOWN;
+ *      on      success if a reachable copy already runs (the admin asked for
+ *              "on" and it is on); starting a copy is refused with
+ *              -EHOSTDOWN, since a second copy could run next to one on the
+ *              silent URI and corrupt shared storage;
+ *      lookup  returns the copy found (name and UUID are certain), with the
+ *              state "nostate" instead of "shut off" when no reachable copy
+ *              is on (the pipeline uses lookup only for name <-> UUID);
+ *      unknown everywhere reachable: -EHOSTDOWN, never -ENOENT.
+ *    Each refusal logs the target and the URI(s) that did not answer.
  *
  * Locking rule: be->lock protects only this file's bookkeeping.  No libvirt
  * call that can block or run callbacks is made with it held (the close
@@ -806,7 +824,35 @@ struct lv_match {
     struct lv_dom *d;               /* at most one per URI */
     size_t n;
     bool incomplete;                /* some URI is down or failed: a copy there is unknown */
+    uint64_t unanswered;            /* bit i: URI i (snap->refs[i]) did not answer */
 };
+
+/* LV_MAX_URIS bits fit in lv_match.unanswered */
+_Static_assert(LV_MAX_URIS <= 64, "lv_match.unanswered has 64 bits");
+
+/**
+ * The URIs that did not answer for @m, as "'uri', 'uri1'" into @buf
+ * (truncated to @len, always terminated).  \return @buf
+ */
+static const char *
+lv_unanswered_text(const struct lv_snap *snap, uint64_t unanswered, char *buf, size_t len)
+{
+    size_t i, used = 0;
+    int w;
+
+    buf[0] = '\0';
+    for (i = 0; i < snap->n && i < LV_MAX_URIS && used < len; i++) {
+        if ((unanswered & ((uint64_t)1 << i)) == 0) {
+            continue;
+        }
+        w = snprintf(buf + used, len - used, "%s'%s'", used > 0 ? ", " : "", snap->refs[i].uri);
+        if (w < 0) {
+            break;
+        }
+        used += (size_t)w;
+    }
+    return buf;
+}
 
 static void
 lv_match_done(struct lv_match *m)
@@ -838,7 +884,7 @@ lv_resolve(struct lv_backend *be, const struct lv_snap *snap, const char *target
     unsigned char raw[VIR_UUID_BUFLEN];
     uuid_t u;
     bool is_uuid, hostdown = snap->n_down > 0, failed = false;
-    char msg[512];
+    char msg[512], down[1024];
     int pass, r;
     size_t i;
 
@@ -861,6 +907,11 @@ lv_resolve(struct lv_backend *be, const struct lv_snap *snap, const char *target
     m->d = calloc(snap->n > 0 ? snap->n : 1, sizeof(*m->d));
     if (m->d == NULL) {
         return -ENOMEM;
+    }
+    for (i = 0; i < snap->n; i++) {
+        if (snap->refs[i].conn == NULL) {
+            m->unanswered |= (uint64_t)1 << i;
+        }
     }
     for (pass = (flags & VF_BE_BY_UUID) != 0 ? 1 : 0; pass < 2 && m->n == 0; pass++) {
         if (pass == 1 && !is_uuid) {
@@ -889,20 +940,23 @@ lv_resolve(struct lv_backend *be, const struct lv_snap *snap, const char *target
             r = lv_error(be, ref, msg, sizeof(msg));
             if (r == -EHOSTDOWN) {
                 hostdown = true;
+                m->unanswered |= (uint64_t)1 << i;
             } else if (r == -EIO) {
                 vf_log(LOG_ERR, "libvirt backend: looking up '%s' on '%s' failed: %s",
                        target, ref->uri, msg);
                 failed = true;
+                m->unanswered |= (uint64_t)1 << i;
             }
         }
     }
-    m->incomplete = hostdown || failed;
+    m->incomplete = hostdown || failed || m->unanswered != 0;
     if (m->n == 0) {
+        (void)lv_unanswered_text(snap, m->unanswered, down, sizeof(down));
         lv_match_done(m);
         if (hostdown) {
             vf_log(LOG_ERR,
-                   "libvirt backend: '%s' not found, but some URIs are down (it may be there)",
-                   target);
+                   "libvirt backend: '%s' not found, but URI(s) %s did not answer (it may be there)",
+                   target, down);
             return -EHOSTDOWN;
         }
         return failed ? -EIO : -ENOENT;
@@ -1164,6 +1218,10 @@ lv_do_lookup(void *priv, const char *target, unsigned int flags,
     lv_copy_name(info.name, sizeof(info.name), m.d[p].name);
     lv_copy_name(info.uuid, sizeof(info.uuid), m.d[p].uuid);
     info.state = states[p];
+    if (m.incomplete && !lv_state_on(states[p])) {
+        /* off where it could be checked, but a copy may run elsewhere */
+        info.state = VIR_DOMAIN_NOSTATE;
+    }
     info.persistent = virDomainIsPersistent(m.d[p].dom) == 1;
     *ret_dom = info;
 out:
@@ -1175,9 +1233,10 @@ out:
 
 /*
  * off: every copy of the domain (on every URI that has it) is destroyed
- * and confirmed shut off (or gone).  "Already off" is only claimed when
- * every URI could be asked: with a URI down, a copy that is shut off here
- * may run there (-EHOSTDOWN), unless a running copy was found and killed.
+ * and confirmed shut off (or gone).  Success needs an answer from EVERY
+ * configured URI: with a URI down (or failing), a copy may still run
+ * there, so off fails with -EHOSTDOWN even after killing every copy it
+ * could reach (those kills are kept: they can only make things safer).
  */
 static int
 lv_do_off(void *priv, const char *target, unsigned int flags, int64_t deadline_ms)
@@ -1186,6 +1245,7 @@ lv_do_off(void *priv, const char *target, unsigned int flags, int64_t deadline_m
     struct lv_snap snap;
     struct lv_match m;
     int *states = NULL;
+    char down[1024];
     bool killed = false;
     size_t i;
     int r, first = 0;
@@ -1220,10 +1280,12 @@ lv_do_off(void *priv, const char *target, unsigned int flags, int64_t deadline_m
         }
     }
     r = first;
-    if (r == 0 && m.incomplete && !killed) {
+    if (m.incomplete) {
         vf_log(LOG_ERR,
-               "libvirt backend: '%s' is off where it could be checked, but some URIs are down "
-               "(it may run there); not confirmed", target);
+               "libvirt backend: off of '%s' NOT confirmed: URI(s) %s did not answer and may run "
+               "a copy (%s where it could be reached)", target,
+               lv_unanswered_text(&snap, m.unanswered, down, sizeof(down)),
+               killed ? "killed" : "off");
         r = -EHOSTDOWN;
     }
 out:
@@ -1233,6 +1295,12 @@ out:
     return r;
 }
 
+/*
+ * on: a copy already running on any URI is success (also with a URI
+ * down: the domain IS on, which is what the admin asked for).  Starting a
+ * copy needs an answer from every URI: a copy may run on one that did not
+ * answer, and a second copy would corrupt shared storage (-EHOSTDOWN).
+ */
 static int
 lv_do_on(void *priv, const char *target, unsigned int flags, int64_t deadline_ms)
 {
@@ -1240,6 +1308,7 @@ lv_do_on(void *priv, const char *target, unsigned int flags, int64_t deadline_ms
     struct lv_snap snap;
     struct lv_match m;
     int *states = NULL;
+    char down[1024];
     size_t p;
     int r;
 
@@ -1269,8 +1338,8 @@ lv_do_on(void *priv, const char *target, unsigned int flags, int64_t deadline_ms
     }
     if (m.incomplete) {
         /* starting it here could run a second copy next to one on a URI that is down */
-        vf_log(LOG_ERR, "libvirt backend: not starting '%s': some URIs are down (it may run there)",
-               target);
+        vf_log(LOG_ERR, "libvirt backend: not starting '%s': URI(s) %s did not answer (it may run "
+               "there)", target, lv_unanswered_text(&snap, m.unanswered, down, sizeof(down)));
         r = -EHOSTDOWN;
         goto out;
     }
@@ -1301,7 +1370,8 @@ out:
  *  - If the power-on fails after a confirmed off, the reboot still counts
  *    as a successful fence (the domain was killed); the failure is logged
  *    at error level.
- *  - With a URI down, "it was off" cannot be confirmed (see off).
+ *  - With a URI that did not answer, reboot kills every running copy it
+ *    can reach, starts nothing, and fails with -EHOSTDOWN (see off).
  */
 static int
 lv_do_reboot(void *priv, const char *target, unsigned int flags, int64_t deadline_ms)
@@ -1313,7 +1383,7 @@ lv_do_reboot(void *priv, const char *target, unsigned int flags, int64_t deadlin
     const struct lv_dom *d;
     int *states = NULL;
     char *xml = NULL;
-    char msg[512];
+    char msg[512], down[1024];
     bool persistent;
     size_t i, p;
     int r, r_on;
@@ -1336,18 +1406,27 @@ lv_do_reboot(void *priv, const char *target, unsigned int flags, int64_t deadlin
         r = -ENOENT;
         goto out;
     }
+    if (m.incomplete) {
+        /* a copy may run on a URI that did not answer: kill what can be
+         * reached, start nothing (a second copy could run next to it) */
+        for (i = 0; i < m.n; i++) {
+            if (lv_state_on(states[i])) {
+                (void)lv_destroy_confirmed(be, &m.d[i], deadline_ms);
+            }
+        }
+        vf_log(LOG_ERR,
+               "libvirt backend: reboot of '%s' NOT confirmed: URI(s) %s did not answer and may "
+               "run a copy; reachable copies are off, none was started", target,
+               lv_unanswered_text(&snap, m.unanswered, down, sizeof(down)));
+        r = -EHOSTDOWN;
+        goto out;
+    }
     p = lv_match_primary(&m, states, true);
     d = &m.d[p];
     persistent = virDomainIsPersistent(d->dom) == 1;
     vf_log(LOG_NOTICE, "libvirt backend: rebooting domain '%s' (%s) on '%s'",
            d->name, d->uuid, d->ref->uri);
     if (!lv_state_on(states[p])) {
-        if (m.incomplete) {
-            vf_log(LOG_ERR, "libvirt backend: '%s' is off where it could be checked, but some "
-                   "URIs are down (it may run there); not confirmed", target);
-            r = -EHOSTDOWN;
-            goto out;
-        }
         if (!snap.reboot_powers_on) {
             vf_log(LOG_INFO,
                    "libvirt backend: '%s' is off; left off (reboot_powers_on = no)",
@@ -1429,6 +1508,7 @@ lv_do_status(void *priv, const char *target, unsigned int flags, bool *ret_on, i
     struct lv_snap snap;
     struct lv_match m;
     int *states = NULL;
+    char down[1024];
     size_t p;
     int r;
 
@@ -1458,8 +1538,9 @@ lv_do_status(void *priv, const char *target, unsigned int flags, bool *ret_on, i
         goto out;
     }
     if (m.incomplete) {
-        vf_log(LOG_ERR, "libvirt backend: '%s' is off where it could be checked, but some URIs "
-               "are down (it may run there); status unknown", target);
+        vf_log(LOG_ERR, "libvirt backend: '%s' is off where it could be checked, but URI(s) %s "
+               "did not answer (it may run there); status unknown", target,
+               lv_unanswered_text(&snap, m.unanswered, down, sizeof(down)));
         r = -EHOSTDOWN;
         goto out;
     }

@@ -9,7 +9,11 @@
  *    go through an in-memory queue and a pipe whose read end is the "CPG
  *    fd", so the backend's own CPG thread dispatches them as with corosync.
  *    The peer answers REQUESTs addressed to it from cpg_mcast_joined()
- *    according to peer_mode (answer, stay silent, ...).
+ *    according to peer_mode (answer, stay silent, ...): a request for a
+ *    domain in the list it announced last gets peer_result / peer_on; any
+ *    other target is answered from its "hidden" domain (one it runs but
+ *    has not announced yet, as right after a migration), else -ENOENT,
+ *    as the peer's libvirt would.
  *    corosync reports this process with a pid other than getpid() (as in a
  *    PID namespace), so the backend must learn its CPG identity.
  *  - libvirt: vf_registry_backend("libvirt") returns fake ops over a small
@@ -69,6 +73,41 @@ static int peer_requests;
 static struct vf_cpgw_request peer_last;
 static int my_states;
 static size_t my_last_state_n;
+/* the peer's last announced list, and a domain it runs without having
+ * announced it (peer_hidden.uuid[0] == '\0': none) */
+static struct vf_cpgw_dom peer_ann[8];
+static size_t peer_n_ann;
+static struct vf_cpgw_dom peer_hidden;
+static int peer_hidden_reqs;
+
+/* fq_lock held: does @d match the REQUEST target? */
+static bool
+peer_matches(const struct vf_cpgw_dom *d, const struct vf_cpgw_request *rq)
+{
+    if ((rq->flags & VF_CPGW_REQ_BY_UUID) == 0 && strcmp(d->name, rq->target) == 0) {
+        return true;
+    }
+    return d->uuid[0] != '\0' && strcasecmp(d->uuid, rq->target) == 0;
+}
+
+/* fq_lock held: the answer of the peer to a request for a domain it did not announce */
+static void
+peer_answer_unlisted(const struct vf_cpgw_request *rq, struct vf_cpgw_reply *rep)
+{
+    rep->result = -ENOENT;
+    rep->on = false;
+    if (peer_hidden.uuid[0] == '\0' || !peer_matches(&peer_hidden, rq)) {
+        return;
+    }
+    peer_hidden_reqs++;
+    rep->result = 0;
+    if (rq->op == VF_CMD_OFF) {
+        peer_hidden.state = VF_STATE_SHUTOFF;
+    } else if (rq->op == VF_CMD_ON || rq->op == VF_CMD_REBOOT) {
+        peer_hidden.state = VF_STATE_RUNNING;
+    }
+    rep->on = peer_hidden.state != VF_STATE_SHUTOFF;
+}
 
 static void
 fq_push(struct fq_item *it)
@@ -286,12 +325,19 @@ cpg_mcast_joined(cpg_handle_t handle, cpg_guarantee_t guarantee,
         peer_requests++;
         peer_last = m.req;
         if (peer_mode == PEER_ANSWER) {
+            size_t i;
+
             memset(&rep, 0, sizeof(rep));
             rep.id = m.req.id;
             rep.nodeid = 1;
             rep.pid = f_mypid;
             rep.result = peer_result;
             rep.on = peer_on;
+            for (i = 0; i < peer_n_ann && !peer_matches(&peer_ann[i], &m.req); i++) {
+            }
+            if (i == peer_n_ann) {
+                peer_answer_unlisted(&m.req, &rep);
+            }
             answer = vf_cpgw_encode_reply(&rep, out, sizeof(out), &len) == 0;
         }
     }
@@ -478,6 +524,10 @@ inject_state(const struct vf_cpgw_dom *doms, size_t n, uint32_t gen)
     uint8_t buf[4096];
     size_t len = 0;
 
+    pthread_mutex_lock(&fq_lock);
+    peer_n_ann = n < 8 ? n : 8;
+    memcpy(peer_ann, doms, peer_n_ann * sizeof(*doms));
+    pthread_mutex_unlock(&fq_lock);
     if (vf_cpgw_encode_state(gen, doms, n, buf, sizeof(buf), &len) == 0) {
         fq_deliver(PEER_NODE, PEER_PID, buf, len);
     }
@@ -782,7 +832,9 @@ wait_gen(uint32_t gen)
  * also defined shut off on the peer).  This host cannot ask its own
  * libvirt, and its last list had h1-a, so the peer's "off" must not become
  * status OFF nor an off success (before the fix: OFF / success while the
- * local copy kept running).  A domain this host never had is still routed.
+ * local copy kept running).  Killing the peer's running copy is not a
+ * success either (issue 13; before: success, with the local copy still
+ * running).  A domain this host never had is still routed.
  */
 static void
 test_local_down_never_off(void)
@@ -804,9 +856,12 @@ test_local_down_never_off(void)
     VFT_EQ_INT(cpg_op_off(be, "h1-a", 0, dl(5000)), -EHOSTDOWN);
     VFT_EQ_INT(cpg_op_reboot(be, "h1-a", 0, dl(5000)), -EHOSTDOWN);
     VFT_EQ_INT(cpg_op_on(be, "h1-a", 0, dl(5000)), -EHOSTDOWN);
-    /* the peer's copy running: off kills it, a confirmed fence */
+    /* the peer's copy running: off kills it, but the local copy may run */
     peer_on = true;
-    VFT_EQ_INT(cpg_op_off(be, "h1-a", 0, dl(5000)), 0);
+    reqs = peer_requests;
+    VFT_EQ_INT(cpg_op_off(be, "h1-a", 0, dl(5000)), -EHOSTDOWN);
+    VFT_EQ_INT(peer_requests, reqs + 1);
+    VFT_EQ_INT(peer_last.op, VF_CMD_OFF);
     /* g2-a never was here: routed to the peer as usual */
     peer_on = false;
     reqs = peer_requests;
@@ -815,6 +870,86 @@ test_local_down_never_off(void)
     VFT_EQ_INT(peer_requests, reqs + 1);
     fl_down = false;
     peer_on = true;
+}
+
+/*
+ * Issue 13: the peer's announced list is stale.  h1-a is shut off here
+ * (its persistent definition), and it RUNS on the peer, which has not
+ * announced it yet (migrated there less than a list refresh ago).  The
+ * lists only say where to ask: before claiming OFF, every other member is
+ * asked live.  Before the fix: status OFF, off "already off" = success
+ * without touching the running copy, on started a second copy here.
+ */
+static void
+test_stale_off_not_trusted(void)
+{
+    struct vf_cpgw_dom d;
+    bool on = false;
+    int reqs, offs;
+
+    mkdom(&d, "g2-a", U_G2A, VF_STATE_RUNNING);
+    inject_state(&d, 1, 90);                    /* the peer's list: no h1-a */
+    VFT_CHECK(wait_gen(90));
+    fl_down = false;
+    fl_set("h1-a", 0, VF_STATE_SHUTOFF, NULL);
+    peer_mode = PEER_ANSWER;
+    peer_result = 0;
+    pthread_mutex_lock(&fq_lock);
+    mkdom(&peer_hidden, "h1-a", U_H1A, VF_STATE_RUNNING);
+    peer_hidden_reqs = 0;
+    pthread_mutex_unlock(&fq_lock);
+
+    /* status: the live answer of the peer wins over its list */
+    VFT_EQ_INT(cpg_op_status(be, "h1-a", 0, &on, dl(5000)), 0);
+    VFT_CHECK(on);
+    VFT_EQ_STR(peer_last.target, U_H1A);
+    VFT_EQ_INT(peer_last.flags, VF_CPGW_REQ_BY_UUID);
+    /* on: it runs there, so nothing is started here */
+    VFT_EQ_INT(cpg_op_on(be, "h1-a", 0, dl(5000)), 0);
+    VFT_EQ_INT(fdoms[0].state, VF_STATE_SHUTOFF);
+    /* off: the copy on the peer is powered off, then off is true */
+    offs = fl_offs;
+    VFT_EQ_INT(cpg_op_off(be, "h1-a", 0, dl(5000)), 0);
+    pthread_mutex_lock(&fq_lock);
+    VFT_EQ_INT(peer_hidden.state, VF_STATE_SHUTOFF);
+    pthread_mutex_unlock(&fq_lock);
+    VFT_EQ_INT(fl_offs, offs + 1);                  /* the local copy was asked too */
+    VFT_EQ_INT(cpg_op_status(be, "h1-a", 0, &on, dl(5000)), 0);
+    VFT_CHECK(!on);                                 /* confirmed live everywhere */
+
+    /* the peer cannot confirm: never OFF, never an off success */
+    peer_mode = PEER_SILENT;
+    VFT_EQ_INT(cpg_op_status(be, "h1-a", 0, &on, dl(5000)), -ETIMEDOUT);
+    VFT_EQ_INT(cpg_op_off(be, "h1-a", 0, dl(5000)), -ETIMEDOUT);
+    VFT_EQ_INT(cpg_op_reboot(be, "h1-a", 0, dl(5000)), -ETIMEDOUT);
+    VFT_EQ_INT(cpg_op_on(be, "h1-a", 0, dl(5000)), -ETIMEDOUT);
+    VFT_EQ_INT(fdoms[0].state, VF_STATE_SHUTOFF);   /* not started */
+    /* bounded by the request deadline, not only by reply_timeout */
+    {
+        int64_t t0 = vf_now_ms();
+
+        VFT_EQ_INT(cpg_op_off(be, "h1-a", 0, dl(300)), -ETIMEDOUT);
+        VFT_CHECK(vf_now_ms() - t0 < 900);
+    }
+    peer_mode = PEER_ANSWER;
+
+    /* reboot with the copy running on the peer: one copy remains */
+    pthread_mutex_lock(&fq_lock);
+    peer_hidden.state = VF_STATE_RUNNING;
+    pthread_mutex_unlock(&fq_lock);
+    reqs = peer_requests;
+    VFT_EQ_INT(cpg_op_reboot(be, "h1-a", 0, dl(5000)), 0);
+    VFT_CHECK(peer_requests > reqs);
+    pthread_mutex_lock(&fq_lock);
+    VFT_CHECK(peer_hidden.state == VF_STATE_RUNNING || fdoms[0].state == VF_STATE_RUNNING);
+    VFT_CHECK(peer_hidden.state != VF_STATE_RUNNING || fdoms[0].state == VF_STATE_SHUTOFF);
+    memset(&peer_hidden, 0, sizeof(peer_hidden));
+    pthread_mutex_unlock(&fq_lock);
+    /* not on the peer at all (its libvirt says "no such domain"): off is certain */
+    VFT_EQ_INT(cpg_op_off(be, "h1-a", 0, dl(5000)), 0);
+    VFT_EQ_INT(cpg_op_status(be, "h1-a", 0, &on, dl(5000)), 0);
+    VFT_CHECK(!on);
+    fl_set("h1-a", 0, VF_STATE_RUNNING, NULL);
 }
 
 /*
@@ -1081,6 +1216,7 @@ main(void)
     VFT_RUN(test_list);
     VFT_RUN(test_same_uuid_on_two_hosts);
     VFT_RUN(test_local_down_never_off);
+    VFT_RUN(test_stale_off_not_trusted);
     VFT_RUN(test_served_deadline_capped);
     VFT_RUN(test_stale_entries_replaced);
     VFT_RUN(test_timeout_and_leave);

@@ -553,8 +553,9 @@ test_shared_definitions(void)
 /*
  * One URI down: a domain found shut off on the other URI may run on the
  * one that is down, so neither "off" nor status OFF may be claimed
- * (before the R3 fix both answered success / OFF); killing a running
- * copy is still a confirmed off.
+ * (before the R3 fix both answered success / OFF).  Killing a running
+ * copy is not enough either (issue 13): another copy may run on the URI
+ * that is down, so off fails, but the reachable copy is killed.
  */
 static void
 test_partial_off_unconfirmed(void)
@@ -577,8 +578,94 @@ test_partial_off_unconfirmed(void)
     VFT_EQ_INT(lv_ops.on(be, "solo-off", 0, dl()), -EHOSTDOWN);
     VFT_EQ_INT(dom_state(be, 0, "solo-off"), VIR_DOMAIN_SHUTOFF);
     VFT_EQ_INT(status_of(be, "twin"), 1);
-    VFT_EQ_INT(lv_ops.off(be, "twin", 0, dl()), 0);
+    VFT_EQ_INT(lv_ops.off(be, "twin", 0, dl()), -EHOSTDOWN);
     VFT_EQ_INT(dom_state(be, 0, "twin"), VIR_DOMAIN_SHUTOFF);
+    lv_ops.fini(be);
+}
+
+/*
+ * Issue 13: off and reboot need an answer from EVERY configured URI.  The
+ * second URI cannot be reached, in the two ways a URI is "down" for the
+ * backend (both are connection failures at run time, not configuration
+ * errors: init succeeds and the reconnect thread keeps retrying): a test
+ * driver file that does not exist, and a daemon socket that does not
+ * exist.  A domain RUNNING on the first URI: off and reboot fail with
+ * -EHOSTDOWN (before: off and reboot answered success), the reachable
+ * copy is killed anyway (safer) and reboot does not start it again.
+ * Status never says OFF, on does not start a second copy, and a domain
+ * already on is "on".  With both URIs up, the same off succeeds.
+ */
+static void
+test_second_uri_down(void)
+{
+    char down_uri[2][512], err[512], text[1536];
+    struct vf_domain_info info;
+    struct lv_backend *be;
+    int r = 0, k;
+
+    snprintf(down_uri[0], sizeof(down_uri[0]), "test://%s/nonexistent/file.xml", tmpdir);
+    snprintf(down_uri[1], sizeof(down_uri[1]), "test+unix:///default?socket=%s/nosuch.sock",
+             tmpdir);
+    for (k = 0; k < 2; k++) {
+        fprintf(stderr, "  second URI '%s'\n", down_uri[k]);
+        snprintf(text, sizeof(text),
+                 "backends { libvirt { uri = \"test://%s\"; uri1 = \"%s\"; } }", file1,
+                 down_uri[k]);
+        be = be_new(text, &r, err, sizeof(err));
+        VFT_EQ_INT(r, 0);               /* down, not a configuration error */
+        if (be == NULL) {
+            fprintf(stderr, "init: %s\n", err);
+            continue;
+        }
+        VFT_CHECK(be->uris[0].conn != NULL);
+        VFT_CHECK(be->uris[1].conn == NULL);
+        VFT_EQ_INT(dom_state(be, 0, "vm-run"), VIR_DOMAIN_RUNNING);
+        VFT_EQ_INT(status_of(be, "vm-run"), 1);     /* a reachable copy is on: ON is true */
+        /* off: the reachable copy is killed, but the answer is a failure */
+        VFT_EQ_INT(lv_ops.off(be, "vm-run", 0, dl()), -EHOSTDOWN);
+        VFT_EQ_INT(dom_state(be, 0, "vm-run"), VIR_DOMAIN_SHUTOFF);
+        VFT_EQ_INT(status_of(be, "vm-run"), -EHOSTDOWN);   /* never OFF */
+        VFT_EQ_INT(lv_ops.off(be, "vm-run", 0, dl()), -EHOSTDOWN);
+        VFT_EQ_INT(lv_ops.off(be, U("01"), VF_BE_BY_UUID, dl()), -EHOSTDOWN);
+        /* on would start a second copy next to one that may run there */
+        VFT_EQ_INT(lv_ops.on(be, "vm-run", 0, dl()), -EHOSTDOWN);
+        VFT_EQ_INT(dom_state(be, 0, "vm-run"), VIR_DOMAIN_SHUTOFF);
+        /* lookup: name and UUID are certain, "shut off" is not */
+        VFT_EQ_INT(lv_ops.lookup(be, "vm-run", 0, &info, dl()), 0);
+        VFT_EQ_STR(info.uuid, U("01"));
+        VFT_EQ_INT(info.state, VF_STATE_NOSTATE);
+        /* reboot: killed, not started again, failure */
+        VFT_EQ_INT(dom_state(be, 0, "Alpha"), VIR_DOMAIN_RUNNING);
+        VFT_EQ_INT(lv_ops.reboot(be, "Alpha", 0, dl()), -EHOSTDOWN);
+        VFT_EQ_INT(dom_state(be, 0, "Alpha"), VIR_DOMAIN_SHUTOFF);
+        VFT_EQ_INT(lv_ops.reboot(be, "Alpha", 0, dl()), -EHOSTDOWN);
+        VFT_EQ_INT(dom_state(be, 0, "Alpha"), VIR_DOMAIN_SHUTOFF);
+        /* a copy already on: "on" is true, nothing to start */
+        VFT_EQ_INT(lv_ops.on(be, "vm-paused", 0, dl()), 0);
+        VFT_EQ_INT(dom_state(be, 0, "vm-paused"), VIR_DOMAIN_PAUSED);
+        /* unknown where reachable: may be on the silent URI */
+        VFT_EQ_INT(lv_ops.off(be, "nope", 0, dl()), -EHOSTDOWN);
+        lv_ops.fini(be);
+    }
+
+    /* both URIs up: the same requests succeed */
+    snprintf(text, sizeof(text),
+             "backends { libvirt { uri = \"test://%s\"; uri1 = \"test://%s\"; } }", file1, file2);
+    be = be_new(text, &r, err, sizeof(err));
+    VFT_EQ_INT(r, 0);
+    if (be == NULL) {
+        fprintf(stderr, "init: %s\n", err);
+        return;
+    }
+    VFT_CHECK(be->uris[0].conn != NULL && be->uris[1].conn != NULL);
+    VFT_EQ_INT(lv_ops.off(be, "vm-run", 0, dl()), 0);
+    VFT_EQ_INT(dom_state(be, 0, "vm-run"), VIR_DOMAIN_SHUTOFF);
+    VFT_EQ_INT(status_of(be, "vm-run"), 0);
+    VFT_EQ_INT(lv_ops.off(be, "vm-run", 0, dl()), 0);   /* already off, every URI asked */
+    VFT_EQ_INT(lv_ops.reboot(be, "Alpha", 0, dl()), 0);
+    VFT_EQ_INT(dom_state(be, 0, "Alpha"), VIR_DOMAIN_RUNNING);
+    VFT_EQ_INT(lv_ops.off(be, "beta", 0, dl()), 0);     /* on the second URI */
+    VFT_EQ_INT(dom_state(be, 1, "beta"), VIR_DOMAIN_SHUTOFF);
     lv_ops.fini(be);
 }
 
@@ -664,6 +751,7 @@ main(void)
     VFT_RUN(test_partial);
     VFT_RUN(test_shared_definitions);
     VFT_RUN(test_partial_off_unconfirmed);
+    VFT_RUN(test_second_uri_down);
     VFT_RUN(test_threads);
     VFT_RUN(test_hung_open);
     unlink(file1);

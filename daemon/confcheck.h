@@ -14,6 +14,11 @@
  * auth, family, mode, name_mode), missing listener/backend, interfaces that
  * do not exist, malformed groups (a group with no ip and no uuid entries, or
  * with values that are neither) => error naming FILE:LINE.
+ * Settings that weaken fencing security => warning naming the reason and
+ * the fix: the multicast listener and a tcp/vsock listener with the same
+ * key (same file after realpath(), or the same bytes when both can be read),
+ * groups while an enabled listener has auth "none", hash "none" on an
+ * enabled listener (serial, which has no key, is left out).
  * Every message is one line written to @diag ("FILE:LINE: error: ..." /
  * "FILE:LINE: warning: ...").  Returns the number of errors (0 = usable).
  */

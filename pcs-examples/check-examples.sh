@@ -11,9 +11,13 @@
 #    crm_verify -x is run and shown, but not asserted (without a running
 #    cluster it may complain about things unrelated to these examples).
 #  * each */fence_virt.conf passes `fence_virtd --check-config -f` when
-#    vmfence's daemon is built.  Machine-specific values are replaced first:
-#    interface names by "lo" and key files by a temporary key (they do not
-#    exist on a test machine).
+#    vmfence's daemon is built, without a single warning (the samples are
+#    what people copy).  Machine-specific values are replaced first:
+#    interface names by "lo" and each key file by a temporary key of its own
+#    (they do not exist on a test machine; two key files stay two different
+#    keys, so that the shared-key warning means what it says).  The
+#    multi-listener sample is also checked with one key for both listeners:
+#    that must give the shared-key warning (and still exit 0).
 #  * the XML files are well-formed; demo/hypervisor.xml loads in the libvirt
 #    test driver.
 # Nothing here needs a cluster, a network or root (pcs may want root).
@@ -75,11 +79,36 @@ if [ -x "$VF_DAEMON" ] && "$VF_DAEMON" --help 2>&1 | grep -q -- '--check-config'
             vft_log "$rel: backend '$be' is not in this build (fence_virtd -l): not checked"
             continue
         fi
-        sed -e 's|interface = "[^"]*"|interface = "lo"|' \
-            -e "s|key_file = \"[^\"]*\"|key_file = \"$VFT_TMP/key\"|" "$conf" >"$VFT_TMP/check.conf"
+        # every key file named in the sample -> a temporary key of its own
+        subst=(-e 's|interface = "[^"]*"|interface = "lo"|')
+        for kf in $(sed -n 's/^[^#]*key_file *= *"\([^"]*\)".*/\1/p' "$conf" | sort -u); do
+            tk="$VFT_TMP/keys/$(basename "$kf")"
+            mkdir -p "$VFT_TMP/keys"
+            [ -f "$tk" ] || vft_gen_key "$tk"
+            subst+=(-e "s|key_file = \"$kf\"|key_file = \"$tk\"|")
+        done
+        sed "${subst[@]}" "$conf" >"$VFT_TMP/check.conf"
         chmod 600 "$VFT_TMP/check.conf"
-        vft_expect_rc "$rel: fence_virtd --check-config" 0 "$VF_DAEMON" --check-config -f "$VFT_TMP/check.conf"
+        if vft_expect_rc "$rel: fence_virtd --check-config" 0 \
+            "$VF_DAEMON" --check-config -f "$VFT_TMP/check.conf"; then
+            if grep -q 'warning:' "$VFT_OUT" "$VFT_ERR"; then
+                vft_fail "$rel: --check-config warns"
+                grep -h 'warning:' "$VFT_OUT" "$VFT_ERR" | sed 's/^/    /' | head -10
+            else
+                vft_ok "$rel: no warning"
+            fi
+        fi
     done
+    # the shared-key warning: multi-listener with one key for multicast and tcp
+    conf="$EX/multi-listener/fence_virt.conf"
+    sed -e 's|interface = "[^"]*"|interface = "lo"|' \
+        -e "s|key_file = \"[^\"]*\"|key_file = \"$VFT_TMP/key\"|" "$conf" >"$VFT_TMP/check.conf"
+    chmod 600 "$VFT_TMP/check.conf"
+    if vft_expect_rc "multi-listener/fence_virt.conf, one key for both: --check-config" 0 \
+        "$VF_DAEMON" --check-config -f "$VFT_TMP/check.conf"; then
+        vft_check "multi-listener/fence_virt.conf, one key for both: shared-key warning" \
+            grep -q 'warning: listeners/multicast and listeners/tcp use the same key file' "$VFT_ERR"
+    fi
 else
     vft_log "vmfence's fence_virtd (with --check-config) not built: configuration files not checked"
 fi

@@ -4,13 +4,16 @@
  *
  *   good/NAME.conf  must parse and check with no error; if good/NAME.expect
  *                   exists, each of its lines must appear in the diagnostics
- *                   (used for warnings).
+ *                   (used for warnings).  A line starting with '!' must NOT
+ *                   appear (for example "!warning:" = no warning at all).
  *   bad/NAME.conf   must fail to parse, or check with at least one error;
  *                   each line of bad/NAME.expect must appear in the parse
  *                   error or the diagnostics.
  *
  * The interface check uses the real if_nametoindex(): fixtures only name
- * "lo" (present everywhere) or "nosuchif0" (absent).  Nothing is faked.
+ * "lo" (present everywhere) or "nosuchif0" (absent).  The shared-key
+ * warnings read real key files that test_security() writes into a
+ * temporary directory.  Nothing is faked.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -18,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -43,7 +47,10 @@ slurp(const char *path)
     return buf;
 }
 
-/* Every non-empty line of @expect must be a substring of @text. */
+/*
+ * Every non-empty line of @expect must be a substring of @text; a line
+ * "!X" means X must not be one.
+ */
 static int
 expect_lines(const char *file, const char *expect, const char *text)
 {
@@ -56,7 +63,13 @@ expect_lines(const char *file, const char *expect, const char *text)
     }
     for (char *line = strtok_r(copy, "\n", &save); line != NULL;
          line = strtok_r(NULL, "\n", &save)) {
-        if (strstr(text, line) == NULL) {
+        if (line[0] == '!') {
+            if (strstr(text, line + 1) != NULL) {
+                fprintf(stderr, "%s: unexpected message found:\n  %s\ngot:\n%s\n", file,
+                        line + 1, text);
+                missing++;
+            }
+        } else if (strstr(text, line) == NULL) {
             fprintf(stderr, "%s: expected message not found:\n  %s\ngot:\n%s\n", file, line,
                     text);
             missing++;
@@ -275,6 +288,211 @@ test_units(void)
     }
 }
 
+/* ---- security warnings (fence_virt.conf(5), SECURITY) ------------------------ */
+
+static char keydir[256];
+
+/* Write @len bytes of @data to keydir/@name (mode 0600); returns the path. */
+static const char *
+write_key(const char *name, const char *data, char *path, size_t path_len)
+{
+    FILE *f = NULL;
+
+    snprintf(path, path_len, "%s/%s", keydir, name);
+    f = fopen(path, "we");
+    VFT_CHECK(f != NULL);
+    if (f != NULL) {
+        VFT_CHECK(fputs(data, f) >= 0);
+        VFT_CHECK(fclose(f) == 0);
+        VFT_CHECK(chmod(path, 0600) == 0);
+    }
+    return path;
+}
+
+/* Check @conf (no errors expected); does the diagnostic text contain @want? */
+static bool
+diag_has(const char *conf, const char *want)
+{
+    char *d = NULL;
+    bool found = false;
+
+    VFT_EQ_INT(check_buf(conf, &d), 0);     /* warnings never count as errors */
+    found = d != NULL && strstr(d, want) != NULL;
+    if (getenv("VF_TEST_DEBUG") != NULL) {
+        fprintf(stderr, "== want '%s': %s\n%s", want, found ? "found" : "absent",
+                d != NULL ? d : "");
+    }
+    free(d);
+    return found;
+}
+
+#define SEC_HEAD(listeners) \
+    "fence_virtd { listener = \"" listeners "\"; backend = \"libvirt\"; }\n" \
+    "backends { libvirt { uri = \"qemu:///system\"; } }\n"
+#define SAME_FILE "use the same key file"
+#define SAME_KEY "hold the same key"
+#define SNIFFED "anyone on the guests' network sees fence_xvm's signed multicast datagrams, " \
+                "and with one key a sniffed datagram also carries a valid signature for the tcp listener"
+
+static void
+test_security(void)
+{
+    char conf[4096];
+    char mkey[320], tkey[320], vkey[320], copy[320], link[320];
+    const char *groups =
+        "groups { group { name = \"c1\"; ip = \"192.168.122.11\"; uuid = \"node1\"; } }\n";
+    const char *tmp = getenv("TMPDIR");
+
+    /* short paths: they are quoted into the configurations below */
+    if (tmp == NULL || strlen(tmp) > 200) {
+        tmp = "/tmp";
+    }
+    snprintf(keydir, sizeof(keydir), "%s/vf-confcheck.XXXXXX", tmp);
+    VFT_CHECK(mkdtemp(keydir) != NULL);
+    write_key("mcast.key", "multicast key material\n", mkey, sizeof(mkey));
+    write_key("tcp.key", "tcp key material\n", tkey, sizeof(tkey));
+    write_key("vsock.key", "vsock key material\n", vkey, sizeof(vkey));
+    write_key("copy.key", "multicast key material\n", copy, sizeof(copy));
+    snprintf(link, sizeof(link), "%s/link.key", keydir);
+    VFT_CHECK(symlink("mcast.key", link) == 0);
+
+    /* (a) no key_file anywhere: both use the default key file */
+    VFT_CHECK(diag_has(SEC_HEAD("multicast,tcp") "listeners { tcp { port = \"1230\"; } }\n",
+                       "c.conf:3: warning: listeners/multicast and listeners/tcp use the same "
+                       "key file '" VF_DEFAULT_KEY_FILE "': " SNIFFED "; give each transport "
+                       "its own key file (dd if=/dev/urandom of=/etc/cluster/fence_virt_tcp.key "
+                       "bs=4096 count=1, then set key_file in listeners/tcp and in the tcp "
+                       "agents)"));
+    /* (a) the same path, spelt differently (a symbolic link) */
+    snprintf(conf, sizeof(conf), SEC_HEAD("tcp, multicast")
+             "listeners {\n multicast { key_file = \"%s\"; }\n tcp { key_file = \"%s\"; }\n}\n",
+             mkey, link);
+    VFT_CHECK(diag_has(conf, "c.conf:5: warning: listeners/multicast and listeners/tcp "
+                             SAME_FILE));
+    /* (a) two files, the same bytes */
+    snprintf(conf, sizeof(conf), SEC_HEAD("multicast,tcp")
+             "listeners {\n multicast { key_file = \"%s\"; }\n tcp { key_file = \"%s\"; }\n}\n",
+             mkey, copy);
+    VFT_CHECK(diag_has(conf, "c.conf:5: warning: the key files of listeners/multicast"));
+    VFT_CHECK(diag_has(conf, SAME_KEY ": " SNIFFED "; give each transport its own key (dd "
+                             "if=/dev/urandom of=/etc/cluster/fence_virt_tcp.key bs=4096 "
+                             "count=1)"));
+    /* (a) vsock too; the named fix is a vsock key */
+    snprintf(conf, sizeof(conf), SEC_HEAD("multicast,vsock")
+             "listeners {\n multicast { key_file = \"%s\"; }\n vsock { key_file = \"%s\"; }\n}\n",
+             mkey, mkey);
+    VFT_CHECK(diag_has(conf, "listeners/multicast and listeners/vsock " SAME_FILE));
+    VFT_CHECK(diag_has(conf, "of=/etc/cluster/fence_virt_vsock.key"));
+    /* (a) absent: different keys; tcp and vsock sharing one (no multicast) */
+    snprintf(conf, sizeof(conf), SEC_HEAD("multicast,tcp,vsock")
+             "listeners {\n multicast { key_file = \"%s\"; }\n tcp { key_file = \"%s\"; }\n"
+             " vsock { key_file = \"%s\"; }\n}\n", mkey, tkey, vkey);
+    VFT_CHECK(!diag_has(conf, "warning:"));
+    snprintf(conf, sizeof(conf), SEC_HEAD("tcp,vsock")
+             "listeners {\n tcp { key_file = \"%s\"; }\n vsock { key_file = \"%s\"; }\n}\n",
+             tkey, tkey);
+    VFT_CHECK(!diag_has(conf, "warning:"));
+    /* (a) absent: missing files with different names cannot be compared */
+    VFT_CHECK(!diag_has(SEC_HEAD("multicast,tcp") "listeners { tcp { key_file = "
+                        "\"/nonexistent/vf-tcp.key\"; } }\n", SAME_KEY));
+    /* (a) absent: the tcp block exists but the listener is not enabled */
+    snprintf(conf, sizeof(conf), SEC_HEAD("multicast")
+             "listeners {\n multicast { key_file = \"%s\"; }\n tcp { key_file = \"%s\"; }\n}\n",
+             mkey, mkey);
+    VFT_CHECK(!diag_has(conf, "warning:"));
+    /* (a) absent: the serial listener has no key (identity from the channel) */
+    snprintf(conf, sizeof(conf), SEC_HEAD("multicast,serial")
+             "listeners {\n multicast { key_file = \"%s\"; }\n serial { key_file = \"%s\"; }\n}\n",
+             mkey, mkey);
+    VFT_CHECK(!diag_has(conf, "warning:"));
+    /* (a) absent: a multicast listener using no key at all (but (c) is there) */
+    snprintf(conf, sizeof(conf), SEC_HEAD("multicast,tcp")
+             "listeners {\n multicast { key_file = \"%s\"; hash = \"none\"; auth = \"none\"; }\n"
+             " tcp { key_file = \"%s\"; }\n}\n", mkey, mkey);
+    VFT_CHECK(!diag_has(conf, SAME_FILE));
+    VFT_CHECK(diag_has(conf, "c.conf:4: warning: listeners/multicast/hash = 'none' and auth = "
+                             "'none': requests are neither signed nor authenticated, so anyone "
+                             "on the network who reaches this listener can fence; set hash = "
+                             "\"sha256\" and auth = \"sha256\" (or sha512)"));
+
+    /* (b) groups while auth = "none", per listener */
+    snprintf(conf, sizeof(conf), SEC_HEAD("multicast")
+             "listeners {\n multicast { key_file = \"%s\";\n auth = \"none\"; }\n}\n%s",
+             mkey, groups);
+    VFT_CHECK(diag_has(conf, "c.conf:5: warning: listeners/multicast/auth = 'none' while groups "
+                             "restrict access (group on line 7): the group identity of a "
+                             "multicast request is the call-back address written in it: "
+                             "without challenge/response anyone who connects first to the "
+                             "agent's call-back port can answer, and any key holder can pose as "
+                             "another guest; set auth = \"sha256\" (or sha512) here and in the "
+                             "agents"));
+    snprintf(conf, sizeof(conf), SEC_HEAD("tcp")
+             "listeners {\n tcp { key_file = \"%s\"; auth = \"NONE\"; }\n}\n%s", tkey, groups);
+    VFT_CHECK(diag_has(conf, "c.conf:4: warning: listeners/tcp/auth = 'none' while groups "
+                             "restrict access (group on line 6): the group identity is the "
+                             "peer's IP address"));
+    snprintf(conf, sizeof(conf), SEC_HEAD("vsock")
+             "listeners {\n vsock { key_file = \"%s\"; auth = \"none\"; }\n}\n%s", vkey, groups);
+    VFT_CHECK(diag_has(conf, "listeners/vsock/auth = 'none' while groups restrict access (group "
+                             "on line 6): the group identity is the peer's CID"));
+    /* (b) absent: no groups; a groups section without a group; auth on */
+    snprintf(conf, sizeof(conf), SEC_HEAD("tcp")
+             "listeners {\n tcp { key_file = \"%s\"; auth = \"none\"; }\n}\n", tkey);
+    VFT_CHECK(!diag_has(conf, "warning:"));
+    snprintf(conf, sizeof(conf), SEC_HEAD("tcp")
+             "listeners {\n tcp { key_file = \"%s\"; auth = \"none\"; }\n}\ngroups { }\n", tkey);
+    VFT_CHECK(!diag_has(conf, "restrict access"));
+    snprintf(conf, sizeof(conf), SEC_HEAD("tcp")
+             "listeners {\n tcp { key_file = \"%s\"; auth = \"sha512\"; }\n}\n%s", tkey, groups);
+    VFT_CHECK(!diag_has(conf, "warning:"));
+    /* (b) absent: the listener with auth none is not enabled */
+    snprintf(conf, sizeof(conf), SEC_HEAD("tcp")
+             "listeners {\n tcp { key_file = \"%s\"; }\n multicast { auth = \"none\"; }\n}\n%s",
+             tkey, groups);
+    VFT_CHECK(!diag_has(conf, "warning:"));
+
+    /* (c) hash = "none" while auth is on */
+    snprintf(conf, sizeof(conf), SEC_HEAD("tcp")
+             "listeners {\n tcp { key_file = \"%s\"; hash = \"none\"; }\n}\n", tkey);
+    VFT_CHECK(diag_has(conf, "c.conf:4: warning: listeners/tcp/hash = 'none': requests are not "
+                             "signed, so anyone on the network can forge one and only the "
+                             "challenge/response keeps it from fencing; set hash = \"sha256\" "
+                             "(or sha512)"));
+    snprintf(conf, sizeof(conf), SEC_HEAD("multicast")
+             "listeners {\n multicast { key_file = \"%s\"; hash = \"none\"; }\n}\n", mkey);
+    VFT_CHECK(diag_has(conf, "listeners/multicast/hash = 'none': requests are not signed, so "
+                             "anyone on the network can forge one and only the "
+                             "challenge/response keeps it from fencing (a forged multicast "
+                             "request also makes fence_virtd connect to the call-back address "
+                             "it names)"));
+    /* (c) absent: sha1 and the default; the serial listener has no hash */
+    snprintf(conf, sizeof(conf), SEC_HEAD("vsock")
+             "listeners {\n vsock { key_file = \"%s\"; hash = \"sha1\"; }\n}\n", vkey);
+    VFT_CHECK(!diag_has(conf, "warning:"));
+    VFT_CHECK(!diag_has(SEC_HEAD("serial") "listeners { serial { hash = \"none\"; } }\n",
+                        "requests are not signed"));
+    /* (c) absent: hash none on a listener that is not enabled */
+    snprintf(conf, sizeof(conf), SEC_HEAD("vsock")
+             "listeners {\n vsock { key_file = \"%s\"; }\n tcp { hash = \"none\"; }\n}\n", vkey);
+    VFT_CHECK(!diag_has(conf, "warning:"));
+
+    /* a clean multi-transport setup: one key per transport, auth sha256, groups */
+    snprintf(conf, sizeof(conf), SEC_HEAD("multicast,tcp,vsock,serial")
+             "listeners {\n"
+             " multicast { key_file = \"%s\"; hash = \"sha256\"; auth = \"sha256\"; }\n"
+             " tcp { key_file = \"%s\"; hash = \"sha512\"; auth = \"sha256\"; }\n"
+             " vsock { key_file = \"%s\"; auth = \"sha256\"; }\n"
+             " serial { mode = \"vmchannel\"; }\n}\n%s", mkey, tkey, vkey, groups);
+    VFT_CHECK(!diag_has(conf, "warning:"));
+
+    unlink(link);
+    unlink(copy);
+    unlink(vkey);
+    unlink(tkey);
+    unlink(mkey);
+    VFT_CHECK(rmdir(keydir) == 0);
+}
+
 int
 main(void)
 {
@@ -293,5 +511,6 @@ main(void)
     VFT_RUN(test_good_fixtures);
     VFT_RUN(test_bad_fixtures);
     VFT_RUN(test_units);
+    VFT_RUN(test_security);
     VFT_EXIT();
 }

@@ -9,8 +9,14 @@
  *    signed request over a fresh UDP socket bound to that interface,
  *    carrying that address as call-back address; same seqno on every
  *    packet.  Then wait retrans/10 s for a connection.
- * 3. Accept one connection, close the listener, challenge, respond, read
- *    the answer (tcp.c's vf_stream_exchange).
+ * 3. While rounds are still sent, keep accepting call-backs: each one gets
+ *    our 64-byte challenge at once and joins a bounded set of pending
+ *    call-backs, all polled together with the listener.  A call-back that
+ *    answers wrongly, closes or stalls is dropped and never decides the
+ *    result (anything on the guests' network can connect to this port).
+ *    The first one whose answer verifies wins: the listener and the other
+ *    call-backs are closed, and tcp.c's vf_stream_finish answers the
+ *    daemon's challenge and reads the answer on it.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -275,31 +281,312 @@ out:
     return rc;
 }
 
-/* Wait for one connection on @lfd until @deadline_ms. */
-static int
-accept_one(int lfd, int64_t deadline_ms, int *ret_fd, char *peer, size_t peer_len)
-{
-    struct sockaddr_storage ss;
-    socklen_t sl;
-    int fd, rc;
+/* A call-back connection that has our challenge and owes us the answer. */
+struct cb_conn {
+    int fd;                             /* -1: free slot */
+    uint64_t serial;                    /* accept order: the lowest is the oldest */
+    int64_t deadline_ms;                /* answer complete by then, or dropped */
+    size_t got;                         /* answer bytes received so far */
+    uint8_t answer[VF_DIGEST_MAX];
+    uint8_t expect[VF_DIGEST_MAX];
+    char peer[INET6_ADDRSTRLEN + 16];   /* address, for the exchange's messages */
+    char who[INET6_ADDRSTRLEN + 24];    /* address and port, for the debug log */
+};
 
-    for (;;) {
-        rc = vf_wait_readable(lfd, deadline_ms);
+/* The pending call-backs and what became of the ones that were dropped. */
+struct cb_set {
+    struct cb_conn conn[VF_AGENT_CB_PENDING];
+    uint64_t next_serial;
+    unsigned int n_wrong;               /* answered, but wrongly */
+    unsigned int n_closed;              /* closed (or failed) before answering */
+    unsigned int n_stalled;             /* no full answer within VF_AGENT_CB_ANSWER_MS */
+    unsigned int n_evicted;             /* pushed out by newer ones (set full) */
+    char last[INET6_ADDRSTRLEN + 24];   /* the last one dropped */
+    int winner;                         /* fd of the call-back that passed, or -1 */
+    char winner_peer[INET6_ADDRSTRLEN + 16];
+};
+
+static void
+cb_set_init(struct cb_set *set)
+{
+    memset(set, 0, sizeof(*set));
+    for (size_t i = 0; i < VF_AGENT_CB_PENDING; i++) {
+        set->conn[i].fd = -1;
+    }
+    set->winner = -1;
+}
+
+static unsigned int
+cb_failed(const struct cb_set *set)
+{
+    return set->n_wrong + set->n_closed + set->n_stalled + set->n_evicted;
+}
+
+static size_t
+cb_pending(const struct cb_set *set)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < VF_AGENT_CB_PENDING; i++) {
+        n += set->conn[i].fd >= 0;
+    }
+    return n;
+}
+
+/* Close a pending call-back that failed: count it under @counter, log why. */
+static void
+cb_drop(struct cb_set *set, struct cb_conn *c, const char *reason, unsigned int *counter)
+{
+    (*counter)++;
+    vf_dbg(1, "call-back from %s ignored: %s (%u failed so far)", c->who, reason,
+           cb_failed(set));
+    snprintf(set->last, sizeof(set->last), "%s", c->who);
+    c->fd = vf_close(c->fd);
+}
+
+/* Close every pending call-back without counting it (a winner was found). */
+static void
+cb_close_all(struct cb_set *set)
+{
+    for (size_t i = 0; i < VF_AGENT_CB_PENDING; i++) {
+        set->conn[i].fd = vf_close(set->conn[i].fd);
+    }
+}
+
+/* How many pending call-backs come from the address of @c. */
+static size_t
+cb_same_peer(const struct cb_set *set, const struct cb_conn *c)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < VF_AGENT_CB_PENDING; i++) {
+        n += set->conn[i].fd >= 0 && strcmp(set->conn[i].peer, c->peer) == 0;
+    }
+    return n;
+}
+
+/*
+ * The slot for a new call-back: a free one, else one is evicted: the
+ * oldest of the address with the most pending call-backs, so that a flood
+ * from one address pushes out its own connections rather than a
+ * fence_virtd's that is about to answer.
+ */
+static struct cb_conn *
+cb_slot(struct cb_set *set)
+{
+    struct cb_conn *victim = NULL;
+    size_t victim_n = 0;
+
+    for (size_t i = 0; i < VF_AGENT_CB_PENDING; i++) {
+        struct cb_conn *c = &set->conn[i];
+        size_t n;
+
+        if (c->fd < 0) {
+            return c;
+        }
+        n = cb_same_peer(set, c);
+        if (victim == NULL || n > victim_n || (n == victim_n && c->serial < victim->serial)) {
+            victim = c;
+            victim_n = n;
+        }
+    }
+    cb_drop(set, victim, "too many pending call-backs, dropped the oldest of the busiest "
+            "address", &set->n_evicted);
+    return victim;
+}
+
+/*
+ * Take the call-back @fd (non-blocking) from @ss: send it our challenge and
+ * add it to the pending set.  With auth none there is no challenge, and
+ * the first call-back wins at once.  Takes ownership of @fd.
+ * \return 0 (also when the call-back was dropped); a negative errno when no
+ *         challenge can be made at all (res->msg set)
+ */
+static int
+cb_add(const struct vf_xport *x, struct cb_set *set, int fd,
+       const struct sockaddr_storage *ss, socklen_t sl, struct vf_result *res)
+{
+    enum vf_hash alg = (enum vf_hash)x->args->auth;
+    uint8_t challenge[VF_CHALLENGE_SIZE];
+    struct cb_conn *c;
+    ssize_t n;
+    int rc;
+
+    if (alg == VF_HASH_NONE) {
+        /* auth none: nothing tells a fence_virtd from anything else that
+         * connects, so the first call-back decides, as it always has.
+         * This is a limit of the unauthenticated protocol, not of this
+         * code; only the challenge (-C) protects the call-back. */
+        set->winner = fd;
+        vf_sockaddr_str((const struct sockaddr *)ss, sl, set->winner_peer,
+                        sizeof(set->winner_peer), 0);
+        return 0;
+    }
+
+    c = cb_slot(set);
+    c->fd = fd;
+    c->serial = set->next_serial++;
+    c->deadline_ms = vf_now_ms() + VF_AGENT_CB_ANSWER_MS;
+    c->got = 0;
+    vf_sockaddr_str((const struct sockaddr *)ss, sl, c->peer, sizeof(c->peer), 0);
+    vf_sockaddr_str((const struct sockaddr *)ss, sl, c->who, sizeof(c->who), 1);
+
+    rc = vf_auth_challenge_new(alg, x->key != NULL ? x->key->data : NULL,
+                               x->key != NULL ? x->key->len : 0, challenge, c->expect);
+    if (rc < 0) {
+        vf_result_msg(res, "cannot make the %s challenge for the call-back: %s",
+                      vf_hash_name(alg), strerror(-rc));
+        c->fd = vf_close(c->fd);
+        return rc;
+    }
+    vf_dbg(2, "call-back from %s: sent our challenge", c->who);
+    /* 64 bytes into the empty send buffer of a new connection: one send
+     * suffices, and anything else means the peer is unusable */
+    n = send(c->fd, challenge, sizeof(challenge), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n != (ssize_t)sizeof(challenge)) {
+        cb_drop(set, c, "could not send our challenge", &set->n_closed);
+    }
+    return 0;
+}
+
+/*
+ * Accept the queued call-backs on @lfd (at most VF_AGENT_CB_PENDING per
+ * call, so one burst cannot starve the pending ones).
+ * \return 0; a negative errno with res->msg set when accepting fails for
+ *         good or no challenge can be made
+ */
+static int
+cb_accept(const struct vf_xport *x, struct cb_set *set, int lfd, uint16_t cb_port,
+          struct vf_result *res)
+{
+    for (size_t i = 0; i < VF_AGENT_CB_PENDING && set->winner < 0; i++) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        int fd, rc;
+
+        fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (fd < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                return 0;
+            }
+            if (errno == EINTR || errno == ECONNABORTED) {
+                continue;
+            }
+            rc = -errno;
+            vf_result_msg(res, "waiting for the call-back on TCP port %u failed: %s",
+                          cb_port, strerror(-rc));
+            return rc;
+        }
+        rc = cb_add(x, set, fd, &ss, sl, res);
         if (rc < 0) {
             return rc;
         }
-        sl = sizeof(ss);
-        fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
-        if (fd >= 0) {
-            vf_sockaddr_str((struct sockaddr *)&ss, sl, peer, peer_len, 0);
-            *ret_fd = fd;
+    }
+    return 0;
+}
+
+/* Read what a pending call-back sent of its answer; judge it when complete. */
+static void
+cb_read(struct cb_set *set, struct cb_conn *c)
+{
+    ssize_t n;
+
+    n = recv(c->fd, c->answer + c->got, sizeof(c->answer) - c->got, MSG_DONTWAIT);
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+            return;
+        }
+        cb_drop(set, c, "connection failed before answering our challenge", &set->n_closed);
+        return;
+    }
+    if (n == 0) {
+        cb_drop(set, c, "closed the connection before answering our challenge",
+                &set->n_closed);
+        return;
+    }
+    c->got += (size_t)n;
+    if (c->got < sizeof(c->answer)) {
+        return;
+    }
+    if (!vf_auth_answer_ok(c->answer, c->expect)) {
+        cb_drop(set, c, "wrong answer to our challenge (other key or auth, or not a "
+                "fence_virtd)", &set->n_wrong);
+        return;
+    }
+    vf_dbg(1, "call-back from %s passed our challenge", c->who);
+    set->winner = c->fd;
+    snprintf(set->winner_peer, sizeof(set->winner_peer), "%s", c->peer);
+    c->fd = -1;
+}
+
+/*
+ * One wait of the call-back loop, until @until_ms at most: poll the
+ * listener (when @lfd >= 0) and every pending call-back, read answers,
+ * drop call-backs past their own deadline, accept new ones.  Stops early
+ * when a call-back passed (set->winner).
+ * \return 0; a negative errno with res->msg set for a failure that ends
+ *         the whole request
+ */
+static int
+cb_wait(const struct vf_xport *x, struct cb_set *set, int lfd, uint16_t cb_port,
+        int64_t until_ms, struct vf_result *res)
+{
+    struct pollfd pfd[VF_AGENT_CB_PENDING + 1];
+    struct cb_conn *owner[VF_AGENT_CB_PENDING + 1];
+    int64_t wake = until_ms;
+    nfds_t n = 0;
+    int rc;
+
+    for (size_t i = 0; i < VF_AGENT_CB_PENDING; i++) {
+        struct cb_conn *c = &set->conn[i];
+
+        if (c->fd < 0) {
+            continue;
+        }
+        if (vf_ms_left(c->deadline_ms) <= 0) {
+            cb_drop(set, c, "no answer to our challenge in time", &set->n_stalled);
+            continue;
+        }
+        if (c->deadline_ms < wake) {
+            wake = c->deadline_ms;
+        }
+        pfd[n].fd = c->fd;
+        pfd[n].events = POLLIN;
+        pfd[n].revents = 0;
+        owner[n++] = c;
+    }
+    if (lfd >= 0) {
+        pfd[n].fd = lfd;
+        pfd[n].events = POLLIN;
+        pfd[n].revents = 0;
+        owner[n++] = NULL;
+    }
+    if (n == 0) {
+        return 0;
+    }
+    rc = poll(pfd, n, vf_ms_left(wake));
+    if (rc < 0) {
+        if (errno == EINTR) {
             return 0;
         }
-        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
-            errno != ECONNABORTED) {
-            return -errno;
+        rc = -errno;
+        vf_result_msg(res, "waiting for the call-back on TCP port %u failed: %s", cb_port,
+                      strerror(-rc));
+        return rc;
+    }
+    /* the pending ones first: a call-back already challenged is not
+     * evicted by newcomers before its answer is read */
+    for (nfds_t i = 0; i < n && set->winner < 0; i++) {
+        if (owner[i] != NULL && pfd[i].revents != 0) {
+            cb_read(set, owner[i]);
         }
     }
+    for (nfds_t i = 0; i < n && set->winner < 0; i++) {
+        if (owner[i] == NULL && pfd[i].revents != 0) {
+            return cb_accept(x, set, lfd, cb_port, res);
+        }
+    }
+    return 0;
 }
 
 int
@@ -311,11 +598,11 @@ vf_xport_mcast(const struct vf_xport *x, struct vf_result *res)
     socklen_t group_len = 0;
     const char *gaddr;
     char tried[512];
-    char peer[INET6_ADDRSTRLEN + 16];
+    struct cb_set cbs;
     size_t n_addrs = 0, n_dropped = 0, used;
     unsigned int rounds, retrans, round;
     uint16_t cb_port;
-    int64_t start, deadline;
+    int64_t start, deadline, round_end, grace_end;
     int family;
     int lfd = -1, cfd = -1;
     unsigned int sent = 0;
@@ -323,6 +610,7 @@ vf_xport_mcast(const struct vf_xport *x, struct vf_result *res)
     bool waited = false;
     int rc;
 
+    cb_set_init(&cbs);
     family = args->family;
     gaddr = args->mcast_addr;
     if (family != AF_INET && family != AF_INET6) {
@@ -396,42 +684,79 @@ vf_xport_mcast(const struct vf_xport *x, struct vf_result *res)
                (double)(vf_now_ms() - start) / 1000.0);
     }
 
-    cfd = -1;
-    /* the rounds end at the overall deadline too (time spent waiting for a
-     * busy call-back port counts), but at least one round is always sent */
-    for (round = 0; round < rounds && cfd < 0; round++) {
-        int64_t round_end;
+    /* Rounds of datagrams, and between them the call-backs: the listener
+     * stays open while rounds are still sent.  The rounds end at the
+     * overall deadline too (time spent waiting for a busy call-back port
+     * counts), but at least one round is always sent.  The loop is bounded
+     * in time: every pass either sends one of the @rounds rounds or waits
+     * in cb_wait() until the end of the current round at most. */
+    round = 0;
+    round_end = 0;
+    while (cbs.winner < 0) {
+        bool more = round < rounds && (round == 0 || vf_ms_left(deadline) > 0);
 
-        if (round > 0 && vf_ms_left(deadline) <= 0) {
+        if (more && vf_ms_left(round_end) <= 0) {
+            for (size_t i = 0; i < n_addrs; i++) {
+                vf_dbg(1, "Sending to %s via %s", gaddr, addrs[i].text);
+                rc = send_one(x, &addrs[i], &group, group_len, cb_port);
+                if (rc < 0) {
+                    vf_dbg(1, "sending via %s (%s) failed: %s", addrs[i].text,
+                           addrs[i].ifname, strerror(-rc));
+                    send_err = rc;
+                    continue;
+                }
+                sent++;
+            }
+            round++;
+            round_end = vf_now_ms() + (int64_t)retrans * 100;
+            if (round_end > deadline && round > 1) {
+                round_end = deadline;
+            }
+        } else if (!more && vf_ms_left(round_end) <= 0) {
             break;
         }
-        for (size_t i = 0; i < n_addrs; i++) {
-            vf_dbg(1, "Sending to %s via %s", gaddr, addrs[i].text);
-            rc = send_one(x, &addrs[i], &group, group_len, cb_port);
-            if (rc < 0) {
-                vf_dbg(1, "sending via %s (%s) failed: %s", addrs[i].text, addrs[i].ifname,
-                       strerror(-rc));
-                send_err = rc;
-                continue;
-            }
-            sent++;
-        }
-        round_end = vf_now_ms() + (int64_t)retrans * 100;
-        if (round_end > deadline && round > 0) {
-            round_end = deadline;
-        }
-        rc = accept_one(lfd, round_end, &cfd, peer, sizeof(peer));
-        if (rc < 0 && rc != -ETIMEDOUT) {
-            vf_result_msg(res, "waiting for the call-back on TCP port %u failed: %s",
-                          cb_port, strerror(-rc));
+        rc = cb_wait(x, &cbs, lfd, cb_port, round_end, res);
+        if (rc < 0) {
             goto out;
         }
     }
     lfd = vf_close(lfd);
+    /* a call-back accepted just before the end may still answer, but no
+     * new ones are accepted and the pending ones get at most
+     * VF_AGENT_CB_GRACE_MS more (a fence_virtd answers in milliseconds);
+     * every pass ends by that deadline */
+    grace_end = vf_now_ms() + VF_AGENT_CB_GRACE_MS;
+    for (size_t i = 0; i < VF_AGENT_CB_PENDING; i++) {
+        if (cbs.conn[i].fd >= 0 && cbs.conn[i].deadline_ms > grace_end) {
+            cbs.conn[i].deadline_ms = grace_end;
+        }
+    }
+    while (cbs.winner < 0 && cb_pending(&cbs) > 0) {
+        rc = cb_wait(x, &cbs, -1, cb_port, grace_end, res);
+        if (rc < 0) {
+            goto out;
+        }
+    }
+    cfd = cbs.winner;
+    cbs.winner = -1;
+    cb_close_all(&cbs);
     if (cfd < 0 && sent == 0) {
         rc = send_err < 0 ? send_err : -ENETUNREACH;
         vf_result_msg(res, "could not send any request to %s UDP port %u via %s: %s",
                       gaddr, args->port, tried, strerror(-rc));
+        goto out;
+    }
+    if (cfd < 0 && cb_failed(&cbs) > 0) {
+        rc = cbs.n_wrong > 0 ? -EACCES : -ETIMEDOUT;
+        vf_result_msg(res, "Timed out waiting for response\n"
+                      "authentication failed: %u call-back(s) to TCP port %u did not pass "
+                      "our %s challenge within %u s (%u wrong answer(s), %u closed, "
+                      "%u stalled, %u dropped as excess; last from %s) and none did; the "
+                      "key_file or hash/auth differ between this node and the host, or "
+                      "something other than fence_virtd connects to TCP port %u on this "
+                      "node", cb_failed(&cbs), cb_port, vf_hash_name(args->auth),
+                      args->timeout, cbs.n_wrong, cbs.n_closed, cbs.n_stalled,
+                      cbs.n_evicted, cbs.last, cb_port);
         goto out;
     }
     if (cfd < 0) {
@@ -444,12 +769,21 @@ vf_xport_mcast(const struct vf_xport *x, struct vf_result *res)
                       args->timeout, sent, gaddr, args->port, tried, cb_port);
         goto out;
     }
-    vf_dbg(1, "call-back from %s", peer);
+    if (cb_failed(&cbs) > 0) {
+        vf_dbg(1, "call-back from %s passed our challenge after %u failed one(s)",
+               cbs.winner_peer, cb_failed(&cbs));
+    } else {
+        vf_dbg(1, "call-back from %s", cbs.winner_peer);
+    }
 
-    /* the authenticated exchange gets the full timeout again */
-    rc = vf_stream_exchange(x, cfd, peer, vf_now_ms() + (int64_t)args->timeout * 1000, res);
+    /* the authenticated exchange gets the full timeout again; our
+     * challenge is done, the daemon's challenge and the answer remain */
+    rc = vf_stream_finish(x, cfd, cbs.winner_peer,
+                          vf_now_ms() + (int64_t)args->timeout * 1000, res);
 
 out:
+    cb_close_all(&cbs);
+    vf_close(cbs.winner);
     vf_close(cfd);
     vf_close(lfd);
     free(addrs);

@@ -6,7 +6,9 @@
  * Client order on every authenticated stream: send the signed request
  * (TCP/vsock only), challenge the daemon, answer the daemon's challenge,
  * then read one response byte or a host list.  Every step is bounded by the
- * one deadline of the exchange (-t timeout).
+ * one deadline of the exchange (-t timeout).  The exchange is two steps
+ * (challenge, then the rest) because the multicast call-back challenges
+ * every connection itself and runs only the rest on the one that passed.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -132,12 +134,17 @@ is_closed(int rc)
     return rc == -ECONNRESET || rc == -EPIPE;
 }
 
-int
-vf_stream_exchange(const struct vf_xport *x, int fd, const char *peer,
-                   int64_t deadline_ms, struct vf_result *res)
+/**
+ * \brief First step of the client's exchange: challenge the daemon on @fd
+ *        (nothing to do with auth none).
+ * \return 0 when the daemon answered correctly; a negative errno with
+ *         res->msg set (-EACCES: wrong answer)
+ */
+static int
+stream_challenge(const struct vf_xport *x, int fd, const char *peer,
+                 int64_t deadline_ms, struct vf_result *res)
 {
     const struct vf_args *args = x->args;
-    uint8_t byte;
     int rc;
 
     rc = vf_auth_challenge(fd, args->auth, key_data(x), key_len(x), deadline_ms);
@@ -163,6 +170,23 @@ vf_stream_exchange(const struct vf_xport *x, int fd, const char *peer,
         vf_result_msg(res, "challenge to fence_virtd at %s failed: %s", peer, strerror(-rc));
         return rc;
     }
+    return 0;
+}
+
+/**
+ * \brief The rest of the client's exchange, once the daemon passed our
+ *        challenge: answer the daemon's challenge, then read the response
+ *        byte or host list.
+ * \return 0 when the daemon answered (res->resp set); a negative errno
+ *         with res->msg set
+ */
+int
+vf_stream_finish(const struct vf_xport *x, int fd, const char *peer,
+                 int64_t deadline_ms, struct vf_result *res)
+{
+    const struct vf_args *args = x->args;
+    uint8_t byte;
+    int rc;
 
     rc = vf_auth_respond(fd, args->auth, key_data(x), key_len(x), deadline_ms);
     if (is_closed(rc)) {
@@ -202,6 +226,19 @@ vf_stream_exchange(const struct vf_xport *x, int fd, const char *peer,
     }
     vf_dbg(1, "fence_virtd at %s answered %u", peer, byte);
     return vf_handle_answer(x, fd, byte, deadline_ms, peer, 1, res);
+}
+
+int
+vf_stream_exchange(const struct vf_xport *x, int fd, const char *peer,
+                   int64_t deadline_ms, struct vf_result *res)
+{
+    int rc;
+
+    rc = stream_challenge(x, fd, peer, deadline_ms, res);
+    if (rc < 0) {
+        return rc;
+    }
+    return vf_stream_finish(x, fd, peer, deadline_ms, res);
 }
 
 /**

@@ -27,6 +27,9 @@
 #define VF_AGENT_CONNECT_MS     3000    /* TCP / vmchannel / vsock connect bound */
 #define VF_AGENT_SERIAL_WRITE_MS 3000   /* serial request write bound */
 #define VF_AGENT_FINAL_BYTE_MS  1000    /* wait for the byte after a host list */
+#define VF_AGENT_CB_PENDING     16      /* multicast call-backs challenged at once */
+#define VF_AGENT_CB_ANSWER_MS   4000    /* a call-back's bound to answer our challenge */
+#define VF_AGENT_CB_GRACE_MS    1000    /* ... of which at most this after the timeout */
 
 /* Called once per host list record (terminator excluded); non-zero stops. */
 typedef int (*vf_host_cb)(const struct vf_host_state *hs, void *userdata);
@@ -73,6 +76,15 @@ int vf_xport_vmchannel(const struct vf_xport *x, struct vf_result *res);
  */
 int vf_stream_exchange(const struct vf_xport *x, int fd, const char *peer,
                        int64_t deadline_ms, struct vf_result *res);
+
+/*
+ * The second step of vf_stream_exchange() (after challenging the daemon),
+ * same deadline and messages: answer the daemon's challenge and read the
+ * response byte or host list.  The multicast call-back challenges its
+ * connections itself and runs only this on the one that passed.
+ */
+int vf_stream_finish(const struct vf_xport *x, int fd, const char *peer,
+                     int64_t deadline_ms, struct vf_result *res);
 
 /*
  * Shared by tcp and vsock: sign the request (no call-back address), connect

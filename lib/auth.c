@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -298,4 +299,56 @@ vf_auth_respond(int fd, enum vf_hash alg, const uint8_t *key, size_t key_len,
         return r;
     }
     return vf_write_full(fd, answer, sizeof(answer), deadline_ms);
+}
+
+/**
+ * \brief Prepare one challenge without any I/O, for callers that run the
+ *        handshake on non-blocking sockets themselves (the multicast
+ *        call-back challenges several peers at once): 64 random bytes and
+ *        the answer a peer holding the key must send back.
+ * \param[out] challenge  the 64 bytes to send
+ * \param[out] expect     SHAx(key || challenge), zero padded to 64 bytes
+ * \return 0; -EINVAL for VF_HASH_NONE (there is no challenge) or an unknown
+ *         algorithm; -ENOKEY without a key; -EIO or -errno from NSS or
+ *         getrandom()
+ */
+int
+vf_auth_challenge_new(enum vf_hash alg, const uint8_t *key, size_t key_len,
+                      uint8_t challenge[VF_CHALLENGE_SIZE],
+                      uint8_t expect[VF_DIGEST_MAX])
+{
+    uint8_t c[VF_CHALLENGE_SIZE];
+    uint8_t e[VF_DIGEST_MAX];
+    int r;
+
+    r = handshake_check(alg, key);
+    if (r == 0) {
+        return -EINVAL;
+    }
+    if (r < 0) {
+        return r;
+    }
+    r = vf_random(c, sizeof(c));
+    if (r < 0) {
+        return r;
+    }
+    r = vf_digest(alg, key, key_len, c, sizeof(c), e);
+    if (r < 0) {
+        return r;
+    }
+    memcpy(challenge, c, sizeof(c));
+    memcpy(expect, e, sizeof(e));
+    return 0;
+}
+
+/**
+ * \brief Check a 64-byte answer against the expected one from
+ *        vf_auth_challenge_new(); all 64 bytes, in constant time.
+ * \return true if they are equal
+ */
+bool
+vf_auth_answer_ok(const uint8_t answer[VF_DIGEST_MAX],
+                  const uint8_t expect[VF_DIGEST_MAX])
+{
+    return digest_equal(answer, expect);
 }

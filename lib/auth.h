@@ -7,6 +7,7 @@
 #ifndef VF_AUTH_H
 #define VF_AUTH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "wire.h"
@@ -53,5 +54,20 @@ int vf_auth_challenge(int fd, enum vf_hash alg, const uint8_t *key,
                       size_t key_len, int64_t deadline_ms);
 int vf_auth_respond(int fd, enum vf_hash alg, const uint8_t *key,
                     size_t key_len, int64_t deadline_ms);
+
+/*
+ * The challenger's half without I/O, for callers that drive several
+ * non-blocking handshakes at once (fence_xvm's call-back listener).
+ * vf_auth_challenge_new: 64 random bytes to send in @challenge and the
+ *   answer a peer with the key must return in @expect.  -EINVAL for
+ *   VF_HASH_NONE (no challenge) or unknown algorithms, -ENOKEY without a key.
+ * vf_auth_answer_ok: compare all 64 bytes of @answer with @expect in
+ *   constant time.
+ */
+int vf_auth_challenge_new(enum vf_hash alg, const uint8_t *key, size_t key_len,
+                          uint8_t challenge[VF_CHALLENGE_SIZE],
+                          uint8_t expect[VF_DIGEST_MAX]);
+bool vf_auth_answer_ok(const uint8_t answer[VF_DIGEST_MAX],
+                       const uint8_t expect[VF_DIGEST_MAX]);
 
 #endif

@@ -263,6 +263,32 @@ test_respond_vector(void)
     vf_close(sv[1]);
 }
 
+/* The I/O-free challenger half matches what a responder with the key sends. */
+static void
+test_challenge_new(void)
+{
+    uint8_t chal[VF_CHALLENGE_SIZE], expect[VF_DIGEST_MAX], ans[VF_DIGEST_MAX];
+    uint8_t chal2[VF_CHALLENGE_SIZE], expect2[VF_DIGEST_MAX];
+    int sv[2];
+
+    VFT_EQ_INT(vf_auth_challenge_new(VF_HASH_SHA256, key, sizeof(key), chal, expect), 0);
+    VFT_EQ_INT(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    VFT_EQ_INT(vf_write_full(sv[1], chal, sizeof(chal), vf_now_ms() + 1000), 0);
+    VFT_EQ_INT(vf_auth_respond(sv[0], VF_HASH_SHA256, key, sizeof(key),
+                               vf_now_ms() + 1000), 0);
+    VFT_EQ_INT(vf_read_full(sv[1], ans, sizeof(ans), vf_now_ms() + 1000), 0);
+    VFT_CHECK(vf_auth_answer_ok(ans, expect));
+    ans[63] ^= 1;       /* the padding counts too */
+    VFT_CHECK(!vf_auth_answer_ok(ans, expect));
+    vf_close(sv[0]);
+    vf_close(sv[1]);
+    /* fresh random bytes every time */
+    VFT_EQ_INT(vf_auth_challenge_new(VF_HASH_SHA256, key, sizeof(key), chal2, expect2), 0);
+    VFT_CHECK(memcmp(chal, chal2, sizeof(chal)) != 0);
+    VFT_EQ_INT(vf_auth_challenge_new(VF_HASH_NONE, key, sizeof(key), chal, expect), -EINVAL);
+    VFT_EQ_INT(vf_auth_challenge_new(VF_HASH_SHA256, NULL, 0, chal, expect), -ENOKEY);
+}
+
 struct peer {
     int fd;
     enum vf_hash alg;
@@ -399,6 +425,7 @@ main(void)
     VFT_RUN(test_sign_roundtrip);
     VFT_RUN(test_random);
     VFT_RUN(test_respond_vector);
+    VFT_RUN(test_challenge_new);
     VFT_RUN(test_handshake);
     VFT_RUN(test_respond_eof);
     VFT_EXIT();

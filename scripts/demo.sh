@@ -14,7 +14,7 @@
 # step.  The daemon is stopped by its PID and everything is removed on exit.
 # Exit status 0 only when every step gave the expected result.
 #
-# Usage: sudo scripts/demo.sh [--no-setup]
+# Usage (as root): scripts/demo.sh [--no-setup]
 # Environment (to run the same demo against other binaries, e.g. the
 # reference fence-virt packages):
 #   VF_DEMO_DAEMON   daemon binary   (default _build/normal/daemon/fence_virtd)

@@ -15,7 +15,7 @@
 set -u
 
 BUILD_PKGS="autoconf automake libtool pkg-config make gcc libc6-dev libnss3-dev
-libxml2-dev uuid-dev libvirt-dev libcpg-dev pacemaker-dev"
+libxml2-dev uuid-dev libvirt-dev libcpg-dev pacemaker-dev libcurl4-openssl-dev"
 # peers and tools of the test suite (see README.md, "Testing")
 TEST_PKGS="libvirt0 libvirt-clients libvirt-daemon fence-virt fence-virtd
 fence-agents corosync pacemaker pacemaker-cli-utils pcs resource-agents
@@ -57,7 +57,7 @@ if [ -z "${missing// /}" ]; then
     exit 0
 fi
 
-[ "$(id -u)" = 0 ] || die "packages missing ($missing) and not root: run 'sudo $0'"
+[ "$(id -u)" = 0 ] || die "packages missing ($missing) and not root: run '$0' as root"
 
 # The guard must exist BEFORE apt-get installs corosync, pacemaker, pcs,
 # fence-virtd or libvirt-daemon, or their maintainer scripts start them.

@@ -16,6 +16,10 @@
  *   -i  before each request open IDLE connections that send nothing, and
  *       keep them open until the request is answered (head-of-line test)
  *   -b  a background client reboots DOMAIN in a loop while the others measure
+ *   -s  each client connects from a loopback source address of its own,
+ *       127.0.0.(2+client): one guest per client, as on a real host (the
+ *       daemon limits what ONE requester may have in flight); needs an
+ *       IPv4 loopback target
  *   -S  synchronised bursts: all clients send their request at the same
  *       moment (a barrier before each), the next burst starts when every
  *       client has its answer; -N counts bursts.  "64 nodes ask at once":
@@ -35,14 +39,19 @@
  * Sequence numbers come from one counter with a random start, so the
  * daemons' 10-second duplicate filter never drops a benchmark request.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -68,12 +77,15 @@ static struct {
     double seconds;         /* -d */
     unsigned int idle;
     bool sync;              /* -S */
+    bool spread;            /* -s */
     int timeout_ms;
     enum vf_hash hash;
     enum vf_hash auth;
 } opt;
 
 static atomic_uint seq;
+static atomic_uint next_client;
+static __thread unsigned int tl_client;     /* this client thread's index */
 static atomic_long issued;
 static atomic_long n_ok;
 static atomic_long n_err;
@@ -120,6 +132,64 @@ read_list(int fd, int64_t deadline)
 }
 
 /*
+ * -s: connect to opt.addr:opt.port from 127.0.0.(2 + tl_client).
+ * \return 0 and the (blocking) socket in *ret_fd, or -errno
+ */
+static int
+connect_spread(int64_t deadline, int *ret_fd)
+{
+    struct sockaddr_in src, dst;
+    struct pollfd pfd;
+    socklen_t sl = sizeof(int);
+    int fd = -1, err = 0, r = 0;
+
+    memset(&src, 0, sizeof(src));
+    memset(&dst, 0, sizeof(dst));
+    src.sin_family = dst.sin_family = AF_INET;
+    src.sin_addr.s_addr = htonl(0x7f000002u + tl_client);
+    dst.sin_port = htons(opt.port);
+    if (inet_pton(AF_INET, opt.addr, &dst.sin_addr) != 1) {
+        return -EAFNOSUPPORT;
+    }
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        return -errno;
+    }
+    if (bind(fd, (struct sockaddr *)&src, sizeof(src)) < 0 ||
+        (connect(fd, (struct sockaddr *)&dst, sizeof(dst)) < 0 && errno != EINPROGRESS)) {
+        r = -errno;
+        goto fail;
+    }
+    pfd.fd = fd;
+    pfd.events = POLLOUT;
+    r = poll(&pfd, 1, (int)(deadline > vf_now_ms() ? deadline - vf_now_ms() : 0));
+    if (r <= 0) {
+        r = r == 0 ? -ETIMEDOUT : -errno;
+        goto fail;
+    }
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &sl) < 0 || err != 0) {
+        r = err != 0 ? -err : -errno;
+        goto fail;
+    }
+    if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+        r = -errno;
+        goto fail;
+    }
+    *ret_fd = fd;
+    return 0;
+fail:
+    vf_close(fd);
+    return r;
+}
+
+static int
+connect_daemon(int64_t deadline, int *ret_fd)
+{
+    return opt.spread ? connect_spread(deadline, ret_fd) :
+           vf_connect_tcp(opt.addr, opt.port, deadline, ret_fd);
+}
+
+/*
  * One complete request on a new connection.
  * \return 0 if the daemon answered (any response byte), -errno otherwise.
  */
@@ -142,7 +212,7 @@ one_request(enum vf_cmd cmd, const char *domain)
     if (r < 0) {
         goto out;
     }
-    r = vf_connect_tcp(opt.addr, opt.port, deadline, &fd);
+    r = connect_daemon(deadline, &fd);
     if (r < 0) {
         goto out;
     }
@@ -180,7 +250,7 @@ open_idle(int *fds, unsigned int n)
 
     for (i = 0; i < n; i++) {
         int fd = -1;
-        if (vf_connect_tcp(opt.addr, opt.port, vf_now_ms() + 3000, &fd) == 0) {
+        if (connect_daemon(vf_now_ms() + 3000, &fd) == 0) {
             fds[got++] = fd;
         }
     }
@@ -230,6 +300,7 @@ client_main(void *arg)
     int idle_fds[MAX_IDLE];
 
     (void)arg;
+    tl_client = atomic_fetch_add(&next_client, 1);
     while (more_work()) {
         struct timespec a, b;
         unsigned int n_idle = 0, i;
@@ -264,6 +335,7 @@ static void *
 background_main(void *arg)
 {
     (void)arg;
+    tl_client = 250;        /* -s: a guest of its own, apart from the clients */
     while (!atomic_load(&stop_bg)) {
         if (one_request(VF_CMD_REBOOT, opt.bg_domain) < 0) {
             usleep(10000);
@@ -309,7 +381,7 @@ usage(FILE *f)
 {
     fputs("usage: loadgen -a ADDR -p PORT -k KEYFILE [-o status|list|reboot|null] [-n DOMAIN]\n"
           "               [-c CLIENTS] (-N REQUESTS | -d SECONDS) [-i IDLE] [-b DOMAIN]\n"
-          "               [-t TIMEOUT_S] [-H hash] [-A auth] [-S]\n", f);
+          "               [-t TIMEOUT_S] [-H hash] [-A auth] [-s] [-S]\n", f);
 }
 
 int
@@ -331,7 +403,7 @@ main(int argc, char **argv)
     opt.timeout_ms = 30000;
     opt.hash = VF_HASH_SHA256;
     opt.auth = VF_HASH_SHA256;
-    while ((c = getopt(argc, argv, "a:p:k:o:n:c:N:d:i:b:t:H:A:Sh")) != -1) {
+    while ((c = getopt(argc, argv, "a:p:k:o:n:c:N:d:i:b:t:H:A:sSh")) != -1) {
         switch (c) {
         case 'a': opt.addr = optarg; break;
         case 'p': opt.port = (uint16_t)atoi(optarg); break;
@@ -357,6 +429,7 @@ main(int argc, char **argv)
         case 'i': opt.idle = (unsigned int)atoi(optarg); break;
         case 'b': opt.bg_domain = optarg; break;
         case 'S': opt.sync = true; break;
+        case 's': opt.spread = true; break;
         case 't': opt.timeout_ms = atoi(optarg) * 1000; break;
         case 'H':
         case 'A':

@@ -133,9 +133,12 @@ agent_median() {
         if (f || NR == 0) print "fail"; else printf "%.2f\n", v[int((NR + 1) / 2)] / 1000 }'
 }
 
-# lg ARGS...: run loadgen against the current daemon, print its key=value line
+# lg ARGS...: run loadgen against the current daemon, print its key=value line.
+# -s: every client is a guest of its own (source 127.0.0.2, .3, ...), as on a
+# real host; vmfence limits what one requester may have in flight, so 64
+# clients from one address would measure that limit, not the daemon.
 lg() {
-    timeout 120 "$LOADGEN" -a 127.0.0.1 -p "$PORT" -k "$TMP/key" -t 10 "$@" 2>/dev/null | tail -1
+    timeout 120 "$LOADGEN" -a 127.0.0.1 -p "$PORT" -k "$TMP/key" -t 10 -s "$@" 2>/dev/null | tail -1
 }
 kv() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
 

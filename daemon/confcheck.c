@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include "confcheck.h"
+#include "confcheck-int.h"
 #include "wire.h"
 
 enum vtype {
@@ -169,21 +170,11 @@ static const char *const top_sections[] = {
 
 static const char *const group_keys[] = { "name", "uuid", "ip", NULL };
 
-struct ctx {
-    const struct vf_conf *conf;
-    FILE *diag;
-    int errors;
-    int warnings;
-};
-
 /* ---- diagnostics --------------------------------------------------------- */
 
-static void
-diag(struct ctx *c, const struct vf_conf_node *node, bool error, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void
-diag(struct ctx *c, const struct vf_conf_node *node, bool error, const char *fmt, ...)
+void
+vf_cc_diag(struct vf_cc_ctx *c, const struct vf_conf_node *node, bool error,
+           const char *fmt, ...)
 {
     char where[PATH_MAX + 32];
     va_list ap;
@@ -204,9 +195,8 @@ diag(struct ctx *c, const struct vf_conf_node *node, bool error, const char *fmt
     fputc('\n', c->diag);
 }
 
-/* Values are quoted in messages; keep them short and printable. */
-static const char *
-shown(const char *s, char *buf, size_t buf_len)
+const char *
+vf_cc_shown(const char *s, char *buf, size_t buf_len)
 {
     size_t o = 0;
     size_t n = strlen(s);
@@ -401,7 +391,7 @@ block_family(const struct vf_conf_node *blk)
 }
 
 static void
-check_address(struct ctx *c, const struct vf_conf_node *blk, const struct vf_conf_node *n,
+check_address(struct vf_cc_ctx *c, const struct vf_conf_node *blk, const struct vf_conf_node *n,
               const char *path, bool multicast)
 {
     int fam = block_family(blk);
@@ -410,22 +400,22 @@ check_address(struct ctx *c, const struct vf_conf_node *blk, const struct vf_con
     bool is4 = inet_pton(AF_INET, n->value, bin) == 1;
     bool is6 = !is4 && inet_pton(AF_INET6, n->value, bin) == 1;
 
-    shown(n->value, v, sizeof(v));
+    vf_cc_shown(n->value, v, sizeof(v));
     if (fam == AF_UNSPEC) {
         return;                     /* the bad family is reported on its own */
     }
     if (!is4 && !is6) {
-        diag(c, n, true, "'%s/address' = '%s' is not an IP address literal (host names "
+        vf_cc_diag(c, n, true, "'%s/address' = '%s' is not an IP address literal (host names "
              "are not resolved)", path, v);
         return;
     }
     if (fam == AF_INET && !is4) {
-        diag(c, n, true, "'%s/address' = '%s' is not an ipv4 address (family is 'ipv4'; "
+        vf_cc_diag(c, n, true, "'%s/address' = '%s' is not an ipv4 address (family is 'ipv4'; "
              "set family = \"ipv6\")", path, v);
         return;
     }
     if (fam == AF_INET6 && !is6) {
-        diag(c, n, true, "'%s/address' = '%s' is not an ipv6 address (family is 'ipv6')",
+        vf_cc_diag(c, n, true, "'%s/address' = '%s' is not an ipv6 address (family is 'ipv6')",
              path, v);
         return;
     }
@@ -433,14 +423,14 @@ check_address(struct ctx *c, const struct vf_conf_node *blk, const struct vf_con
         bool mc = is4 ? (bin[0] & 0xf0) == 0xe0 : bin[0] == 0xff;
 
         if (!mc) {
-            diag(c, n, true, "'%s/address' = '%s' is not a multicast group address",
+            vf_cc_diag(c, n, true, "'%s/address' = '%s' is not a multicast group address",
                  path, v);
         }
     }
 }
 
 static void
-check_listener_list(struct ctx *c, const struct vf_conf_node *n)
+check_listener_list(struct vf_cc_ctx *c, const struct vf_conf_node *n)
 {
     const char *s = n->value;
     char seen[8][32];
@@ -461,11 +451,11 @@ check_listener_list(struct ctx *c, const struct vf_conf_node *n)
             len--;
         }
         if (len == 0) {
-            diag(c, n, true, "empty listener name in fence_virtd/listener = '%s'",
-                 shown(n->value, v, sizeof(v)));
+            vf_cc_diag(c, n, true, "empty listener name in fence_virtd/listener = '%s'",
+                 vf_cc_shown(n->value, v, sizeof(v)));
         } else if (len >= sizeof(name)) {
-            diag(c, n, true, "listener name too long in fence_virtd/listener = '%s'",
-                 shown(n->value, v, sizeof(v)));
+            vf_cc_diag(c, n, true, "listener name too long in fence_virtd/listener = '%s'",
+                 vf_cc_shown(n->value, v, sizeof(v)));
         } else {
             bool dup = false;
 
@@ -477,11 +467,11 @@ check_listener_list(struct ctx *c, const struct vf_conf_node *n)
                 }
             }
             if (dup) {
-                diag(c, n, false, "listener '%s' is listed twice in fence_virtd/listener",
-                     shown(name, v, sizeof(v)));
+                vf_cc_diag(c, n, false, "listener '%s' is listed twice in fence_virtd/listener",
+                     vf_cc_shown(name, v, sizeof(v)));
             } else if (!one_of(name, known_listeners)) {
-                diag(c, n, false, "unknown listener '%s' in fence_virtd/listener (known: "
-                     "multicast, tcp, vsock, serial)%s", shown(name, v, sizeof(v)),
+                vf_cc_diag(c, n, false, "unknown listener '%s' in fence_virtd/listener (known: "
+                     "multicast, tcp, vsock, serial)%s", vf_cc_shown(name, v, sizeof(v)),
                      did_you_mean(name, known_listeners, 4, hint, sizeof(hint)));
             }
             if (n_seen < 8 && len < sizeof(seen[0])) {
@@ -497,26 +487,26 @@ check_listener_list(struct ctx *c, const struct vf_conf_node *n)
 
 /* Validate one value of a known key (non-empty). */
 static void
-check_value(struct ctx *c, const struct vf_conf_node *blk, const struct vf_conf_node *n,
+check_value(struct vf_cc_ctx *c, const struct vf_conf_node *blk, const struct vf_conf_node *n,
             const char *path, const struct key_spec *ks)
 {
     char v[80];
     char hint[64];
     unsigned long num;
 
-    shown(n->value, v, sizeof(v));
+    vf_cc_shown(n->value, v, sizeof(v));
     switch (ks->type) {
     case VT_STRING:
     case VT_URI:
         break;
     case VT_PATH:
         if (n->value[0] != '/') {
-            diag(c, n, false, "'%s/%s' = '%s' is not an absolute path", path, ks->name, v);
+            vf_cc_diag(c, n, false, "'%s/%s' = '%s' is not an absolute path", path, ks->name, v);
         }
         break;
     case VT_UINT:
         if (parse_uint(n->value, INT_MAX, &num) != 0) {
-            diag(c, n, true, "'%s/%s' = '%s' is not a number in 0..%d", path, ks->name, v,
+            vf_cc_diag(c, n, true, "'%s/%s' = '%s' is not a number in 0..%d", path, ks->name, v,
                  INT_MAX);
         }
         break;
@@ -524,21 +514,21 @@ check_value(struct ctx *c, const struct vf_conf_node *blk, const struct vf_conf_
         int r = parse_uint(n->value, 65535, &num);
 
         if (r == -EINVAL) {
-            diag(c, n, true, "'%s/%s' = '%s' is not a number", path, ks->name, v);
+            vf_cc_diag(c, n, true, "'%s/%s' = '%s' is not a number", path, ks->name, v);
         } else if (r != 0 || num < 1) {
-            diag(c, n, true, "'%s/%s' = '%s' is out of range 1..65535", path, ks->name, v);
+            vf_cc_diag(c, n, true, "'%s/%s' = '%s' is out of range 1..65535", path, ks->name, v);
         }
         break;
     }
     case VT_HASH:
         if (!one_of(n->value, hash_names)) {
-            diag(c, n, true, "'%s/%s' = '%s' is not one of none, sha1, sha256, sha512%s",
+            vf_cc_diag(c, n, true, "'%s/%s' = '%s' is not one of none, sha1, sha256, sha512%s",
                  path, ks->name, v, did_you_mean(n->value, hash_names, 4, hint, sizeof(hint)));
         }
         break;
     case VT_FAMILY:
         if (!one_of(n->value, family_names)) {
-            diag(c, n, true, "'%s/%s' = '%s' is not one of ipv4, ipv6", path, ks->name, v);
+            vf_cc_diag(c, n, true, "'%s/%s' = '%s' is not one of ipv4, ipv6", path, ks->name, v);
         }
         break;
     case VT_MCAST_ADDR:
@@ -547,23 +537,23 @@ check_value(struct ctx *c, const struct vf_conf_node *blk, const struct vf_conf_
         break;
     case VT_IFACE:
         if (strlen(n->value) >= IF_NAMESIZE || if_nametoindex(n->value) == 0) {
-            diag(c, n, true, "interface '%s' in %s does not exist", v, path);
+            vf_cc_diag(c, n, true, "interface '%s' in %s does not exist", v, path);
         }
         break;
     case VT_SERIAL_MODE:
         if (!one_of(n->value, serial_modes) && parse_uint(n->value, INT_MAX, &num) != 0) {
-            diag(c, n, true, "'%s/%s' = '%s' is not one of serial, vmchannel", path,
+            vf_cc_diag(c, n, true, "'%s/%s' = '%s' is not one of serial, vmchannel", path,
                  ks->name, v);
         }
         break;
     case VT_NAME_MODE:
         if (!one_of(n->value, name_modes)) {
-            diag(c, n, true, "'%s/%s' = '%s' is not one of name, uuid", path, ks->name, v);
+            vf_cc_diag(c, n, true, "'%s/%s' = '%s' is not one of name, uuid", path, ks->name, v);
         }
         break;
     case VT_BOOL:
         if (!one_of(n->value, bool_names)) {
-            diag(c, n, true, "'%s/%s' = '%s' is not one of yes, no", path, ks->name, v);
+            vf_cc_diag(c, n, true, "'%s/%s' = '%s' is not one of yes, no", path, ks->name, v);
         }
         break;
     case VT_LISTENERS:
@@ -571,13 +561,13 @@ check_value(struct ctx *c, const struct vf_conf_node *blk, const struct vf_conf_
         break;
     case VT_BACKEND:
         if (strchr(n->value, ',') != NULL) {
-            diag(c, n, true, "fence_virtd/backend = '%s': only one backend can be "
+            vf_cc_diag(c, n, true, "fence_virtd/backend = '%s': only one backend can be "
                  "configured", v);
         } else if (one_of(n->value, obsolete_backends)) {
-            diag(c, n, true, "backend '%s' is obsolete and not provided by vmfence "
+            vf_cc_diag(c, n, true, "backend '%s' is obsolete and not provided by vmfence "
                  "(use libvirt or cpg)", v);
         } else if (!one_of(n->value, known_backends)) {
-            diag(c, n, false, "unknown backend '%s' in fence_virtd/backend (known: "
+            vf_cc_diag(c, n, false, "unknown backend '%s' in fence_virtd/backend (known: "
                  "libvirt, cpg)%s", v,
                  did_you_mean(n->value, known_backends, 2, hint, sizeof(hint)));
         }
@@ -605,7 +595,7 @@ uri_number(const char *name)
  * validated.
  */
 static void
-check_keys(struct ctx *c, const struct vf_conf_node *blk, const char *path,
+check_keys(struct vf_cc_ctx *c, const struct vf_conf_node *blk, const char *path,
            const struct key_spec *keys, bool numbered_uris)
 {
     const char *cands[16];
@@ -619,7 +609,7 @@ check_keys(struct ctx *c, const struct vf_conf_node *blk, const char *path,
         const struct vf_conf_node *later = NULL;
 
         if (n->is_block) {
-            diag(c, n, false, "unknown block '%s' in %s, ignored", shown(n->name, v, sizeof(v)),
+            vf_cc_diag(c, n, false, "unknown block '%s' in %s, ignored", vf_cc_shown(n->name, v, sizeof(v)),
                  path);
             continue;
         }
@@ -638,7 +628,7 @@ check_keys(struct ctx *c, const struct vf_conf_node *blk, const char *path,
             }
         }
         if (ks == NULL) {
-            diag(c, n, false, "unknown key '%s' in %s%s", shown(n->name, v, sizeof(v)), path,
+            vf_cc_diag(c, n, false, "unknown key '%s' in %s%s", vf_cc_shown(n->name, v, sizeof(v)), path,
                  did_you_mean(n->name, cands, n_cands, hint, sizeof(hint)));
             continue;
         }
@@ -649,16 +639,16 @@ check_keys(struct ctx *c, const struct vf_conf_node *blk, const char *path,
             }
         }
         if (later != NULL) {
-            diag(c, n, false, "'%s/%s' is set again on line %u; this value is ignored",
+            vf_cc_diag(c, n, false, "'%s/%s' is set again on line %u; this value is ignored",
                  path, n->name, later->line);
             continue;
         }
         if ((n->value == NULL || n->value[0] == '\0') && ks->type == VT_URI) {
-            diag(c, n, true, "'%s/%s' is empty", path, n->name);
+            vf_cc_diag(c, n, true, "'%s/%s' is empty", path, n->name);
             continue;
         }
         if (n->value == NULL || n->value[0] == '\0') {
-            diag(c, n, false, "empty value for '%s/%s'; the default is used", path, n->name);
+            vf_cc_diag(c, n, false, "empty value for '%s/%s'; the default is used", path, n->name);
             continue;
         }
         check_value(c, blk, n, path, ks);
@@ -678,7 +668,7 @@ check_keys(struct ctx *c, const struct vf_conf_node *blk, const char *path,
             if (!found) {
                 for (const struct vf_conf_node *n = blk->children; n != NULL; n = n->next) {
                     if (!n->is_block && uri_number(n->name) > i) {
-                        diag(c, n, true, "'%s/%s' is set but 'uri%lu' is missing (URIs are "
+                        vf_cc_diag(c, n, true, "'%s/%s' is set but 'uri%lu' is missing (URIs are "
                              "numbered uri, uri1, uri2, ... without gaps)", path, n->name, i);
                     }
                 }
@@ -690,7 +680,7 @@ check_keys(struct ctx *c, const struct vf_conf_node *blk, const char *path,
 
 /* Report earlier same-named blocks among @parent's children; return the last. */
 static const struct vf_conf_node *
-last_block(struct ctx *c, const struct vf_conf_node *parent, const char *name,
+last_block(struct vf_cc_ctx *c, const struct vf_conf_node *parent, const char *name,
            const char *path, bool dup_is_error)
 {
     const struct vf_conf_node *last = NULL;
@@ -703,10 +693,10 @@ last_block(struct ctx *c, const struct vf_conf_node *parent, const char *name,
     for (const struct vf_conf_node *n = parent->children; n != NULL; n = n->next) {
         if (n->is_block && n != last && strcasecmp(n->name, name) == 0) {
             if (dup_is_error) {
-                diag(c, n, true, "block '%s' is repeated on line %u; only the last one would "
+                vf_cc_diag(c, n, true, "block '%s' is repeated on line %u; only the last one would "
                      "be used, merge them", path, last->line);
             } else {
-                diag(c, n, false, "block '%s' is repeated on line %u; this one is ignored",
+                vf_cc_diag(c, n, false, "block '%s' is repeated on line %u; this one is ignored",
                      path, last->line);
             }
         }
@@ -716,7 +706,7 @@ last_block(struct ctx *c, const struct vf_conf_node *parent, const char *name,
 
 /* listeners { ... } or backends { ... } */
 static void
-check_plugin_sections(struct ctx *c, const struct vf_conf_node *blk, const char *top,
+check_plugin_sections(struct vf_cc_ctx *c, const struct vf_conf_node *blk, const char *top,
                       const struct section_spec *specs)
 {
     const char *cands[16];
@@ -734,7 +724,7 @@ check_plugin_sections(struct ctx *c, const struct vf_conf_node *blk, const char 
         const struct section_spec *spec = NULL;
 
         if (!n->is_block) {
-            diag(c, n, false, "unknown key '%s' in %s%s", shown(n->name, v, sizeof(v)), top,
+            vf_cc_diag(c, n, false, "unknown key '%s' in %s%s", vf_cc_shown(n->name, v, sizeof(v)), top,
                  did_you_mean(n->name, cands, n_cands, hint, sizeof(hint)));
             continue;
         }
@@ -745,7 +735,7 @@ check_plugin_sections(struct ctx *c, const struct vf_conf_node *blk, const char 
             }
         }
         if (spec == NULL) {
-            diag(c, n, false, "unknown section '%s' in %s%s", shown(n->name, v, sizeof(v)), top,
+            vf_cc_diag(c, n, false, "unknown section '%s' in %s%s", vf_cc_shown(n->name, v, sizeof(v)), top,
                  did_you_mean(n->name, cands, n_cands, hint, sizeof(hint)));
             continue;
         }
@@ -754,7 +744,7 @@ check_plugin_sections(struct ctx *c, const struct vf_conf_node *blk, const char 
             continue;           /* reported by last_block when it is the first */
         }
         if (spec->obsolete) {
-            diag(c, n, false, "%s is obsolete, ignored", path);
+            vf_cc_diag(c, n, false, "%s is obsolete, ignored", path);
             continue;
         }
         check_keys(c, n, path, spec->keys, spec->numbered_uris);
@@ -763,7 +753,7 @@ check_plugin_sections(struct ctx *c, const struct vf_conf_node *blk, const char 
 
 /* A "name", "uuid" or "ip" entry is the only content a group may have. */
 static void
-check_group(struct ctx *c, const struct vf_conf_node *g, unsigned int index)
+check_group(struct vf_cc_ctx *c, const struct vf_conf_node *g, unsigned int index)
 {
     char label[96];
     char v[80];
@@ -782,27 +772,27 @@ check_group(struct ctx *c, const struct vf_conf_node *g, unsigned int index)
         name = g->value;
     }
     if (name != NULL) {
-        shown(name, label, sizeof(label));
+        vf_cc_shown(name, label, sizeof(label));
     } else {
         snprintf(label, sizeof(label), "unnamed-%u", index);
     }
 
     for (const struct vf_conf_node *n = g->children; n != NULL; n = n->next) {
         if (n->is_block) {
-            diag(c, n, true, "unexpected block '%s' in group '%s' (a group holds only name, "
-                 "uuid and ip entries)", shown(n->name, v, sizeof(v)), label);
+            vf_cc_diag(c, n, true, "unexpected block '%s' in group '%s' (a group holds only name, "
+                 "uuid and ip entries)", vf_cc_shown(n->name, v, sizeof(v)), label);
             continue;
         }
         if (!one_of(n->name, group_keys)) {
-            diag(c, n, true, "unknown key '%s' in group '%s'%s; refusing a possibly "
-                 "mistyped ACL", shown(n->name, v, sizeof(v)), label,
+            vf_cc_diag(c, n, true, "unknown key '%s' in group '%s'%s; refusing a possibly "
+                 "mistyped ACL", vf_cc_shown(n->name, v, sizeof(v)), label,
                  did_you_mean(n->name, group_keys, 3, hint, sizeof(hint)));
             continue;
         }
         if (strcasecmp(n->name, "name") == 0) {
             for (const struct vf_conf_node *m = n->next; m != NULL; m = m->next) {
                 if (!m->is_block && strcasecmp(m->name, "name") == 0) {
-                    diag(c, n, false, "group name is set again on line %u; this value is "
+                    vf_cc_diag(c, n, false, "group name is set again on line %u; this value is "
                          "ignored", m->line);
                     break;
                 }
@@ -810,10 +800,10 @@ check_group(struct ctx *c, const struct vf_conf_node *g, unsigned int index)
             continue;
         }
         if (n->value == NULL || n->value[0] == '\0') {
-            diag(c, n, false, "empty %s entry in group '%s' never matches", n->name, label);
+            vf_cc_diag(c, n, false, "empty %s entry in group '%s' never matches", n->name, label);
             continue;
         }
-        shown(n->value, v, sizeof(v));
+        vf_cc_shown(n->value, v, sizeof(v));
         if (strcasecmp(n->name, "uuid") == 0) {
             n_uuid++;
             continue;
@@ -826,21 +816,21 @@ check_group(struct ctx *c, const struct vf_conf_node *g, unsigned int index)
             if (inet_pton(AF_INET, n->value, bin) != 1 &&
                 inet_pton(AF_INET6, n->value, bin) != 1 &&
                 !(is_digits(n->value) && parse_uint(n->value, UINT32_MAX, &cid) == 0)) {
-                diag(c, n, true, "ip entry '%s' in group '%s' is neither an IP address nor "
+                vf_cc_diag(c, n, true, "ip entry '%s' in group '%s' is neither an IP address nor "
                      "a vsock CID", v, label);
             }
         }
     }
     if (n_ip == 0 && n_uuid == 0) {
-        diag(c, g, true, "group '%s' at %s has no ip or uuid entries; refusing to run with "
+        vf_cc_diag(c, g, true, "group '%s' at %s has no ip or uuid entries; refusing to run with "
              "a partial ACL", label, vf_conf_where(c->conf, g, where, sizeof(where)));
     } else if (n_uuid == 0) {
-        diag(c, g, false, "group '%s' has no uuid entries, so it allows nothing", label);
+        vf_cc_diag(c, g, false, "group '%s' has no uuid entries, so it allows nothing", label);
     }
 }
 
 static void
-check_groups(struct ctx *c, const struct vf_conf_node *blk)
+check_groups(struct vf_cc_ctx *c, const struct vf_conf_node *blk)
 {
     unsigned int index = 0;
     char v[80];
@@ -849,26 +839,26 @@ check_groups(struct ctx *c, const struct vf_conf_node *blk)
 
     for (const struct vf_conf_node *n = blk->children; n != NULL; n = n->next) {
         if (!n->is_block) {
-            diag(c, n, true, "unexpected key '%s' in groups; ACL entries belong inside a "
-                 "'group { }' block", shown(n->name, v, sizeof(v)));
+            vf_cc_diag(c, n, true, "unexpected key '%s' in groups; ACL entries belong inside a "
+                 "'group { }' block", vf_cc_shown(n->name, v, sizeof(v)));
             continue;
         }
         if (strcasecmp(n->name, "group") != 0) {
-            diag(c, n, true, "unknown block '%s' in groups%s; refusing a possibly mistyped "
-                 "ACL", shown(n->name, v, sizeof(v)),
+            vf_cc_diag(c, n, true, "unknown block '%s' in groups%s; refusing a possibly mistyped "
+                 "ACL", vf_cc_shown(n->name, v, sizeof(v)),
                  did_you_mean(n->name, group_word, 1, hint, sizeof(hint)));
             continue;
         }
         check_group(c, n, ++index);
     }
     if (index == 0) {
-        diag(c, blk, false, "groups section has no group: no access control is applied");
+        vf_cc_diag(c, blk, false, "groups section has no group: no access control is applied");
     }
 }
 
 /* The selected backend should have at least its "uri". */
 static void
-check_backend_uri(struct ctx *c)
+check_backend_uri(struct vf_cc_ctx *c)
 {
     const char *be = vf_conf_get(c->conf, "fence_virtd/backend", NULL);
     char path[128];
@@ -879,311 +869,15 @@ check_backend_uri(struct ctx *c)
     }
     snprintf(path, sizeof(path), "backends/%s/uri", be);
     if (vf_conf_get(c->conf, path, NULL) == NULL) {
-        diag(c, vf_conf_key(c->conf, NULL, "fence_virtd/backend"), false,
-             "backend '%s' is selected but %s is not set", shown(be, v, sizeof(v)), path);
-    }
-}
-
-/* ---- security warnings ----------------------------------------------------- */
-
-/*
- * The listeners that take signed requests and run the challenge/response
- * with a key.  The serial listener has none: the channel is the identity.
- */
-static const char *const keyed_listeners[] = { "multicast", "tcp", "vsock", NULL };
-
-/* true when @name is one of the comma-separated fence_virtd/listener entries */
-static bool
-listener_enabled(const struct vf_conf *conf, const char *name)
-{
-    const char *s = vf_conf_get(conf, "fence_virtd/listener", NULL);
-    size_t want = strlen(name);
-
-    if (s == NULL) {
-        return false;
-    }
-    for (;;) {
-        const char *comma = strchr(s, ',');
-        size_t len = comma != NULL ? (size_t)(comma - s) : strlen(s);
-
-        while (len > 0 && isspace((unsigned char)*s)) {
-            s++;
-            len--;
-        }
-        while (len > 0 && isspace((unsigned char)s[len - 1])) {
-            len--;
-        }
-        if (len == want && strncasecmp(s, name, len) == 0) {
-            return true;
-        }
-        if (comma == NULL) {
-            return false;
-        }
-        s = comma + 1;
-    }
-}
-
-/*
- * Effective value of listeners/@listener/@key (@def when absent or empty);
- * @ret_node (may be NULL) receives the assignment, NULL when absent.
- */
-static const char *
-lsetting(const struct vf_conf *conf, const char *listener, const char *key, const char *def,
-         const struct vf_conf_node **ret_node)
-{
-    char path[96];
-
-    snprintf(path, sizeof(path), "listeners/%s/%s", listener, key);
-    if (ret_node != NULL) {
-        *ret_node = vf_conf_key(conf, NULL, path);
-    }
-    return vf_conf_get(conf, path, def);
-}
-
-/* The listener loads and uses its key unless both hash and auth are none. */
-static bool
-uses_key(const struct vf_conf *conf, const char *listener)
-{
-    return strcasecmp(lsetting(conf, listener, "hash", "sha256", NULL), "none") != 0 ||
-           strcasecmp(lsetting(conf, listener, "auth", "sha256", NULL), "none") != 0;
-}
-
-/*
- * First node found among: listeners/@listener/@key, the block
- * listeners/@listener, fence_virtd/listener (a place to report at).
- */
-static const struct vf_conf_node *
-listener_node(const struct vf_conf *conf, const char *listener, const char *key)
-{
-    const struct vf_conf_node *n = NULL;
-    char path[96];
-
-    if (key != NULL) {
-        lsetting(conf, listener, key, NULL, &n);
-    }
-    if (n == NULL) {
-        snprintf(path, sizeof(path), "listeners/%s", listener);
-        n = vf_conf_block(conf, NULL, path);
-    }
-    if (n == NULL) {
-        n = vf_conf_key(conf, NULL, "fence_virtd/listener");
-    }
-    return n;
-}
-
-/*
- * Read a key file the way the daemon takes it: a regular file of 1 to
- * VF_MAX_KEY_LEN bytes.  Anything else is refused before it is opened (a
- * device may act on open), and the open does not block (a FIFO swapped in
- * cannot hang the check).  \return 0 and *ret_len, or -errno (a file the
- * daemon would refuse is simply "not comparable" here; the listener check
- * reports it).
- */
-static int
-read_key_file(const char *path, unsigned char *buf, size_t *ret_len)
-{
-    struct stat st;
-    size_t done = 0;
-    int fd = -1;
-    int r = 0;
-
-    if (stat(path, &st) < 0) {
-        return -errno;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        return -EINVAL;
-    }
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-    if (fd < 0) {
-        return -errno;
-    }
-    if (fstat(fd, &st) < 0) {
-        r = -errno;
-        goto out;
-    }
-    if (!S_ISREG(st.st_mode) || st.st_size < 1 || st.st_size > VF_MAX_KEY_LEN) {
-        r = -EINVAL;
-        goto out;
-    }
-    /* bounded: at most VF_MAX_KEY_LEN + 1 bytes, so growth is noticed */
-    while (done < VF_MAX_KEY_LEN + 1) {
-        ssize_t n = read(fd, buf + done, VF_MAX_KEY_LEN + 1 - done);
-
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            r = -errno;
-            goto out;
-        }
-        if (n == 0) {
-            break;
-        }
-        done += (size_t)n;
-    }
-    if (done == 0 || done > VF_MAX_KEY_LEN) {
-        r = -EINVAL;
-        goto out;
-    }
-    *ret_len = done;
-out:
-    close(fd);
-    return r;
-}
-
-enum same_key { KEY_DIFFERENT, KEY_SAME_FILE, KEY_SAME_CONTENT };
-
-/*
- * Do the key files @a and @b hold the same key?  The same file after
- * realpath() (the names as given when a file does not exist), or, when both
- * can be read, the same bytes.  Unreadable files count as different: the
- * check cannot know, and need not run as root.
- */
-static enum same_key
-compare_keys(const char *a, const char *b)
-{
-    char ra[PATH_MAX], rb[PATH_MAX];
-    const char *pa = realpath(a, ra) != NULL ? ra : a;
-    const char *pb = realpath(b, rb) != NULL ? rb : b;
-    unsigned char *ka = NULL, *kb = NULL;
-    size_t la = 0, lb = 0;
-    enum same_key res = KEY_DIFFERENT;
-
-    if (strcmp(pa, pb) == 0) {
-        return KEY_SAME_FILE;
-    }
-    ka = malloc(VF_MAX_KEY_LEN + 1);
-    kb = malloc(VF_MAX_KEY_LEN + 1);
-    if (ka == NULL || kb == NULL) {
-        goto out;
-    }
-    if (read_key_file(a, ka, &la) == 0 && read_key_file(b, kb, &lb) == 0 && la == lb &&
-        memcmp(ka, kb, la) == 0) {
-        res = KEY_SAME_CONTENT;
-    }
-out:
-    if (ka != NULL) {
-        explicit_bzero(ka, VF_MAX_KEY_LEN + 1);
-    }
-    if (kb != NULL) {
-        explicit_bzero(kb, VF_MAX_KEY_LEN + 1);
-    }
-    free(ka);
-    free(kb);
-    return res;
-}
-
-/*
- * The multicast listener and a stream listener (tcp, vsock) with one key:
- * fence_xvm's signed datagrams reach everyone on the guests' network, and
- * each of them also carries a valid signature for the stream listener.
- */
-static void
-check_shared_keys(struct ctx *c)
-{
-    static const char *const stream[] = { "tcp", "vsock" };
-    const char *mkey = NULL;
-    char v1[80], v2[80];
-    char why[256];
-
-    if (!listener_enabled(c->conf, "multicast") || !uses_key(c->conf, "multicast")) {
-        return;
-    }
-    mkey = lsetting(c->conf, "multicast", "key_file", VF_DEFAULT_KEY_FILE, NULL);
-    for (size_t i = 0; i < sizeof(stream) / sizeof(stream[0]); i++) {
-        const char *l = stream[i];
-        const char *skey = NULL;
-        enum same_key same;
-
-        if (!listener_enabled(c->conf, l) || !uses_key(c->conf, l)) {
-            continue;
-        }
-        skey = lsetting(c->conf, l, "key_file", VF_DEFAULT_KEY_FILE, NULL);
-        same = compare_keys(mkey, skey);
-        if (same == KEY_DIFFERENT) {
-            continue;
-        }
-        snprintf(why, sizeof(why), "anyone on the guests' network sees fence_xvm's signed "
-                 "multicast datagrams, and with one key a sniffed datagram also carries a "
-                 "valid signature for the %s listener", l);
-        if (same == KEY_SAME_FILE) {
-            diag(c, listener_node(c->conf, l, "key_file"), false,
-                 "listeners/multicast and listeners/%s use the same key file '%s': %s; give "
-                 "each transport its own key file (dd if=/dev/urandom "
-                 "of=/etc/cluster/fence_virt_%s.key bs=4096 count=1, then set key_file in "
-                 "listeners/%s and in the %s agents)", l, shown(skey, v1, sizeof(v1)), why, l,
-                 l, l);
-        } else {
-            diag(c, listener_node(c->conf, l, "key_file"), false,
-                 "the key files of listeners/multicast ('%s') and listeners/%s ('%s') hold "
-                 "the same key: %s; give each transport its own key (dd if=/dev/urandom "
-                 "of=/etc/cluster/fence_virt_%s.key bs=4096 count=1)",
-                 shown(mkey, v1, sizeof(v1)), l, shown(skey, v2, sizeof(v2)), why, l);
-        }
-    }
-}
-
-/* hash = "none" and groups with auth = "none", on each enabled keyed listener */
-static void
-check_listener_auth(struct ctx *c)
-{
-    const struct vf_conf_node *groups = vf_conf_block(c->conf, NULL, "groups");
-    const struct vf_conf_node *first_group = NULL;
-
-    for (const struct vf_conf_node *n = groups != NULL ? groups->children : NULL; n != NULL;
-         n = n->next) {
-        if (n->is_block && strcasecmp(n->name, "group") == 0) {
-            first_group = n;
-            break;
-        }
-    }
-    for (const char *const *l = keyed_listeners; *l != NULL; l++) {
-        bool hash_none = false, auth_none = false;
-
-        if (!listener_enabled(c->conf, *l)) {
-            continue;
-        }
-        hash_none = strcasecmp(lsetting(c->conf, *l, "hash", "sha256", NULL), "none") == 0;
-        auth_none = strcasecmp(lsetting(c->conf, *l, "auth", "sha256", NULL), "none") == 0;
-        if (hash_none && auth_none) {
-            diag(c, listener_node(c->conf, *l, "hash"), false,
-                 "listeners/%s/hash = 'none' and auth = 'none': requests are neither signed "
-                 "nor authenticated, so anyone on the network who reaches this listener can "
-                 "fence; set hash = \"sha256\" and auth = \"sha256\" (or sha512)", *l);
-        } else if (hash_none) {
-            diag(c, listener_node(c->conf, *l, "hash"), false,
-                 "listeners/%s/hash = 'none': requests are not signed, so anyone on the "
-                 "network can forge one and only the challenge/response keeps it from "
-                 "fencing%s; set hash = \"sha256\" (or sha512)", *l,
-                 strcasecmp(*l, "multicast") == 0 ?
-                 " (a forged multicast request also makes fence_virtd connect to the "
-                 "call-back address it names)" : "");
-        }
-        if (auth_none && first_group != NULL) {
-            const char *why = strcasecmp(*l, "multicast") == 0 ?
-                "the group identity of a multicast request is the call-back address written "
-                "in it: without challenge/response anyone who connects first to the agent's "
-                "call-back port can answer, and any key holder can pose as another guest" :
-                strcasecmp(*l, "tcp") == 0 ?
-                "the group identity is the peer's IP address, but without challenge/response "
-                "the peer never proves it holds the key (a copied signed request passes) and "
-                "the agent cannot tell fence_virtd from an impostor" :
-                "the group identity is the peer's CID, but without challenge/response the "
-                "peer never proves it holds the key (a copied signed request passes) and the "
-                "agent cannot tell fence_virtd from an impostor";
-
-            diag(c, listener_node(c->conf, *l, "auth"), false,
-                 "listeners/%s/auth = 'none' while groups restrict access (group on line %u): "
-                 "%s; set auth = \"sha256\" (or sha512) here and in the agents", *l,
-                 first_group->line, why);
-        }
+        vf_cc_diag(c, vf_conf_key(c->conf, NULL, "fence_virtd/backend"), false,
+             "backend '%s' is selected but %s is not set", vf_cc_shown(be, v, sizeof(v)), path);
     }
 }
 
 int
 vf_conf_check(const struct vf_conf *conf, FILE *diag_out)
 {
-    struct ctx c = { conf, diag_out, 0, 0 };
+    struct vf_cc_ctx c = { conf, diag_out, 0, 0 };
     const char *cands[8];
     size_t n_cands = 0;
     char hint[64];
@@ -1198,7 +892,7 @@ vf_conf_check(const struct vf_conf *conf, FILE *diag_out)
     }
     for (const struct vf_conf_node *n = conf->root->children; n != NULL; n = n->next) {
         if (!n->is_block) {
-            diag(&c, n, false, "unknown key '%s' at top level%s", shown(n->name, v, sizeof(v)),
+            vf_cc_diag(&c, n, false, "unknown key '%s' at top level%s", vf_cc_shown(n->name, v, sizeof(v)),
                  did_you_mean(n->name, cands, n_cands, hint, sizeof(hint)));
             continue;
         }
@@ -1215,7 +909,7 @@ vf_conf_check(const struct vf_conf *conf, FILE *diag_out)
             for (const struct vf_conf_node *ch = n->children; ch != NULL; ch = ch->next) {
                 acl_like = acl_like || (ch->is_block && strcasecmp(ch->name, "group") == 0);
             }
-            diag(&c, n, acl_like, "unknown section '%s'%s%s", shown(n->name, v, sizeof(v)),
+            vf_cc_diag(&c, n, acl_like, "unknown section '%s'%s%s", vf_cc_shown(n->name, v, sizeof(v)),
                  did_you_mean(n->name, cands, n_cands, hint, sizeof(hint)),
                  acl_like ? "; refusing a possibly mistyped ACL" : "");
             continue;
@@ -1240,14 +934,13 @@ vf_conf_check(const struct vf_conf *conf, FILE *diag_out)
         }
     }
     if (vf_conf_get(conf, "fence_virtd/listener", NULL) == NULL) {
-        diag(&c, fv, true, "no listener configured (fence_virtd/listener is not set)");
+        vf_cc_diag(&c, fv, true, "no listener configured (fence_virtd/listener is not set)");
     }
     if (vf_conf_get(conf, "fence_virtd/backend", NULL) == NULL) {
-        diag(&c, fv, true, "no backend configured (fence_virtd/backend is not set)");
+        vf_cc_diag(&c, fv, true, "no backend configured (fence_virtd/backend is not set)");
     } else {
         check_backend_uri(&c);
     }
-    check_shared_keys(&c);
-    check_listener_auth(&c);
+    vf_cc_check_security(&c);
     return c.errors;
 }

@@ -1,4 +1,4 @@
-// VF_FUZZ_SOURCES: daemon/config.c daemon/confcheck.c
+// VF_FUZZ_SOURCES: daemon/config.c daemon/confcheck.c daemon/confcheck-security.c
 // VF_FUZZ_PKGS:
 /*
  * vmfence - tests/fuzz/fuzz-config.c: libFuzzer target for the

@@ -29,6 +29,7 @@ struct hist_entry {
     bool used;
     bool in_progress;
     bool tentative;             /* in progress, reply channel not yet confirmed */
+    bool opened;                /* tentative, but its reply channel is open */
 };
 
 struct vf_history {
@@ -87,6 +88,7 @@ fnv(uint32_t h, const void *data, size_t len)
     const uint8_t *p = data;
 
     for (size_t i = 0; i < len; i++) {
+        /* cppcheck-suppress uninitvar ; key_hash() passes only the n bytes of dom[] it set */
         h = (h ^ p[i]) * 16777619u;
     }
     return h;
@@ -180,6 +182,7 @@ reserve(struct vf_history *h, const struct vf_history_key *key, int64_t now_ms,
     free_slot->used = true;
     free_slot->in_progress = true;
     free_slot->tentative = tentative;
+    free_slot->opened = false;
     free_slot->token = h->next_serial++ * h->cap + (uint64_t)(free_slot - h->slots);
     free_slot->done_ms = 0;
     free_slot->hash = hash;
@@ -262,7 +265,7 @@ vf_history_siblings(struct vf_history *h, uint64_t token, int64_t now_ms)
             !key_equal(&h->keys[i], &h->keys[e - h->slots])) {
             continue;
         }
-        if (!o->tentative) {
+        if (!o->tentative || o->opened) {
             r = 1;
             break;
         }
@@ -270,6 +273,22 @@ vf_history_siblings(struct vf_history *h, uint64_t token, int64_t now_ms)
     }
     pthread_mutex_unlock(&h->lock);
     return r;
+}
+
+void
+vf_history_opened(struct vf_history *h, uint64_t token)
+{
+    struct hist_entry *e = NULL;
+
+    if (h == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&h->lock);
+    e = find_token(h, token);
+    if (e != NULL) {
+        e->opened = true;
+    }
+    pthread_mutex_unlock(&h->lock);
 }
 
 void

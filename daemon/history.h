@@ -54,9 +54,14 @@ int vf_history_reserve_tentative(struct vf_history *h, const struct vf_history_k
                                  int64_t now_ms, uint64_t *ret_token);
 int vf_history_confirm(struct vf_history *h, uint64_t token, int64_t now_ms);
 /*
+ * The tentative copy @token has its reply channel open: the client accepted
+ * it, so sibling copies that the client then refuses are explained.
+ */
+void vf_history_opened(struct vf_history *h, uint64_t token);
+/*
  * The other copies of @token's request: 1 when one was confirmed (or has
- * completed within the window), 0 when others are still tentative, -1 when
- * there are none (or @token is unknown).
+ * completed within the window, or has its reply channel open), 0 when
+ * others are still tentative, -1 when there are none (or @token is unknown).
  */
 int vf_history_siblings(struct vf_history *h, uint64_t token, int64_t now_ms);
 /* The request finished (any result): keep it for the window from @now_ms. */

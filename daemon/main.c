@@ -37,6 +37,7 @@
 #include "configure.h"
 #include "groups.h"
 #include "io.h"
+#include "listener.h"
 #include "listeners/common.h"
 #include "log.h"
 #include "pipeline.h"
@@ -448,7 +449,7 @@ backend_start(const struct vf_conf *conf, const char *name, bool wait_init,
 
     for (;;) {
         err[0] = '\0';
-        r = ops->init(conf, &priv, err, sizeof(err));
+        r = ops->init(vf_registry_host(name), conf, &priv, err, sizeof(err));
         if (r == 0) {
             break;
         }

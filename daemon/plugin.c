@@ -13,6 +13,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,13 +25,23 @@
 #include "log.h"
 #include "registry.h"
 
-/* Built-ins: weak, so missing ones resolve to NULL. */
-extern const struct vf_plugin vf_plugin_tcp __attribute__((weak));
-extern const struct vf_plugin vf_plugin_multicast __attribute__((weak));
-extern const struct vf_plugin vf_plugin_vsock __attribute__((weak));
-extern const struct vf_plugin vf_plugin_serial __attribute__((weak));
-extern const struct vf_plugin vf_plugin_libvirt __attribute__((weak));
-extern const struct vf_plugin vf_plugin_cpg __attribute__((weak));
+/*
+ * The built-in plugins: one line each.  Each is referenced weakly, so one
+ * that is not compiled in resolves to NULL and is skipped.
+ */
+#define VF_BUILTIN_PLUGINS(X) \
+    X(multicast) \
+    X(tcp) \
+    X(vsock) \
+    X(serial) \
+    X(libvirt) \
+    X(cpg)
+
+#define VF_BUILTIN_DECLARE(id) \
+    extern const struct vf_plugin vf_plugin_##id __attribute__((weak));
+#define VF_BUILTIN_ADDRESS(id) &vf_plugin_##id,
+VF_BUILTIN_PLUGINS(VF_BUILTIN_DECLARE)
+static const struct vf_plugin *const builtins[] = { VF_BUILTIN_PLUGINS(VF_BUILTIN_ADDRESS) };
 
 #define VF_MODULE_MAX_SIZE (64L * 1024 * 1024)
 #define VF_MODULE_MAX_COUNT 64
@@ -39,31 +50,17 @@ struct reg_entry {
     const struct vf_plugin *plugin;
     char *path;                 /* NULL for built-ins */
     void *dl;
+    struct vf_host_api host;    /* host.ctx == this entry */
 };
 
-static struct reg_entry *entries;
+static struct reg_entry **entries;
 static size_t n_entries;
-
-static const struct vf_plugin *
-builtin_at(size_t i)
-{
-    switch (i) {
-    case 0: return &vf_plugin_multicast;
-    case 1: return &vf_plugin_tcp;
-    case 2: return &vf_plugin_vsock;
-    case 3: return &vf_plugin_serial;
-    case 4: return &vf_plugin_libvirt;
-    case 5: return &vf_plugin_cpg;
-    default: return NULL;
-    }
-}
-#define N_BUILTIN_SLOTS 6
 
 static bool
 name_taken(const struct vf_plugin *p)
 {
     for (size_t i = 0; i < n_entries; i++) {
-        const struct vf_plugin *q = entries[i].plugin;
+        const struct vf_plugin *q = entries[i]->plugin;
 
         if (p->listener != NULL && q->listener != NULL &&
             strcasecmp(p->listener->name, q->listener->name) == 0) {
@@ -103,25 +100,53 @@ plugin_valid(const struct vf_plugin *p, const char **why)
     return true;
 }
 
+static const struct vf_backend_ops *
+host_find_backend(void *ctx, const char *name)
+{
+    (void)ctx;
+    return vf_registry_backend(name);
+}
+
+static void
+host_log(void *ctx, int prio, const char *fmt, ...)
+{
+    const struct reg_entry *e = ctx;
+    char msg[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    vf_log(prio, "%s: %s", e->plugin->name, msg);
+}
+
 static int
 add_entry(const struct vf_plugin *p, const char *path, void *dl)
 {
-    struct reg_entry *ne = realloc(entries, (n_entries + 1) * sizeof(*ne));
+    struct reg_entry **ne = realloc(entries, (n_entries + 1) * sizeof(*ne));
+    struct reg_entry *e = NULL;
 
     if (ne == NULL) {
         return -ENOMEM;
     }
     entries = ne;
-    entries[n_entries].plugin = p;
-    entries[n_entries].dl = dl;
-    entries[n_entries].path = NULL;
+    e = calloc(1, sizeof(*e));
+    if (e == NULL) {
+        return -ENOMEM;
+    }
+    e->plugin = p;
+    e->dl = dl;
+    e->host.ctx = e;
+    e->host.find_backend = host_find_backend;
+    e->host.log = host_log;
     if (path != NULL) {
-        entries[n_entries].path = strdup(path);
-        if (entries[n_entries].path == NULL) {
+        e->path = strdup(path);
+        if (e->path == NULL) {
+            free(e);
             return -ENOMEM;
         }
     }
-    n_entries++;
+    entries[n_entries++] = e;
     return 0;
 }
 
@@ -254,16 +279,22 @@ scan_dir(const char *dirpath)
 int
 vf_registry_init(const char *module_path)
 {
-    for (size_t i = 0; i < N_BUILTIN_SLOTS; i++) {
-        const struct vf_plugin *p = builtin_at(i);
+    for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++) {
+        const struct vf_plugin *p = builtins[i];
         const char *why = NULL;
 
         if (p == NULL) {
             continue;
         }
-        if (p->abi != VF_PLUGIN_ABI || !plugin_valid(p, &why)) {
-            vf_log(LOG_ERR, "built-in plugin '%s' is invalid, ignored",
-                   p->name != NULL ? p->name : "?");
+        if (p->abi != VF_PLUGIN_ABI) {
+            vf_log(LOG_ERR, "built-in plugin '%s' is invalid (plugin ABI %u, fence_virtd "
+                   "expects %u), ignored", p->name != NULL ? p->name : "?",
+                   (unsigned int)p->abi, (unsigned int)VF_PLUGIN_ABI);
+            continue;
+        }
+        if (!plugin_valid(p, &why)) {
+            vf_log(LOG_ERR, "built-in plugin '%s' is invalid (%s), ignored",
+                   p->name != NULL ? p->name : "?", why);
             continue;
         }
         if (add_entry(p, NULL, NULL) < 0) {
@@ -280,7 +311,8 @@ void
 vf_registry_fini(void)
 {
     for (size_t i = 0; i < n_entries; i++) {
-        free(entries[i].path);
+        free(entries[i]->path);
+        free(entries[i]);
         /* modules stay mapped: conn ops may still point into them */
     }
     free(entries);
@@ -292,7 +324,7 @@ const struct vf_listener_ops *
 vf_registry_listener(const char *name)
 {
     for (size_t i = 0; name != NULL && i < n_entries; i++) {
-        const struct vf_listener_ops *l = entries[i].plugin->listener;
+        const struct vf_listener_ops *l = entries[i]->plugin->listener;
 
         if (l != NULL && strcasecmp(l->name, name) == 0) {
             return l;
@@ -301,17 +333,33 @@ vf_registry_listener(const char *name)
     return NULL;
 }
 
-const struct vf_backend_ops *
-vf_registry_backend(const char *name)
+static struct reg_entry *
+backend_entry(const char *name)
 {
     for (size_t i = 0; name != NULL && i < n_entries; i++) {
-        const struct vf_backend_ops *b = entries[i].plugin->backend;
+        const struct vf_backend_ops *b = entries[i]->plugin->backend;
 
         if (b != NULL && strcasecmp(b->name, name) == 0) {
-            return b;
+            return entries[i];
         }
     }
     return NULL;
+}
+
+const struct vf_backend_ops *
+vf_registry_backend(const char *name)
+{
+    const struct reg_entry *e = backend_entry(name);
+
+    return e != NULL ? e->plugin->backend : NULL;
+}
+
+const struct vf_host_api *
+vf_registry_host(const char *backend_name)
+{
+    struct reg_entry *e = backend_entry(backend_name);
+
+    return e != NULL ? &e->host : NULL;
 }
 
 static void
@@ -321,7 +369,7 @@ describe_kind(FILE *f, bool listeners)
 
     fprintf(f, "Available %s:\n", listeners ? "listeners" : "backends");
     for (size_t i = 0; i < n_entries; i++) {
-        const struct vf_plugin *p = entries[i].plugin;
+        const struct vf_plugin *p = entries[i]->plugin;
         const char *name = NULL;
         const char *ver = NULL;
 
@@ -335,7 +383,7 @@ describe_kind(FILE *f, bool listeners)
             continue;
         }
         fprintf(f, "    %-12s %-10s %s\n", name, ver != NULL ? ver : "?",
-                entries[i].path != NULL ? entries[i].path : "(built-in)");
+                entries[i]->path != NULL ? entries[i]->path : "(built-in)");
         any = true;
     }
     if (!any) {

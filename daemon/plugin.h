@@ -7,6 +7,14 @@
  * a log line naming the file and both versions.  A plugin may provide a
  * listener, a backend, or both.
  *
+ * ABI 2 (ABI 1 modules are refused):
+ *  - a listener's init() receives a struct vf_daemon_api with a context
+ *    pointer: it calls api->submit(api->ctx, conn) and
+ *    api->stopping(api->ctx);
+ *  - a backend's init() receives a struct vf_host_api: it finds another
+ *    backend's ops by name and logs with its plugin's tag through it, so
+ *    no plugin needs a daemon header beyond this one.
+ *
  * Threading: backend ops are called from worker threads concurrently, for
  * different domains; the daemon serialises operations on the same target
  * name.  A backend must therefore be thread-safe.  Listener run() is called
@@ -26,7 +34,7 @@
 #include "wire.h"
 #include "key.h"
 
-#define VF_PLUGIN_ABI 1
+#define VF_PLUGIN_ABI 2
 
 /* ---- backends ------------------------------------------------------------ */
 
@@ -43,14 +51,30 @@ struct vf_domain_info {
 
 typedef int (*vf_domain_cb)(void *arg, const struct vf_domain_info *dom);
 
+struct vf_backend_ops;
+
+/*
+ * What the daemon offers a backend, given to init() and valid until the
+ * backend's fini() has returned.  Pass @ctx back as the first argument.
+ */
+struct vf_host_api {
+    void *ctx;
+    /* Ops of another registered backend (e.g. "libvirt"), NULL if none. */
+    const struct vf_backend_ops *(*find_backend)(void *ctx, const char *name);
+    /* Log a line prefixed with the plugin's tag ("libvirt: ..."). */
+    void (*log)(void *ctx, int prio, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+};
+
 struct vf_backend_ops {
     const char *name;           /* config name: "libvirt", "cpg" */
     const char *version;        /* for fence_virtd -l */
     /* Required.  Read the block backends/<name> of @conf.  Must not block for
      * long: a hypervisor that is down is reported as unavailable at request
-     * time, not by failing init (unless the configuration is invalid). */
-    int (*init)(const struct vf_conf *conf, void **ret_priv,
-                char *err, size_t err_len);
+     * time, not by failing init (unless the configuration is invalid).
+     * A backend that runs another one (cpg runs libvirt) passes @host on. */
+    int (*init)(const struct vf_host_api *host, const struct vf_conf *conf,
+                void **ret_priv, char *err, size_t err_len);
     void (*fini)(void *priv);   /* required */
     /* Required.  Resolve a target (name or UUID) to a domain. */
     int (*lookup)(void *priv, const char *target, unsigned int flags,
@@ -105,11 +129,17 @@ struct vf_conn {
     void *priv;                 /* listener private */
 };
 
+/*
+ * What the daemon offers a listener instance, given to init() and valid
+ * until its fini() has returned.  Pass @ctx back as the first argument.
+ */
 struct vf_daemon_api {
+    void *ctx;
     /* Hand over a connection; the pipeline owns it afterwards and calls
      * conn->ops->close() when done.  Never blocks on backend work. */
-    void (*submit)(struct vf_conn *conn);
-    bool (*stopping)(void);
+    void (*submit)(void *ctx, struct vf_conn *conn);
+    /* true once this instance must stop (shutdown, or a reload restarts it) */
+    bool (*stopping)(void *ctx);
 };
 
 struct vf_listener_ops {
@@ -118,7 +148,7 @@ struct vf_listener_ops {
     /* Required.  Read listeners/<name>, open sockets; fail with a clear message. */
     int (*init)(const struct vf_conf *conf, const struct vf_daemon_api *api,
                 void **ret_priv, char *err, size_t err_len);
-    /* Required.  Serve until api->stopping(); runs in its own thread and must
+    /* Required.  Serve until api->stopping(api->ctx); runs in its own thread and must
      * wake up at least every 500 ms to check. */
     int (*run)(void *priv);
     void (*fini)(void *priv);   /* required */

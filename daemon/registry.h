@@ -1,7 +1,9 @@
 /*
  * vmfence - daemon/registry.h: the plugin registry (daemon/plugin.c).
  *
- * Built-in plugins (linked into fence_virtd) are registered first; then
+ * Owns the table of plugins fence_virtd knows, and the host API each
+ * backend plugin gets (plugin.h).  Built-in plugins (linked into
+ * fence_virtd, listed in one array in plugin.c) are registered first; then
  * every regular file ending in ".so" in the module path that exports a
  * "vf_plugin" symbol with the right ABI is added.  Built-ins win on a name
  * clash.  Other shared objects (e.g. fence-virt's own modules, which an
@@ -23,6 +25,9 @@ void vf_registry_fini(void);
 
 const struct vf_listener_ops *vf_registry_listener(const char *name);
 const struct vf_backend_ops *vf_registry_backend(const char *name);
+/* The host API to pass to the init() of backend @backend_name (NULL if no
+ * such backend); valid until vf_registry_fini(). */
+const struct vf_host_api *vf_registry_host(const char *backend_name);
 
 /*
  * Human-readable list: "Available listeners:" / "Available backends:" with

@@ -102,7 +102,6 @@
 #include "io.h"
 #include "log.h"
 #include "plugin.h"
-#include "registry.h"
 #include "backends/cpg-wire.h"
 
 #define CPG_NAME               "cpg"
@@ -1962,7 +1961,8 @@ cpg_op_monitor(void *priv, int64_t deadline_ms)
 static void cpg_fini(void *priv);
 
 static int
-cpg_init(const struct vf_conf *conf, void **ret_priv, char *err, size_t err_len)
+cpg_init(const struct vf_host_api *host, const struct vf_conf *conf, void **ret_priv,
+         char *err, size_t err_len)
 {
     struct cpg_be *be = NULL;
     struct cpg_conf c;
@@ -1994,14 +1994,14 @@ cpg_init(const struct vf_conf *conf, void **ret_priv, char *err, size_t err_len)
         be->next_id = ((uint64_t)getpid() << 32) ^ (uint64_t)vf_now_ms();
     }
 
-    be->lv = vf_registry_backend("libvirt");
+    be->lv = host->find_backend(host->ctx, "libvirt");
     if (be->lv == NULL) {
         snprintf(err, err_len, "cpg backend: the libvirt backend (needed for local domains) is not available");
         r = -ENOENT;
         goto fail;
     }
     lerr[0] = '\0';
-    r = be->lv->init(c.lv_conf, &be->lv_priv, lerr, sizeof(lerr));
+    r = be->lv->init(host, c.lv_conf, &be->lv_priv, lerr, sizeof(lerr));
     if (r < 0) {
         snprintf(err, err_len, "cpg backend: local libvirt: %s", lerr[0] != '\0' ? lerr : strerror(-r));
         be->lv_priv = NULL;

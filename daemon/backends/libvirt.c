@@ -2046,7 +2046,8 @@ lv_apply_conf(struct lv_backend *be, struct lv_conf *c)
 static void lv_fini(void *priv);
 
 static int
-lv_init(const struct vf_conf *conf, void **ret_priv, char *err, size_t err_len)
+lv_init(const struct vf_host_api *host, const struct vf_conf *conf, void **ret_priv,
+        char *err, size_t err_len)
 {
     struct lv_backend *be = NULL;
     struct lv_conf c = { 0 };
@@ -2056,6 +2057,7 @@ lv_init(const struct vf_conf *conf, void **ret_priv, char *err, size_t err_len)
     size_t i, up = 0;
     int r;
 
+    (void)host;         /* logs through vf_log() for now */
     r = lv_conf_read(conf, &c, err, err_len);
     if (r < 0) {
         if (r == -ENOMEM) {

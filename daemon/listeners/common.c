@@ -339,7 +339,7 @@ pending_complete(const struct vf_stream_listener *sl, struct pending *p)
     /* accepted in blocking mode (the loop reads with MSG_DONTWAIT) */
     sc->conn.fd = p->fd;
     p->fd = -1;
-    sl->api->submit(&sc->conn);
+    sl->api->submit(sl->api->ctx, &sc->conn);
 }
 
 /* Read what @p's peer sent so far; submit once the request is complete. */
@@ -396,7 +396,7 @@ vf_stream_serve(const struct vf_stream_listener *sl)
     for (int i = 0; i < VF_STREAM_PENDING_MAX; i++) {
         pend[i].fd = -1;
     }
-    while (!sl->api->stopping()) {
+    while (!sl->api->stopping(sl->api->ctx)) {
         int64_t now = vf_now_ms();
         int timeout = 500;
         nfds_t n = 0;

@@ -350,7 +350,7 @@ handle_datagram(struct mcast_priv *priv, const uint8_t *buf, ssize_t len,
     snprintf(mc->conn.peer, sizeof(mc->conn.peer),
              mc->back.ss_family == AF_INET6 ? "[%.45s]:%u (udp %.60s)" : "%.45s:%u (udp %.60s)",
              addr, (unsigned int)mc->conn.req.port, src);
-    priv->api->submit(&mc->conn);
+    priv->api->submit(priv->api->ctx, &mc->conn);
 }
 
 static int
@@ -360,7 +360,7 @@ mcast_run(void *p)
     uint8_t buf[512];
     int rc = 0;
 
-    while (!priv->api->stopping()) {
+    while (!priv->api->stopping(priv->api->ctx)) {
         struct pollfd pfd = { .fd = priv->fd, .events = POLLIN };
         int pr = poll(&pfd, 1, 500);
 

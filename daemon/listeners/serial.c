@@ -324,7 +324,7 @@ sl_dispatch(struct sl_listener *sl, struct sl_guest *g)
     sc->guest = sl_guest_ref(g);
     vf_dbg(2, "serial: request %u for '%s' (seqno %u) from %s",
            (unsigned int)req.request, sc->conn.req.domain, (unsigned int)req.seqno, sc->conn.peer);
-    sl->api->submit(&sc->conn);
+    sl->api->submit(sl->api->ctx, &sc->conn);
 }
 
 /*
@@ -1117,7 +1117,7 @@ sl_run(void *priv)
     int timeout, r;
 
     sl->next_retry_ms = vf_now_ms() + SL_RETRY_MS;
-    while (!sl->api->stopping()) {
+    while (!sl->api->stopping(sl->api->ctx)) {
         if (sl_take_want(sl)) {
             sl_reconcile(sl, true);
         } else if (vf_now_ms() >= sl->next_retry_ms) {

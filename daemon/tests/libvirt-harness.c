@@ -75,7 +75,7 @@ main(int argc, char **argv)
         fprintf(stderr, "%s\n", err);
         return 1;
     }
-    r = ops->init(conf, &priv, err, sizeof(err));
+    r = ops->init(NULL, conf, &priv, err, sizeof(err));  /* libvirt uses no host API */
     vf_conf_free(conf);
     if (r < 0) {
         fprintf(stderr, "init: %s\n", err);

@@ -35,7 +35,7 @@ static size_t q_n;
 static atomic_bool stop_flag;
 
 static void
-fake_submit(struct vf_conn *conn)
+fake_submit(void *ctx, struct vf_conn *conn)
 {
     pthread_mutex_lock(&q_lock);
     if (q_n < 64) {
@@ -50,8 +50,9 @@ fake_submit(struct vf_conn *conn)
 }
 
 static bool
-fake_stopping(void)
+fake_stopping(void *ctx)
 {
+    (void)ctx;
     return atomic_load(&stop_flag);
 }
 

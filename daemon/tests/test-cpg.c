@@ -16,7 +16,7 @@
  *    as the peer's libvirt would.
  *    corosync reports this process with a pid other than getpid() (as in a
  *    PID namespace), so the backend must learn its CPG identity.
- *  - libvirt: vf_registry_backend("libvirt") returns fake ops over a small
+ *  - libvirt: the host API's find_backend("libvirt") returns fake ops over a small
  *    in-memory domain table, so the local side needs no hypervisor.
  * The real two-node test with corosync is tests/interop/cpg-cluster.sh.
  */
@@ -382,8 +382,10 @@ fl_find(const char *target, unsigned int flags)
 }
 
 static int
-fl_init(const struct vf_conf *conf, void **ret_priv, char *err, size_t err_len)
+fl_init(const struct vf_host_api *host, const struct vf_conf *conf, void **ret_priv,
+        char *err, size_t err_len)
 {
+    (void)host;
     (void)err;
     (void)err_len;
     snprintf(fl_uri, sizeof(fl_uri), "%s", vf_conf_get(conf, "backends/libvirt/uri", "(none)"));
@@ -510,11 +512,28 @@ static const struct vf_backend_ops fl_ops = {
     .status = fl_status, .list = fl_list, .monitor = fl_monitor,
 };
 
-const struct vf_backend_ops *
-vf_registry_backend(const char *name)
+static const struct vf_backend_ops *
+fake_find_backend(void *ctx, const char *name)
 {
+    (void)ctx;
     return strcmp(name, "libvirt") == 0 ? &fl_ops : NULL;
 }
+
+static void __attribute__((format(printf, 3, 4)))
+fake_host_log(void *ctx, int prio, const char *fmt, ...)
+{
+    va_list ap;
+
+    (void)ctx;
+    va_start(ap, fmt);
+    vf_logv(prio, fmt, ap);
+    va_end(ap);
+}
+
+/* FAKE host API: the daemon's registry knows only the fake libvirt */
+static const struct vf_host_api fake_host = {
+    .find_backend = fake_find_backend, .log = fake_host_log,
+};
 
 /* ---- helpers ---------------------------------------------------------------- */
 
@@ -614,7 +633,7 @@ start(const char *text)
         return NULL;
     }
     err[0] = '\0';
-    r = cpg_init(conf, &priv, err, sizeof(err));
+    r = cpg_init(&fake_host, conf, &priv, err, sizeof(err));
     VFT_EQ_INT(r, 0);
     if (r < 0) {
         fprintf(stderr, "init: %s\n", err);
@@ -657,7 +676,7 @@ test_bad_config(void)
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         VFT_EQ_INT(vf_conf_parse_buffer("bad.conf", bad[i], strlen(bad[i]), &conf, err, sizeof(err)), 0);
         err[0] = '\0';
-        VFT_CHECK(cpg_init(conf, &priv, err, sizeof(err)) < 0);
+        VFT_CHECK(cpg_init(&fake_host, conf, &priv, err, sizeof(err)) < 0);
         VFT_CHECK(strstr(err, "bad.conf:1") != NULL);
         vf_conf_free(conf);
         conf = NULL;

@@ -127,6 +127,11 @@ test_tentative_copies(void)
     VFT_EQ_INT(vf_history_reserve_tentative(h, &k, 1001, &tb), 0);
     VFT_CHECK(ta != tb);
     VFT_EQ_INT(vf_history_siblings(h, ta, 1050), 0);     /* b still tentative */
+    /* b reached the client (its connect-back is open): a's refused
+     * connect-back is explained at once, with no wait */
+    vf_history_opened(h, tb);
+    VFT_EQ_INT(vf_history_siblings(h, ta, 1060), 1);
+    VFT_EQ_INT(vf_history_siblings(h, tb, 1060), 0);     /* a has not */
     /* b authenticates first: it is the request now */
     VFT_EQ_INT(vf_history_confirm(h, tb, 1100), 0);
     VFT_EQ_INT(vf_history_siblings(h, ta, 1150), 1);     /* a was superseded */

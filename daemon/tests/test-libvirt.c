@@ -164,7 +164,7 @@ be_new(const char *text, int *ret_r, char *err, size_t err_len)
         *ret_r = -EINVAL;
         return NULL;
     }
-    r = lv_ops.init(conf, &priv, err, err_len);
+    r = lv_ops.init(NULL, conf, &priv, err, err_len);  /* libvirt uses no host API */
     vf_conf_free(conf);
     *ret_r = r;
     return r == 0 ? priv : NULL;

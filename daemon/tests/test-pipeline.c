@@ -21,6 +21,7 @@
 #include "config.h"
 #include "groups.h"
 #include "io.h"
+#include "listener.h"
 #include "log.h"
 #include "pipeline.h"
 #include "vftest.h"
@@ -56,7 +57,8 @@ fb_find(const char *t)
 }
 
 static int
-fb_init(const struct vf_conf *conf, void **ret_priv, char *err, size_t err_len)
+fb_init(const struct vf_host_api *host, const struct vf_conf *conf, void **ret_priv,
+        char *err, size_t err_len)
 {
     *ret_priv = NULL;
     return 0;
@@ -222,7 +224,7 @@ fl_run(void *priv)
 {
     const struct vf_daemon_api *mine = priv;
 
-    while (!mine->stopping()) {
+    while (!mine->stopping(mine->ctx)) {
         usleep(20000);
     }
     return 0;
@@ -370,7 +372,7 @@ run1(const char *identity, uint8_t cmd, const char *domain)
     struct fconn fc;
 
     fc_prepare(&fc, identity, cmd, domain, VF_HASH_SHA256, NULL);
-    api->submit(&fc.conn);
+    api->submit(api->ctx, &fc.conn);
     fc_wait(&fc);
     return fc.n_resp > 0 ? fc.resp[0] : -1;
 }
@@ -424,7 +426,7 @@ test_auth_without_stream_fails_closed(void)
     fc_prepare(&fc, "10.0.0.1", VF_CMD_OFF, "vm3", VF_HASH_SHA256, NULL);
     fc.conn.auth = VF_HASH_SHA256;
     fc.conn.fd = -1;
-    api->submit(&fc.conn);
+    api->submit(api->ctx, &fc.conn);
     fc_wait(&fc);
     VFT_EQ_INT(fc.n_resp, 0);
     VFT_EQ_INT(atomic_load(&fb_calls), calls);
@@ -440,16 +442,16 @@ test_bad_signatures_dropped(void)
     memcpy(wrong.data, "wrong", 5);
     calls = atomic_load(&fb_calls);
     fc_prepare(&fc, "10.0.0.1", VF_CMD_OFF, "vm1", VF_HASH_SHA256, &wrong);
-    api->submit(&fc.conn);
+    api->submit(api->ctx, &fc.conn);
     fc_wait(&fc);
     VFT_EQ_INT(fc.n_resp, 0);
     fc_prepare(&fc, "10.0.0.1", VF_CMD_OFF, "vm1", VF_HASH_SHA1, NULL);
-    api->submit(&fc.conn);
+    api->submit(api->ctx, &fc.conn);
     fc_wait(&fc);
     VFT_EQ_INT(fc.n_resp, 0);
     VFT_EQ_INT(atomic_load(&fb_calls), calls);
     fc_prepare(&fc, "10.0.0.1", VF_CMD_STATUS, "vm1", VF_HASH_SHA512, NULL);
-    api->submit(&fc.conn);
+    api->submit(api->ctx, &fc.conn);
     fc_wait(&fc);
     VFT_EQ_INT(fc.n_resp, 1);
 }
@@ -465,9 +467,9 @@ test_duplicates_dropped(void)
     b = a;          /* the very same signed bytes (replay) */
     pthread_mutex_init(&b.mu, NULL);
     pthread_cond_init(&b.cv, NULL);
-    api->submit(&a.conn);
+    api->submit(api->ctx, &a.conn);
     fc_wait(&a);
-    api->submit(&b.conn);
+    api->submit(api->ctx, &b.conn);
     fc_wait(&b);
     VFT_EQ_INT(a.n_resp, 1);
     VFT_EQ_INT(b.n_resp, 0);
@@ -476,7 +478,7 @@ test_duplicates_dropped(void)
     fc_prepare(&c, "10.0.0.2", VF_CMD_STATUS, "vm1", VF_HASH_SHA256, NULL);
     c.conn.req.seqno = a.conn.req.seqno;
     VFT_EQ_INT(vf_req_sign(&c.conn.req, key.data, key.len, c.conn.raw), 0);
-    api->submit(&c.conn);
+    api->submit(api->ctx, &c.conn);
     fc_wait(&c);
     VFT_EQ_INT(c.n_resp, 1);
     /* ... but a's very bytes sent by another peer are a replay (issue 13:
@@ -487,7 +489,7 @@ test_duplicates_dropped(void)
     b.closed = false;
     b.n_resp = 0;
     snprintf(b.conn.identity, sizeof(b.conn.identity), "10.0.0.3");
-    api->submit(&b.conn);
+    api->submit(api->ctx, &b.conn);
     fc_wait(&b);
     VFT_EQ_INT(b.n_resp, 0);
 }
@@ -515,13 +517,13 @@ test_replay_after_window_dropped(void)
         pthread_cond_init(&copies[i].cv, NULL);
         copies[i].open_rc = -ECONNREFUSED;      /* the agent is long gone */
     }
-    api->submit(&a.conn);
+    api->submit(api->ctx, &a.conn);
     fc_wait(&a);
     VFT_EQ_INT(a.n_resp, 1);
     calls = atomic_load(&fb_calls);
     opens = atomic_load(&open_calls);
     for (size_t i = 0; i < sizeof(copies) / sizeof(copies[0]); i++) {
-        api->submit(&copies[i].conn);
+        api->submit(api->ctx, &copies[i].conn);
         fc_wait(&copies[i]);
         VFT_EQ_INT(copies[i].n_resp, 0);
     }
@@ -546,7 +548,7 @@ test_stream_callback_fields_refused(void)
     fc.conn.req.port = 1229;
     fc.conn.req.address[0] = 10;
     VFT_EQ_INT(vf_req_sign(&fc.conn.req, key.data, key.len, fc.conn.raw), 0);
-    api->submit(&fc.conn);
+    api->submit(api->ctx, &fc.conn);
     fc_wait(&fc);
     VFT_EQ_INT(fc.n_resp, 0);
     VFT_EQ_INT(atomic_load(&fb_calls), calls);
@@ -554,7 +556,7 @@ test_stream_callback_fields_refused(void)
     fc_prepare(&fc, "10.0.6.1", VF_CMD_STATUS, "vm1", VF_HASH_SHA256, NULL);
     fc.conn.req.port = 1;
     VFT_EQ_INT(vf_req_sign(&fc.conn.req, key.data, key.len, fc.conn.raw), 0);
-    api->submit(&fc.conn);
+    api->submit(api->ctx, &fc.conn);
     fc_wait(&fc);
     VFT_EQ_INT(fc.n_resp, 0);
     /* fence_virt's zeroed fields still work */
@@ -586,10 +588,10 @@ test_refused_connect_back_does_not_wait(void)
     a.conn.req.seqno = sib.conn.req.seqno;
     a.open_rc = -ECONNREFUSED;
     VFT_EQ_INT(vf_req_sign(&a.conn.req, key.data, key.len, a.conn.raw), 0);
-    api->submit(&sib.conn);
+    api->submit(api->ctx, &sib.conn);
     usleep(50000);
     t0 = vf_now_ms();
-    api->submit(&a.conn);
+    api->submit(api->ctx, &a.conn);
     fc_wait(&a);
     fprintf(stderr, "  refused copy ended after %lld ms\n", (long long)(a.done_ms - t0));
     VFT_CHECK(a.done_ms - t0 < 1000);
@@ -614,7 +616,7 @@ test_fair_share(void)
     atomic_store(&fb_vm1_delay_ms, 800);
     for (int i = 0; i < N; i++) {
         fc_prepare(&hog[i], "10.0.8.1", VF_CMD_STATUS, "vm1", VF_HASH_SHA256, NULL);
-        api->submit(&hog[i].conn);
+        api->submit(api->ctx, &hog[i].conn);
     }
     t0 = vf_now_ms();
     resp = run1("10.0.8.2", VF_CMD_STATUS, "vm2");
@@ -634,13 +636,14 @@ test_fair_share(void)
 /*
  * Issue 13: a listener stopped by a reload while its requests still ran
  * kept its slot until they ended; reloads while a backend hung used up the
- * VF_MAX_LISTENERS slots.  Start and stop twice as many instances as there
- * are slots, each leaving a slow request behind.
+ * 16 slots.  ABI 2 has no slots (the API has a context pointer) and no
+ * cap: start and stop twice as many instances as there were slots, each
+ * leaving a slow request behind.
  */
 static void
 test_listener_slots_survive_reloads(void)
 {
-    enum { N = VF_MAX_LISTENERS * 2 };
+    enum { N = 16 * 2 };
     static struct fconn fc[N];
     const struct vf_daemon_api *saved = api;
     char err[256];
@@ -659,7 +662,7 @@ test_listener_slots_survive_reloads(void)
         }
         snprintf(id, sizeof(id), "10.0.9.%d", i);
         fc_prepare(&fc[i], id, VF_CMD_STATUS, "vm1", VF_HASH_SHA256, NULL);
-        api->submit(&fc[i].conn);
+        api->submit(api->ctx, &fc[i].conn);
         vf_listener_stop(li, 0);      /* its request still runs: orphaned */
     }
     api = saved;
@@ -699,9 +702,9 @@ test_unreachable_copy_does_not_block(void)
     pthread_mutex_init(&c.mu, NULL);
     pthread_cond_init(&c.cv, NULL);
 
-    api->submit(&a.conn);
+    api->submit(api->ctx, &a.conn);
     usleep(50000);
-    api->submit(&b.conn);
+    api->submit(api->ctx, &b.conn);
     fc_wait(&b);
     VFT_EQ_INT(b.n_resp, 1);
     VFT_EQ_INT(b.resp[0], VF_RESP_SUCCESS);
@@ -709,7 +712,7 @@ test_unreachable_copy_does_not_block(void)
     VFT_EQ_INT(a.n_resp, 0);
     /* once served, further copies are duplicates: no second call-back */
     c.open_delay_ms = 0;
-    api->submit(&c.conn);
+    api->submit(api->ctx, &c.conn);
     fc_wait(&c);
     VFT_EQ_INT(c.n_resp, 0);
 }
@@ -720,7 +723,7 @@ test_list(void)
     struct fconn fc;
 
     fc_prepare(&fc, "10.0.0.1", VF_CMD_HOSTLIST, "", VF_HASH_SHA256, NULL);
-    api->submit(&fc.conn);
+    api->submit(api->ctx, &fc.conn);
     fc_wait(&fc);
     VFT_EQ_INT(fc.n_resp, 2);
     VFT_EQ_INT(fc.resp[0], VF_RESP_HOSTLIST);
@@ -760,7 +763,7 @@ test_groups(void)
     VFT_EQ_INT(atomic_load(&fb_calls), calls);      /* denied before the backend */
     VFT_EQ_INT(run1("10.0.0.6", VF_CMD_DEVSTATUS, ""), VF_RESP_SUCCESS);
     fc_prepare(&fc, "10.0.0.5", VF_CMD_HOSTLIST, "", VF_HASH_SHA256, NULL);
-    api->submit(&fc.conn);
+    api->submit(api->ctx, &fc.conn);
     fc_wait(&fc);
     VFT_EQ_INT(fc.n_recs, 2);
     VFT_EQ_STR(fc.recs[0].domain, "vm1");
@@ -784,11 +787,11 @@ test_concurrency(void)
     t0 = vf_now_ms();
     for (int i = 0; i < 3; i++) {
         fc_prepare(&slow[i], "10.0.0.1", VF_CMD_REBOOT, "vm1", VF_HASH_SHA256, NULL);
-        api->submit(&slow[i].conn);
+        api->submit(api->ctx, &slow[i].conn);
     }
     /* another domain is not held up by the three operations on vm1 */
     fc_prepare(&fast, "10.0.0.9", VF_CMD_STATUS, "vm2", VF_HASH_SHA256, NULL);
-    api->submit(&fast.conn);
+    api->submit(api->ctx, &fast.conn);
     fc_wait(&fast);
     VFT_CHECK(fast.done_ms - t0 < 500);
     for (int i = 0; i < 3; i++) {
@@ -819,7 +822,7 @@ test_status_shared(void)
     t0 = vf_now_ms();
     for (int i = 0; i < 3; i++) {
         fc_prepare(&st[i], "10.0.0.1", VF_CMD_STATUS, "vm1", VF_HASH_SHA256, NULL);
-        api->submit(&st[i].conn);
+        api->submit(api->ctx, &st[i].conn);
     }
     for (int i = 0; i < 3; i++) {
         fc_wait(&st[i]);
@@ -833,14 +836,14 @@ test_status_shared(void)
     atomic_store(&fb_max_concurrent_same, 0);
     t0 = vf_now_ms();
     fc_prepare(&rb, "10.0.0.1", VF_CMD_REBOOT, "vm1", VF_HASH_SHA256, NULL);
-    api->submit(&rb.conn);
+    api->submit(api->ctx, &rb.conn);
     {
         struct timespec ts = { 0, 100 * 1000000L };
 
         nanosleep(&ts, NULL);
     }
     fc_prepare(&after, "10.0.0.1", VF_CMD_STATUS, "vm1", VF_HASH_SHA256, NULL);
-    api->submit(&after.conn);
+    api->submit(api->ctx, &after.conn);
     fc_wait(&rb);
     fc_wait(&after);
     VFT_EQ_INT(rb.resp[0], VF_RESP_SUCCESS);
@@ -853,21 +856,21 @@ test_status_shared(void)
      * submitted after the off wait for it (power operations first) */
     atomic_store(&fb_max_concurrent_same, 0);
     fc_prepare(&st[0], "10.0.0.1", VF_CMD_STATUS, "vm1", VF_HASH_SHA256, NULL);
-    api->submit(&st[0].conn);
+    api->submit(api->ctx, &st[0].conn);
     {
         struct timespec ts = { 0, 100 * 1000000L };
 
         nanosleep(&ts, NULL);
     }
     fc_prepare(&rb, "10.0.0.1", VF_CMD_OFF, "vm1", VF_HASH_SHA256, NULL);
-    api->submit(&rb.conn);
+    api->submit(api->ctx, &rb.conn);
     {
         struct timespec ts = { 0, 50 * 1000000L };
 
         nanosleep(&ts, NULL);
     }
     fc_prepare(&st[1], "10.0.0.1", VF_CMD_STATUS, "vm1", VF_HASH_SHA256, NULL);
-    api->submit(&st[1].conn);
+    api->submit(api->ctx, &st[1].conn);
     fc_wait(&st[0]);
     fc_wait(&rb);
     fc_wait(&st[1]);
@@ -904,7 +907,7 @@ test_worker_cap(void)
         snprintf(id, sizeof(id), "10.1.0.%d", i);
         snprintf(dom, sizeof(dom), "ghost-cap-%d", i);
         fc_prepare(&fc[i], id, VF_CMD_STATUS, dom, VF_HASH_SHA256, NULL);
-        api->submit(&fc[i].conn);
+        api->submit(api->ctx, &fc[i].conn);
     }
     for (int i = 0; i < N; i++) {
         fc_wait(&fc[i]);
@@ -945,7 +948,7 @@ test_queue_timeout(void)
         snprintf(id, sizeof(id), "10.3.0.%d", i);
         snprintf(dom, sizeof(dom), "ghost-q-%d", i);
         fc_prepare(&fc[i], id, VF_CMD_STATUS, dom, VF_HASH_SHA256, NULL);
-        api->submit(&fc[i].conn);
+        api->submit(api->ctx, &fc[i].conn);
     }
     for (int i = 0; i < N; i++) {
         fc_wait(&fc[i]);
@@ -999,7 +1002,7 @@ test_refusals_rate_limited(void)
         snprintf(id, sizeof(id), "10.2.%d.%d", i / 200, i % 200);
         snprintf(dom, sizeof(dom), "ghost-%d", i);
         fc_prepare(&fc[i], id, VF_CMD_STATUS, dom, VF_HASH_SHA256, NULL);
-        api->submit(&fc[i].conn);
+        api->submit(api->ctx, &fc[i].conn);
     }
     for (int i = 0; i < N; i++) {
         fc_wait(&fc[i]);

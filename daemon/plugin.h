@@ -51,6 +51,14 @@ struct vf_domain_info {
 
 typedef int (*vf_domain_cb)(void *arg, const struct vf_domain_info *dom);
 
+/*
+ * A domain changed (defined, undefined, started, stopped, crashed, migrated
+ * in or out): @dom holds its name, UUID and new state; @gone is true when
+ * it no longer exists on this backend (undefined, migrated away, transient
+ * and stopped).  Called from a backend thread; must not block.
+ */
+typedef void (*vf_domain_event_cb)(void *arg, const struct vf_domain_info *dom, bool gone);
+
 struct vf_backend_ops;
 
 /*
@@ -92,6 +100,12 @@ struct vf_backend_ops {
     int (*monitor)(void *priv, int64_t deadline_ms);
     /* Optional: re-read configuration on SIGHUP. */
     int (*reload)(void *priv, const struct vf_conf *conf, char *err, size_t err_len);
+    /* Optional: call @cb for every domain change from now on (lifecycle
+     * events), until unwatch() with the same @cb/@arg; 0 or -errno.  After a
+     * lost connection the backend calls @cb for every domain again once it
+     * is back (a resync), so a watcher never keeps a stale picture. */
+    int (*watch)(void *priv, vf_domain_event_cb cb, void *arg);
+    void (*unwatch)(void *priv, vf_domain_event_cb cb, void *arg);
 };
 
 /* ---- listeners ----------------------------------------------------------- */

@@ -6,19 +6,26 @@
 #   normal    _build/normal: configure --enable-fatal-warnings, make, make check
 #             (every directory; tests/ with VF_TESTS_JOBS jobs, default 1,
 #             because the cluster test bed is heavy and uses host-wide state)
+#   tooling   in _build/normal: make cppcheck (one result), make memcheck
+#             (valgrind over the unit tests and tests/interop/daemon-tcp.sh:
+#             one result per program), make check-format (informational,
+#             not counted)
 #   distcheck make distcheck in _build/normal with VF_UNIT_ONLY=1 (the interop,
 #             cluster and fuzz scripts skip there: they already ran above)
 #   asan      _build/asan: configure --with-sanitizers=asan,ubsan, make, unit
 #             tests of every directory plus tests/interop/* (no cluster, no fuzz:
 #             the fuzzers are built with ASan anyway)
-# Results come from the automake .trs files (and, for distcheck, from the
-# PASS:/FAIL: lines make prints).  A build step that fails counts as one
+# Results come from the automake .trs files (and, for distcheck and memcheck,
+# from the PASS:/FAIL: lines they print); a "SKIP part:" line in the log of a
+# passing test (a part that could not run here, tests/lib/common.sh
+# vft_skip_part, lib/tests/vftest.h VFT_SKIP_PART) counts as one more skipped
+# result.  A build step that fails counts as one
 # failed test, so the total is never silently green.  The last line printed is
 # exactly "N passed, N failed, N skipped"; the exit status is 0 only when
 # nothing failed.
 #
 # Usage: scripts/run-tests.sh [--quick] [--no-setup] [--verbose]
-#   --quick     normal phase only (no distcheck, no ASan) - for developers
+#   --quick     normal and tooling phases only (no distcheck, no ASan)
 #   --no-setup  do not run setup-debian.sh (packages known to be present)
 #   --verbose   also stream every step's output (it always goes to a log file)
 # Environment:
@@ -44,7 +51,7 @@ while [ $# -gt 0 ]; do
     --quick) QUICK=1 ;;
     --no-setup) SETUP=0 ;;
     --verbose|-v) VERBOSE=1 ;;
-    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,35p' "$0"; exit 0 ;;
     *) echo "run-tests.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
     esac
     shift
@@ -137,6 +144,16 @@ phase_time() {
     printf '%-10s %-28s %5ss\n' "$1" "(phase total)" $(($(now) - $2)) >>"$LOGDIR/timing.txt"
 }
 
+# count_skipped_parts PHASE NAME LOG: one SKIP result per "SKIP part:" line of
+# a passing test's log (the parts of it that did not run here)
+count_skipped_parts() {
+    local phase=$1 name=$2 log=$3 line
+    [ -f "$log" ] || return 0
+    while IFS= read -r line; do
+        count_result "$phase" SKIP "$name: ${line#SKIP part: }"
+    done < <(grep -a '^SKIP part: ' "$log" | LC_ALL=C sort -u)
+}
+
 # collect_trs PHASE DIR MARKER: count the results of every .trs under DIR
 # newer than MARKER (so stale results of earlier runs are ignored); print the
 # logs of the failures.  Returns the number of failing results.
@@ -148,7 +165,8 @@ collect_trs() {
         while IFS= read -r res; do
             count_result "$phase" "$res" "$name"
             case "$res" in
-            PASS|XFAIL|SKIP) ;;
+            PASS|XFAIL) count_skipped_parts "$phase" "$name" "${trs%.trs}.log" ;;
+            SKIP) ;;
             *) nfail=$((nfail + 1))
                say "[$phase] FAILED test: $name ($res)"
                show_tail "${trs%.trs}.log" 60 ;;
@@ -243,6 +261,57 @@ phase_normal() {
     phase_time normal "$t0"
 }
 
+# count_lines PHASE LOG: count the automake-style "PASS: NAME" / "FAIL: NAME"
+# / "SKIP: NAME" lines of a step's log; sets LINES_COUNTED to how many
+LINES_COUNTED=0
+count_lines() {
+    local phase=$1 log=$2 line res name n=0
+    while IFS= read -r line; do
+        res=${line%%:*}
+        name=${line#*: }
+        name=${name%% *}
+        count_result "$phase" "$res" "$name"
+        n=$((n + 1))
+    done < <(grep -E '^(PASS|FAIL|SKIP|XFAIL|XPASS|ERROR): ' "$log")
+    LINES_COUNTED=$n
+}
+
+# phase_tooling: cppcheck, valgrind memcheck, clang-format (informational),
+# in the normal build tree
+phase_tooling() {
+    local t0 b=$BUILD_ROOT/normal rc n log
+    t0=$(now)
+    if [ ! -f "$b/Makefile" ]; then
+        count_result tooling FAIL "tooling (no configured tree)"
+        return
+    fi
+    # cppcheck: one result
+    if ! command -v cppcheck >/dev/null 2>&1; then
+        say "[tooling] cppcheck not installed: skipped"
+        count_result tooling SKIP "cppcheck (not installed)"
+    elif step tooling cppcheck 900 make -C "$b" cppcheck; then
+        count_result tooling PASS cppcheck
+    else
+        count_result tooling FAIL "cppcheck (log $LOGDIR/tooling-cppcheck.log)"
+    fi
+    # memcheck: one result per program
+    rc=0
+    step tooling memcheck 1800 make -C "$b" memcheck || rc=$?
+    log="$LOGDIR/tooling-memcheck.log"
+    count_lines tooling "$log"
+    n=$LINES_COUNTED
+    if [ "$n" = 0 ]; then
+        count_result tooling FAIL "memcheck (rc $rc, no result; log $log)"
+    elif [ "$rc" != 0 ] && ! grep -q '^FAIL: ' "$log"; then
+        count_result tooling ERROR "memcheck (rc $rc; log $log)"
+    fi
+    say "[tooling] memcheck: $n results"
+    # clang-format: informational, not a test result
+    step tooling check-format 300 make -s -C "$b" check-format >/dev/null || true
+    grep 'files differ from' "$LOGDIR/tooling-check-format.log" | sed 's/^/==> [tooling] /'
+    phase_time tooling "$t0"
+}
+
 phase_distcheck() {
     local t0 b=$BUILD_ROOT/normal rc=0 log line res name marker
     t0=$(now)
@@ -260,14 +329,9 @@ phase_distcheck() {
         make -C "$b" distcheck DISTCHECK_CONFIGURE_FLAGS="--enable-fatal-warnings" || rc=$?
     log="$LOGDIR/distcheck-distcheck.log"
     # the distcheck tree is deleted on success: count the harness's result lines
-    local n=0
-    while IFS= read -r line; do
-        res=${line%%:*}
-        name=${line#*: }
-        name=${name%% *}
-        count_result distcheck "$res" "$name"
-        n=$((n + 1))
-    done < <(grep -E '^(PASS|FAIL|SKIP|XFAIL|XPASS|ERROR): ' "$log")
+    local n
+    count_lines distcheck "$log"
+    n=$LINES_COUNTED
     if [ "$rc" != 0 ]; then
         # left behind on failure: show the failing tests' logs
         while IFS= read -r trs; do
@@ -292,6 +356,7 @@ say "vmfence test run: source $SRC, builds in $BUILD_ROOT, budget ${BUDGET}s$([ 
 say "host: $(uname -srm), $(nproc) CPU(s), $(. /etc/os-release 2>/dev/null && echo "${PRETTY_NAME:-unknown OS}"), uid $(id -u)$([ -n "${CI:-}" ] && echo ', CI')"
 if phase_setup; then
     phase_normal
+    phase_tooling
     if [ "$QUICK" = 0 ]; then
         phase_distcheck
         phase_asan

@@ -229,6 +229,10 @@ test_connect(void)
     VFT_CHECK(lfd >= 0);
     VFT_EQ_INT(vf_connect_tcp("127.0.0.1", port, vf_now_ms() + 2000, &cfd), 0);
     VFT_CHECK(cfd >= 0);
+    if (cfd < 0) {
+        vf_close(lfd);
+        return;
+    }
     VFT_CHECK((fcntl(cfd, F_GETFL) & O_NONBLOCK) == 0);
     VFT_CHECK((fcntl(cfd, F_GETFD) & FD_CLOEXEC) != 0);
     afd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);

@@ -104,10 +104,14 @@ lab_watchdog() {
 lab_select() {
     local a=${VF_LAB_AGENT:-} d=${VF_LAB_DAEMON:-}
     if [ -z "$a" ]; then
-        if [ -x "$VF_AGENT" ]; then a=ours; else a=ref; fi
+        if [ -x "$VF_AGENT" ]; then a=ours; else
+            a=ref; vft_skip_part "our agent not built ($VF_AGENT): the lab runs the reference agent only"
+        fi
     fi
     if [ -z "$d" ]; then
-        if [ -x "$VF_DAEMON" ]; then d=ours; else d=ref; fi
+        if [ -x "$VF_DAEMON" ]; then d=ours; else
+            d=ref; vft_skip_part "our daemon not built ($VF_DAEMON): the lab runs the reference daemon only"
+        fi
     fi
     case $a in
     ours) [ -x "$VF_AGENT" ] || vft_skip "VF_LAB_AGENT=ours but $VF_AGENT is not built"
@@ -127,6 +131,9 @@ lab_select() {
         LAB_DAEMON_LIST=$VF_LAB_DAEMONS
     elif [ "$d" = ours ] && [ -z "${VF_LAB_DAEMON:-}" ] && [ -x "$REF_DAEMON" ]; then
         LAB_DAEMON_LIST="ours ref"
+    elif [ "$d" = ours ] && [ -z "${VF_LAB_DAEMON:-}" ]; then
+        LAB_DAEMON_LIST=$d
+        vft_skip_part "reference daemon $REF_DAEMON missing: scenarios not run against it"
     else
         LAB_DAEMON_LIST=$d
     fi

@@ -232,7 +232,7 @@ if command -v python3 >/dev/null 2>&1; then
     expect "[fake] complete list" 0 '^vm-a +.* on$' \
         "$VF_AGENT" -T 127.0.0.1 -p "$FPORT" -c none -C none -t 5 -o list
 else
-    vft_log "python3 missing: fake daemon tests skipped"
+    vft_skip_part "python3 missing: fake daemon tests not run"
 fi
 
 # no daemon at all: connection refused, named

@@ -173,12 +173,14 @@ s.connect((cid, 47321))
 print(cid)
 EOF
 )
-if [ -n "$LOCAL_CID" ] && start_daemon sha256 ""; then
+if [ -z "$LOCAL_CID" ]; then
+    vft_skip_part "real-vsock part: no local vsock transport (vsock_loopback) on this kernel"
+elif start_daemon sha256 ""; then
     expect "real vsock: status vm-a via CID $LOCAL_CID" 0 '^Status: ON$' \
         "$VF_AGENT" -S"$LOCAL_CID" -p "$PORT" -k "$KEY" -o status -n vm-a
     expect "real vsock: list" 0 "^vm-a +$UA on$" "$VF_AGENT" -S"$LOCAL_CID" -p "$PORT" -k "$KEY" -o list
 else
-    echo "SKIP (inside $VFT_NAME): real-vsock part: no local vsock transport (vsock_loopback) on this kernel"
+    vft_fail "real vsock: the reference daemon did not start (local CID $LOCAL_CID works)"
 fi
 
 vft_finish

@@ -36,6 +36,16 @@ vfd_tcp_block() {
         "$1" "$2" "${3:-sha256}" "${4:-sha256}"
 }
 
+# VF_DAEMON_WRAPPER: a command line (split on blanks) that vfd_start puts in
+# front of the daemon, e.g. "valgrind --log-file=..." (tests/valgrind/
+# memcheck.sh); with it, starting and stopping may take longer
+VFD_WRAP=()
+VFD_SLOW=1
+if [ -n "${VF_DAEMON_WRAPPER:-}" ]; then
+    read -r -a VFD_WRAP <<<"$VF_DAEMON_WRAPPER"
+    VFD_SLOW=6
+fi
+
 # vfd_start VAR CONF [NETNS] [ARGS...]: start our fence_virtd in the
 # foreground (own pid file), wait until it logs "started"; log in $VFD_LOG
 vfd_start() {
@@ -44,12 +54,12 @@ vfd_start() {
     local pre=()
     [ -n "$ns" ] && pre=(ip netns exec "$ns")
     VFD_LOG="$VFT_TMP/vfd.$RANDOM.log"
-    "${pre[@]}" "$VF_DAEMON" -F -d 2 -f "$conf" -p "$VFT_TMP/vfd.$RANDOM.pid" "$@" \
+    "${pre[@]}" "${VFD_WRAP[@]}" "$VF_DAEMON" -F -d 2 -f "$conf" -p "$VFT_TMP/vfd.$RANDOM.pid" "$@" \
         >"$VFD_LOG" 2>&1 &
     pid=$!
     printf -v "$var" '%s' "$pid"
     vft_on_exit "vft_kill_pid $pid"
-    for i in $(seq 1 100); do
+    for i in $(seq 1 $((100 * VFD_SLOW))); do
         grep -q ' started (pid' "$VFD_LOG" 2>/dev/null && return 0
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
@@ -58,8 +68,15 @@ vfd_start() {
     return 1
 }
 
-# vfd_stop PID: SIGTERM and wait (bounded)
-vfd_stop() { vft_kill_pid "$1"; wait "$1" 2>/dev/null || true; }
+# vfd_stop PID: SIGTERM and wait (bounded: 5 s, 30 s under a wrapper), then KILL
+vfd_stop() {
+    local pid=$1 i
+    if kill -TERM "$pid" 2>/dev/null; then
+        for i in $(seq 1 $((50 * VFD_SLOW))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || true
+}
 
 # vfd_log_has PATTERN [SECONDS]: wait until the daemon log matches
 vfd_log_has() {

@@ -287,7 +287,7 @@ expect "guestfwd relay for vm3 on port $PORT" ok "$(g bridge vm3 "$PORT")"
 vft_gen_key "$D/key" 16
 for AG in "$REF_AGENT" "$VF_AGENT"; do
     if [ ! -x "$AG" ]; then
-        vft_log "$AG not available: skipped"
+        vft_skip_part "$AG not available: vmchannel checks with it not run"
         continue
     fi
     case $AG in "$REF_AGENT") who=reference ;; *) who=vmfence ;; esac
@@ -312,7 +312,7 @@ grep -q 'Segmentation\|Sanitizer\|runtime error' "$D/part1.log" &&
 # ============================== part 2 =======================================
 if [ "$(id -u)" != 0 ] || [ ! -x /usr/sbin/libvirtd ] || ! command -v setpriv >/dev/null ||
    ! command -v virsh >/dev/null; then
-    vft_log "part 2 (libvirtd restart) needs root, libvirtd, setpriv and virsh: skipped"
+    vft_skip_part "part 2 (libvirtd restart) needs root, libvirtd, setpriv and virsh: not run"
     vft_finish
 fi
 vft_libvirtd_prepare "$D"
@@ -331,7 +331,7 @@ vcreate() {  # NAME UUID: transient domain with a serial socket
 }
 
 if ! lvd_start; then
-    vft_log "libvirtd does not start here: part 2 skipped"
+    vft_skip_part "libvirtd does not start here: part 2 (libvirtd restart) not run"
     vft_finish
 fi
 cat >"$D/part2.conf" <<EOF

@@ -77,5 +77,7 @@ if [ -x "$VF_AGENT" ]; then
     vfd_expect_out "our agent: status" 0 "Status: ON" our -o status -n vm1
     vfd_expect_out "our agent: list" 0 "^vm1 " our -o list
     vfd_stop "$DPID"
+else
+    vft_skip_part "our agent not built ($VF_AGENT): our-agent checks not run"
 fi
 vft_finish

@@ -189,7 +189,7 @@ fi
 
 # ---- the same through fence_virtd and the reference agent over TCP ----------
 if [ ! -x "$VF_DAEMON" ] || [ ! -x "$REF_AGENT" ]; then
-    vft_log "fence_virtd or the reference fence_virt missing: daemon part skipped"
+    vft_skip_part "fence_virtd or the reference fence_virt missing: daemon part not run"
     vft_finish
 fi
 PORT=$(vft_free_port)

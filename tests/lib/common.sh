@@ -17,7 +17,7 @@ VFT_PASS=0
 # scripts, which the test command runs separately on the real build.
 if [ -n "${VF_UNIT_ONLY:-}" ]; then
     case "$0" in
-    *interop/*|*cluster/*|*fuzz/*) echo "SKIP: $VFT_NAME: VF_UNIT_ONLY is set"; exit 77 ;;
+    *interop/*|*cluster/*|*fuzz/*|*xenapi/*) echo "SKIP: $VFT_NAME: VF_UNIT_ONLY is set"; exit 77 ;;
     esac
 fi
 VFT_FAIL=0
@@ -28,6 +28,13 @@ chmod 755 "$VFT_TMP"
 # our binaries (build tree)
 VF_AGENT="$VFT_BUILD/agents/fence_virt"
 VF_AGENT_XVM="$VFT_BUILD/agents/fence_xvm"
+# fence_xenapi: agents/fence_xenapi or agents/xenapi/fence_xenapi in the
+# build tree (whichever exists; VF_AGENT_XENAPI set by the caller wins)
+if [ -z "${VF_AGENT_XENAPI:-}" ]; then
+    VF_AGENT_XENAPI="$VFT_BUILD/agents/fence_xenapi"
+    [ -x "$VF_AGENT_XENAPI" ] || [ ! -x "$VFT_BUILD/agents/xenapi/fence_xenapi" ] ||
+        VF_AGENT_XENAPI="$VFT_BUILD/agents/xenapi/fence_xenapi"
+fi
 VF_DAEMON="$VFT_BUILD/daemon/fence_virtd"
 # reference binaries (Debian packages fence-virt / fence-virtd)
 REF_AGENT=/usr/sbin/fence_virt
@@ -94,9 +101,27 @@ vft_cleanup() {
 trap vft_cleanup EXIT
 trap 'exit 1' INT TERM
 
+# vft_skip_part REASON: a part of this script cannot run here (a missing
+# input, command or kernel feature).  Prints a "SKIP part:" line, which
+# scripts/run-tests.sh counts as a skipped result; the rest of the script
+# still runs.  A script whose every part skipped exits 77 in vft_finish.
+VFT_SKIPPED_PARTS=0
+vft_skip_part() { VFT_SKIPPED_PARTS=$((VFT_SKIPPED_PARTS + 1)); echo "SKIP part: $VFT_NAME: $*"; }
+
+# vft_finish: print the totals and exit: 1 on a failure or when no check was
+# recorded at all (a test that checked nothing did not pass), 77 when nothing
+# was checked because every part skipped, else 0
 vft_finish() {
-    echo "$VFT_NAME: $VFT_PASS passed, $VFT_FAIL failed"
-    [ "$VFT_FAIL" = 0 ] && [ "$VFT_PASS" -gt 0 ] && exit 0
+    local skipped=""
+    [ "$VFT_SKIPPED_PARTS" -gt 0 ] && skipped=", $VFT_SKIPPED_PARTS part(s) skipped"
+    echo "$VFT_NAME: $VFT_PASS passed, $VFT_FAIL failed$skipped"
+    [ "$VFT_FAIL" = 0 ] || exit 1
+    [ "$VFT_PASS" -gt 0 ] && exit 0
+    if [ "$VFT_SKIPPED_PARTS" -gt 0 ]; then
+        echo "SKIP: $VFT_NAME: every part skipped, nothing checked"
+        exit 77
+    fi
+    echo "FAIL: $VFT_NAME: no check was recorded (a test that checks nothing does not pass)"
     exit 1
 }
 

@@ -1,6 +1,6 @@
 /*
  * vmfence - lib/metadata.c: agent metadata XML and man page option lists,
- * both generated from the option table in opts.c.
+ * both generated from an agent's option table (struct vf_fa_agent, fa.h).
  *
  * The XML follows the fence-agents metadata.rng grammar (resource-agent,
  * longdesc, vendor-url, parameters, actions; per parameter getopt, content,
@@ -13,36 +13,6 @@
 
 #include "metadata.h"
 
-/* actions in the order the reference lists them */
-static const char *const actions[] = {
-    "null", "on", "off", "reboot", "metadata", "status", "monitor", "list",
-    "list-status", "validate-all", NULL,
-};
-
-static const char *
-kind_name(enum vf_agent_kind kind)
-{
-    return kind == VF_AGENT_XVM ? "fence_xvm" : "fence_virt";
-}
-
-static const char *
-kind_longdesc(enum vf_agent_kind kind)
-{
-    if (kind == VF_AGENT_XVM) {
-        return "fence_xvm is a power fencing agent for virtual machines. It "
-               "sends a signed request to the fence_virtd daemons on the hosts "
-               "over IP multicast and waits for the host running the virtual "
-               "machine to call back over TCP.\n\n"
-               "NOTE: the reboot action does not power on a virtual machine "
-               "that is powered off.";
-    }
-    return "fence_virt is a power fencing agent for virtual machines. It "
-           "sends its request to the fence_virtd daemon on the host over a "
-           "vmchannel (guestfwd) connection, a serial device, TCP or vsock.\n\n"
-           "NOTE: the reboot action does not power on a virtual machine that "
-           "is powered off.";
-}
-
 static const char *
 content_type(const struct vf_opt *o)
 {
@@ -53,6 +23,8 @@ content_type(const struct vf_opt *o)
         return "integer";
     case VF_OPT_SELECT:
         return "select";
+    case VF_OPT_SECOND:
+        return "second";
     case VF_OPT_STRING:
     default:
         return "string";
@@ -61,11 +33,23 @@ content_type(const struct vf_opt *o)
 
 /* one <parameter>; returns < 0 on a writer error */
 static int
-write_parameter(xmlTextWriterPtr w, const struct vf_opt *o)
+write_parameter(const struct vf_fa_agent *a, xmlTextWriterPtr w, const struct vf_opt *o)
 {
-    char mixed[8] = "";
+    char mixed[128] = "";
 
-    if (o->letter != 0) {
+    if (o->mixed != NULL) {
+        snprintf(mixed, sizeof(mixed), "%s", o->mixed);
+    } else if (a->long_getopt && o->longopt != NULL) {
+        /* fence-agents style: "-s, --session-url=[url]", "--delay=[seconds]" */
+        int n = 0;
+
+        if (o->letter != 0) {
+            n = snprintf(mixed, sizeof(mixed), "-%c, ", o->letter);
+        }
+        snprintf(mixed + n, sizeof(mixed) - (size_t)n, "--%s%s%s%s", o->longopt,
+                 o->arg_name != NULL ? "=[" : "", o->arg_name != NULL ? o->arg_name : "",
+                 o->arg_name != NULL ? "]" : "");
+    } else if (o->letter != 0) {
         mixed[0] = '-';
         mixed[1] = o->letter;
         mixed[2] = '\0';
@@ -126,14 +110,14 @@ write_parameter(xmlTextWriterPtr w, const struct vf_opt *o)
 
 /*
  * \brief Write the metadata XML of one agent.
- * \param[in] kind  which binary
+ * \param[in] a     the agent
  * \param[in] out   stream to write to
  * \return 0, -ENOMEM, or -EIO on a writer or write error
  */
 int
-vf_metadata_write(enum vf_agent_kind kind, FILE *out)
+vf_fa_metadata_write(const struct vf_fa_agent *a, FILE *out)
 {
-    const struct vf_opt *const *opts = vf_opts_for(kind);
+    const struct vf_opt *const *opts = a->opts;
     xmlBufferPtr buf = NULL;
     xmlTextWriterPtr w = NULL;
     int r = -EIO;
@@ -153,18 +137,18 @@ vf_metadata_write(enum vf_agent_kind kind, FILE *out)
         goto cleanup;
     }
     if (xmlTextWriterStartElement(w, BAD_CAST "resource-agent") < 0
-        || xmlTextWriterWriteAttribute(w, BAD_CAST "name", BAD_CAST kind_name(kind)) < 0
+        || xmlTextWriterWriteAttribute(w, BAD_CAST "name", BAD_CAST a->name) < 0
         || xmlTextWriterWriteAttribute(w, BAD_CAST "shortdesc",
-                                       BAD_CAST "Fence agent for virtual machines") < 0
+                                       BAD_CAST a->shortdesc) < 0
         || xmlTextWriterWriteElement(w, BAD_CAST "longdesc",
-                                     BAD_CAST kind_longdesc(kind)) < 0
+                                     BAD_CAST a->longdesc) < 0
         || xmlTextWriterWriteElement(w, BAD_CAST "vendor-url",
-                                     BAD_CAST "https://libvirt.org") < 0
+                                     BAD_CAST a->vendor_url) < 0
         || xmlTextWriterStartElement(w, BAD_CAST "parameters") < 0) {
         goto cleanup;
     }
     for (size_t i = 0; opts[i] != NULL; i++) {
-        if (write_parameter(w, opts[i]) < 0) {
+        if (write_parameter(a, w, opts[i]) < 0) {
             goto cleanup;
         }
     }
@@ -172,9 +156,12 @@ vf_metadata_write(enum vf_agent_kind kind, FILE *out)
         || xmlTextWriterStartElement(w, BAD_CAST "actions") < 0) {
         goto cleanup;
     }
-    for (size_t i = 0; actions[i] != NULL; i++) {
+    for (const struct vf_fa_action *act = a->actions; act->name != NULL; act++) {
         if (xmlTextWriterStartElement(w, BAD_CAST "action") < 0
-            || xmlTextWriterWriteAttribute(w, BAD_CAST "name", BAD_CAST actions[i]) < 0
+            || xmlTextWriterWriteAttribute(w, BAD_CAST "name", BAD_CAST act->name) < 0
+            || (act->automatic != NULL
+                && xmlTextWriterWriteAttribute(w, BAD_CAST "automatic",
+                                               BAD_CAST act->automatic) < 0)
             || xmlTextWriterEndElement(w) < 0) {
             goto cleanup;
         }
@@ -252,39 +239,100 @@ roff_default(FILE *out, const struct vf_opt *o)
     }
 }
 
+/* an option's command line forms, e.g. "\fB\-p\fR \fIport\fR, \fB\-\-ipport\fR=\fIport\fR" */
+static void
+roff_forms(const struct vf_fa_agent *a, const struct vf_opt *o, FILE *out)
+{
+    const char *lo = a->long_getopt ? o->longopt : o->key;
+    bool opt_arg = (o->flags & VF_OPT_F_OPTIONAL_ARG) != 0;
+
+    if (o->letter != 0) {
+        fprintf(out, "\\fB\\-%c\\fR", o->letter);
+        if (o->arg_name != NULL) {
+            fprintf(out, opt_arg ? "[\\fI%s\\fR]" : " \\fI%s\\fR", o->arg_name);
+        }
+        if (lo != NULL) {
+            fputs(", ", out);
+        }
+    }
+    if (lo != NULL) {
+        fputs("\\fB\\-\\-", out);
+        if (o->arg_name == NULL) {
+            roff_word(out, lo);
+            fputs("\\fR", out);
+        } else {
+            roff_text(out, lo);
+            fprintf(out, opt_arg ? "\\fR[=\\fI%s\\fR]" : "\\fR=\\fI%s\\fR", o->arg_name);
+        }
+    }
+    fputc('\n', out);
+}
+
+/* shown in OPTIONS: has a command line form of its own */
+static bool
+man_has_forms(const struct vf_fa_agent *a, const struct vf_opt *o)
+{
+    if ((o->flags & (VF_OPT_F_ALIAS | VF_OPT_F_BUILTIN)) != 0) {
+        return false;
+    }
+    return o->letter != 0 || (a->long_getopt && o->longopt != NULL);
+}
+
+static void
+write_stdin_keys(const struct vf_fa_agent *a, FILE *out)
+{
+    for (size_t i = 0; a->opts[i] != NULL; i++) {
+        const struct vf_opt *o = a->opts[i];
+
+        if ((o->flags & VF_OPT_F_BUILTIN) != 0) {
+            continue;
+        }
+        fputs(".TP\n.B ", out);
+        roff_text(out, o->key);
+        fputc('\n', out);
+        if (o->letter != 0) {
+            fprintf(out, "Same as \\fB\\-%c\\fR.", o->letter);
+        } else if (a->long_getopt && o->longopt != NULL) {
+            fputs("Same as \\fB\\-\\-", out);
+            roff_word(out, o->longopt);
+            fputs("\\fR.", out);
+        } else {
+            roff_text(out, o->shortdesc);
+            fputs(".", out);
+        }
+        if ((o->letter != 0 || (a->long_getopt && o->longopt != NULL)) && o->deprecated) {
+            fputs(" Deprecated.", out);
+        }
+        if (o->type == VF_OPT_BOOL && strcmp(o->key, "debug") != 0) {
+            fputs(" A key without a value means yes.", out);
+        }
+        fputc('\n', out);
+    }
+    for (const struct vf_fa_key *k = a->extra_keys; k != NULL && k->key != NULL; k++) {
+        if (k->man != NULL) {
+            fputs(".TP\n", out);
+            fputs(k->man, out);
+        }
+    }
+}
+
 /*
  * \brief Write the OPTIONS and STDIN PARAMETERS sections (roff, man macros)
  *        of one agent's man page.
  * \return 0, or -EIO if the stream reports an error
  */
 int
-vf_manopts_write(enum vf_agent_kind kind, FILE *out)
+vf_fa_manopts_write(const struct vf_fa_agent *a, FILE *out)
 {
-    const struct vf_opt *const *opts = vf_opts_for(kind);
-
     fputs(".SH OPTIONS\n", out);
-    for (size_t i = 0; opts[i] != NULL; i++) {
-        const struct vf_opt *o = opts[i];
+    for (size_t i = 0; a->opts[i] != NULL; i++) {
+        const struct vf_opt *o = a->opts[i];
 
-        if (o->letter == 0) {
+        if (!man_has_forms(a, o)) {
             continue;
         }
         fputs(".TP\n", out);
-        if (o->arg_name == NULL) {
-            fprintf(out, "\\fB\\-%c\\fR, \\fB\\-\\-", o->letter);
-            roff_word(out, o->key);
-            fputs("\\fR\n", out);
-        } else if (o->letter == 'S') {
-            fprintf(out, "\\fB\\-%c\\fR[\\fI%s\\fR], \\fB\\-\\-", o->letter,
-                    o->arg_name);
-            roff_text(out, o->key);
-            fprintf(out, "\\fR[=\\fI%s\\fR]\n", o->arg_name);
-        } else {
-            fprintf(out, "\\fB\\-%c\\fR \\fI%s\\fR, \\fB\\-\\-", o->letter,
-                    o->arg_name);
-            roff_text(out, o->key);
-            fprintf(out, "\\fR=\\fI%s\\fR\n", o->arg_name);
-        }
+        roff_forms(a, o, out);
         roff_text(out, o->shortdesc);
         fputs(".", out);
         roff_default(out, o);
@@ -307,32 +355,23 @@ vf_manopts_write(enum vf_agent_kind kind, FILE *out)
           "Lines may be up to 4096 bytes long and the input up to 1 MiB.\n"
           "Unknown keys are reported once and otherwise ignored, except by\n"
           "\\fBvalidate\\-all\\fR, which fails on them.\n", out);
-    for (size_t i = 0; opts[i] != NULL; i++) {
-        const struct vf_opt *o = opts[i];
-
-        fputs(".TP\n.B ", out);
-        roff_text(out, o->key);
-        fputc('\n', out);
-        if (o->letter != 0) {
-            fprintf(out, "Same as \\fB\\-%c\\fR.", o->letter);
-            if (o->deprecated) {
-                fputs(" Deprecated.", out);
-            }
-        } else {
-            roff_text(out, o->shortdesc);
-            fputs(".", out);
-        }
-        if (o->type == VF_OPT_BOOL && strcmp(o->key, "debug") != 0) {
-            fputs(" A key without a value means yes.", out);
-        }
-        fputc('\n', out);
-    }
-    fputs(".TP\n.B option\n"
-          "Deprecated alias of \\fBaction\\fR.\n"
-          ".TP\n.B nodename\\fR, \\fBagent\\fR, \\fBself\n"
-          "Accepted and ignored. \\fBnodename\\fR is never used as the target.\n", out);
+    write_stdin_keys(a, out);
     if (fflush(out) != 0 || ferror(out)) {
         return -EIO;
     }
     return 0;
+}
+
+/* ---- fence_xvm / fence_virt --------------------------------------------- */
+
+int
+vf_metadata_write(enum vf_agent_kind kind, FILE *out)
+{
+    return vf_fa_metadata_write(vf_agent_def(kind), out);
+}
+
+int
+vf_manopts_write(enum vf_agent_kind kind, FILE *out)
+{
+    return vf_fa_manopts_write(vf_agent_def(kind), out);
 }

@@ -1,11 +1,10 @@
 /*
- * vmfence - lib/opts.c: the agents' option table and its parsers.
+ * vmfence - lib/opts.c: what the options of fence_xvm and fence_virt mean.
  *
- * The table below is the single description of every agent option: getopt
- * letter, stdin key, type, default, which binary has it and what it means.
- * argv parsing (getopt string and long options are built from it), stdin
- * key=value parsing, --help, the metadata XML and the man page option list
- * (metadata.c) are all generated from it.
+ * The table itself is in opts-table.c; parsing argv and stdin, --help, the
+ * metadata XML and the man page option list are generated from it by the
+ * fence-agent framework (lib/fa.h).  This file gives the values their
+ * meaning (apply_opt), merges the target names and derives the transport.
  *
  * Compatibility notes (protocol.md 4.2/4.3, reference-defects.md D3, D10,
  * D23), and where vmfence deliberately differs from fence-virt:
@@ -37,16 +36,11 @@
 #include <netinet/in.h>
 #include <unistd.h>
 
-#include "io.h"
-#include "opts.h"
+#include "fa.h"
+#include "opts-private.h"
 
-#define AGENT_XVM   (1u << VF_AGENT_XVM)
-#define AGENT_VIRT  (1u << VF_AGENT_VIRT)
-#define AGENT_BOTH  (AGENT_XVM | AGENT_VIRT)
-
-#define STDIN_MAX_LINE   4096u
-#define STDIN_MAX_TOTAL  (1024u * 1024u)
-#define STDIN_TIMEOUT_MS 60000u
+#define STDIN_MAX_TOTAL  VF_FA_STDIN_MAX
+#define STDIN_TIMEOUT_MS VF_FA_STDIN_TIMEOUT_MS
 #define MAX_TIMEOUT      86400u
 #define MAX_DELAY        86400u
 #define MAX_RETRANS      6000u
@@ -58,221 +52,7 @@
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
-/* option ids: index into opt_table[] */
-enum opt_id {
-    OPT_DEBUG,
-    OPT_IP_FAMILY,
-    OPT_MCAST_ADDR,
-    OPT_IPPORT,
-    OPT_RETRANS,
-    OPT_AUTH,
-    OPT_HASH,
-    OPT_KEY_FILE,
-    OPT_PLUG,
-    OPT_PORT,
-    OPT_USE_UUID,
-    OPT_ACTION,
-    OPT_TIMEOUT,
-    OPT_DELAY,
-    OPT_SERIAL_DEVICE,
-    OPT_SERIAL_PARAMS,
-    OPT_CHANNEL_ADDR,
-    OPT_IPADDR,
-    OPT_VSOCK,
-    OPT_DOMAIN,
-    OPT_INTERFACE,
-    OPT_CALLBACK_PORT,
-    OPT__MAX,
-};
-
-static const char *const hash_choices[] = { "none", "sha1", "sha256", "sha512", NULL };
-static const char *const family_choices[] = { "auto", "ipv4", "ipv6", NULL };
-
-/*
- * The table.  Metadata order is not the table order: see meta_xvm[] and
- * meta_virt[] below.  No parameter is required="1": list, monitor and
- * metadata need no target, and Pacemaker supplies plug/port itself (the
- * reference marked plug and port required, D23).
- */
-static const struct vf_opt opt_table[OPT__MAX] = {
-    [OPT_DEBUG] = {
-        .key = "debug", .letter = 'd', .type = VF_OPT_BOOL, .agents = AGENT_BOTH,
-        .shortdesc = "Debug level: on stdin a number sets it (no value adds one); "
-                     "each -d on the command line adds one",
-    },
-    [OPT_IP_FAMILY] = {
-        .key = "ip_family", .letter = 'i', .arg_name = "family",
-        .type = VF_OPT_SELECT, .def = "auto", .agents = AGENT_XVM,
-        .choices = family_choices,
-        .shortdesc = "IP family of the multicast group: auto (taken from the "
-                     "address), ipv4 or ipv6",
-    },
-    [OPT_MCAST_ADDR] = {
-        .key = "multicast_address", .letter = 'a', .arg_name = "address",
-        .type = VF_OPT_STRING, .agents = AGENT_XVM,
-        .shortdesc = "Multicast group the request is sent to (default "
-                     VF_DEFAULT_MCAST_V4 " for IPv4, " VF_DEFAULT_MCAST_V6
-                     " for IPv6)",
-    },
-    [OPT_IPPORT] = {
-        .key = "ipport", .letter = 'p', .arg_name = "port",
-        .type = VF_OPT_INTEGER, .def = STR(VF_DEFAULT_PORT), .agents = AGENT_BOTH,
-        .shortdesc = "Port of the host daemon for multicast, TCP, vmchannel "
-                     "and vsock (1-65535)",
-    },
-    [OPT_RETRANS] = {
-        .key = "retrans", .letter = 'r', .arg_name = "tenths",
-        .type = VF_OPT_INTEGER, .def = "20", .agents = AGENT_XVM,
-        .shortdesc = "Interval between multicast retransmissions, in tenths "
-                     "of a second",
-    },
-    [OPT_AUTH] = {
-        .key = "auth", .letter = 'C', .arg_name = "algorithm",
-        .type = VF_OPT_SELECT, .def = "sha256", .agents = AGENT_BOTH,
-        .choices = hash_choices,
-        .shortdesc = "Challenge/response algorithm: none, sha1, sha256 or sha512",
-    },
-    [OPT_HASH] = {
-        .key = "hash", .letter = 'c', .arg_name = "algorithm",
-        .type = VF_OPT_SELECT, .def = "sha256", .agents = AGENT_BOTH,
-        .choices = hash_choices,
-        .shortdesc = "Hash used to sign the request: none, sha1, sha256 or sha512",
-    },
-    [OPT_KEY_FILE] = {
-        .key = "key_file", .letter = 'k', .arg_name = "file",
-        .type = VF_OPT_STRING, .def = VF_DEFAULT_KEY_FILE, .agents = AGENT_BOTH,
-        .shortdesc = "File holding the key shared with the host daemon",
-    },
-    [OPT_PLUG] = {
-        .key = "plug", .letter = 'n', .arg_name = "vm",
-        .type = VF_OPT_STRING, .agents = AGENT_BOTH, .obsoletes = "port",
-        .shortdesc = "Name or UUID of the virtual machine to act on",
-    },
-    [OPT_PORT] = {
-        .key = "port", .letter = 'H', .arg_name = "vm",
-        .type = VF_OPT_STRING, .agents = AGENT_BOTH, .deprecated = true,
-        .shortdesc = "Name or UUID of the virtual machine to act on "
-                     "(deprecated, use plug)",
-    },
-    [OPT_USE_UUID] = {
-        .key = "use_uuid", .letter = 'u', .type = VF_OPT_BOOL,
-        .def = "0", .agents = AGENT_XVM,
-        .shortdesc = "Mark the target as a UUID in the request (kept for old "
-                     "hosts; fence_virtd recognises UUIDs by itself)",
-    },
-    [OPT_ACTION] = {
-        .key = "action", .letter = 'o', .arg_name = "action",
-        .type = VF_OPT_STRING, .def = "reboot", .agents = AGENT_BOTH,
-        .shortdesc = "Action: null, on, off, reboot, status, monitor, list, "
-                     "list-status, metadata or validate-all",
-    },
-    [OPT_TIMEOUT] = {
-        .key = "timeout", .letter = 't', .arg_name = "seconds",
-        .type = VF_OPT_INTEGER, .def = "30", .agents = AGENT_BOTH,
-        .shortdesc = "Seconds to wait for the host daemon (greater than 0)",
-    },
-    [OPT_DELAY] = {
-        .key = "delay", .letter = 'w', .arg_name = "seconds",
-        .type = VF_OPT_INTEGER, .def = "0", .agents = AGENT_BOTH,
-        .shortdesc = "Seconds to wait before contacting the host daemon (not "
-                     "applied to status, monitor or list)",
-    },
-    [OPT_SERIAL_DEVICE] = {
-        .key = "serial_device", .letter = 'D', .arg_name = "device",
-        .type = VF_OPT_STRING, .agents = AGENT_VIRT,
-        .shortdesc = "Serial device to reach the host through (e.g. "
-                     VF_DEFAULT_SERIAL_DEV "); when unset, the vmchannel "
-                     "address is used",
-    },
-    [OPT_SERIAL_PARAMS] = {
-        .key = "serial_params", .letter = 'P', .arg_name = "params",
-        .type = VF_OPT_STRING, .def = VF_DEFAULT_SERIAL_PARAMS, .agents = AGENT_VIRT,
-        .shortdesc = "Serial line settings: speed (2400, 9600, 19200, 38400, "
-                     "57600 or 115200)[,data bits (5-8) parity (N, E, O) stop "
-                     "bits (1, 2)]",
-    },
-    [OPT_CHANNEL_ADDR] = {
-        .key = "channel_address", .letter = 'A', .arg_name = "address",
-        .type = VF_OPT_STRING, .def = VF_DEFAULT_CHANNEL_ADDR, .agents = AGENT_VIRT,
-        .shortdesc = "Address of the vmchannel (guestfwd) connection to the host",
-    },
-    [OPT_IPADDR] = {
-        .key = "ipaddr", .letter = 'T', .arg_name = "address",
-        .type = VF_OPT_STRING, .agents = AGENT_VIRT,
-        .shortdesc = "IPv4 or IPv6 address of a host daemon TCP listener; "
-                     "setting it selects TCP",
-    },
-    [OPT_VSOCK] = {
-        .key = "vsock", .letter = 'S', .arg_name = "cid",
-        .type = VF_OPT_INTEGER, .agents = AGENT_VIRT,
-        .shortdesc = "vsock CID of the host daemon (2 = the host, which is "
-                     "also what -S without a value means); setting it "
-                     "selects vsock",
-    },
-    [OPT_DOMAIN] = {
-        .key = "domain", .letter = 0, .arg_name = "vm",
-        .type = VF_OPT_STRING, .agents = AGENT_BOTH, .deprecated = true,
-        .shortdesc = "Name or UUID of the virtual machine to act on "
-                     "(deprecated, use plug)",
-    },
-    [OPT_INTERFACE] = {
-        .key = "interface", .letter = 'I', .arg_name = "interface",
-        .type = VF_OPT_STRING, .agents = AGENT_XVM,
-        .shortdesc = "Send the multicast request only through this network "
-                     "interface (default: all interfaces)",
-    },
-    [OPT_CALLBACK_PORT] = {
-        .key = "callback_port", .letter = 'L', .arg_name = "port",
-        .type = VF_OPT_INTEGER, .agents = AGENT_XVM,
-        .shortdesc = "TCP port on which to wait for the host's call-back "
-                     "(1-65535; default: the ipport value)",
-    },
-};
-
-/*
- * Metadata order: the reference getopt-string order (fence_xvm
- * "di:a:p:r:C:c:k:M:n:H:uo:t:?hVw:", fence_virt
- * "dD:P:A:p:M:n:H:o:t:?hVT:S::C:c:k:w:", options without a stdin name
- * skipped), then the stdin-only "domain", then options new in vmfence, so
- * the parameter list stays a superset of the reference one.
- */
-#define T(id) (&opt_table[(id)])
-static const struct vf_opt *const meta_xvm[] = {
-    T(OPT_DEBUG), T(OPT_IP_FAMILY), T(OPT_MCAST_ADDR), T(OPT_IPPORT),
-    T(OPT_RETRANS), T(OPT_AUTH), T(OPT_HASH), T(OPT_KEY_FILE), T(OPT_PLUG),
-    T(OPT_PORT), T(OPT_USE_UUID), T(OPT_ACTION), T(OPT_TIMEOUT), T(OPT_DELAY),
-    T(OPT_DOMAIN),
-    T(OPT_INTERFACE), T(OPT_CALLBACK_PORT),
-    NULL,
-};
-static const struct vf_opt *const meta_virt[] = {
-    T(OPT_DEBUG), T(OPT_SERIAL_DEVICE), T(OPT_SERIAL_PARAMS),
-    T(OPT_CHANNEL_ADDR), T(OPT_IPPORT), T(OPT_PLUG), T(OPT_PORT),
-    T(OPT_ACTION), T(OPT_TIMEOUT), T(OPT_IPADDR), T(OPT_VSOCK), T(OPT_AUTH),
-    T(OPT_HASH), T(OPT_KEY_FILE), T(OPT_DELAY),
-    T(OPT_DOMAIN),
-    NULL,
-};
-#undef T
-
-/* stdin keys that are not parameters of their own */
-static const struct {
-    const char *key;
-    int id;                     /* alias of this option, or -1 = ignored */
-} stdin_extra[] = {
-    { "option", OPT_ACTION },   /* deprecated alias of action */
-    { "nodename", -1 },         /* Pacemaker always passes it; not a target */
-    { "agent", -1 },
-    { "self", -1 },
-};
-
 static const char *const target_keys[] = { "plug", "port", "domain" };
-
-/* where a value came from: changes debug semantics and message wording */
-enum opt_source {
-    SRC_ARGV,
-    SRC_STDIN,
-};
 
 /* per-call target bookkeeping: one value per target key, compared at the end */
 struct target_state {
@@ -284,20 +64,20 @@ struct target_state {
 const struct vf_opt *const *
 vf_opts_for(enum vf_agent_kind kind)
 {
-    return kind == VF_AGENT_XVM ? meta_xvm : meta_virt;
+    return kind == VF_AGENT_XVM ? vf__meta_xvm : vf__meta_virt;
 }
 
 /* table index of an entry */
 static int
 opt_id_of(const struct vf_opt *o)
 {
-    return (int)(o - opt_table);
+    return (int)(o - vf__opt_table);
 }
 
 static bool
 opt_for_agent(int id, enum vf_agent_kind kind)
 {
-    return (opt_table[id].agents & (1u << kind)) != 0;
+    return (vf__opt_table[id].agents & (1u << kind)) != 0;
 }
 
 static const char *
@@ -333,7 +113,7 @@ vf_opts_other_agent_hint(enum vf_agent_kind kind, const char *key)
         return NULL;
     }
     for (int id = 0; id < OPT__MAX; id++) {
-        if (strcasecmp(opt_table[id].key, key) == 0 && !opt_for_agent(id, kind)
+        if (strcasecmp(vf__opt_table[id].key, key) == 0 && !opt_for_agent(id, kind)
             && opt_for_agent(id, other)) {
             return other == VF_AGENT_XVM ? "valid only for fence_xvm"
                                          : "valid only for fence_virt";
@@ -344,52 +124,20 @@ vf_opts_other_agent_hint(enum vf_agent_kind kind, const char *key)
 
 /* ---- small helpers -------------------------------------------------------- */
 
+/* on ENOMEM the option is left unset, as before */
 static void
 set_str(char **dst, const char *val)
 {
-    char *copy = NULL;
-
-    if (val != NULL) {
-        copy = strdup(val);
+    if (vf_set_str(dst, val) < 0) {
+        free(*dst);
+        *dst = NULL;
     }
-    free(*dst);
-    *dst = copy;
 }
 
-static int
-strv_add(char ***v, size_t *n, const char *s)
-{
-    char **nv;
-    char *copy;
-
-    copy = strdup(s);
-    if (copy == NULL) {
-        return -ENOMEM;
-    }
-    nv = realloc(*v, (*n + 2) * sizeof(**v));
-    if (nv == NULL) {
-        free(copy);
-        return -ENOMEM;
-    }
-    nv[*n] = copy;
-    nv[*n + 1] = NULL;
-    *v = nv;
-    (*n)++;
-    return 0;
-}
-
-static void
-strv_free(char ***v, size_t *n)
-{
-    if (*v != NULL) {
-        for (size_t i = 0; i < *n; i++) {
-            free((*v)[i]);
-        }
-        free(*v);
-    }
-    *v = NULL;
-    *n = 0;
-}
+#define strv_add vf_strv_add
+#define strv_free vf_strv_free
+#define parse_uint vf_parse_uint
+#define parse_bool vf_parse_bool
 
 __attribute__((format(printf, 2, 3)))
 static void
@@ -405,65 +153,6 @@ add_problem(struct vf_args *args, const char *fmt, ...)
     if (strv_add(&args->problems, &args->n_problems, buf) < 0) {
         args->n_problems++;
     }
-}
-
-/*
- * Parse an unsigned decimal number (or 0x hex when @allow_hex) covering the
- * whole string, within [min, max].
- */
-static int
-parse_uint(const char *s, bool allow_hex, unsigned long min, unsigned long max,
-           unsigned long *ret)
-{
-    unsigned long v;
-    char *end = NULL;
-    int base = 10;
-
-    if (s == NULL || *s == '\0') {
-        return -EINVAL;
-    }
-    if (allow_hex && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-        base = 16;
-        s += 2;
-    }
-    /* strtoul accepts blanks and a sign: refuse them */
-    if (!(base == 10 ? isdigit((unsigned char)*s) : isxdigit((unsigned char)*s))) {
-        return -EINVAL;
-    }
-    errno = 0;
-    v = strtoul(s, &end, base);
-    if (errno != 0 || end == s || *end != '\0') {
-        return -EINVAL;
-    }
-    if (v < min || v > max) {
-        return -ERANGE;
-    }
-    *ret = v;
-    return 0;
-}
-
-/* boolean text: NULL/""/1/yes/true/on => true, 0/no/false/off => false */
-static int
-parse_bool(const char *s, bool *ret)
-{
-    static const char *const yes[] = { "1", "yes", "true", "on", "y" };
-    static const char *const no[] = { "0", "no", "false", "off", "n" };
-
-    if (s == NULL || *s == '\0') {
-        *ret = true;
-        return 0;
-    }
-    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
-        if (strcasecmp(s, yes[i]) == 0) {
-            *ret = true;
-            return 0;
-        }
-        if (strcasecmp(s, no[i]) == 0) {
-            *ret = false;
-            return 0;
-        }
-    }
-    return -EINVAL;
 }
 
 /* AF_INET / AF_INET6 of a literal address, or -EINVAL */
@@ -601,22 +290,18 @@ vf_args_done(struct vf_args *args)
  * option (@name: "-p" or "'ipport'") into @msg and return -EINVAL.
  */
 static int
-apply_opt(struct vf_args *args, int id, const char *val, enum opt_source src,
+apply_opt(struct vf_args *args, int id, const char *val, enum vf_fa_src src,
           struct target_state *ts, const char *name, char *msg, size_t msg_len)
 {
-    const struct vf_opt *o = &opt_table[id];
+    const struct vf_opt *o = &vf__opt_table[id];
     unsigned long n = 0;
     bool b = false;
 
-    /* options that need a value */
-    if (o->type != VF_OPT_BOOL && id != OPT_VSOCK && (val == NULL || *val == '\0')) {
-        snprintf(msg, msg_len, "%s needs a value", name);
-        return -EINVAL;
-    }
-
+    /* options that need a value: the framework already refused an empty one */
+    (void)o;
     switch (id) {
     case OPT_DEBUG:
-        if (src == SRC_ARGV || val == NULL || *val == '\0') {
+        if (src == VF_FA_ARGV || val == NULL || *val == '\0') {
             if (args->debug < (int)MAX_DEBUG) {
                 args->debug++;
             }
@@ -864,273 +549,154 @@ target_merge(struct vf_args *args, struct target_state *ts, bool argv_names,
 
 /* ---- argv ----------------------------------------------------------------- */
 
-static int
-id_from_letter(enum vf_agent_kind kind, int c)
-{
-    const struct vf_opt *const *o = vf_opts_for(kind);
+/* ---- the framework's view of the two binaries ------------------------------ */
 
-    for (size_t i = 0; o[i] != NULL; i++) {
-        if (o[i]->letter != 0 && o[i]->letter == c) {
-            return opt_id_of(o[i]);
+struct parse_ctx {
+    struct vf_args *args;
+    struct target_state ts;
+};
+
+static void
+target_state_done(struct target_state *ts)
+{
+    for (int i = 0; i < 3; i++) {
+        free(ts->val[i]);
+        ts->val[i] = NULL;
+    }
+}
+
+static int
+cb_apply(void *ctx, const struct vf_opt *o, const char *val, enum vf_fa_src src,
+         const char *name, char *msg, size_t msg_len)
+{
+    struct parse_ctx *c = ctx;
+
+    return apply_opt(c->args, opt_id_of(o), val, src, &c->ts, name, msg, msg_len);
+}
+
+static void
+cb_problem(void *ctx, const char *msg)
+{
+    add_problem(((struct parse_ctx *)ctx)->args, "%s", msg);
+}
+
+/* unknown (or for the other binary); recorded once per key */
+static int
+cb_unknown(void *ctx, const char *key)
+{
+    struct vf_args *args = ((struct parse_ctx *)ctx)->args;
+
+    for (size_t i = 0; i < args->n_unknown; i++) {
+        if (strcasecmp(args->unknown[i], key) == 0) {
+            return 0;
         }
     }
-    return -1;
+    return strv_add(&args->unknown, &args->n_unknown, key);
 }
+
+static const char *
+virt_unexpected_hint(int argc, char **argv, int optind)
+{
+    if (optind > 1 && optind <= argc && strcmp(argv[optind - 1], "-S") == 0) {
+        return " (a vsock CID must be attached: -S<cid>)";
+    }
+    return NULL;
+}
+
+static const struct vf_fa_agent agent_xvm = {
+    .name = "fence_xvm",
+    .shortdesc = "Fence agent for virtual machines",
+    .longdesc = vf__longdesc_xvm,
+    .vendor_url = "https://libvirt.org",
+    .opts = vf__meta_xvm,
+    .extra_keys = vf__extra_keys,
+    .actions = vf__actions,
+    .help_intro = "Fence a virtual machine through the fence_virtd host daemon "
+                  "(multicast).",
+    .apply = cb_apply,
+    .problem = cb_problem,
+    .unknown = cb_unknown,
+};
+
+static const struct vf_fa_agent agent_virt = {
+    .name = "fence_virt",
+    .shortdesc = "Fence agent for virtual machines",
+    .longdesc = vf__longdesc_virt,
+    .vendor_url = "https://libvirt.org",
+    .opts = vf__meta_virt,
+    .extra_keys = vf__extra_keys,
+    .actions = vf__actions,
+    .help_intro = "Fence a virtual machine through the fence_virtd host daemon "
+                  "(vmchannel, serial, TCP or vsock).",
+    .help_outro = "The vsock CID must be attached to -S (-S3); -S alone means "
+                  "CID 2 (the host).\n",
+    .apply = cb_apply,
+    .problem = cb_problem,
+    .unknown = cb_unknown,
+    .unexpected_hint = virt_unexpected_hint,
+};
+
+const struct vf_fa_agent *
+vf_agent_def(enum vf_agent_kind kind)
+{
+    return kind == VF_AGENT_XVM ? &agent_xvm : &agent_virt;
+}
+
+/* ---- argv ----------------------------------------------------------------- */
 
 const char *
 vf_opts_getopt_string(enum vf_agent_kind kind)
 {
-    /* "+:" + up to 3 chars per option + "h?V" */
-    static char buf[2][2 + 3 * OPT__MAX + 4];
+    /* "+:" + up to 3 chars per option + "hV" */
+    static char buf[2][2 + 3 * OPT__MAX + 3];
     char *p = buf[kind == VF_AGENT_XVM ? 0 : 1];
-    const struct vf_opt *const *o = vf_opts_for(kind);
-    size_t len = 0;
+    char *s = vf_fa_getopt_string(vf_agent_def(kind));
 
-    p[len++] = '+';   /* stop at the first non-option: no argv permutation */
-    p[len++] = ':';   /* report missing arguments as ':' */
-    for (size_t i = 0; o[i] != NULL; i++) {
-        if (o[i]->letter == 0) {
-            continue;
-        }
-        p[len++] = o[i]->letter;
-        if (opt_id_of(o[i]) == OPT_VSOCK) {
-            p[len++] = ':';
-            p[len++] = ':';
-        } else if (o[i]->type != VF_OPT_BOOL) {
-            p[len++] = ':';
-        }
-    }
-    /* "-?" is left out on purpose: it arrives as an unknown option with
-     * optopt '?', which cannot be confused with a real unknown option */
-    p[len++] = 'h';
-    p[len++] = 'V';
-    p[len] = '\0';
+    snprintf(p, sizeof(buf[0]), "%s", s != NULL ? s : "");
+    free(s);
     return p;
 }
-
-#define LONGOPT_BASE 0x100
-#define LONGOPT_HELP (LONGOPT_BASE + OPT__MAX)
-#define LONGOPT_VERSION (LONGOPT_BASE + OPT__MAX + 1)
 
 int
 vf_args_parse_argv(struct vf_args *args, int argc, char **argv,
                    bool *ret_help, bool *ret_version, char *err, size_t err_len)
 {
-    struct option longopts[OPT__MAX + 3];
-    struct target_state ts = { { NULL } };
-    const char *optstring;
-    char msg[512];
-    size_t nl = 0;
-    int c, r = 0;
+    struct parse_ctx c = { .args = args };
+    bool help = false, version = false;
+    char msg[512] = "";
+    int r;
 
-    if (ret_help != NULL) {
-        *ret_help = false;
-    }
-    if (ret_version != NULL) {
-        *ret_version = false;
-    }
     if (err != NULL && err_len > 0) {
         err[0] = '\0';
     }
-    msg[0] = '\0';
-
-    /* long options: the stdin keys of this binary, plus help and version */
-    for (const struct vf_opt *const *o = vf_opts_for(args->kind); *o != NULL; o++) {
-        int id = opt_id_of(*o);
-
-        longopts[nl].name = (*o)->key;
-        longopts[nl].has_arg = id == OPT_VSOCK ? optional_argument
-            : (*o)->type == VF_OPT_BOOL ? no_argument : required_argument;
-        longopts[nl].flag = NULL;
-        longopts[nl].val = LONGOPT_BASE + id;
-        nl++;
+    r = vf_fa_parse_argv(vf_agent_def(args->kind), &c, argc, argv, &help, &version,
+                         msg, sizeof(msg));
+    if (r == 0 && !help && !version) {
+        r = target_merge(args, &c.ts, true, msg, sizeof(msg));
     }
-    longopts[nl++] = (struct option){ "help", no_argument, NULL, LONGOPT_HELP };
-    longopts[nl++] = (struct option){ "version", no_argument, NULL, LONGOPT_VERSION };
-    longopts[nl] = (struct option){ NULL, 0, NULL, 0 };
-
-    optstring = vf_opts_getopt_string(args->kind);
-    opterr = 0;
-    optind = 0;      /* glibc: full re-initialisation (parse may run twice) */
-    for (;;) {
-        char name[64];
-        int id = -1;
-        int longidx = -1;
-
-        optopt = 0;
-        c = getopt_long(argc, argv, optstring, longopts, &longidx);
-        if (c == -1) {
-            break;
-        }
-        if (c == 'h' || c == LONGOPT_HELP) {
-            if (ret_help != NULL) {
-                *ret_help = true;
-            }
-            goto out;
-        }
-        if (c == 'V' || c == LONGOPT_VERSION) {
-            if (ret_version != NULL) {
-                *ret_version = true;
-            }
-            goto out;
-        }
-        if (c == '?') {
-            if (optopt == '?') {
-                /* "-?" itself */
-                if (ret_help != NULL) {
-                    *ret_help = true;
-                }
-                goto out;
-            }
-            if (optopt != 0) {
-                snprintf(msg, sizeof(msg), "unknown option '-%c'", optopt);
-            } else {
-                snprintf(msg, sizeof(msg), "unknown option '%s'",
-                         optind > 0 && optind <= argc ? argv[optind - 1] : "?");
-            }
-            r = -EINVAL;
-            goto out;
-        }
-        if (c == ':') {
-            if (optopt != 0 && optopt < LONGOPT_BASE) {
-                snprintf(msg, sizeof(msg), "option '-%c' requires an argument", optopt);
-            } else {
-                snprintf(msg, sizeof(msg), "option '%s' requires an argument",
-                         optind > 0 && optind <= argc ? argv[optind - 1] : "?");
-            }
-            r = -EINVAL;
-            goto out;
-        }
-        if (c >= LONGOPT_BASE && c < LONGOPT_BASE + OPT__MAX) {
-            id = c - LONGOPT_BASE;
-            snprintf(name, sizeof(name), "--%s", opt_table[id].key);
-        } else {
-            id = id_from_letter(args->kind, c);
-            snprintf(name, sizeof(name), "-%c (%s)", c,
-                     id >= 0 ? opt_table[id].key : "?");
-        }
-        if (id < 0) {
-            snprintf(msg, sizeof(msg), "unknown option '-%c'", c);
-            r = -EINVAL;
-            goto out;
-        }
-        r = apply_opt(args, id, optarg, SRC_ARGV, &ts, name, msg, sizeof(msg));
-        if (r < 0) {
-            goto out;
-        }
+    target_state_done(&c.ts);
+    if (ret_help != NULL) {
+        *ret_help = help;
     }
-    if (optind < argc) {
-        snprintf(msg, sizeof(msg), "unexpected argument '%s'%s", argv[optind],
-                 args->kind == VF_AGENT_VIRT && optind > 1
-                     && strcmp(argv[optind - 1], "-S") == 0
-                     ? " (a vsock CID must be attached: -S<cid>)" : "");
-        r = -EINVAL;
-        goto out;
-    }
-    r = target_merge(args, &ts, true, msg, sizeof(msg));
-
- out:
-    for (int i = 0; i < 3; i++) {
-        free(ts.val[i]);
+    if (ret_version != NULL) {
+        *ret_version = version;
     }
     if (r < 0 && err != NULL && err_len > 0) {
-        snprintf(err, err_len, "%s: %s", args->progname, msg);
+        snprintf(err, err_len, "%s: %s", args->progname,
+                 msg[0] != '\0' ? msg : strerror(-r));
     }
     return r;
 }
 
 /* ---- stdin ---------------------------------------------------------------- */
 
-static bool
-is_blank(char c)
-{
-    return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
-}
-
-/* find the stdin key: option id (>= 0), -1 ignored, -2 unknown */
-static int
-id_from_key(enum vf_agent_kind kind, const char *key)
-{
-    for (int id = 0; id < OPT__MAX; id++) {
-        if (opt_for_agent(id, kind) && strcasecmp(opt_table[id].key, key) == 0) {
-            return id;
-        }
-    }
-    for (size_t i = 0; i < sizeof(stdin_extra) / sizeof(stdin_extra[0]); i++) {
-        if (strcasecmp(stdin_extra[i].key, key) == 0) {
-            return stdin_extra[i].id;
-        }
-    }
-    return -2;
-}
-
-/* handle one line (NUL-terminated, no newline); @line is modified */
-static int
-parse_line(struct vf_args *args, struct target_state *ts, char *line,
-           unsigned int lineno)
-{
-    char *key, *val = NULL, *eq, *end;
-    char name[80], msg[512];
-    int id;
-
-    /* strip leading and trailing blanks */
-    while (is_blank(*line)) {
-        line++;
-    }
-    end = line + strlen(line);
-    while (end > line && is_blank(end[-1])) {
-        *--end = '\0';
-    }
-    if (*line == '\0' || *line == '#') {
-        return 0;
-    }
-    key = line;
-    eq = strchr(line, '=');
-    if (eq != NULL) {
-        *eq = '\0';
-        val = eq + 1;
-        while (is_blank(*val)) {
-            val++;
-        }
-        end = eq;
-        while (end > key && is_blank(end[-1])) {
-            *--end = '\0';
-        }
-    }
-    if (*key == '\0') {
-        add_problem(args, "line %u: missing key before '='", lineno);
-        return 0;
-    }
-    id = id_from_key(args->kind, key);
-    if (id == -1) {
-        return 0;               /* nodename, agent, self */
-    }
-    if (id == -2) {
-        /* unknown (or for the other binary); once per key */
-        for (size_t i = 0; i < args->n_unknown; i++) {
-            if (strcasecmp(args->unknown[i], key) == 0) {
-                return 0;
-            }
-        }
-        return strv_add(&args->unknown, &args->n_unknown, key);
-    }
-    snprintf(name, sizeof(name), "'%s'", key);
-    if (apply_opt(args, id, val, SRC_STDIN, ts, name, msg, sizeof(msg)) < 0) {
-        add_problem(args, "line %u: %s", lineno, msg);
-    }
-    return 0;
-}
-
 int
 vf_args_parse_buffer(struct vf_args *args, const char *buf, size_t len,
                      char *err, size_t err_len)
 {
-    struct target_state ts = { { NULL } };
-    char *line = NULL;
+    struct parse_ctx c = { .args = args };
     char msg[512];
-    unsigned int lineno = 0;
-    size_t pos = 0;
-    int r = 0;
+    int r;
 
     if (err != NULL && err_len > 0) {
         err[0] = '\0';
@@ -1145,113 +711,32 @@ vf_args_parse_buffer(struct vf_args *args, const char *buf, size_t len,
     if (len > 0 && buf == NULL) {
         return -EINVAL;
     }
-    line = malloc(STDIN_MAX_LINE + 1);
-    if (line == NULL) {
-        return -ENOMEM;
-    }
-    while (pos < len) {
-        const char *nl = memchr(buf + pos, '\n', len - pos);
-        size_t llen = nl != NULL ? (size_t)(nl - (buf + pos)) : len - pos;
-
-        lineno++;
-        if (llen > STDIN_MAX_LINE) {
-            add_problem(args, "line %u is longer than %u bytes; ignored",
-                        lineno, STDIN_MAX_LINE);
-        } else if (memchr(buf + pos, '\0', llen) != NULL) {
-            add_problem(args, "line %u contains a NUL byte; ignored", lineno);
-        } else {
-            memcpy(line, buf + pos, llen);
-            line[llen] = '\0';
-            r = parse_line(args, &ts, line, lineno);
-            if (r < 0) {
-                break;
-            }
-        }
-        pos += llen + (nl != NULL ? 1 : 0);
-    }
+    r = vf_fa_parse_buffer(vf_agent_def(args->kind), &c, buf, len);
     if (r == 0) {
         msg[0] = '\0';
-        if (target_merge(args, &ts, false, msg, sizeof(msg)) < 0) {
+        if (target_merge(args, &c.ts, false, msg, sizeof(msg)) < 0) {
             add_problem(args, "%s", msg);
         }
     } else if (err != NULL && err_len > 0) {
         snprintf(err, err_len, "%s: cannot parse standard input: %s",
                  args->progname, strerror(-r));
     }
-    for (int i = 0; i < 3; i++) {
-        free(ts.val[i]);
-    }
-    free(line);
+    target_state_done(&c.ts);
     return r;
-}
-
-/*
- * Read at most @max bytes from the file descriptor of @in with an overall
- * deadline (a cluster manager writes its parameters and closes the pipe at
- * once; a writer that keeps the pipe open must not hang the agent forever).
- * Terminals are read without a deadline: a person is typing.
- * \return bytes read, or a negative errno (-ETIMEDOUT, -EIO)
- */
-static ssize_t
-read_bounded(FILE *in, char *buf, size_t max)
-{
-    int64_t deadline = vf_now_ms() + STDIN_TIMEOUT_MS;
-    size_t len = 0;
-    int fd = fileno(in);
-
-    if (fd < 0 || isatty(fd)) {
-        /* memory streams (tests) and terminals: plain stdio */
-        while (len < max) {
-            size_t got = fread(buf + len, 1, max - len, in);
-
-            if (got == 0) {
-                break;
-            }
-            len += got;
-        }
-        return ferror(in) ? -EIO : (ssize_t)len;
-    }
-    while (len < max) {
-        ssize_t got;
-        int r;
-
-        r = vf_wait_readable(fd, deadline);
-        if (r < 0) {
-            return r;
-        }
-        got = read(fd, buf + len, max - len);
-        if (got < 0) {
-            if (errno == EINTR || errno == EAGAIN) {
-                continue;
-            }
-            return -errno;
-        }
-        if (got == 0) {
-            break;
-        }
-        len += (size_t)got;
-    }
-    return (ssize_t)len;
 }
 
 int
 vf_args_parse_stdin(struct vf_args *args, FILE *in, char *err, size_t err_len)
 {
     char *buf = NULL;
-    ssize_t len;
+    size_t len = 0;
     int r;
 
     if (err != NULL && err_len > 0) {
         err[0] = '\0';
     }
-    /* one byte more than allowed tells "too large" from "exactly the limit" */
-    buf = malloc(STDIN_MAX_TOTAL + 1);
-    if (buf == NULL) {
-        return -ENOMEM;
-    }
-    len = read_bounded(in, buf, STDIN_MAX_TOTAL + 1);
-    if (len < 0) {
-        r = (int)len;
+    r = vf_fa_read_input(in, &buf, &len);
+    if (r < 0) {
         if (err != NULL && err_len > 0) {
             if (r == -ETIMEDOUT) {
                 snprintf(err, err_len, "%s: standard input not closed within %u "
@@ -1261,10 +746,9 @@ vf_args_parse_stdin(struct vf_args *args, FILE *in, char *err, size_t err_len)
                          args->progname, strerror(-r));
             }
         }
-        goto out;
+        return r;
     }
-    r = vf_args_parse_buffer(args, buf, (size_t)len, err, err_len);
- out:
+    r = vf_args_parse_buffer(args, buf, len, err, err_len);
     free(buf);
     return r;
 }
@@ -1364,45 +848,5 @@ vf_args_finish(struct vf_args *args)
 void
 vf_args_print_help(const struct vf_args *args, FILE *out)
 {
-    const struct vf_opt *const *opts = vf_opts_for(args->kind);
-    const char *prog = args->progname;
-
-    fprintf(out, "Usage: %s [OPTION]...\n", prog);
-    fprintf(out, "       %s < FILE     (key=value lines on standard input, "
-            "used when no option is given)\n\n", prog);
-    fprintf(out, "Fence a virtual machine through the fence_virtd host daemon "
-            "(%s).\n\n",
-            args->kind == VF_AGENT_XVM ? "multicast"
-                                       : "vmchannel, serial, TCP or vsock");
-    fprintf(out, "  %-16s %-18s %s\n", "Option", "stdin key", "Description");
-    for (size_t i = 0; opts[i] != NULL; i++) {
-        const struct vf_opt *o = opts[i];
-        char flag[48];
-
-        if (o->letter == 0) {
-            snprintf(flag, sizeof(flag), "(stdin only)");
-        } else if (o->arg_name == NULL) {
-            snprintf(flag, sizeof(flag), "-%c", o->letter);
-        } else if (o->letter == 'S') {
-            snprintf(flag, sizeof(flag), "-S[<%s>]", o->arg_name);
-        } else {
-            snprintf(flag, sizeof(flag), "-%c <%s>", o->letter, o->arg_name);
-        }
-        fprintf(out, "  %-16s %-18s %s", flag, o->key, o->shortdesc);
-        if (o->def != NULL && o->type != VF_OPT_BOOL) {
-            fprintf(out, " [default: %s]", o->def);
-        }
-        fputc('\n', out);
-    }
-    fprintf(out, "  %-16s %-18s %s\n", "", "option", "Deprecated alias of action");
-    fprintf(out, "  %-16s %-18s %s\n", "", "nodename, agent, self",
-            "Accepted and ignored (nodename is not used as the target)");
-    fprintf(out, "  %-16s %-18s %s\n", "-h, -?", "", "Show this help and exit");
-    fprintf(out, "  %-16s %-18s %s\n", "-V", "", "Show the version and exit");
-    fprintf(out, "\nEvery stdin key also works as a long option, e.g. --%s=<value>.\n",
-            "plug");
-    if (args->kind == VF_AGENT_VIRT) {
-        fprintf(out, "The vsock CID must be attached to -S (-S3); -S alone means "
-                "CID 2 (the host).\n");
-    }
+    vf_fa_print_help(vf_agent_def(args->kind), out);
 }

@@ -1,10 +1,12 @@
 /*
  * vmfence - lib/opts.h: the agents' option table and parsers.
  *
- * One table (opts.c) describes every option: getopt letter, stdin key,
- * aliases, type, default, which binary has it, description.  From it come
- * argv parsing, stdin key=value parsing, --help, the metadata XML
- * (metadata.c), the man page option list and validate-all.
+ * One table (opts-table.c) describes every option: getopt letter, stdin
+ * key, aliases, type, default, which binary has it, description.  From it
+ * the fence-agent framework (fa.h) generates argv parsing, stdin key=value
+ * parsing, --help, the metadata XML (metadata.c) and the man page option
+ * list; opts.c gives the values their meaning and runs validate-all's
+ * checks.
  */
 #ifndef VF_OPTS_H
 #define VF_OPTS_H
@@ -13,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include "fa.h"
 #include "wire.h"
 
 enum vf_agent_kind {
@@ -104,29 +107,12 @@ int vf_args_finish(struct vf_args *args);
 void vf_args_print_help(const struct vf_args *args, FILE *out);
 
 /* ---- the table, for metadata.c and the man page generator ---------------- */
-enum vf_opt_type {
-    VF_OPT_BOOL,
-    VF_OPT_STRING,
-    VF_OPT_INTEGER,
-    VF_OPT_SELECT,
-};
-
-struct vf_opt {
-    const char *key;            /* stdin / metadata name */
-    char letter;                /* getopt letter, 0 if none */
-    const char *arg_name;       /* "<address>" etc., NULL for bool */
-    enum vf_opt_type type;
-    const char *def;            /* default shown in metadata/help, NULL = none */
-    unsigned int agents;        /* bitmask: 1 << VF_AGENT_XVM | 1 << VF_AGENT_VIRT */
-    bool required;
-    bool deprecated;
-    const char *obsoletes;      /* name this option obsoletes */
-    const char *shortdesc;
-    const char *const *choices; /* for VF_OPT_SELECT, NULL-terminated */
-};
+/* (struct vf_opt and enum vf_opt_type are in fa.h) */
 
 /* Options of one binary in metadata order (NULL-terminated array of pointers). */
 const struct vf_opt *const *vf_opts_for(enum vf_agent_kind kind);
+/* The framework description of one binary (lib/fa.h). */
+const struct vf_fa_agent *vf_agent_def(enum vf_agent_kind kind);
 
 /* ---- additions by the option-table owner (H2) ----------------------------- */
 /*

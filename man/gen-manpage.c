@@ -1,7 +1,7 @@
 /*
  * vmfence - man/gen-manpage.c: build an agent man page from its template.
  *
- * Usage: gen-manpage fence_xvm|fence_virt TEMPLATE > PAGE
+ * Usage: gen-manpage fence_xvm|fence_virt|fence_xenapi TEMPLATE > PAGE
  *
  * Copies TEMPLATE to stdout.  A line consisting of "@OPTIONS@" is replaced
  * by the OPTIONS and STDIN PARAMETERS sections generated from the option
@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "metadata.h"
+#include "xenapi/options.h"
 
 #define MAX_LINE 4096
 
@@ -53,18 +54,22 @@ put_line(const char *line, FILE *out)
 int
 main(int argc, char **argv)
 {
-    enum vf_agent_kind kind;
+    const struct vf_fa_agent *agent = NULL;
     FILE *in = NULL;
     char line[MAX_LINE + 2];
     unsigned int lineno = 0;
     int rc = 1;
 
-    if (argc != 3 || (strcmp(argv[1], "fence_xvm") != 0
-                      && strcmp(argv[1], "fence_virt") != 0)) {
-        fprintf(stderr, "usage: gen-manpage fence_xvm|fence_virt TEMPLATE\n");
+    if (argc == 3 && strcmp(argv[1], "fence_xvm") == 0) {
+        agent = vf_agent_def(VF_AGENT_XVM);
+    } else if (argc == 3 && strcmp(argv[1], "fence_virt") == 0) {
+        agent = vf_agent_def(VF_AGENT_VIRT);
+    } else if (argc == 3 && strcmp(argv[1], "fence_xenapi") == 0) {
+        agent = vf_xenapi_agent();
+    } else {
+        fprintf(stderr, "usage: gen-manpage fence_xvm|fence_virt|fence_xenapi TEMPLATE\n");
         return 2;
     }
-    kind = strcmp(argv[1], "fence_xvm") == 0 ? VF_AGENT_XVM : VF_AGENT_VIRT;
     in = fopen(argv[2], "re");
     if (in == NULL) {
         fprintf(stderr, "gen-manpage: cannot open '%s': %s\n", argv[2], strerror(errno));
@@ -79,7 +84,7 @@ main(int argc, char **argv)
             goto out;
         }
         if (strcmp(line, "@OPTIONS@\n") == 0 || strcmp(line, "@OPTIONS@") == 0) {
-            if (vf_manopts_write(kind, stdout) < 0) {
+            if (vf_fa_manopts_write(agent, stdout) < 0) {
                 fprintf(stderr, "gen-manpage: cannot write the options\n");
                 goto out;
             }

@@ -7,12 +7,14 @@
 #     stdin "action=metadata") equal the golden files fence_xvm.xml and
 #     fence_virt.xml in this directory;
 #  b) the output validates against the fence-agents metadata.rng and pcs'
-#     ocf-1.0.rng (each skipped when not installed);
+#     ocf-1.0.rng (each a skipped part, counted as such, when not installed);
 #  c) fence2rng.xsl turns it into a well-formed RELAX NG fragment that
 #     compiles and accepts a sample device;
 #  d) every parameter of the reference agent (/usr/sbin/fence_xvm,
-#     /usr/sbin/fence_virt; skipped if absent) exists in ours with the same
-#     getopt letter.
+#     /usr/sbin/fence_virt, /usr/sbin/fence_xenapi; skipped if absent)
+#     exists in ours with the same getopt text, reference ones first.
+# fence_xenapi follows the fence-agents conventions: session_url is
+# required="1", plug/port are not (Pacemaker supplies them).
 # Nothing is faked; the reference agents are only asked for -o metadata,
 # which never touches the network.
 . "${VF_TOP_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}/tests/lib/common.sh"
@@ -44,12 +46,12 @@ check_against_golden() {
     fi
 }
 
-for agent in fence_xvm fence_virt; do
+for agent in fence_xvm fence_virt fence_xenapi; do
     golden="$SRCDIR/$agent.xml"
     out="$VFT_TMP/$agent.xml"
 
     # a) library and agent output against the golden file
-    if "$DUMP" "$agent" | norm >"$out"; then
+    if "$DUMP" "$agent" >"$VFT_TMP/dump.raw" && norm <"$VFT_TMP/dump.raw" >"$out"; then
         vft_ok "$agent: dump-metadata runs"
     else
         vft_fail "$agent: dump-metadata failed"
@@ -80,13 +82,13 @@ for agent in fence_xvm fence_virt; do
             sed 's/^/    err: /' "$VFT_TMP/err" | head -5
         fi
     else
-        vft_log "$bin not built: agent path skipped"
+        vft_skip_part "$bin not built: the agent's own -o metadata not compared"
     fi
 
     # b) schemas
     for rng in "$FA_RNG" "$PCS_RNG"; do
         if [ ! -r "$rng" ]; then
-            vft_log "$rng missing: skipped"
+            vft_skip_part "$agent: schema $rng not installed: validation against it not run"
             continue
         fi
         if xmllint --noout --relaxng "$rng" "$out" >"$VFT_TMP/xl" 2>&1; then
@@ -113,7 +115,11 @@ for agent in fence_xvm fence_virt; do
             vft_fail "$agent: fence2rng output is not well-formed"
             sed 's/^/    /' "$VFT_TMP/xl" | head -10
         fi
-        echo '<fencedevice name="d1" plug="vm1" action="off" ipport="1229"/>' >"$VFT_TMP/dev.xml"
+        if [ "$agent" = fence_xenapi ]; then
+            echo '<fencedevice name="d1" plug="vm1" action="off" session_url="https://x" username="root"/>'
+        else
+            echo '<fencedevice name="d1" plug="vm1" action="off" ipport="1229"/>'
+        fi >"$VFT_TMP/dev.xml"
         if xmllint --noout --relaxng "$rng" "$VFT_TMP/dev.xml" >"$VFT_TMP/xl" 2>&1; then
             vft_ok "$agent: fence2rng schema compiles and accepts a device"
         else
@@ -121,16 +127,27 @@ for agent in fence_xvm fence_virt; do
             sed 's/^/    /' "$VFT_TMP/xl" | head -10
         fi
     else
-        vft_log "$FENCE2RNG missing: rng check skipped"
+        vft_skip_part "$agent: $FENCE2RNG not installed: fence2rng check not run"
     fi
 
     # attribute rules (protocol.md 4.6, D23)
-    if grep -q 'required="1"' "$out"; then
+    if [ "$agent" = fence_xenapi ]; then
+        if [ "$(grep -c 'required="1"' "$out")" = 1 ] \
+            && grep -q '<parameter name="session_url" unique="0" required="1">' "$out" \
+            && grep -q '<parameter name="plug" unique="0" required="0" obsoletes="port">' "$out" \
+            && grep -q '<parameter name="port" unique="0" required="0" deprecated="1">' "$out"; then
+            vft_ok "$agent: only session_url required; plug obsoletes port"
+        else
+            vft_fail "$agent: required/obsoletes attributes wrong"
+        fi
+    elif grep -q 'required="1"' "$out"; then
         vft_fail "$agent: a parameter is marked required"
     else
         vft_ok "$agent: no parameter marked required"
     fi
-    if grep -q '<parameter name="plug" unique="0" required="0" obsoletes="port">' "$out" \
+    if [ "$agent" = fence_xenapi ]; then
+        :
+    elif grep -q '<parameter name="plug" unique="0" required="0" obsoletes="port">' "$out" \
         && grep -q '<parameter name="port" unique="0" required="0" deprecated="1">' "$out" \
         && grep -q '<parameter name="domain" unique="0" required="0" deprecated="1">' "$out"; then
         vft_ok "$agent: plug obsoletes port; port and domain deprecated"
@@ -160,7 +177,7 @@ for agent in fence_xvm fence_virt; do
             vft_fail "$agent: reference $ref -o metadata failed"
         fi
     else
-        vft_log "$ref not installed: superset check skipped"
+        vft_skip_part "$ref not installed: reference-parameter superset check not run"
     fi
 done
 

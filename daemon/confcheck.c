@@ -60,6 +60,7 @@ enum vtype {
     VT_SERIAL_MODE, /* serial/vmchannel/integer */
     VT_NAME_MODE,   /* name/uuid */
     VT_BOOL,        /* yes/no */
+    VT_FENCE_HISTORY, /* pacemaker/none (backends/cpg) */
     VT_LISTENERS,   /* comma-separated listener names */
     VT_BACKEND,     /* one backend name */
     VT_URI,         /* uri, uri1, uri2 ... */
@@ -138,6 +139,7 @@ static const struct key_spec cpg_keys[] = {
     { "group", VT_STRING },            /* vmfence: CPG group name (backend checks 1..127 chars) */
     { "reply_timeout", VT_UINT },      /* vmfence: seconds (backend checks 1..600) */
     { "reboot_powers_on", VT_BOOL },   /* vmfence: as backends/libvirt */
+    { "fence_history", VT_FENCE_HISTORY },  /* vmfence: pacemaker/none */
     { NULL, VT_STRING },
 };
 
@@ -549,6 +551,12 @@ check_value(struct vf_cc_ctx *c, const struct vf_conf_node *blk, const struct vf
     case VT_NAME_MODE:
         if (!one_of(n->value, name_modes)) {
             vf_cc_diag(c, n, true, "'%s/%s' = '%s' is not one of name, uuid", path, ks->name, v);
+        }
+        break;
+    case VT_FENCE_HISTORY:
+        if (strcasecmp(n->value, "pacemaker") != 0 && strcasecmp(n->value, "none") != 0) {
+            vf_cc_diag(c, n, true, "'%s/%s' = '%s' is not one of pacemaker, none", path,
+                 ks->name, v);
         }
         break;
     case VT_BOOL:

@@ -1,6 +1,6 @@
 /*
- * vmfence - daemon/tests/test-cpg.c: unit tests of the cpg backend's
- * routing logic (daemon/backends/cpg.c, #included to reach its internals).
+ * vmfence - daemon/tests/test-cpg.c: unit tests of the cpg backend
+ * (daemon/backends/cpg*.c, linked; internals through backends/cpg-int.h).
  *
  * Faked, and why:
  *  - libcpg: the cpg_* functions below replace the library (this program is
@@ -23,12 +23,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
-#include "backends/cpg.c"
+#include "backends/cpg-int.h"
 #include "vftest.h"
 
 #define PEER_NODE 2u
@@ -246,6 +248,50 @@ cpg_leave(cpg_handle_t handle, const struct cpg_name *group)
 {
     (void)handle;
     (void)group;
+    return CS_OK;
+}
+
+/* members of fence-virt's group "fence-agents" (a reference daemon), listed by
+ * cpg_iteration_*: f_ref_node 0 = none */
+static uint32_t f_ref_node;
+static int f_iter_pos;
+
+cs_error_t
+cpg_iteration_initialize(cpg_handle_t handle, cpg_iteration_type_t type,
+                         const struct cpg_name *group, cpg_iteration_handle_t *ret)
+{
+    (void)handle;
+    (void)type;
+    pthread_mutex_lock(&fq_lock);
+    f_iter_pos = group != NULL && group->length == 12 &&
+                 memcmp(group->value, "fence-agents", 12) == 0 && f_ref_node != 0 ? 0 : 1;
+    pthread_mutex_unlock(&fq_lock);
+    *ret = 0x77;
+    return CS_OK;
+}
+
+cs_error_t
+cpg_iteration_next(cpg_iteration_handle_t it, struct cpg_iteration_description_t *d)
+{
+    cs_error_t e = CS_ERR_NO_SECTIONS;
+
+    (void)it;
+    pthread_mutex_lock(&fq_lock);
+    if (f_iter_pos == 0) {
+        memset(d, 0, sizeof(*d));
+        d->nodeid = f_ref_node;
+        d->pid = 4444;
+        f_iter_pos = 1;
+        e = CS_OK;
+    }
+    pthread_mutex_unlock(&fq_lock);
+    return e;
+}
+
+cs_error_t
+cpg_iteration_finalize(cpg_iteration_handle_t it)
+{
+    (void)it;
     return CS_OK;
 }
 
@@ -512,11 +558,145 @@ static const struct vf_backend_ops fl_ops = {
     .status = fl_status, .list = fl_list, .monitor = fl_monitor,
 };
 
+/* the same fake with lifecycle events (the watch op): the test fires them */
+static vf_domain_event_cb fl_watch_cb;
+static void *fl_watch_arg;
+static int fl_unwatches;
+static bool fl_with_watch;         /* find_backend returns fl_ops_watch */
+
+static int
+fl_watch(void *priv, vf_domain_event_cb cb, void *arg)
+{
+    (void)priv;
+    pthread_mutex_lock(&fl_lock);
+    fl_watch_cb = cb;
+    fl_watch_arg = arg;
+    pthread_mutex_unlock(&fl_lock);
+    return 0;
+}
+
+static void
+fl_unwatch(void *priv, vf_domain_event_cb cb, void *arg)
+{
+    (void)priv;
+    pthread_mutex_lock(&fl_lock);
+    if (cb == fl_watch_cb && arg == fl_watch_arg) {
+        fl_watch_cb = NULL;
+        fl_unwatches++;
+    }
+    pthread_mutex_unlock(&fl_lock);
+}
+
+static int fl_lists;
+
+static int
+fl_list_counted(void *priv, vf_domain_cb cb, void *arg, int64_t deadline_ms)
+{
+    pthread_mutex_lock(&fl_lock);
+    fl_lists++;
+    pthread_mutex_unlock(&fl_lock);
+    return fl_list(priv, cb, arg, deadline_ms);
+}
+
+static const struct vf_backend_ops fl_ops_watch = {
+    .name = "libvirt", .version = "fake", .init = fl_init, .fini = fl_fini,
+    .lookup = fl_lookup, .off = fl_off, .on = fl_on, .reboot = fl_on,
+    .status = fl_status, .list = fl_list_counted, .monitor = fl_monitor,
+    .watch = fl_watch, .unwatch = fl_unwatch,
+};
+
+/* fire one lifecycle event as the libvirt backend would */
+static void
+fl_event(const char *name, const char *uuid, int state, bool gone)
+{
+    struct vf_domain_info info;
+    vf_domain_event_cb cb;
+    void *arg;
+
+    memset(&info, 0, sizeof(info));
+    snprintf(info.name, sizeof(info.name), "%s", name);
+    snprintf(info.uuid, sizeof(info.uuid), "%s", uuid);
+    info.state = state;
+    info.persistent = true;
+    pthread_mutex_lock(&fl_lock);
+    cb = fl_watch_cb;
+    arg = fl_watch_arg;
+    pthread_mutex_unlock(&fl_lock);
+    if (cb != NULL) {
+        cb(arg, &info, gone);
+    }
+}
+
 static const struct vf_backend_ops *
 fake_find_backend(void *ctx, const char *name)
 {
     (void)ctx;
-    return strcmp(name, "libvirt") == 0 ? &fl_ops : NULL;
+    if (strcmp(name, "libvirt") != 0) {
+        return NULL;
+    }
+    return fl_with_watch ? &fl_ops_watch : &fl_ops;
+}
+
+/* ---- fake fencer (the host cluster's, through cpg_set_fencer) ------------- */
+
+static pthread_mutex_t ff_lock = PTHREAD_MUTEX_INITIALIZER;
+static int ff_quorate = 1;          /* 1, 0, or a negative errno */
+static int ff_error;                /* fenced_since fails with it (0: answers) */
+static time_t ff_completed;         /* the node's last fencing (0: none) */
+static int ff_calls;
+static uint32_t ff_last_node;
+
+static int
+ff_quorate_fn(void *ctx, int64_t deadline_ms)
+{
+    int q;
+
+    (void)ctx;
+    (void)deadline_ms;
+    pthread_mutex_lock(&ff_lock);
+    q = ff_quorate;
+    pthread_mutex_unlock(&ff_lock);
+    return q;
+}
+
+static int
+ff_fenced_since(void *ctx, uint32_t nodeid, time_t since, struct cpg_fence_rec *ret,
+                int64_t deadline_ms)
+{
+    int r = -ENOENT;
+
+    (void)ctx;
+    (void)deadline_ms;
+    pthread_mutex_lock(&ff_lock);
+    ff_calls++;
+    ff_last_node = nodeid;
+    if (ff_error != 0) {
+        r = ff_error;
+    } else if (ff_completed != 0 && ff_completed >= since) {
+        memset(ret, 0, sizeof(*ret));
+        ret->completed = ff_completed;
+        snprintf(ret->action, sizeof(ret->action), "reboot");
+        snprintf(ret->delegate, sizeof(ret->delegate), "host3");
+        snprintf(ret->origin, sizeof(ret->origin), "host1");
+        snprintf(ret->client, sizeof(ret->client), "pacemaker-controld.1234");
+        r = 0;
+    }
+    pthread_mutex_unlock(&ff_lock);
+    return r;
+}
+
+static const struct cpg_fencer fake_fencer = {
+    .quorate = ff_quorate_fn, .fenced_since = ff_fenced_since, .ctx = NULL,
+};
+
+static void
+ff_set(int quorate, int error, time_t completed)
+{
+    pthread_mutex_lock(&ff_lock);
+    ff_quorate = quorate;
+    ff_error = error;
+    ff_completed = completed;
+    pthread_mutex_unlock(&ff_lock);
 }
 
 static void __attribute__((format(printf, 3, 4)))
@@ -580,7 +760,7 @@ wait_known(struct cpg_be *be, const char *target, bool want)
         if (known == want) {
             return true;
         }
-        cpg_sleep_ms(10);
+        vf_sleep_ms(10);
     }
     return false;
 }
@@ -594,7 +774,7 @@ wait_monitor(struct cpg_be *be, int want)
         if (cpg_op_monitor(be, dl(1000)) == want) {
             return true;
         }
-        cpg_sleep_ms(50);
+        vf_sleep_ms(50);
     }
     return false;
 }
@@ -667,6 +847,7 @@ test_bad_config(void)
         "backends { cpg { name_mode = \"label\"; } }\n",
         "backends { cpg { reply_timeout = \"0\"; } }\n",
         "backends { cpg { reply_timeout = \"x\"; } }\n",
+        "backends { cpg { fence_history = \"maybe\"; } }\n",
     };
     struct vf_conf *conf = NULL;
     char err[512];
@@ -695,7 +876,7 @@ test_local_broadcast(void)
         if (seen) {
             break;
         }
-        cpg_sleep_ms(10);
+        vf_sleep_ms(10);
     }
     VFT_CHECK(i < 300);
 }
@@ -840,7 +1021,7 @@ wait_gen(uint32_t gen)
         seen = be->n_owners == 1 && be->owners[0].have_state && be->owners[0].generation == gen;
         pthread_mutex_unlock(&be->lock);
         if (!seen) {
-            cpg_sleep_ms(10);
+            vf_sleep_ms(10);
         }
     }
     return seen;
@@ -1005,7 +1186,7 @@ test_served_deadline_capped(void)
         got = fl_status_deadline;
         pthread_mutex_unlock(&fl_lock);
         if (got == 0) {
-            cpg_sleep_ms(10);
+            vf_sleep_ms(10);
         }
     }
     VFT_CHECK(got != 0);
@@ -1052,7 +1233,7 @@ wait_pending(int n)
         if (used == n) {
             return true;
         }
-        cpg_sleep_ms(10);
+        vf_sleep_ms(10);
     }
     return false;
 }
@@ -1071,7 +1252,7 @@ wait_owners(size_t n)
         if (cur == n) {
             return true;
         }
-        cpg_sleep_ms(10);
+        vf_sleep_ms(10);
     }
     return false;
 }
@@ -1116,11 +1297,118 @@ test_timeout_and_leave(void)
     VFT_EQ_INT(c.r, -EHOSTDOWN);
     VFT_CHECK(c.ms < 900);
     peer_mode = PEER_ANSWER;
-    /* its domains are forgotten: never a success for them */
-    VFT_EQ_INT(cpg_op_off(be, "g2-z", 0, dl(2000)), -ENOENT);
+    /* its domains are "owner lost": without a fencer, never a success */
+    VFT_EQ_INT(cpg_op_off(be, "g2-z", 0, dl(2000)), -EHOSTDOWN);
+    VFT_EQ_INT(cpg_op_reboot(be, "g2-z", 0, dl(2000)), -EHOSTDOWN);
+    VFT_EQ_INT(cpg_op_status(be, "g2-z", 0, &on, dl(2000)), -EHOSTDOWN);
     pthread_mutex_lock(&be->lock);
     VFT_EQ_INT(be->n_owners, 0);
+    VFT_EQ_INT(be->n_lost, 1);
+    VFT_EQ_INT(be->lost[0].nodeid, PEER_NODE);
+    VFT_EQ_STR(be->lost[0].uuid, U_WEB2);
     pthread_mutex_unlock(&be->lock);
+}
+
+struct bg_fence {
+    int delay_ms;
+    time_t completed;
+};
+
+static void *
+bg_fence_later(void *arg)
+{
+    struct bg_fence *f = arg;
+
+    vf_sleep_ms(f->delay_ms);
+    ff_set(1, 0, f->completed);
+    return NULL;
+}
+
+/*
+ * Issue 10 item 3: the peer left with g2-z ("owner lost at T").  Only a
+ * fencing of node 2 recorded at or after T makes it off; until then the
+ * request waits within its deadline and fails; no quorum, no fencer or
+ * fence_history = none: failure, never success.
+ */
+static void
+test_host_loss(void)
+{
+    struct vf_domain_info info;
+    struct list_out o;
+    struct bg_fence bf;
+    pthread_t t;
+    time_t lost_at;
+    int64_t t0, ms;
+    bool on = true;
+    size_t i;
+    int calls;
+
+    pthread_mutex_lock(&be->lock);
+    lost_at = be->n_lost > 0 ? be->lost[0].lost_at : 0;
+    pthread_mutex_unlock(&be->lock);
+    VFT_CHECK(lost_at != 0);
+    cpg_set_fencer(be, &fake_fencer);
+
+    /* not fenced (yet): waits until the deadline, asking again, then fails */
+    ff_set(1, 0, 0);
+    calls = ff_calls;
+    t0 = vf_now_ms();
+    VFT_EQ_INT(cpg_op_off(be, "g2-z", 0, dl(1500)), -ETIMEDOUT);
+    ms = vf_now_ms() - t0;
+    VFT_CHECK(ms >= 1000 && ms < 2500);
+    VFT_CHECK(ff_calls >= calls + 2);
+    VFT_EQ_INT(ff_last_node, PEER_NODE);
+    VFT_EQ_INT(cpg_op_status(be, U_WEB2, VF_BE_BY_UUID, &on, dl(500)), -ETIMEDOUT);
+    VFT_EQ_INT(cpg_op_reboot(be, "g2-z", 0, dl(500)), -ETIMEDOUT);
+    /* a fencing before the host left does not count */
+    ff_set(1, 0, lost_at - 60);
+    VFT_EQ_INT(cpg_op_off(be, "g2-z", 0, dl(500)), -ETIMEDOUT);
+    /* fenced, but no quorum / no fencer reachable: failure */
+    ff_set(0, 0, lost_at + 1);
+    VFT_EQ_INT(cpg_op_off(be, "g2-z", 0, dl(500)), -EHOSTDOWN);
+    ff_set(-ENOTCONN, 0, lost_at + 1);
+    VFT_EQ_INT(cpg_op_off(be, "g2-z", 0, dl(500)), -EHOSTDOWN);
+    ff_set(1, -EHOSTDOWN, lost_at + 1);
+    VFT_EQ_INT(cpg_op_status(be, "g2-z", 0, &on, dl(500)), -EHOSTDOWN);
+    cpg_set_fencer(be, NULL);
+    ff_set(1, 0, lost_at + 1);
+    VFT_EQ_INT(cpg_op_off(be, "g2-z", 0, dl(500)), -EHOSTDOWN);
+    cpg_set_fencer(be, &fake_fencer);
+    /* fence_history = none: never off, and no waiting */
+    pthread_mutex_lock(&be->lock);
+    be->fence_history = CPG_FH_NONE;
+    pthread_mutex_unlock(&be->lock);
+    t0 = vf_now_ms();
+    VFT_EQ_INT(cpg_op_off(be, "g2-z", 0, dl(3000)), -EHOSTDOWN);
+    VFT_CHECK(vf_now_ms() - t0 < 500);
+    pthread_mutex_lock(&be->lock);
+    be->fence_history = CPG_FH_PACEMAKER;
+    pthread_mutex_unlock(&be->lock);
+
+    /* fenced after it left: off, status OFF, reboot as off; on cannot start it */
+    VFT_EQ_INT(cpg_op_off(be, "g2-z", 0, dl(2000)), 0);
+    on = true;
+    VFT_EQ_INT(cpg_op_status(be, "g2-z", 0, &on, dl(2000)), 0);
+    VFT_CHECK(!on);
+    VFT_EQ_INT(cpg_op_reboot(be, U_WEB2, 0, dl(2000)), 0);
+    VFT_EQ_INT(cpg_op_on(be, "g2-z", 0, dl(2000)), -EHOSTDOWN);
+    VFT_EQ_INT(cpg_op_lookup(be, "g2-z", 0, &info, dl(2000)), 0);
+    VFT_EQ_STR(info.uuid, U_WEB2);
+    memset(&o, 0, sizeof(o));
+    VFT_EQ_INT(cpg_op_list(be, list_cb, &o, dl(2000)), 0);
+    for (i = 0; i < o.n && strcmp(o.names[i], "g2-z") != 0; i++) {
+    }
+    VFT_CHECK(i < o.n);                 /* still offered to dynamic lists */
+
+    /* the fencing is recorded while the request waits: it completes then */
+    ff_set(1, 0, 0);
+    bf.delay_ms = 300;
+    bf.completed = lost_at + 2;
+    VFT_EQ_INT(pthread_create(&t, NULL, bg_fence_later, &bf), 0);
+    t0 = vf_now_ms();
+    VFT_EQ_INT(cpg_op_off(be, "g2-z", 0, dl(5000)), 0);
+    VFT_CHECK(vf_now_ms() - t0 < 2500);
+    pthread_join(t, NULL);
 }
 
 static void
@@ -1130,6 +1418,26 @@ test_unannounced_member(void)
     fq_confchg(true, false, false);
     VFT_CHECK(wait_owners(1));
     VFT_EQ_INT(cpg_op_off(be, "g2-z", 0, dl(2000)), -EHOSTDOWN);
+}
+
+/* Issue 10 item 4: the lost host rejoins and announces: its lost entries
+ * disappear and its domains are routed to it again. */
+static void
+test_rejoin(void)
+{
+    struct vf_cpgw_dom d;
+
+    mkdom(&d, "g2-z", U_WEB2, VF_STATE_RUNNING);
+    inject_state(&d, 1, 1500);
+    VFT_CHECK(wait_gen(1500));
+    pthread_mutex_lock(&be->lock);
+    VFT_EQ_INT(be->n_lost, 0);
+    pthread_mutex_unlock(&be->lock);
+    peer_mode = PEER_ANSWER;
+    peer_result = 0;
+    VFT_EQ_INT(cpg_op_off(be, "g2-z", 0, dl(3000)), 0);
+    VFT_EQ_INT(peer_last.op, VF_CMD_OFF);
+    VFT_EQ_STR(peer_last.target, U_WEB2);
 }
 
 static void
@@ -1156,7 +1464,7 @@ test_lost_corosync(void)
         if (failed) {
             break;
         }
-        cpg_sleep_ms(10);
+        vf_sleep_ms(10);
     }
     VFT_CHECK(failed);
     pthread_mutex_lock(&fq_lock);
@@ -1175,7 +1483,7 @@ test_lost_corosync(void)
 
         mkdom(&d, "g2-z", U_WEB2, VF_STATE_RUNNING);
         inject_state(&d, 1, 2000);
-        VFT_CHECK(wait_known(be, "g2-z", true));
+        VFT_CHECK(wait_gen(2000));
     }
     on = true;
     VFT_EQ_INT(cpg_op_status(be, "h1-a", 0, &on, dl(2000)), 0);
@@ -1210,6 +1518,157 @@ test_uuid_mode_reload(void)
     vf_conf_free(conf);
 }
 
+/* Issue 10 item 2: two hosts claiming one domain pick the same copy, in any order */
+static void
+test_primary_deterministic(void)
+{
+    static const size_t perms[][3] = { { 0, 1, 2 }, { 2, 1, 0 }, { 1, 2, 0 }, { 2, 0, 1 } };
+    struct cpg_route rt;
+    size_t p, i;
+
+    for (p = 0; p < sizeof(perms) / sizeof(perms[0]); p++) {
+        memset(&rt, 0, sizeof(rt));
+        for (i = 0; i < 3; i++) {
+            struct cpg_cand *c = &rt.c[perms[p][i]];
+
+            c->nodeid = (uint32_t)(3 - i);          /* nodes 3, 2, 1 */
+            c->pid = 100;
+            c->info.state = i == 2 ? VF_STATE_SHUTOFF : VF_STATE_RUNNING;
+        }
+        rt.n = 3;
+        VFT_EQ_INT(cpg_primary(&rt)->nodeid, 2);    /* lowest running, not node 1 (off) */
+    }
+    for (i = 0; i < 3; i++) {
+        rt.c[i].info.state = VF_STATE_RUNNING;      /* all running: the lowest node */
+    }
+    VFT_EQ_INT(cpg_primary(&rt)->nodeid, 1);
+}
+
+static bool
+wait_ref_seen(size_t n)
+{
+    size_t cur = 0;
+    int i;
+
+    for (i = 0; i < 300; i++) {
+        pthread_mutex_lock(&be->lock);
+        cur = be->n_ref_seen;
+        pthread_mutex_unlock(&be->lock);
+        if (cur >= n) {
+            return true;
+        }
+        vf_sleep_ms(10);
+    }
+    return false;
+}
+
+/* Issue 10 item 5: a fence-virt daemon in its own group (listed, not joined),
+ * and one that sends its raw messages into ours, are detected */
+static void
+test_reference_detected(void)
+{
+    uint8_t ref[156];
+
+    VFT_CHECK(wait_ref_seen(1));
+    pthread_mutex_lock(&be->lock);
+    VFT_EQ_INT(be->ref_seen[0], 7);
+    pthread_mutex_unlock(&be->lock);
+    memset(ref, 0, sizeof(ref));            /* type 0 = REQUEST, host order */
+    snprintf((char *)ref + 16, 128, "some-vm");
+    fq_deliver(3, 333, ref, sizeof(ref));
+    VFT_CHECK(wait_ref_seen(2));
+    pthread_mutex_lock(&be->lock);
+    VFT_EQ_INT(be->ref_seen[1], 3);
+    pthread_mutex_unlock(&be->lock);
+}
+
+static bool
+wait_state_n(size_t n, int max_ms)
+{
+    int64_t until = vf_now_ms() + max_ms;
+    bool seen = false;
+
+    while (!seen && vf_now_ms() < until) {
+        pthread_mutex_lock(&fq_lock);
+        seen = my_states > 0 && my_last_state_n == n;
+        pthread_mutex_unlock(&fq_lock);
+        if (!seen) {
+            vf_sleep_ms(5);
+        }
+    }
+    return seen;
+}
+
+/*
+ * Issue 10 item 1: with libvirt lifecycle events, a change is announced at
+ * once (well within a second) and requests cause no listing at all.
+ */
+static void
+test_events(void)
+{
+    bool on = false;
+    int64_t t0;
+    int lists, states, i;
+
+    struct vf_cpgw_dom d;
+
+    VFT_CHECK(wait_state_n(2, 3000));       /* the first announcement (listing) */
+    pthread_mutex_lock(&be->lock);
+    VFT_CHECK(be->watching);
+    pthread_mutex_unlock(&be->lock);
+    mkdom(&d, "g2-a", U_G2A, VF_STATE_RUNNING);
+    inject_state(&d, 1, 5);
+    VFT_CHECK(wait_gen(5));
+    fl_set("h1-a", 0, VF_STATE_RUNNING, NULL);
+    pthread_mutex_lock(&fl_lock);
+    lists = fl_lists;
+    pthread_mutex_unlock(&fl_lock);
+    /* a domain defined and started here */
+    t0 = vf_now_ms();
+    fl_event("ev-1", U_NONE, VF_STATE_RUNNING, false);
+    VFT_CHECK(wait_state_n(3, 1000));
+    VFT_CHECK(vf_now_ms() - t0 < 1000);
+    /* no refresh storm: requests do not list */
+    for (i = 0; i < 20; i++) {
+        VFT_EQ_INT(cpg_op_status(be, "h1-a", 0, &on, dl(2000)), 0);
+    }
+    /* a state change that is no change is not announced again */
+    pthread_mutex_lock(&fq_lock);
+    states = my_states;
+    pthread_mutex_unlock(&fq_lock);
+    fl_event("ev-1", U_NONE, VF_STATE_RUNNING, false);
+    vf_sleep_ms(300);
+    pthread_mutex_lock(&fq_lock);
+    VFT_EQ_INT(my_states, states);
+    pthread_mutex_unlock(&fq_lock);
+    /* migrated away (gone here): announced at once too */
+    t0 = vf_now_ms();
+    fl_event("ev-1", U_NONE, VF_STATE_SHUTOFF, true);
+    VFT_CHECK(wait_state_n(2, 1000));
+    VFT_CHECK(vf_now_ms() - t0 < 1000);
+    pthread_mutex_lock(&fl_lock);
+    VFT_EQ_INT(fl_lists, lists);
+    pthread_mutex_unlock(&fl_lock);
+    /* a resync after a membership change comes from the table, not a listing */
+    pthread_mutex_lock(&fq_lock);
+    states = my_states;
+    pthread_mutex_unlock(&fq_lock);
+    fq_confchg(true, false, false);
+    for (i = 0; i < 100; i++) {
+        pthread_mutex_lock(&fq_lock);
+        bool more = my_states > states;
+        pthread_mutex_unlock(&fq_lock);
+        if (more) {
+            break;
+        }
+        vf_sleep_ms(10);
+    }
+    VFT_CHECK(i < 100);
+    pthread_mutex_lock(&fl_lock);
+    VFT_EQ_INT(fl_lists, lists);
+    pthread_mutex_unlock(&fl_lock);
+}
+
 int
 main(void)
 {
@@ -1217,6 +1676,7 @@ main(void)
 
     vf_log_init("test-cpg", VF_LOG_STDERR, getenv("VFT_DEBUG") != NULL ? 2 : 0);
     f_mypid = (uint32_t)getpid() + 100000u;
+    f_ref_node = 7;                 /* a fence-virt daemon in "fence-agents" */
     if (pipe2(fq_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
         perror("pipe2");
         return 1;
@@ -1239,10 +1699,26 @@ main(void)
     VFT_RUN(test_served_deadline_capped);
     VFT_RUN(test_stale_entries_replaced);
     VFT_RUN(test_timeout_and_leave);
+    VFT_RUN(test_host_loss);
     VFT_RUN(test_unannounced_member);
+    VFT_RUN(test_rejoin);
     VFT_RUN(test_lost_corosync);
     VFT_RUN(test_uuid_mode_reload);
+    VFT_RUN(test_primary_deterministic);
+    VFT_RUN(test_reference_detected);
     cpg_fini(be);
+    /* the same backend over a libvirt backend with lifecycle events */
+    fl_with_watch = true;
+    pthread_mutex_lock(&fq_lock);
+    my_states = 0;
+    pthread_mutex_unlock(&fq_lock);
+    be = start(conf_text);
+    if (be == NULL) {
+        return 1;
+    }
+    VFT_RUN(test_events);
+    cpg_fini(be);
+    VFT_EQ_INT(fl_unwatches, 1);
     while ((it = fq_head) != NULL) {
         fq_head = it->next;
         free(it->buf);

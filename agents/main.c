@@ -339,6 +339,11 @@ main(int argc, char **argv)
     }
     fflush(stdout);
     ret = report(&args, rc, &res);
+    if (args.diagnose && res.diag[0] != '\0') {
+        fputs(res.diag, stderr);
+    } else if (args.diagnose) {
+        fprintf(stderr, "%s: --diagnose covers the multicast transport only\n", progname);
+    }
 
 out:
     if (key_loaded) {

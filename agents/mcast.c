@@ -17,13 +17,27 @@
  *    The first one whose answer verifies wins: the listener and the other
  *    call-backs are closed, and tcp.c's vf_stream_finish answers the
  *    daemon's challenge and reads the answer on it.
+ *
+ * --diagnose (diagnose=1) adds a report of what each step saw (res->diag):
+ * the datagrams sent and from which addresses, whether a call-back arrived,
+ * passed our challenge, and what the host answered.  One thing the protocol
+ * cannot tell: a request that no fence_virtd heard (host firewall, group,
+ * interface) and one that fence_virtd dropped (its key differs: it drops
+ * wrongly signed requests without a word) look the same from here.  What
+ * can be told apart is whether the host TRIED to call back: a packet socket
+ * (root only) sees the host's TCP SYN to the call-back port before this
+ * node's firewall drops it, so "the host called but this guest's firewall
+ * dropped it" is named as such.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <ifaddrs.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -304,6 +318,13 @@ struct cb_set {
     char last[INET6_ADDRSTRLEN + 24];   /* the last one dropped */
     int winner;                         /* fd of the call-back that passed, or -1 */
     char winner_peer[INET6_ADDRSTRLEN + 16];
+    /* --diagnose */
+    unsigned int n_accepted;            /* call-back connections accepted */
+    int sniff_fd;                       /* packet socket watching for SYNs, -1 if none */
+    int sniff_err;                      /* why there is none (errno), 0 if not asked */
+    uint16_t sniff_port;
+    unsigned int n_syn;                 /* SYNs to the call-back port seen arriving */
+    char syn_from[INET6_ADDRSTRLEN];    /* the first one's source */
 };
 
 static void
@@ -314,6 +335,69 @@ cb_set_init(struct cb_set *set)
         set->conn[i].fd = -1;
     }
     set->winner = -1;
+    set->sniff_fd = -1;
+}
+
+/*
+ * --diagnose: a packet socket that sees IP packets as they arrive, before
+ * netfilter, to notice the host's TCP SYN to our call-back port even when a
+ * firewall on this node drops it.  Needs CAP_NET_RAW; without it the
+ * diagnosis says what it cannot tell apart.
+ */
+static void
+sniff_open(struct cb_set *set, int family, uint16_t port)
+{
+    int proto = family == AF_INET6 ? ETH_P_IPV6 : ETH_P_IP;
+
+    set->sniff_port = port;
+    set->sniff_fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+                           (int)htons((uint16_t)proto));
+    set->sniff_err = set->sniff_fd < 0 ? errno : 0;
+}
+
+/* Read what the packet socket has: count SYNs (without ACK) to our port. */
+static void
+sniff_read(struct cb_set *set)
+{
+    for (int i = 0; i < 512; i++) {
+        uint8_t p[128];
+        struct sockaddr_ll sll;
+        socklen_t sl = sizeof(sll);
+        const uint8_t *tcp = NULL;
+        size_t hl = 0;
+        char from[INET6_ADDRSTRLEN] = "";
+        ssize_t n = recvfrom(set->sniff_fd, p, sizeof(p), 0, (struct sockaddr *)&sll, &sl);
+
+        if (n < 0) {
+            return;
+        }
+        if (sll.sll_pkttype == PACKET_OUTGOING) {
+            continue;
+        }
+        if (n >= 20 && (p[0] >> 4) == 4) {
+            hl = (size_t)(p[0] & 0x0f) * 4;
+            if (p[9] != IPPROTO_TCP || (((p[6] & 0x1f) << 8) | p[7]) != 0 ||
+                (size_t)n < hl + 14) {
+                continue;
+            }
+            inet_ntop(AF_INET, p + 12, from, sizeof(from));
+        } else if (n >= 40 && (p[0] >> 4) == 6) {
+            hl = 40;
+            if (p[6] != IPPROTO_TCP || (size_t)n < hl + 14) {
+                continue;
+            }
+            inet_ntop(AF_INET6, p + 8, from, sizeof(from));
+        } else {
+            continue;
+        }
+        tcp = p + hl;
+        if (((tcp[2] << 8) | tcp[3]) != set->sniff_port || (tcp[13] & 0x12) != 0x02) {
+            continue;
+        }
+        if (set->n_syn++ == 0) {
+            snprintf(set->syn_from, sizeof(set->syn_from), "%s", from);
+        }
+    }
 }
 
 static unsigned int
@@ -477,6 +561,7 @@ cb_accept(const struct vf_xport *x, struct cb_set *set, int lfd, uint16_t cb_por
                           cb_port, strerror(-rc));
             return rc;
         }
+        set->n_accepted++;
         rc = cb_add(x, set, fd, &ss, sl, res);
         if (rc < 0) {
             return rc;
@@ -531,10 +616,11 @@ static int
 cb_wait(const struct vf_xport *x, struct cb_set *set, int lfd, uint16_t cb_port,
         int64_t until_ms, struct vf_result *res)
 {
-    struct pollfd pfd[VF_AGENT_CB_PENDING + 1];
-    struct cb_conn *owner[VF_AGENT_CB_PENDING + 1];
+    struct pollfd pfd[VF_AGENT_CB_PENDING + 2];
+    struct cb_conn *owner[VF_AGENT_CB_PENDING + 2];
     int64_t wake = until_ms;
     nfds_t n = 0;
+    nfds_t sniff = (nfds_t)-1;
     int rc;
 
     for (size_t i = 0; i < VF_AGENT_CB_PENDING; i++) {
@@ -564,6 +650,13 @@ cb_wait(const struct vf_xport *x, struct cb_set *set, int lfd, uint16_t cb_port,
     if (n == 0) {
         return 0;
     }
+    if (set->sniff_fd >= 0) {
+        sniff = n;
+        pfd[n].fd = set->sniff_fd;
+        pfd[n].events = POLLIN;
+        pfd[n].revents = 0;
+        owner[n++] = NULL;
+    }
     rc = poll(pfd, n, vf_ms_left(wake));
     if (rc < 0) {
         if (errno == EINTR) {
@@ -581,12 +674,164 @@ cb_wait(const struct vf_xport *x, struct cb_set *set, int lfd, uint16_t cb_port,
             cb_read(set, owner[i]);
         }
     }
+    if (sniff != (nfds_t)-1 && pfd[sniff].revents != 0) {
+        sniff_read(set);
+    }
     for (nfds_t i = 0; i < n && set->winner < 0; i++) {
-        if (owner[i] == NULL && pfd[i].revents != 0) {
+        if (owner[i] == NULL && i != sniff && pfd[i].revents != 0) {
             return cb_accept(x, set, lfd, cb_port, res);
         }
     }
     return 0;
+}
+
+/* append one line to res->diag */
+static void diag_add(struct vf_result *res, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+diag_add(struct vf_result *res, const char *fmt, ...)
+{
+    size_t used = strlen(res->diag);
+    va_list ap;
+
+    if (used + 2 >= sizeof(res->diag)) {
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(res->diag + used, sizeof(res->diag) - used - 1, fmt, ap);
+    va_end(ap);
+    used = strlen(res->diag);
+    res->diag[used++] = '\n';
+    res->diag[used] = '\0';
+}
+
+/* What --diagnose saw, step by step (see the top of this file). */
+struct diag_state {
+    const char *gaddr;
+    const char *tried;          /* "10.0.0.2 (eth0), ..." */
+    unsigned int sent;
+    int send_err;
+    bool finished;              /* the exchange on the winning call-back ran */
+    int finish_rc;
+    char local[INET6_ADDRSTRLEN];   /* our end of the call-back = our identity on the host */
+};
+
+static void
+diagnose(const struct vf_xport *x, const struct cb_set *cbs, const struct diag_state *d,
+         const struct vf_result *r0, struct vf_result *res)
+{
+    const struct vf_args *args = x->args;
+    unsigned int cb_port = args->callback_port != 0 ? args->callback_port : args->port;
+    const char *target = x->req->domain[0] != '\0' ? x->req->domain : "";
+
+    (void)r0;
+    res->diag[0] = '\0';
+    diag_add(res, "diagnosis (%s --diagnose):", args->progname);
+    if (d->sent == 0) {
+        diag_add(res, "  1. request: NOT SENT: no datagram could be sent to %s UDP %u via %s "
+                 "(%s)", d->gaddr, args->port, d->tried[0] != '\0' ? d->tried : "(none)",
+                 strerror(d->send_err < 0 ? -d->send_err : ENETUNREACH));
+        diag_add(res, "     next: check this node's addresses and multicast route "
+                 "(ip -br address; ip route get %s), or choose the interface with -I",
+                 d->gaddr);
+        return;
+    }
+    diag_add(res, "  1. request: sent %u signed datagram(s) (%s) to %s UDP %u from %s",
+             d->sent, vf_hash_name(args->hash), d->gaddr, args->port, d->tried);
+    if (cbs->winner_peer[0] != '\0' || d->finished) {
+        if (args->auth == VF_HASH_NONE) {
+            diag_add(res, "  2. call-back: fence_virtd at %s connected to TCP port %u "
+                     "(auth none: not verified)", cbs->winner_peer, cb_port);
+        } else {
+            diag_add(res, "  2. call-back: fence_virtd at %s connected to TCP port %u and "
+                     "answered our %s challenge correctly: the key matches",
+                     cbs->winner_peer, cb_port, vf_hash_name(args->auth));
+        }
+        if (d->finish_rc < 0) {
+            diag_add(res, "  3. exchange: FAILED: %s", res->msg);
+            diag_add(res, "     next: the host did not accept our answer to its challenge or "
+                     "stopped: compare auth (-C, now %s) with listeners/multicast/auth on "
+                     "the host, and read fence_virtd's log", vf_hash_name(args->auth));
+            return;
+        }
+        switch (res->resp) {
+        case VF_RESP_PERM:
+            diag_add(res, "  3. answer: PERMISSION DENIED by fence_virtd at %s: its groups "
+                     "do not let this node (identity %s, the call-back address) act on "
+                     "'%s'", cbs->winner_peer, d->local, target);
+            diag_add(res, "     next: on the host, add to a group in fence_virt.conf: "
+                     "ip = \"%s\"; uuid = \"%s\"; then systemctl reload fence_virtd "
+                     "(fence_virtd --check lists the groups)", d->local,
+                     target[0] != '\0' ? target : "VM");
+            break;
+        case VF_RESP_FAIL:
+            diag_add(res, "  3. answer: operation failed on the host (unknown domain, or the "
+                     "hypervisor refused); fence_virtd's log names the reason");
+            break;
+        default:
+            if (res->hostlist) {
+                diag_add(res, "  3. answer: a list of %zu domain(s): every step worked",
+                         res->n_hosts);
+            } else {
+                diag_add(res, "  3. answer: response %d: every step worked", res->resp);
+            }
+            break;
+        }
+        return;
+    }
+    if (cbs->n_wrong > 0) {
+        diag_add(res, "  2. call-back: KEY MISMATCH: %u connection(s) to TCP port %u (last "
+                 "from %s) answered our %s challenge wrongly", cbs->n_wrong, cb_port,
+                 cbs->last, vf_hash_name(args->auth));
+        diag_add(res, "     next: copy the host's key file to %s on this node (the same "
+                 "bytes), and use the same auth (-C) as listeners/multicast/auth",
+                 args->key_file);
+        return;
+    }
+    if (cbs->n_accepted > 0) {
+        diag_add(res, "  2. call-back: %u connection(s) to TCP port %u (last from %s) closed "
+                 "or stalled before answering our challenge: the key or the auth algorithm "
+                 "differ, or something other than fence_virtd connects to this port",
+                 cbs->n_accepted, cb_port, cbs->last);
+        diag_add(res, "     next: compare key_file and auth (-C %s) with the host's "
+                 "listeners/multicast block", vf_hash_name(args->auth));
+        return;
+    }
+    if (cbs->sniff_fd >= 0 && cbs->n_syn > 0) {
+        diag_add(res, "  2. call-back: BLOCKED ON THIS NODE: %s tried to connect to TCP "
+                 "port %u (%u attempt(s) seen arriving) but no connection was accepted: "
+                 "this node's firewall drops the host's call-back", cbs->syn_from, cb_port,
+                 cbs->n_syn);
+        diag_add(res, "     next: open TCP %u inbound (from the host) on this node: "
+                 "firewall-cmd --permanent --add-port=%u/tcp && firewall-cmd --reload; or: "
+                 "nft add rule inet filter input tcp dport %u accept", cb_port, cb_port,
+                 cb_port);
+        return;
+    }
+    if (cbs->sniff_fd >= 0) {
+        diag_add(res, "  2. call-back: NONE: no host even tried to connect to TCP port %u "
+                 "within %u s, so no fence_virtd accepted the request. From this node the "
+                 "causes below cannot be told apart:", cb_port, args->timeout);
+    } else {
+        diag_add(res, "  2. call-back: NONE arrived on TCP port %u within %u s: either no "
+                 "fence_virtd accepted the request, or it could not connect back to this "
+                 "node's TCP port %u (run --diagnose as root: it then sees whether the host "
+                 "tried). Possible causes:", cb_port, args->timeout, cb_port);
+        diag_add(res, "     - this node's firewall drops TCP %u inbound: firewall-cmd "
+                 "--permanent --add-port=%u/tcp; nft add rule inet filter input tcp dport %u "
+                 "accept", cb_port, cb_port, cb_port);
+    }
+    diag_add(res, "     - the host's firewall drops UDP %u or IGMP: on the host, "
+             "firewall-cmd --permanent --add-port=%u/udp --add-protocol=igmp; nft add rule "
+             "inet filter input udp dport %u accept", args->port, args->port, args->port);
+    diag_add(res, "     - fence_virtd listens on another group, port or interface than %s UDP "
+             "%u on the network of %s", d->gaddr, args->port, d->tried);
+    diag_add(res, "     - the key or hash differ: fence_virtd drops a request whose signature "
+             "does not verify (its log says so), without any answer");
+    diag_add(res, "     - no fence_virtd runs with a multicast listener");
+    diag_add(res, "     next: on the host, run fence_virtd --check and look in its log for "
+             "requests from %s", d->tried);
 }
 
 int
@@ -608,8 +853,11 @@ vf_xport_mcast(const struct vf_xport *x, struct vf_result *res)
     unsigned int sent = 0;
     int send_err = 0;
     bool waited = false;
+    struct diag_state ds;
     int rc;
 
+    memset(&ds, 0, sizeof(ds));
+    tried[0] = '\0';
     cb_set_init(&cbs);
     family = args->family;
     gaddr = args->mcast_addr;
@@ -682,6 +930,11 @@ vf_xport_mcast(const struct vf_xport *x, struct vf_result *res)
     if (waited) {
         vf_dbg(1, "call-back port %u is free after %.1f s", cb_port,
                (double)(vf_now_ms() - start) / 1000.0);
+    }
+    if (args->diagnose) {
+        sniff_open(&cbs, family, cb_port);
+        ds.gaddr = gaddr;
+        ds.tried = tried;
     }
 
     /* Rounds of datagrams, and between them the call-backs: the listener
@@ -780,8 +1033,24 @@ vf_xport_mcast(const struct vf_xport *x, struct vf_result *res)
      * challenge is done, the daemon's challenge and the answer remain */
     rc = vf_stream_finish(x, cfd, cbs.winner_peer,
                           vf_now_ms() + (int64_t)args->timeout * 1000, res);
+    if (args->diagnose) {
+        struct sockaddr_storage me;
+        socklen_t ml = sizeof(me);
+
+        ds.finished = true;
+        ds.finish_rc = rc;
+        if (getsockname(cfd, (struct sockaddr *)&me, &ml) == 0) {
+            vf_sockaddr_str((struct sockaddr *)&me, ml, ds.local, sizeof(ds.local), 0);
+        }
+    }
 
 out:
+    if (args->diagnose && ds.gaddr != NULL) {
+        ds.sent = sent;
+        ds.send_err = send_err;
+        diagnose(x, &cbs, &ds, res, res);
+    }
+    cbs.sniff_fd = vf_close(cbs.sniff_fd);
     cb_close_all(&cbs);
     vf_close(cbs.winner);
     vf_close(cfd);

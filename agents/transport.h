@@ -48,6 +48,8 @@ struct vf_result {
     bool hostlist;                /* a host list stream was received */
     size_t n_hosts;
     char msg[768];                /* failure reason (one or two lines) */
+    /* fence_xvm --diagnose (mcast.c): what each step saw, "" when not asked */
+    char diag[2048];
 };
 
 /*

@@ -8,6 +8,13 @@
  * stop gracefully, SIGHUP reloads) and the main loop that watches the
  * listener threads.  Requests themselves are handled in pipeline.c.
  *
+ * Under systemd (Type=notify, notify.c): READY=1 once every listener is
+ * bound and the backend answered its monitor op (or, when it does not
+ * answer within READY_BACKEND_WAIT_MS, with STATUS= saying so: the daemon
+ * serves, and fails requests, rather than being restarted in a loop), STATUS=
+ * lines, RELOADING=1 ... READY=1 around a SIGHUP reload, STOPPING=1.
+ * --check (selfcheck.c) is the host self-test; only its dispatch is here.
+ *
  * Configuration extension (several listeners in one daemon): besides the
  * reference form `listener = "multicast";`, the value may be a comma
  * separated list, e.g. `listener = "multicast,tcp";`: every named listener
@@ -40,8 +47,10 @@
 #include "listener.h"
 #include "listeners/common.h"
 #include "log.h"
+#include "notify.h"
 #include "pipeline.h"
 #include "registry.h"
+#include "selfcheck.h"
 
 #ifndef VF_CONF_DEFAULT
 #define VF_CONF_DEFAULT "/etc/fence_virt.conf"
@@ -53,6 +62,10 @@
 #define VF_MAX_LISTENER_NAMES 8
 #define SHUTDOWN_DRAIN_MS 30000
 #define RELOAD_DRAIN_MS 2000
+#define READY_BACKEND_WAIT_MS 30000  /* READY=1 at the latest after this (systemd: 90 s) */
+#define PROBE_DEADLINE_MS 2000       /* one monitor/list of the backend for STATUS= */
+#define PROBE_RETRY_MS 1000          /* backend not answering: ask again after */
+#define PROBE_REFRESH_MS 60000       /* STATUS= refresh while serving */
 
 static const char *progname = "fence_virtd";
 
@@ -66,6 +79,7 @@ static struct {
     bool list;
     bool configure;
     bool check;
+    bool selfcheck;
 } arg = { .debug = -1 };
 
 /* what a configuration asks for */
@@ -105,6 +119,8 @@ usage(FILE *out)
             "  -l, --list             list the available plugins and exit\n"
             "  -c, --configure        interactive configuration\n"
             "      --check-config     check the configuration, groups and keys; exit 0/1\n"
+            "      --check            host self-test: configuration, keys, listener ports,\n"
+            "                         multicast interfaces, backend, groups; exit 0/1\n"
             "  -h, --help             this help\n"
             "  -V, --version          print the version\n",
             progname, VF_CONF_DEFAULT, VF_PIDFILE_DEFAULT);
@@ -461,6 +477,8 @@ backend_start(const struct vf_conf *conf, const char *name, bool wait_init,
         if (!logged) {
             vf_log(LOG_WARNING, "backend '%s': %s; waiting for it (-w)", name,
                    err[0] != '\0' ? err : strerror(-r));
+            vf_notify_status("backend '%s' not initialised (%s), waiting (-w)", name,
+                             err[0] != '\0' ? err : strerror(-r));
             logged = true;
         }
         if (sigs != NULL) {
@@ -682,6 +700,8 @@ listeners_reload(const struct vf_conf *conf, const struct runcfg *rc)
  * daemon the normal way (running requests drain), never exit() under the
  * feet of the worker threads.
  */
+static char reload_err[512];
+
 static int
 reload(void)
 {
@@ -695,14 +715,18 @@ reload(void)
     int r = 0;
 
     vf_log(LOG_NOTICE, "SIGHUP: reloading '%s'", arg.conf_path);
+    reload_err[0] = '\0';
     r = vf_conf_parse_file(arg.conf_path, &conf, err, sizeof(err));
     if (r < 0) {
         vf_log(LOG_ERR, "reload: %s; keeping the running configuration", err);
+        snprintf(reload_err, sizeof(reload_err), "%s", err);
         return 0;
     }
     if (check_conf_logged(conf, &rc, &groups) > 0) {
         vf_log(LOG_ERR, "reload: '%s' has errors; keeping the running configuration",
                arg.conf_path);
+        snprintf(reload_err, sizeof(reload_err), "'%s' has errors (see the log or "
+                 "fence_virtd --check-config)", arg.conf_path);
         vf_conf_free(conf);
         return 0;
     }
@@ -715,6 +739,8 @@ reload(void)
         if (r < 0) {
             vf_log(LOG_ERR, "reload: backend '%s': %s; keeping the running configuration",
                    rc.backend, err[0] != '\0' ? err : strerror(-r));
+            snprintf(reload_err, sizeof(reload_err), "backend '%s': %s", rc.backend,
+                     err[0] != '\0' ? err : strerror(-r));
             goto fail;
         }
         new_be = old_be;
@@ -724,6 +750,8 @@ reload(void)
         if (r < 0) {
             vf_log(LOG_ERR, "reload: backend '%s' failed; keeping the running configuration",
                    rc.backend);
+            snprintf(reload_err, sizeof(reload_err), "backend '%s' failed to start",
+                     rc.backend);
             goto fail;
         }
     }
@@ -762,7 +790,7 @@ fail:
 static int
 parse_args(int argc, char **argv)
 {
-    enum { OPT_CHECK = 256 };
+    enum { OPT_CHECK = 256, OPT_SELFCHECK };
     static const struct option longopts[] = {
         { "foreground", no_argument, NULL, 'F' },
         { "debug", required_argument, NULL, 'd' },
@@ -773,6 +801,7 @@ parse_args(int argc, char **argv)
         { "list", no_argument, NULL, 'l' },
         { "configure", no_argument, NULL, 'c' },
         { "check-config", no_argument, NULL, OPT_CHECK },
+        { "check", no_argument, NULL, OPT_SELFCHECK },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
@@ -816,6 +845,9 @@ parse_args(int argc, char **argv)
             break;
         case OPT_CHECK:
             arg.check = true;
+            break;
+        case OPT_SELFCHECK:
+            arg.selfcheck = true;
             break;
         case 'h':
             usage(stdout);
@@ -911,6 +943,146 @@ do_check(void)
     return 0;
 }
 
+/* "multicast,tcp" */
+static void
+listener_names(const struct runcfg *rc, char *out, size_t len)
+{
+    out[0] = '\0';
+    for (size_t i = 0; i < rc->n_listeners; i++) {
+        size_t l = strlen(out);
+
+        snprintf(out + l, len - l, "%s%s", i > 0 ? "," : "", rc->listeners[i]);
+    }
+}
+
+static int
+count_domain(void *p, const struct vf_domain_info *dom)
+{
+    (void)dom;
+    (*(unsigned int *)p)++;
+    return 0;
+}
+
+/*
+ * Ask the backend (monitor, then list) with a short deadline and describe
+ * the daemon for STATUS=: "serving multicast,tcp; libvirt: 3 domains".
+ * Returns 0 when the backend answered.  Called from the main thread only.
+ */
+static int
+backend_probe(char *status, size_t len)
+{
+    struct vf_backend_inst *be = vf_pipeline_get_backend();
+    const struct vf_backend_ops *ops = vf_backend_inst_ops(be);
+    void *priv = vf_backend_inst_priv(be);
+    int64_t deadline = vf_now_ms() + PROBE_DEADLINE_MS;
+    char names[VF_MAX_LISTENER_NAMES * 33];
+    unsigned int n = 0;
+    int r = -EHOSTDOWN;
+
+    listener_names(&cur_rc, names, sizeof(names));
+    if (ops != NULL) {
+        r = ops->monitor != NULL ? ops->monitor(priv, deadline) : 0;
+        if (r == 0) {
+            r = ops->list(priv, count_domain, &n, deadline);
+        }
+    }
+    if (r == 0) {
+        snprintf(status, len, "serving %s; %s: %u domain%s", names, cur_rc.backend, n,
+                 n == 1 ? "" : "s");
+    } else {
+        snprintf(status, len, "serving %s; backend %s unreachable (%s), retrying", names,
+                 cur_rc.backend, strerror(-r));
+    }
+    vf_backend_inst_unref(be);
+    return r;
+}
+
+/* Readiness and STATUS= for the service manager (nothing without NOTIFY_SOCKET). */
+static struct {
+    bool ready;
+    int64_t ready_by;       /* READY=1 at the latest then */
+    int64_t next_probe;
+} nst;
+
+static void
+notify_tick(bool force)
+{
+    char status[600];
+    int64_t now = vf_now_ms();
+    int r = 0;
+
+    if (!vf_notify_enabled() || (!force && now < nst.next_probe)) {
+        return;
+    }
+    r = backend_probe(status, sizeof(status));
+    if (r == 0 || now >= nst.ready_by) {
+        if (!nst.ready) {
+            if (r < 0) {
+                vf_log(LOG_WARNING, "backend '%s' did not answer within %d s; telling the "
+                       "service manager we are ready anyway (requests fail until it "
+                       "answers)", cur_rc.backend, READY_BACKEND_WAIT_MS / 1000);
+            }
+            vf_notify_ready(status);
+            nst.ready = true;
+        } else {
+            vf_notify_status("%s", status);
+        }
+    } else {
+        vf_notify_status("%s", status);
+    }
+    nst.next_probe = vf_now_ms() + (r == 0 ? PROBE_REFRESH_MS :
+                                    nst.ready ? 5 * PROBE_RETRY_MS : PROBE_RETRY_MS);
+}
+
+/* --check: the host self-test (selfcheck.c), fed with the --check-config result. */
+static int
+do_selfcheck(void)
+{
+    struct vf_selfcheck_in in;
+    struct vf_conf *conf = NULL;
+    struct runcfg rc;
+    char err[1024] = "";
+    char *diag = NULL;
+    size_t dlen = 0;
+    FILE *mem = NULL;
+    int r = 0;
+
+    /* the report is the output: log lines (a backend's, a key's mode) only
+     * on stderr, never in syslog */
+    vf_log_init(progname, VF_LOG_STDERR, arg.debug > 0 ? arg.debug : 0);
+    memset(&in, 0, sizeof(in));
+    memset(&rc, 0, sizeof(rc));
+    in.conf_path = arg.conf_path;
+    in.pid_path = pid_path_abs;
+    in.pid_path_given = arg.pid_path != NULL && strcmp(arg.pid_path, VF_PIDFILE_DEFAULT) != 0;
+    if (vf_conf_parse_file(arg.conf_path, &conf, err, sizeof(err)) < 0) {
+        in.parse_error = err;
+        return vf_selfcheck_run(&in, stdout);
+    }
+    vf_registry_init(module_path_of(conf));
+    mem = open_memstream(&diag, &dlen);
+    if (mem == NULL) {
+        fprintf(stderr, "%s: out of memory\n", progname);
+        r = 1;
+        goto out;
+    }
+    in.conf = conf;
+    in.conf_errors = check_conf(conf, &rc, NULL, mem);
+    fclose(mem);
+    in.conf_diag = diag;
+    for (size_t i = 0; i < rc.n_listeners; i++) {
+        in.listeners[i] = rc.listeners[i];
+    }
+    in.n_listeners = rc.n_listeners;
+    in.backend = rc.backend[0] != '\0' ? rc.backend : NULL;
+    r = vf_selfcheck_run(&in, stdout);
+out:
+    free(diag);
+    vf_conf_free(conf);
+    vf_registry_fini();
+    return r;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -926,6 +1098,12 @@ main(int argc, char **argv)
     parse_args(argc, argv);
     vf_log_init(progname, VF_LOG_STDERR | VF_LOG_SYSLOG, arg.debug > 0 ? arg.debug : 0);
 
+    if (arg.selfcheck) {
+        exit_code = do_selfcheck();
+        free(arg.conf_path);
+        free(pid_path_abs);
+        return exit_code;
+    }
     if (arg.list || arg.configure || arg.check) {
         exit_code = arg.list ? do_list() : arg.configure ? do_configure() : do_check();
         free(arg.conf_path);
@@ -999,15 +1177,13 @@ main(int argc, char **argv)
     {
         char names[VF_MAX_LISTENER_NAMES * 33] = "";
 
-        for (size_t i = 0; i < cur_rc.n_listeners; i++) {
-            size_t l = strlen(names);
-
-            snprintf(names + l, sizeof(names) - l, "%s%s", i > 0 ? "," : "",
-                     cur_rc.listeners[i]);
-        }
+        listener_names(&cur_rc, names, sizeof(names));
         vf_log(LOG_NOTICE, "%s %s started (pid %ld): listeners '%s', backend '%s'",
                progname, PACKAGE_VERSION, (long)getpid(), names, cur_rc.backend);
     }
+    /* every listener is bound: READY=1 as soon as the backend answers */
+    nst.ready_by = vf_now_ms() + READY_BACKEND_WAIT_MS;
+    notify_tick(true);
     if (!foreground) {
         vf_log_init(progname, VF_LOG_SYSLOG, debug);
         detach_stdio(ready_fd);
@@ -1025,12 +1201,28 @@ main(int argc, char **argv)
             break;
         }
         if (sig == SIGHUP) {
+            vf_notify_reloading();
             if (reload() < 0) {
                 exit_code = 1;
                 break;
             }
+            if (reload_err[0] != '\0') {
+                char names[VF_MAX_LISTENER_NAMES * 33];
+
+                listener_names(&cur_rc, names, sizeof(names));
+                (void)vf_notify("READY=1\nSTATUS=reload failed: %s; serving %s with the "
+                                "previous configuration", reload_err, names);
+                nst.ready = true;
+                nst.next_probe = vf_now_ms() + PROBE_REFRESH_MS;
+            } else {
+                /* READY=1 again with the new status (the backend may be new) */
+                nst.ready = false;
+                nst.ready_by = vf_now_ms();
+                notify_tick(true);
+            }
             continue;
         }
+        notify_tick(false);
         for (size_t i = 0; i < n_cur_ls; i++) {
             failed = failed || vf_listener_failed(cur_ls[i].li);
         }
@@ -1040,6 +1232,7 @@ main(int argc, char **argv)
             break;
         }
     }
+    vf_notify_stopping();
 
     {
         int64_t deadline = vf_now_ms() + SHUTDOWN_DRAIN_MS;

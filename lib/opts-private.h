@@ -36,6 +36,7 @@ enum opt_id {
     OPT_DOMAIN,
     OPT_INTERFACE,
     OPT_CALLBACK_PORT,
+    OPT_DIAGNOSE,
     OPT__MAX,
 };
 

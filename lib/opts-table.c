@@ -155,6 +155,14 @@ const struct vf_opt vf__opt_table[OPT__MAX] = {
         .shortdesc = "TCP port on which to wait for the host's call-back "
                      "(1-65535; default: the ipport value)",
     },
+    [OPT_DIAGNOSE] = {
+        .key = "diagnose", .letter = 0, .type = VF_OPT_BOOL,
+        .def = "0", .agents = AGENT_XVM,
+        .shortdesc = "Report on stderr which step of the request succeeded or "
+                     "failed (request sent, call-back attempted and arrived, "
+                     "key, answer) and what to check; e.g. "
+                     "fence_xvm -o list --diagnose",
+    },
 };
 
 /*
@@ -170,7 +178,7 @@ const struct vf_opt *const vf__meta_xvm[] = {
     T(OPT_RETRANS), T(OPT_AUTH), T(OPT_HASH), T(OPT_KEY_FILE), T(OPT_PLUG),
     T(OPT_PORT), T(OPT_USE_UUID), T(OPT_ACTION), T(OPT_TIMEOUT), T(OPT_DELAY),
     T(OPT_DOMAIN),
-    T(OPT_INTERFACE), T(OPT_CALLBACK_PORT),
+    T(OPT_INTERFACE), T(OPT_CALLBACK_PORT), T(OPT_DIAGNOSE),
     NULL,
 };
 const struct vf_opt *const vf__meta_virt[] = {

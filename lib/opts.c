@@ -480,6 +480,15 @@ apply_opt(struct vf_args *args, int id, const char *val, enum vf_fa_src src,
         args->use_uuid = b;
         return 0;
 
+    case OPT_DIAGNOSE:
+        if (parse_bool(val, &b) < 0) {
+            snprintf(msg, msg_len, "invalid value '%s' for %s: "
+                     "expected a boolean", val, name);
+            return -EINVAL;
+        }
+        args->diagnose = b;
+        return 0;
+
     case OPT_TIMEOUT:
         if (parse_uint(val, false, 1, MAX_TIMEOUT, &n) < 0) {
             snprintf(msg, msg_len, "invalid value '%s' for %s: expected "

@@ -144,7 +144,7 @@ test_table_order(void)
     VFT_EQ_STR(keys_of(VF_AGENT_XVM, buf, sizeof(buf)),
                "debug ip_family multicast_address ipport retrans auth hash "
                "key_file plug port use_uuid action timeout delay domain "
-               "interface callback_port");
+               "interface callback_port diagnose");
     VFT_EQ_STR(keys_of(VF_AGENT_VIRT, buf, sizeof(buf)),
                "debug serial_device serial_params channel_address ipport plug "
                "port action timeout ipaddr vsock auth hash key_file delay domain");

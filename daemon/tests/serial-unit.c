@@ -5,19 +5,34 @@
  * (this test creates and listens on each guest's UNIX socket and accepts
  * the listener's connection, as QEMU does for <source mode='bind'>), and
  * the daemon (a fake vf_daemon_api whose submit() queues the vf_conn for
- * the test to inspect and answer).  The listener source is #included so
- * that the test can use the listener's own libvirt connection (sl->conn,
- * owned by the watcher thread, stable once the first guest is connected) to
+ * the test to inspect and answer).  The test links against the listener's
+ * files (listeners/serial-int.h) so that it can use the listener's libvirt
+ * connection (sl->conn, the process's shared connection to the URI, held by
+ * the watcher thread, stable once the first guest is connected) to
  * start and stop a domain: the test driver only emits lifecycle events to
  * callbacks registered on the connection that made the change, so this is
  * how the event path (start -> connect, stop -> close) is exercised here.
  * The reconnect-after-libvirtd-restart and hung-libvirtd paths need a real
  * libvirtd and are covered by tests/interop/daemon-serial.sh.
  */
-#include "../listeners/serial.c"
-
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
 
+#include <libvirt/libvirt.h>
+
+#include "config.h"
+#include "io.h"
+#include "log.h"
+#include "timeutil.h"
+#include "listeners/serial-int.h"
 #include "../../lib/tests/vftest.h"
 
 #define U(n) "5e71a100-0000-4000-8000-0000000000" n
@@ -335,7 +350,7 @@ test_serial_mode(void)
     /* a frame split in two writes */
     frame(f, VF_CMD_ON, "split-vm", 10);
     VFT_EQ_INT(send_all(fd1, f, 30), 0);
-    sl_sleep_ms(100);
+    vf_sleep_ms(100);
     VFT_EQ_INT(send_all(fd1, f + 30, sizeof(f) - 30), 0);
     c = q_pop(2000);
     VFT_CHECK(c != NULL && c->req.seqno == 10 && strcmp(c->req.domain, "split-vm") == 0);
@@ -346,7 +361,7 @@ test_serial_mode(void)
     /* an incomplete frame expires; the next frame is read cleanly */
     frame(f, VF_CMD_OFF, "stale-vm", 11);
     VFT_EQ_INT(send_all(fd1, f, 20), 0);
-    sl_sleep_ms(1300);
+    vf_sleep_ms(1300);
     frame(f, VF_CMD_STATUS, "fresh-vm", 12);
     VFT_EQ_INT(send_all(fd1, f, sizeof(f)), 0);
     c = q_pop(2000);
@@ -380,7 +395,7 @@ test_serial_mode(void)
         VFT_EQ_INT(c->ops->send_response(c, VF_RESP_HOSTLIST, vf_now_ms() + 2000), 0);
         VFT_EQ_INT(c->ops->send_host_state(c, &hs, vf_now_ms() + 2000), 0);
         pthread_create(&th, NULL, bg_send, &b);
-        sl_sleep_ms(150);                   /* c2 now waits for the socket */
+        vf_sleep_ms(150);                   /* c2 now waits for the socket */
         VFT_EQ_INT(c->ops->send_host_state(c, &hs, vf_now_ms() + 2000), 0);
         VFT_EQ_INT(c->ops->send_host_state(c, &end, vf_now_ms() + 2000), 0);
         VFT_EQ_INT(c->ops->send_response(c, VF_RESP_SUCCESS, vf_now_ms() + 2000), 0);
@@ -438,7 +453,7 @@ test_serial_mode(void)
     c = q_pop(2000);
     VFT_CHECK(c != NULL);
     (void)vf_close(fd2);                    /* QEMU side closes */
-    sl_sleep_ms(200);                       /* listener sees EOF, drops the guest */
+    vf_sleep_ms(200);                       /* listener sees EOF, drops the guest */
     if (c != NULL) {
         VFT_CHECK(c->ops->send_response(c, VF_RESP_SUCCESS, vf_now_ms() + 1000) < 0);
         c->ops->close(c);                   /* last reference: no use-after-free */

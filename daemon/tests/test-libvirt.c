@@ -4,10 +4,14 @@
  * The backend runs against libvirt's in-process test driver
  * (test:///<file>.xml): no libvirtd, no KVM, no root.  Faked here: the
  * hypervisor (test driver), and the configuration (built from a buffer).
- * The backend source is included directly so that the test can reach the
- * backend's own connection for the one thing the test driver cannot do
- * from outside: create a transient domain (virDomainCreateXML on the same
- * connection, because every test:///file connection has private state).
+ * The test links against the backend's files (backends/libvirt-int.h) so
+ * that it can reach the backend's own connection (lv_uri_conn) for what
+ * the test driver cannot do from outside: create a transient domain
+ * (virDomainCreateXML on the same connection, because every test:///file
+ * connection has private state), and define / start / stop / undefine
+ * domains whose lifecycle events the watch op must report (the test driver
+ * emits events only to callbacks registered on the connection that made
+ * the change).
  *
  * Also faked: a "libvirtd" that never answers (a listening UNIX socket
  * nobody accepts), to check that init, requests and fini stay bounded while
@@ -19,13 +23,23 @@
  * test driver removes a transient domain when it stops, so that state
  * cannot be built.
  */
-#include "../backends/libvirt.c"
-
+#include <errno.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <libvirt/libvirt.h>
+
+#include "config.h"
+#include "io.h"
+#include "log.h"
+#include "timeutil.h"
+#include "backends/libvirt-int.h"
 #include "../../lib/tests/vftest.h"
 
 #define U(n) "5ca1ab1e-0000-4000-8000-0000000000" n
@@ -182,11 +196,36 @@ status_of(struct lv_backend *be, const char *target)
     return on ? 1 : 0;
 }
 
+/* is URI @idx of @be connected? */
+static bool
+uri_up(struct lv_backend *be, size_t idx)
+{
+    virConnectPtr c = lv_uri_conn(be, idx);
+
+    if (c != NULL) {
+        virConnectClose(c);
+    }
+    return c != NULL;
+}
+
+/* @name looked up through the backend's own connection to URI @idx, or NULL */
+static virDomainPtr
+dom_get(struct lv_backend *be, size_t idx, const char *name)
+{
+    virConnectPtr c = lv_uri_conn(be, idx);
+    virDomainPtr d = c != NULL ? virDomainLookupByName(c, name) : NULL;
+
+    if (c != NULL) {
+        virConnectClose(c);
+    }
+    return d;
+}
+
 /* domain ID through the backend's own connection (changes on every start) */
 static int
 dom_id(struct lv_backend *be, size_t idx, const char *name)
 {
-    virDomainPtr d = virDomainLookupByName(be->uris[idx].conn, name);
+    virDomainPtr d = dom_get(be, idx, name);
     int id;
 
     if (d == NULL) {
@@ -363,7 +402,14 @@ test_main_ops(void)
     VFT_EQ_INT(lv_ops.reboot(be, "nope", 0, dl()), -ENOENT);
 
     /* transient domain: reboot re-creates it from its saved XML; off removes it */
-    td = virDomainCreateXML(be->uris[0].conn, xml_transient, 0);
+    {
+        virConnectPtr c0 = lv_uri_conn(be, 0);
+
+        td = c0 != NULL ? virDomainCreateXML(c0, xml_transient, 0) : NULL;
+        if (c0 != NULL) {
+            virConnectClose(c0);
+        }
+    }
     VFT_CHECK(td != NULL);
     if (td != NULL) {
         virDomainFree(td);
@@ -477,7 +523,7 @@ test_hung_open(void)
 static int
 dom_state(struct lv_backend *be, size_t idx, const char *name)
 {
-    virDomainPtr d = virDomainLookupByName(be->uris[idx].conn, name);
+    virDomainPtr d = dom_get(be, idx, name);
     int state = -1, reason = 0;
 
     if (d == NULL) {
@@ -617,8 +663,8 @@ test_second_uri_down(void)
             fprintf(stderr, "init: %s\n", err);
             continue;
         }
-        VFT_CHECK(be->uris[0].conn != NULL);
-        VFT_CHECK(be->uris[1].conn == NULL);
+        VFT_CHECK(uri_up(be, 0));
+        VFT_CHECK(!uri_up(be, 1));
         VFT_EQ_INT(dom_state(be, 0, "vm-run"), VIR_DOMAIN_RUNNING);
         VFT_EQ_INT(status_of(be, "vm-run"), 1);     /* a reachable copy is on: ON is true */
         /* off: the reachable copy is killed, but the answer is a failure */
@@ -657,7 +703,7 @@ test_second_uri_down(void)
         fprintf(stderr, "init: %s\n", err);
         return;
     }
-    VFT_CHECK(be->uris[0].conn != NULL && be->uris[1].conn != NULL);
+    VFT_CHECK(uri_up(be, 0) && uri_up(be, 1));
     VFT_EQ_INT(lv_ops.off(be, "vm-run", 0, dl()), 0);
     VFT_EQ_INT(dom_state(be, 0, "vm-run"), VIR_DOMAIN_SHUTOFF);
     VFT_EQ_INT(status_of(be, "vm-run"), 0);
@@ -724,6 +770,184 @@ test_threads(void)
     lv_ops.fini(be);
 }
 
+/* ---- watch: lifecycle events (test:///default and test:///file) ---------- */
+
+struct ev_log {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct {
+        char name[256];
+        int state;
+        bool gone;
+    } ev[256];
+    size_t n;
+};
+
+static void
+ev_cb(void *arg, const struct vf_domain_info *dom, bool gone)
+{
+    struct ev_log *l = arg;
+
+    pthread_mutex_lock(&l->lock);
+    if (l->n < 256) {
+        snprintf(l->ev[l->n].name, sizeof(l->ev[0].name), "%s", dom->name);
+        l->ev[l->n].state = dom->state;
+        l->ev[l->n].gone = gone;
+        l->n++;
+    }
+    pthread_cond_broadcast(&l->cond);
+    pthread_mutex_unlock(&l->lock);
+}
+
+/* wait (3 s at most) for an event of @name in @state (-1: any) and @gone, after index @from */
+static bool
+ev_wait(struct ev_log *l, size_t from, const char *name, int state, bool gone)
+{
+    int64_t until = vf_now_ms() + 3000;
+    bool found = false;
+    size_t i;
+
+    pthread_mutex_lock(&l->lock);
+    while (!found) {
+        struct timespec ts;
+
+        for (i = from; i < l->n && !found; i++) {
+            found = strcmp(l->ev[i].name, name) == 0 && l->ev[i].gone == gone &&
+                (state < 0 || l->ev[i].state == state);
+        }
+        if (found || vf_now_ms() >= until) {
+            break;
+        }
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 50 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&l->cond, &l->lock, &ts);
+    }
+    pthread_mutex_unlock(&l->lock);
+    return found;
+}
+
+static size_t
+ev_count(struct ev_log *l)
+{
+    size_t n;
+
+    pthread_mutex_lock(&l->lock);
+    n = l->n;
+    pthread_mutex_unlock(&l->lock);
+    return n;
+}
+
+static const char xml_watched[] =
+    "<domain type='test'>\n"
+    "  <name>vm-watched</name><uuid>" U("40") "</uuid>\n"
+    "  <memory>65536</memory><vcpu>1</vcpu><os><type>hvm</type></os>\n"
+    "</domain>\n";
+
+/*
+ * The watch op on two URIs: define, start, destroy and undefine through
+ * the backend's connection to test:///default (the test driver reports
+ * events to callbacks of the connection that made the change), a start on
+ * the second URI, then a lost connection: once it is back, every domain
+ * is reported again (resync) and new events still arrive.  After unwatch,
+ * nothing more.
+ */
+static void
+test_watch(void)
+{
+    static struct ev_log l = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER };
+    struct lv_backend *be;
+    virConnectPtr c0 = NULL, c1 = NULL;
+    virDomainPtr d = NULL;
+    char err[512], text[1024];
+    int64_t t0;
+    size_t mark;
+    int r = 0;
+
+    snprintf(text, sizeof(text),
+             "backends { libvirt { uri = \"test:///default\"; uri1 = \"test://%s\"; } }", file1);
+    be = be_new(text, &r, err, sizeof(err));
+    VFT_EQ_INT(r, 0);
+    if (be == NULL) {
+        fprintf(stderr, "init: %s\n", err);
+        return;
+    }
+    VFT_CHECK(lv_ops.watch != NULL && lv_ops.unwatch != NULL);
+    VFT_EQ_INT(lv_ops.watch(be, NULL, &l), -EINVAL);
+    VFT_EQ_INT(lv_ops.watch(be, ev_cb, &l), 0);
+    c0 = lv_uri_conn(be, 0);
+    c1 = lv_uri_conn(be, 1);
+    VFT_CHECK(c0 != NULL && c1 != NULL);
+    if (c0 == NULL || c1 == NULL) {
+        goto out;
+    }
+    d = virDomainDefineXML(c0, xml_watched);
+    VFT_CHECK(d != NULL);
+    if (d == NULL) {
+        goto out;
+    }
+    VFT_CHECK(ev_wait(&l, 0, "vm-watched", VF_STATE_SHUTOFF, false));
+    mark = ev_count(&l);
+    VFT_EQ_INT(virDomainCreate(d), 0);
+    VFT_CHECK(ev_wait(&l, mark, "vm-watched", VF_STATE_RUNNING, false));
+    mark = ev_count(&l);
+    VFT_EQ_INT(virDomainDestroy(d), 0);
+    VFT_CHECK(ev_wait(&l, mark, "vm-watched", VF_STATE_SHUTOFF, false));
+    mark = ev_count(&l);
+    VFT_EQ_INT(virDomainUndefine(d), 0);
+    VFT_CHECK(ev_wait(&l, mark, "vm-watched", -1, true));
+    virDomainFree(d);
+    d = NULL;
+
+    /* the second URI too */
+    mark = ev_count(&l);
+    VFT_EQ_INT(lv_ops.on(be, "vm-off", 0, dl()), 0);
+    VFT_CHECK(ev_wait(&l, mark, "vm-off", VF_STATE_RUNNING, false));
+
+    /* a lost connection: resync once it is back ("test" is the default
+     * driver's own domain, never reported by an event here) */
+    mark = ev_count(&l);
+    t0 = vf_now_ms();
+    vf_virt_failed(c0, "the test says so");
+    VFT_CHECK(ev_wait(&l, mark, "test", VF_STATE_RUNNING, false));
+    VFT_CHECK(ev_wait(&l, mark, "vm-off", VF_STATE_RUNNING, false));
+    VFT_CHECK(vf_now_ms() - t0 < 3000);
+    virConnectClose(c0);
+    c0 = NULL;
+    while ((c0 = lv_uri_conn(be, 0)) == NULL && vf_now_ms() - t0 < 3000) {
+        vf_sleep_ms(20);
+    }
+    VFT_CHECK(c0 != NULL);
+    /* events of the new connection arrive */
+    mark = ev_count(&l);
+    d = c0 != NULL ? virDomainDefineXML(c0, xml_watched) : NULL;
+    VFT_CHECK(d != NULL);
+    VFT_CHECK(ev_wait(&l, mark, "vm-watched", VF_STATE_SHUTOFF, false));
+
+    /* unwatch: nothing more */
+    lv_ops.unwatch(be, ev_cb, &l);
+    mark = ev_count(&l);
+    if (d != NULL) {
+        VFT_EQ_INT(virDomainUndefine(d), 0);
+    }
+    vf_sleep_ms(300);
+    VFT_EQ_INT(ev_count(&l), mark);
+out:
+    if (d != NULL) {
+        virDomainFree(d);
+    }
+    if (c0 != NULL) {
+        virConnectClose(c0);
+    }
+    if (c1 != NULL) {
+        virConnectClose(c1);
+    }
+    lv_ops.fini(be);
+}
+
 int
 main(void)
 {
@@ -753,6 +977,7 @@ main(void)
     VFT_RUN(test_partial_off_unconfirmed);
     VFT_RUN(test_second_uri_down);
     VFT_RUN(test_threads);
+    VFT_RUN(test_watch);
     VFT_RUN(test_hung_open);
     unlink(file1);
     unlink(file2);

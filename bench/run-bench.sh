@@ -4,8 +4,10 @@
 # the same clients, over the tcp listener on 127.0.0.1 (different ports).
 # See bench/README.md for what each number means.  Not part of make check.
 #
-# Usage: bench/run-bench.sh [--quick] [--build DIR] [--out FILE]
-#   --quick   fewer samples and shorter runs (about 1 minute)
+# Usage: bench/run-bench.sh [--quick] [--rounds R] [--build DIR] [--out FILE]
+#   --quick   fewer samples and shorter runs, one round (about 2 minutes)
+#   --rounds  alternating rounds (reference, vmfence, ceiling; the next round
+#             vmfence first), every figure the median over them (default 3)
 #   --build   the build tree to measure (default: $VF_BENCH_BUILD, else <root>/normal)
 #   --out     write the results table there too (default: <build>/bench/results.md)
 # Environment:
@@ -14,8 +16,11 @@
 #   BENCH_N        samples for latency medians (default 30)
 #   BENCH_SECS     seconds per throughput run (default 3)
 #   BENCH_SIZES    hypervisor sizes for list latency (default "10 1000 10000")
+#   BENCH_ROUNDS   rounds (same as --rounds)
+#   BENCH_OURS_CONF  extra statements for vmfence's fence_virtd { } block
+#                  (e.g. 'privsep = "no";' to measure without privilege separation)
 # Needs: the reference packages (fence-virtd, fence-virt), a build tree with
-# bench/loadgen (make -C <build>/bench loadgen).  Without our daemon built,
+# bench/loadgen and bench/responder (make -C <build>/bench).  Without our daemon built,
 # its column shows n/a.
 
 set -u
@@ -24,13 +29,15 @@ BUILD=${VF_BENCH_BUILD:-${VF_BUILD_ROOT:-$SRC/_build}/normal}
 N=${BENCH_N:-30}
 SECS=${BENCH_SECS:-3}
 SIZES=${BENCH_SIZES:-10 1000 10000}
+ROUNDS=${BENCH_ROUNDS:-3}
 OUT=
 while [ $# -gt 0 ]; do
     case "$1" in
-    --quick) N=${BENCH_N:-10}; SECS=${BENCH_SECS:-1}; SIZES=${BENCH_SIZES:-10 1000} ;;
+    --quick) N=${BENCH_N:-10}; SECS=${BENCH_SECS:-1}; SIZES=${BENCH_SIZES:-10 1000}; ROUNDS=${BENCH_ROUNDS:-1} ;;
+    --rounds) ROUNDS=$2; shift ;;
     --out) OUT=$2; shift ;;
     --build) BUILD=$(cd "$2" && pwd) || exit 2; shift ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "run-bench.sh: unknown option '$1'" >&2; exit 2 ;;
     esac
     shift
@@ -42,15 +49,18 @@ REF_MODULES=/usr/lib/x86_64-linux-gnu/fence-virt
 AGENT=/usr/sbin/fence_virt
 OUR_DAEMON=$BUILD/daemon/fence_virtd
 LOADGEN=$BUILD/bench/loadgen
+RESPONDER=$BUILD/bench/responder
 
 die() { echo "run-bench.sh: $*" >&2; exit 1; }
 log() { echo "[bench] $*" >&2; }
 [ -x "$REF_DAEMON" ] || die "reference daemon $REF_DAEMON missing (package fence-virtd)"
 [ -x "$AGENT" ] || die "reference agent $AGENT missing (package fence-virt)"
-if [ ! -x "$LOADGEN" ]; then
+if [ ! -x "$LOADGEN" ] || [ ! -x "$RESPONDER" ]; then
     [ -f "$BUILD/Makefile" ] || die "no build tree in $BUILD (run scripts/run-tests.sh --quick or configure there)"
-    make -C "$BUILD/lib" >/dev/null && make -C "$BUILD/bench" loadgen >/dev/null || die "cannot build bench/loadgen"
+    make -C "$BUILD/lib" >/dev/null && make -C "$BUILD/bench" loadgen responder >/dev/null ||
+        die "cannot build bench/loadgen and bench/responder"
 fi
+case "$ROUNDS" in ''|*[!0-9]*|0) die "--rounds wants a positive number" ;; esac
 
 TMP=$(mktemp -d /tmp/vmfence-bench.XXXXXX)
 DPID=
@@ -103,6 +113,7 @@ start_daemon() {
         modline="module_path = \"$REF_MODULES\";"
     else
         bin=$OUR_DAEMON
+        modline=${BENCH_OURS_CONF:-}
     fi
     cat >"$TMP/$impl.conf" <<EOF
 fence_virtd { listener = "tcp"; backend = "libvirt"; $modline }
@@ -142,10 +153,35 @@ lg() {
 }
 kv() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
 
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null; }
-rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
+# the daemon's processes: PID and its children (with privilege separation
+# fence_virtd is two processes; both count)
+daemon_pids() { echo "$1"; pgrep -P "$1" 2>/dev/null; }
+cpu_ticks() {
+    local p
+    for p in $(daemon_pids "$1"); do cat "/proc/$p/stat" 2>/dev/null; done |
+        awk '{ t += $14 + $15 } END { if (NR) print t }'
+}
+rss_kb() {
+    local p
+    for p in $(daemon_pids "$1"); do cat "/proc/$p/status" 2>/dev/null; done |
+        awk '/^VmRSS:/ { t += $2; n++ } END { if (n) print t }'
+}
 
-declare -A R
+# cpu_per_request C: the daemon's CPU time (utime+stime) per status request
+# over 2000 requests from C clients, in microseconds
+cpu_per_request() {
+    local t0 t1 line
+    t0=$(cpu_ticks "$DPID")
+    line=$(lg -o status -n dom00001 -c "$1" -N 2000)
+    t1=$(cpu_ticks "$DPID")
+    [ -n "$t0" ] && [ -n "$t1" ] || { echo n/a; return; }
+    # clock ticks -> microseconds per request
+    awk -v d=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v n="$(kv ok "$line")" \
+        'BEGIN { if (n > 0) printf "%.1f", d * 1e6 / hz / n; else print "n/a" }'
+}
+
+declare -A R    # this round: R[IMPL.metric]
+declare -A RR   # every round: RR[IMPL.metric#ROUND]
 # bench_impl IMPL: every measurement for one daemon, into R[IMPL.metric]
 bench_impl() {
     local impl=$1 size hv line c t0 t1 n
@@ -188,14 +224,8 @@ bench_impl() {
             line=$(lg -o status -n dom00001 -N 10 -b dom00002)
             R[$impl.reboot_p50]=$(kv p50_ms "$line")
             R[$impl.reboot_max]=$(kv max_ms "$line")
-            t0=$(cpu_ticks "$DPID")
-            line=$(lg -o status -n dom00001 -c 4 -N 2000)
-            t1=$(cpu_ticks "$DPID")
-            if [ -n "$t0" ] && [ -n "$t1" ]; then
-                # clock ticks -> microseconds per request
-                R[$impl.cpu_us]=$(awk -v d=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v n="$(kv ok "$line")" \
-                    'BEGIN { if (n > 0) printf "%.1f", d * 1e6 / hz / n; else print "n/a" }')
-            fi
+            R[$impl.cpu_us]=$(cpu_per_request 4)
+            R[$impl.cpu1_us]=$(cpu_per_request 1)
             R[$impl.rss_kb]=$(rss_kb "$DPID")
         fi
         if [ "$size" = "$(echo $SIZES | awk '{ print $NF }')" ]; then
@@ -205,23 +235,86 @@ bench_impl() {
     done
 }
 
-bench_impl ref
-if [ -x "$OUR_DAEMON" ]; then
-    bench_impl ours
-else
-    log "vmfence's daemon not built ($OUR_DAEMON): its column is n/a"
-fi
+# bench_ceiling: the do-nothing responder (bench/responder.c: the protocol's
+# hashing and nothing else) under the same clients, into R[ceil.metric]
+bench_ceiling() {
+    local c line
+    PORT=$(free_port) || return
+    "$RESPONDER" -a 127.0.0.1 -p "$PORT" -k "$TMP/key" >"$TMP/responder.log" 2>&1 &
+    DPID=$!
+    for _ in $(seq 1 50); do ss -Hltn "sport = :$PORT" | grep -q . && break; sleep 0.1; done
+    log "ceiling: do-nothing responder, port $PORT, pid $DPID"
+    line=$(lg -o status -n dom00001 -N $((N * 10)))
+    R[ceil.status_proto]=$(kv p50_ms "$line")
+    for c in 1 4 16 64; do
+        line=$(lg -o status -n dom00001 -c "$c" -d "$SECS")
+        log "ceiling: $c clients: $line"
+        R[ceil.rps_$c]=$(kv rps "$line")
+        R[ceil.p50_$c]=$(kv p50_ms "$line")
+    done
+    line=$(lg -o status -n dom00001 -c 64 -S -d "$SECS")
+    R[ceil.rps_b64]=$(kv rps "$line")
+    R[ceil.cpu_us]=$(cpu_per_request 4)
+    R[ceil.cpu1_us]=$(cpu_per_request 1)
+    stop_daemon
+}
 
-# row LABEL KEY BETTER(lower|higher)
+# keep_round IMPL ROUND: this round's R[IMPL.*] into RR
+keep_round() {
+    local k
+    for k in "${!R[@]}"; do
+        case "$k" in "$1".*) RR[$k#$2]=${R[$k]}; unset "R[$k]" ;; esac
+    done
+}
+
+# median_rounds: R[IMPL.metric] = median over the rounds ("fail" and "n/a"
+# count as the worst value of the metric: above every number)
+median_rounds() {
+    local k base
+    declare -A seen=()
+    for k in "${!RR[@]}"; do
+        base=${k%#*}
+        [ -n "${seen[$base]:-}" ] && continue
+        seen[$base]=1
+        # "sortkey value" lines, sorted, the middle one's value
+        R[$base]=$(for r in $(seq 1 "$ROUNDS"); do echo "${RR[$base#$r]:-n/a}"; done |
+            awk '{ print (($1 ~ /^[0-9.]+$/) ? $1 : "9e99"), $1 }' | sort -g |
+            awk '{ v[NR] = $2 } END { print v[int((NR + 1) / 2)] }')
+    done
+}
+
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+[ -x "$OUR_DAEMON" ] || log "vmfence's daemon not built ($OUR_DAEMON): its column is n/a"
+for round in $(seq 1 "$ROUNDS"); do
+    log "round $round of $ROUNDS (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
+    if [ $((round % 2)) = 1 ] || [ ! -x "$OUR_DAEMON" ]; then
+        bench_impl ref; keep_round ref "$round"
+        [ -x "$OUR_DAEMON" ] && { bench_impl ours; keep_round ours "$round"; }
+    else
+        bench_impl ours; keep_round ours "$round"
+        bench_impl ref; keep_round ref "$round"
+    fi
+    bench_ceiling; keep_round ceil "$round"
+done
+LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
+median_rounds
+
+# row LABEL KEY BETTER(lower|higher): both daemons, their ratio, and where
+# the do-nothing responder was measured too, its figure and how close
+# vmfence comes to it (for throughput vmfence/ceiling, else ceiling/vmfence)
 row() {
-    local label=$1 key=$2 better=$3 a b ratio
+    local label=$1 key=$2 better=$3 a b c ratio toceil
     a=${R[ref.$key]:-n/a}
     b=${R[ours.$key]:-n/a}
+    c=${R[ceil.$key]:--}
     ratio=$(awk -v a="$a" -v b="$b" -v w="$better" 'BEGIN {
         if (a !~ /^[0-9.]+$/ || b !~ /^[0-9.]+$/ || a + 0 == 0 || b + 0 == 0) { print "n/a"; exit }
         r = (w == "lower") ? a / b : b / a
         printf "%.2fx %s\n", r, (r >= 1 ? "better" : "worse") }')
-    printf '| %s | %s | %s | %s |\n' "$label" "$a" "$b" "$ratio"
+    toceil=$(awk -v c="$c" -v b="$b" -v w="$better" 'BEGIN {
+        if (c !~ /^[0-9.]+$/ || b !~ /^[0-9.]+$/ || c + 0 == 0 || b + 0 == 0) { print "-"; exit }
+        printf "%.0f%%\n", 100 * ((w == "lower") ? c / b : b / c) }')
+    printf '| %s | %s | %s | %s | %s | %s |\n' "$label" "$a" "$b" "$ratio" "$c" "$toceil"
 }
 
 # target LABEL KEY BETTER FACTOR: vmfence must be FACTOR times better than
@@ -255,10 +348,13 @@ absolute() {
     echo
     echo "reference: $REF_DAEMON ($(dpkg-query -W -f='${Version}' fence-virtd 2>/dev/null)); vmfence: $OUR_DAEMON"
     echo "tcp listener on 127.0.0.1, libvirt test driver, sha256 hash + auth; N=$N, ${SECS}s per throughput run."
-    echo "Last column: how vmfence compares (latency, memory, CPU: reference/vmfence; throughput: vmfence/reference)."
+    [ -n "${BENCH_OURS_CONF:-}" ] && echo "vmfence's fence_virtd block also has: ${BENCH_OURS_CONF}"
+    echo "$ROUNDS alternating round(s), every figure the median over them; load average $LOAD_START at the start, $LOAD_END at the end."
+    echo "vmfence vs reference: latency, memory, CPU: reference/vmfence; throughput: vmfence/reference (same rounds)."
+    echo "ceiling: bench/responder, a do-nothing responder (the protocol's hashing, no hypervisor); vmfence of ceiling: how close vmfence comes to it."
     echo
-    echo "| measurement | reference | vmfence | vmfence vs reference |"
-    echo "|---|---|---|---|"
+    echo "| measurement | reference | vmfence | vmfence vs reference | ceiling | vmfence of ceiling |"
+    echo "|---|---|---|---|---|---|"
     row "status, fence_virt process, median ms" status_agent lower
     row "status, protocol only (loadgen), median ms" status_proto lower
     for s in $SIZES; do
@@ -280,7 +376,8 @@ absolute() {
     row "status behind 5 idle connections, median ms" idle5 lower
     row "status during another VM's reboot, median ms" reboot_p50 lower
     row "status during another VM's reboot, max ms" reboot_max lower
-    row "daemon CPU per status request, us" cpu_us lower
+    row "daemon CPU per status request (4 clients), us" cpu_us lower
+    row "daemon CPU per status request (1 client), us" cpu1_us lower
     row "daemon RSS, 10-domain host, kB" rss_kb lower
     row "daemon RSS, largest host, kB" rss_kb_big lower
     echo

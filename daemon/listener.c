@@ -84,6 +84,36 @@ api_submit(void *ctx, struct vf_conn *conn)
     vf_pipeline_submit(conn, conn_done, li);
 }
 
+/*
+ * In place: the listener's thread runs the request.  One that arrives
+ * after the instance was told to stop is closed unserved: the stop then
+ * never waits for a request that started after it, and a listener thread
+ * that handed its leadership on just before the stop (listeners/stream.c)
+ * finds the instance intact (it is finalised only once every request it
+ * counted has ended, and the check and the count are one step under mu).
+ */
+static void
+api_serve(void *ctx, struct vf_conn *conn)
+{
+    struct vf_listener_inst *li = ctx;
+    bool stopped = false;
+
+    if (conn == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&mu);
+    stopped = atomic_load(&li->stop);
+    if (!stopped) {
+        li->inflight++;
+    }
+    pthread_mutex_unlock(&mu);
+    if (stopped) {
+        conn->ops->close(conn);
+        return;
+    }
+    vf_pipeline_serve(conn, conn_done, li);
+}
+
 static bool
 api_stopping(void *ctx)
 {
@@ -123,6 +153,7 @@ vf_listener_start(const struct vf_listener_ops *ops, const struct vf_conf *conf,
     li->api.ctx = li;
     li->api.submit = api_submit;
     li->api.stopping = api_stopping;
+    li->api.serve = api_serve;
     atomic_init(&li->stop, false);
     atomic_init(&li->run_done, false);
     if (err_len > 0) {

@@ -21,6 +21,10 @@
  * being served late.  A worker serves it with the steps of request.c, each
  * bounded by a deadline, so a slow or hostile peer only ever holds one
  * worker; then finish_job() ends it.
+ * A stream listener that keeps another thread accepting (leader/follower,
+ * listeners/common.c) uses vf_pipeline_serve() instead: same admission,
+ * but the request runs in the listener's thread, its job on that thread's
+ * stack: no hand-off to a worker, no allocation, in the common case.
  *
  * Configuration (groups + backend instance) is an immutable refcounted
  * "generation": a request takes a reference when it is admitted, so a
@@ -130,6 +134,7 @@ struct job {
     struct gen *gen;
     void (*done)(void *arg);
     void *done_arg;
+    bool heap;                  /* queued (calloc'ed), not served in place */
 };
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -170,7 +175,9 @@ finish_job(struct job *j)
     if (j->done != NULL) {
         j->done(j->done_arg);
     }
-    free(j);
+    if (j->heap) {
+        free(j);
+    }
 }
 
 /* workq run: a worker took the job in time. */
@@ -451,36 +458,59 @@ turn_away(struct vf_conn *conn, void (*done)(void *arg), void *done_arg)
     }
 }
 
-void
-vf_pipeline_submit(struct vf_conn *conn, void (*done)(void *arg), void *done_arg)
+/*
+ * Admission of @conn into @j (zeroed by the caller), shared by both ways
+ * of serving.  \return true when admitted; false when @conn was turned
+ * away (closed, done called)
+ */
+static bool
+admit(struct job *j, struct vf_conn *conn, void (*done)(void *arg), void *done_arg)
 {
     struct refusal why = { .reason = -ENOMEM };
-    struct job *j = NULL;
-    int r = -ENOMEM;
+    int r = -ESHUTDOWN;
 
-    if (conn == NULL) {
-        return;
-    }
     if (is_replay(conn)) {
         turn_away(conn, done, done_arg);
-        return;
+        return false;
     }
     if (workq != NULL) {
         vf_workq_reap(workq);   /* expired requests at the queue's head go first */
     }
-    j = calloc(1, sizeof(*j));
-    if (j != NULL) {
-        j->rq.conn = conn;
-        j->done = done;
-        j->done_arg = done_arg;
-        pthread_mutex_lock(&mu);
-        r = workq == NULL ? -ESHUTDOWN : admit_locked(j, vf_now_ms(), &why);
-        pthread_mutex_unlock(&mu);
-    }
+    j->rq.conn = conn;
+    j->done = done;
+    j->done_arg = done_arg;
+    pthread_mutex_lock(&mu);
+    r = workq == NULL ? -ESHUTDOWN : admit_locked(j, vf_now_ms(), &why);
+    pthread_mutex_unlock(&mu);
     if (r < 0) {
-        free(j);
+        why.reason = r == -ESHUTDOWN ? r : why.reason;
         log_refusal(conn, &why);
         turn_away(conn, done, done_arg);
+        return false;
+    }
+    return true;
+}
+
+void
+vf_pipeline_submit(struct vf_conn *conn, void (*done)(void *arg), void *done_arg)
+{
+    struct job *j = NULL;
+    int r = 0;
+
+    if (conn == NULL) {
+        return;
+    }
+    j = calloc(1, sizeof(*j));
+    if (j == NULL) {
+        struct refusal why = { .reason = -ENOMEM };
+
+        log_refusal(conn, &why);
+        turn_away(conn, done, done_arg);
+        return;
+    }
+    j->heap = true;
+    if (!admit(j, conn, done, done_arg)) {
+        free(j);
         return;
     }
     r = vf_workq_push(workq, &j->item);
@@ -488,5 +518,22 @@ vf_pipeline_submit(struct vf_conn *conn, void (*done)(void *arg), void *done_arg
         /* queued requests are bounded by admission; this is no thread at all */
         vf_log(LOG_ERR, "cannot start a worker thread: %s; request dropped", strerror(-r));
         finish_job(j);
+    }
+}
+
+void
+vf_pipeline_serve(struct vf_conn *conn, void (*done)(void *arg), void *done_arg)
+{
+    /* the job lives on the caller's stack: no allocation, no queue, no
+     * other thread; admission (and so every bound) is the same as queued */
+    struct job j;
+
+    if (conn == NULL) {
+        return;
+    }
+    memset(&j, 0, sizeof(j));
+    if (admit(&j, conn, done, done_arg)) {
+        vf_request_serve(&env, &j.rq);
+        finish_job(&j);
     }
 }

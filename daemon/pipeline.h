@@ -58,6 +58,14 @@ struct vf_backend_inst *vf_pipeline_get_backend(void);
  */
 void vf_pipeline_submit(struct vf_conn *conn, void (*done)(void *arg), void *done_arg);
 
+/*
+ * Like vf_pipeline_submit(), but a request that is admitted is served in
+ * the calling thread (no queue, no allocation); returns once it has ended
+ * and @done has been called.  Same admission, so the same bounds: a caller
+ * must keep other threads accepting meanwhile (listeners/common.c).
+ */
+void vf_pipeline_serve(struct vf_conn *conn, void (*done)(void *arg), void *done_arg);
+
 /* Refuse new requests from now on (shutdown). */
 void vf_pipeline_stop(void);
 bool vf_pipeline_stopping(void);

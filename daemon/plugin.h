@@ -154,6 +154,12 @@ struct vf_daemon_api {
     void (*submit)(void *ctx, struct vf_conn *conn);
     /* true once this instance must stop (shutdown, or a reload restarts it) */
     bool (*stopping)(void *ctx);
+    /* Like submit(), but the request runs in the calling thread and this
+     * returns when it has ended (bounded by the request's deadlines): for a
+     * listener that keeps another thread accepting meanwhile (common.c's
+     * leader/follower), it saves the hand-off to a worker.  Appended in
+     * ABI 2: a module must check it is not NULL. */
+    void (*serve)(void *ctx, struct vf_conn *conn);
 };
 
 struct vf_listener_ops {

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "auth.h"
+#include "groups.h"
 #include "hostlist.h"
 #include "io.h"
 #include "log.h"
@@ -259,12 +260,28 @@ answer(struct req *q, uint8_t resp)
     return false;
 }
 
+/*
+ * Whether @t must be resolved before it runs.  A status by name without
+ * groups need not: the backend resolves it for the status itself, and a
+ * lookup first was a second backend call (the heavier one: libvirt formats
+ * UUIDs for it) per status.  Its lock is then its name's, and power
+ * operations take their target's name lock too (execute()).  A UUID, or
+ * a name that parses as one (the backend may resolve it as a UUID), is
+ * resolved as before, and so is everything when groups must be checked.
+ */
+static bool
+needs_lookup(const struct req *q, const struct target *t)
+{
+    return q->c->req.request != VF_CMD_STATUS || vf_groups_active(q->rq->groups) ||
+           (t->flags & VF_BE_BY_UUID) != 0 || vf_is_uuid(t->name);
+}
+
 /* e. resolve the target and check the groups ACL */
 static bool
 authorise(struct req *q, struct target *t)
 {
     const struct vf_conn *c = q->c;
-    int r = 0;
+    int r = -ENOENT;
 
     t->name = c->req.domain;
     t->flags = (c->req.flags & VF_RF_UUID) != 0 ? VF_BE_BY_UUID : 0;
@@ -273,6 +290,10 @@ authorise(struct req *q, struct target *t)
         return answer(q, VF_RESP_FAIL);
     }
     memset(&t->dom, 0, sizeof(t->dom));
+    t->resolved = false;
+    if (!needs_lookup(q, t)) {
+        return true;
+    }
     r = q->rq->be->lookup(q->rq->be_priv, t->name, t->flags, &t->dom,
                           vf_now_ms() + VF_LOOKUP_TIMEOUT_MS);
     t->resolved = r == 0;
@@ -289,18 +310,56 @@ authorise(struct req *q, struct target *t)
     return answer(q, VF_RESP_PERM);
 }
 
-/* Lock key of @t: its resolved UUID, else its name, in lower case. */
+/* "KIND:VALUE" in lower case into @key (a lock key). */
 static void
-lock_key(const struct target *t, char *key, size_t key_len)
+lock_key(const char *kind, const char *value, char *key, size_t key_len)
 {
-    if (t->resolved && t->dom.uuid[0] != '\0') {
-        snprintf(key, key_len, "uuid:%s", t->dom.uuid);
-    } else {
-        snprintf(key, key_len, "name:%s", t->name);
-    }
+    snprintf(key, key_len, "%s:%s", kind, value);
     for (char *p = key; *p != '\0'; p++) {
         *p = (char)((*p >= 'A' && *p <= 'Z') ? *p - 'A' + 'a' : *p);
     }
+}
+
+/*
+ * The per-VM locks of @t for @cmd, into @dl[0..1] (NULL when not taken):
+ * a status takes its UUID's lock (resolved) or its name's (not resolved)
+ * shared; a power operation takes, exclusively, its name's lock and then
+ * (resolved) its UUID's, always in that order, so it excludes statuses by
+ * name that skipped the lookup as well as those by UUID.  \return true,
+ * or false when a lock was not had by @deadline (none held then)
+ */
+static bool
+lock_target(struct req *q, const struct target *t, uint8_t cmd, int64_t deadline,
+            struct vf_dlock *dl[2])
+{
+    bool status = cmd == VF_CMD_STATUS;
+    const char *name = t->resolved && t->dom.name[0] != '\0' ? t->dom.name : t->name;
+    char key[VF_DOMAIN_FIELD + 8];
+
+    dl[0] = dl[1] = NULL;
+    if ((status && t->resolved && t->dom.uuid[0] != '\0') ||
+        strnlen(name, VF_DOMAIN_FIELD + 1) > VF_DOMAIN_FIELD) {
+        /* a status of a resolved target, or a name too long for the wire
+         * (no status by name can designate it): the UUID's lock only */
+        lock_key("uuid", t->dom.uuid, key, sizeof(key));
+        dl[0] = vf_dlock_acquire(q->env->locks, key, status, deadline);
+        return dl[0] != NULL;
+    }
+    lock_key("name", name, key, sizeof(key));
+    dl[0] = vf_dlock_acquire(q->env->locks, key, status, deadline);
+    if (dl[0] == NULL) {
+        return false;
+    }
+    if (!status && t->resolved && t->dom.uuid[0] != '\0') {
+        lock_key("uuid", t->dom.uuid, key, sizeof(key));
+        dl[1] = vf_dlock_acquire(q->env->locks, key, false, deadline);
+        if (dl[1] == NULL) {
+            vf_dlock_release(dl[0]);
+            dl[0] = NULL;
+            return false;
+        }
+    }
+    return true;
 }
 
 /* f-g. serialise per target, run the power operation or status */
@@ -312,14 +371,11 @@ execute(struct req *q, const struct target *t)
     uint8_t cmd = q->c->req.request;
     int64_t deadline = vf_now_ms() + (cmd == VF_CMD_REBOOT ? VF_REBOOT_TIMEOUT_MS :
                                       VF_OP_TIMEOUT_MS);
-    struct vf_dlock *dl = NULL;
-    char key[128];
+    struct vf_dlock *dl[2];
     bool on = false;
     int r = 0;
 
-    lock_key(t, key, sizeof(key));
-    dl = vf_dlock_acquire(q->env->locks, key, cmd == VF_CMD_STATUS, deadline);
-    if (dl == NULL) {
+    if (!lock_target(q, t, cmd, deadline, dl)) {
         stop(q, q->prio, "fail (another operation on the target did not finish in time)");
         q->resp = VF_RESP_FAIL;
         return;
@@ -330,7 +386,8 @@ execute(struct req *q, const struct target *t)
     case VF_CMD_REBOOT: r = be->reboot(priv, t->name, t->flags, deadline); break;
     default: r = be->status(priv, t->name, t->flags, &on, deadline); break;
     }
-    vf_dlock_release(dl);
+    vf_dlock_release(dl[1]);
+    vf_dlock_release(dl[0]);
     q->resp = VF_RESP_FAIL;
     if (r > 0) {
         /* Not the plugin ABI (0 or -errno): a backend answering a fence-virt

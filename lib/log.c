@@ -5,7 +5,9 @@
  * asked, or when syslog is unavailable, in the form
  *     ident[pid]: LEVEL: message
  * Each message is formatted once into a bounded buffer and written under a
- * mutex, so lines from several threads never interleave.
+ * mutex with one writev() (prefix + message), so lines from several
+ * threads never interleave; messages below the debug level are never
+ * formatted.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -13,6 +15,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -96,6 +99,62 @@ prio_name(int prio)
     }
 }
 
+/* The process id for stderr lines, read once (getpid() is a system call
+ * per line otherwise) and again in a forked child. */
+static atomic_long log_pid;
+static pthread_once_t log_pid_once = PTHREAD_ONCE_INIT;
+
+static void
+log_pid_reset(void)
+{
+    atomic_store(&log_pid, (long)getpid());
+}
+
+static void
+log_pid_init(void)
+{
+    log_pid_reset();
+    (void)pthread_atfork(NULL, NULL, log_pid_reset);
+}
+
+/* Write @head and @body to stderr with one writev() (the rest, if the
+ * kernel took only part, with write()); give up on an error. */
+static void
+write_stderr(const char *head, size_t head_len, const char *body, size_t body_len)
+{
+    struct iovec iov[2] = {
+        { .iov_base = (void *)head, .iov_len = head_len },
+        { .iov_base = (void *)body, .iov_len = body_len },
+    };
+    ssize_t n;
+
+    do {
+        n = writev(STDERR_FILENO, iov, 2);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        return;
+    }
+    for (int i = 0; i < 2; i++) {
+        size_t skip = (size_t)n < iov[i].iov_len ? (size_t)n : iov[i].iov_len;
+        const char *p = (const char *)iov[i].iov_base + skip;
+        size_t left = iov[i].iov_len - skip;
+
+        n -= (ssize_t)skip;
+        while (left > 0) {
+            ssize_t w = write(STDERR_FILENO, p, left);
+
+            if (w < 0 && errno == EINTR) {
+                continue;
+            }
+            if (w <= 0) {
+                return;
+            }
+            p += w;
+            left -= (size_t)w;
+        }
+    }
+}
+
 /* format and emit one message; the debug filter is the caller's */
 static void emit(int prio, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
@@ -103,11 +162,14 @@ static void emit(int prio, const char *fmt, va_list ap)
 static void
 emit(int prio, const char *fmt, va_list ap)
 {
-    char line[LOG_LINE_MAX];
+    char line[LOG_LINE_MAX + 1];
+    char head[128];
     int saved_errno = errno;
+    int hl = 0;
     size_t n;
 
-    vsnprintf(line, sizeof(line), fmt, ap);
+    pthread_once(&log_pid_once, log_pid_init);
+    vsnprintf(line, LOG_LINE_MAX, fmt, ap);
     n = strlen(line);
     while (n > 0 && line[n - 1] == '\n') {
         line[--n] = '\0';
@@ -117,13 +179,15 @@ emit(int prio, const char *fmt, va_list ap)
         syslog(LOG_PRI(prio), "%s", line);
     }
     if (log_to_stderr) {
-        const char *ident = log_ident[0] != '\0'
-                                ? log_ident
-                                : program_invocation_short_name;
-
-        fprintf(stderr, "%s[%ld]: %s: %s\n", ident, (long)getpid(),
-                prio_name(prio), line);
-        fflush(stderr);
+        /* prefix and message in one writev(): no stdio lock, buffer or
+         * flush per line (and no getpid() system call) */
+        hl = snprintf(head, sizeof(head), "%s[%ld]: %s: ",
+                      log_ident[0] != '\0' ? log_ident : program_invocation_short_name,
+                      atomic_load(&log_pid), prio_name(prio));
+        line[n++] = '\n';
+        fflush(stderr);     /* what stdio holds for stderr goes first */
+        write_stderr(head, hl < 0 ? 0 : (size_t)hl < sizeof(head) ? (size_t)hl :
+                     sizeof(head) - 1, line, n);
     }
     pthread_mutex_unlock(&log_lock);
     errno = saved_errno;

@@ -50,10 +50,11 @@ int vf_conn_fd_send_host_state(struct vf_conn *c, const struct vf_host_state *hs
                                int64_t deadline_ms);
 
 /*
- * Stream listeners (tcp, vsock): accept connections on @lfd and collect the
- * 176-byte request of each (1 s per connection, reference timing) in one
- * poll loop with at most VF_STREAM_PENDING_MAX connections pending, then
- * submit them.  Survives EMFILE/ENFILE (backs off and continues, D20).
+ * Stream listeners (tcp, vsock, stream.c): accept connections on @lfd and
+ * collect the 176-byte request of each (1 s per connection, reference
+ * timing) with at most VF_STREAM_PENDING_MAX connections pending, then
+ * serve them: in place by a few threads taking turns as leader, or in the
+ * daemon's workers.  Survives EMFILE/ENFILE (backs off and continues, D20).
  */
 #define VF_STREAM_PENDING_MAX 64
 #define VF_STREAM_REQ_TIMEOUT_MS 1000
@@ -68,8 +69,6 @@ struct vf_stream_listener {
                      char *identity, size_t id_len, char *peer, size_t peer_len);
 };
 
-int vf_stream_serve(const struct vf_stream_listener *sl);
-
 /* close() of a conn whose struct vf_conn is the first member of a malloc'ed
  * listener struct: closes conn->fd, frees conn->priv (write buffer) and it */
 void vf_conn_fd_close(struct vf_conn *c);
@@ -79,6 +78,7 @@ struct vf_stream_priv {
     struct vf_lsettings s;
     struct vf_stream_listener sl;
     int fd;                     /* listening socket, -1 once closed */
+    struct lf *lf;              /* the threads serving it (stream.c) */
 };
 
 /* Fill priv->sl once priv->fd listens. */

@@ -379,6 +379,63 @@ run1(const char *identity, uint8_t cmd, const char *domain)
 
 /* ---- tests ---------------------------------------------------------------------- */
 
+/* api->serve (leader/follower listeners): the request runs in the calling
+ * thread, so it has ended - answered, closed - when serve returns; the
+ * admission is the same (a replay of it is turned away unanswered) */
+static void
+test_served_in_place(void)
+{
+    struct fconn a;
+    struct fconn copy;
+
+    VFT_CHECK(api->serve != NULL);
+    fc_prepare(&a, "10.0.9.1", VF_CMD_STATUS, "vm1", VF_HASH_SHA256, NULL);
+    copy = a;
+    pthread_mutex_init(&copy.mu, NULL);
+    pthread_cond_init(&copy.cv, NULL);
+    api->serve(api->ctx, &a.conn);
+    VFT_CHECK(a.closed);
+    VFT_EQ_INT(a.n_resp, 1);
+    VFT_EQ_INT(a.resp[0], VF_RESP_SUCCESS);
+    api->serve(api->ctx, &copy.conn);
+    VFT_CHECK(copy.closed);
+    VFT_EQ_INT(copy.n_resp, 0);
+    fc_prepare(&a, "10.0.9.1", VF_CMD_STATUS, "vm2", VF_HASH_SHA256, NULL);
+    api->serve(api->ctx, &a.conn);
+    VFT_CHECK(a.closed);
+    VFT_EQ_INT(a.n_resp, 1);
+    VFT_EQ_INT(a.resp[0], VF_RESP_OFF);
+}
+
+/* a status by name skips the lookup and locks the name; a power operation
+ * requested by UUID locks the name it resolves to as well, so the two still
+ * never overlap (the backend counts calls on vm1 running at once) */
+static void
+test_status_by_name_vs_power_by_uuid(void)
+{
+    struct fconn off;
+    struct fconn st;
+    struct timespec ts = { 0, 100 * 1000000L };
+
+    atomic_store(&fb_vm1_delay_ms, 300);
+    atomic_store(&fb_max_concurrent_same, 0);
+    fc_prepare(&off, "10.0.0.1", VF_CMD_OFF, "5ca1ab1e-0000-4000-8000-000000000001",
+               VF_HASH_SHA256, NULL);
+    off.conn.req.flags = VF_RF_UUID;
+    VFT_EQ_INT(vf_req_sign(&off.conn.req, key.data, key.len, off.conn.raw), 0);
+    api->submit(api->ctx, &off.conn);
+    nanosleep(&ts, NULL);
+    fc_prepare(&st, "10.0.0.1", VF_CMD_STATUS, "vm1", VF_HASH_SHA256, NULL);
+    api->submit(api->ctx, &st.conn);
+    fc_wait(&off);
+    fc_wait(&st);
+    VFT_EQ_INT(off.resp[0], VF_RESP_SUCCESS);
+    VFT_EQ_INT(st.resp[0], VF_RESP_OFF);            /* after the off, never during */
+    VFT_EQ_INT(atomic_load(&fb_max_concurrent_same), 1);
+    atomic_store(&fb_vm1_delay_ms, 0);
+    VFT_EQ_INT(run1("10.0.0.1", VF_CMD_ON, "vm1"), VF_RESP_SUCCESS);
+}
+
 static void
 test_response_mapping(void)
 {
@@ -1053,6 +1110,7 @@ main(void)
     VFT_EQ_INT(vf_listener_start(&fake_listener, NULL, &li, err, sizeof(err)), 0);
 
     VFT_RUN(test_response_mapping);
+    VFT_RUN(test_served_in_place);
     VFT_RUN(test_positive_backend_return_is_failure);
     VFT_RUN(test_auth_without_stream_fails_closed);
     VFT_RUN(test_bad_signatures_dropped);
@@ -1067,6 +1125,7 @@ main(void)
     VFT_RUN(test_groups);
     VFT_RUN(test_concurrency);
     VFT_RUN(test_status_shared);
+    VFT_RUN(test_status_by_name_vs_power_by_uuid);
     VFT_RUN(test_worker_cap);
     VFT_RUN(test_queue_timeout);
     VFT_RUN(test_refusals_rate_limited);

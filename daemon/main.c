@@ -15,6 +15,18 @@
  * lines, RELOADING=1 ... READY=1 around a SIGHUP reload, STOPPING=1.
  * --check (selfcheck.c) is the host self-test; only its dispatch is here.
  *
+ * Privilege separation (privsep/privsep.h, `privsep = "yes";` turns it on;
+ * off by default until a reload can keep the network process, see
+ * fence_virtd(8)): this process stays root as the executor and main PID (pid
+ * file, signals, sd_notify, backend); it re-executes itself as the network
+ * process (--privsep-net, hidden), which reads the configuration text it is
+ * handed, binds its listeners and reads its keys as root, then enters its
+ * sandbox.  SIGHUP: this process re-reads and checks the configuration and
+ * key files, reloads the backend and its groups, and replaces the network
+ * process by one started with the new configuration (its in-flight
+ * requests drain first: a brief gap for new connections).  Either process
+ * exits non-zero as soon as the other is gone.
+ *
  * Configuration extension (several listeners in one daemon): besides the
  * reference form `listener = "multicast";`, the value may be a comma
  * separated list, e.g. `listener = "multicast,tcp";`: every named listener
@@ -32,9 +44,12 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <stdatomic.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -49,8 +64,10 @@
 #include "log.h"
 #include "notify.h"
 #include "pipeline.h"
+#include "privsep/privsep.h"
 #include "registry.h"
 #include "selfcheck.h"
+#include "timeutil.h"
 
 #ifndef VF_CONF_DEFAULT
 #define VF_CONF_DEFAULT "/etc/fence_virt.conf"
@@ -80,6 +97,7 @@ static struct {
     bool configure;
     bool check;
     bool selfcheck;
+    const char *ps_net;     /* --privsep-net=SOCKFD,CONFFD[,OLDCONFFD] */
 } arg = { .debug = -1 };
 
 /* what a configuration asks for */
@@ -90,6 +108,9 @@ struct runcfg {
     bool foreground;
     bool wait_init;
     int debug;
+    bool privsep;
+    char ps_user[64];       /* "" = vmfence, else nobody */
+    char ps_chroot[512];
 };
 
 static struct vf_conf *cur_conf;
@@ -105,6 +126,51 @@ static struct lrun cur_ls[VF_MAX_LISTENER_NAMES];
 static size_t n_cur_ls;
 static int pid_fd = -1;
 static char *pid_path_abs;
+static sigset_t main_sigs;      /* taken synchronously by the main loop */
+static bool ps_on;              /* running split (privsep) */
+static bool ps_detached;        /* stdio is /dev/null already */
+
+#define PS_CONF_MAX (4 << 20)        /* configuration text handed to the network process */
+#define PS_START_WAIT_MS 60000       /* network process: listeners bound, sandbox entered */
+#define PS_EXIT_NO_LISTENER 3        /* network process: no listener could start */
+
+/* The privileged side's view of its network process. */
+static struct {
+    pid_t pid;                  /* 0: none */
+    struct vf_ps_exec *ex;
+    atomic_bool ready;          /* READY received */
+    atomic_bool eof;            /* its socketpair ended */
+    bool expected;              /* we stopped it (reload, shutdown) */
+    int status;                 /* its wait status once reaped */
+    char *conf_text;            /* the configuration it runs */
+    size_t conf_len;
+} psn;
+
+/* true when this configuration runs split (privsep on, no serial listener) */
+static bool
+privsep_wanted(const struct runcfg *rc, bool log_why)
+{
+    if (!rc->privsep) {
+        return false;
+    }
+    for (size_t i = 0; i < rc->n_listeners; i++) {
+        if (strcasecmp(rc->listeners[i], "serial") == 0) {
+            if (log_why) {
+                vf_log(LOG_WARNING, "privsep: the serial listener needs the privileged "
+                       "process (per-VM sockets); running without privilege separation");
+            }
+            return false;
+        }
+    }
+    return true;
+}
+
+
+static int psn_start(const char *text, size_t len, const char *old_text, size_t old_len,
+                     struct vf_groups *groups, const sigset_t *sigs);
+static void psn_stop(int drain_ms);
+static struct vf_groups *exec_groups(const struct vf_conf *conf);
+static int read_file_text(const char *path, char **ret_text, size_t *ret_len);
 
 static void
 usage(FILE *out)
@@ -211,6 +277,22 @@ read_runcfg(const struct vf_conf *conf, struct runcfg *rc, FILE *diag)
                     conf_flag(conf, "fence_virtd/wait_for_backend");
     v = vf_conf_get(conf, "fence_virtd/debug", "0");
     rc->debug = (int)strtol(v, NULL, 10);
+    /* opt-in for now: a reload still replaces the network process, which
+     * --check and the unchanged-listener guarantee do not expect yet */
+    v = vf_conf_get(conf, "fence_virtd/privsep", "no");
+    rc->privsep = !(strcasecmp(v, "no") == 0 || strcasecmp(v, "false") == 0 ||
+                    strcasecmp(v, "off") == 0 || strcmp(v, "0") == 0);
+    snprintf(rc->ps_user, sizeof(rc->ps_user), "%s",
+             vf_conf_get(conf, "fence_virtd/privsep_user", ""));
+    snprintf(rc->ps_chroot, sizeof(rc->ps_chroot), "%s",
+             vf_conf_get(conf, "fence_virtd/privsep_chroot", VF_PS_CHROOT_DEFAULT));
+    if (rc->ps_chroot[0] != '/') {
+        n = vf_conf_key(conf, NULL, "fence_virtd/privsep_chroot");
+        fprintf(diag, "%s: error: privsep_chroot = '%s' is not an absolute path\n",
+                n != NULL ? vf_conf_where(conf, n, where, sizeof(where)) : conf->path,
+                rc->ps_chroot);
+        errors++;
+    }
     return errors;
 }
 
@@ -701,6 +783,42 @@ listeners_reload(const struct vf_conf *conf, const struct runcfg *rc)
  * feet of the worker threads.
  */
 static char reload_err[512];
+static char *ps_text;           /* reload: the configuration text being applied */
+static bool ps_reload_failed;   /* reload: no network process could start */
+static size_t ps_len;
+
+/*
+ * Replace the network process by one running @conf (the text in ps_text),
+ * after the old one drained its requests.  A listener that fails with its
+ * new settings keeps its previous ones (the old text goes along).  Returns
+ * 0, or -1 when no network process could be started.
+ */
+static int
+reload_network(const struct vf_conf *conf, const struct runcfg *rc)
+{
+    int r = 0;
+
+    (void)rc;
+    vf_log(LOG_INFO, "reload: restarting the network process with the new configuration");
+    psn_stop(SHUTDOWN_DRAIN_MS);
+    r = psn_start(ps_text, ps_len, psn.conf_text, psn.conf_len, exec_groups(conf), &main_sigs);
+    if (r == 0) {
+        free(psn.conf_text);
+        psn.conf_text = ps_text;
+        psn.conf_len = ps_len;
+        ps_text = NULL;
+        return 0;
+    }
+    if (r != PS_EXIT_NO_LISTENER && psn.conf_text != NULL) {
+        vf_log(LOG_ERR, "reload: the network process failed with the new configuration; "
+               "starting it with the previous one");
+        r = psn_start(psn.conf_text, psn.conf_len, NULL, 0, exec_groups(cur_conf), &main_sigs);
+        if (r == 0) {
+            return 0;
+        }
+    }
+    return -1;
+}
 
 static int
 reload(void)
@@ -716,7 +834,18 @@ reload(void)
 
     vf_log(LOG_NOTICE, "SIGHUP: reloading '%s'", arg.conf_path);
     reload_err[0] = '\0';
-    r = vf_conf_parse_file(arg.conf_path, &conf, err, sizeof(err));
+    if (ps_on) {
+        free(ps_text);
+        ps_text = NULL;
+        r = read_file_text(arg.conf_path, &ps_text, &ps_len);
+        if (r < 0) {
+            snprintf(err, sizeof(err), "%s: %s", arg.conf_path, strerror(-r));
+        } else {
+            r = vf_conf_parse_buffer(arg.conf_path, ps_text, ps_len, &conf, err, sizeof(err));
+        }
+    } else {
+        r = vf_conf_parse_file(arg.conf_path, &conf, err, sizeof(err));
+    }
     if (r < 0) {
         vf_log(LOG_ERR, "reload: %s; keeping the running configuration", err);
         snprintf(reload_err, sizeof(reload_err), "%s", err);
@@ -767,11 +896,19 @@ reload(void)
     if (r < 0) {
         vf_log(LOG_ERR, "reload: out of memory");
     }
-    listeners_reload(conf, &rc);
+    if (ps_on) {
+        if (!privsep_wanted(&rc, false)) {
+            vf_log(LOG_WARNING, "reload: turning privilege separation off needs a restart; "
+                   "it stays on");
+        }
+        ps_reload_failed = reload_network(conf, &rc) < 0;
+    } else {
+        listeners_reload(conf, &rc);
+    }
     vf_conf_free(cur_conf);
     cur_conf = conf;
     cur_rc = rc;
-    if (n_cur_ls == 0) {
+    if (ps_on ? ps_reload_failed : n_cur_ls == 0) {
         vf_log(LOG_CRIT, "reload: no listener is running; stopping (waiting up to %d s "
                "for running requests)", SHUTDOWN_DRAIN_MS / 1000);
         return -1;
@@ -790,7 +927,7 @@ fail:
 static int
 parse_args(int argc, char **argv)
 {
-    enum { OPT_CHECK = 256, OPT_SELFCHECK };
+    enum { OPT_CHECK = 256, OPT_SELFCHECK, OPT_PSNET };
     static const struct option longopts[] = {
         { "foreground", no_argument, NULL, 'F' },
         { "debug", required_argument, NULL, 'd' },
@@ -802,6 +939,7 @@ parse_args(int argc, char **argv)
         { "configure", no_argument, NULL, 'c' },
         { "check-config", no_argument, NULL, OPT_CHECK },
         { "check", no_argument, NULL, OPT_SELFCHECK },
+        { "privsep-net", required_argument, NULL, OPT_PSNET },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
@@ -848,6 +986,9 @@ parse_args(int argc, char **argv)
             break;
         case OPT_SELFCHECK:
             arg.selfcheck = true;
+            break;
+        case OPT_PSNET:
+            arg.ps_net = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -1083,6 +1224,470 @@ out:
     return r;
 }
 
+/* ---- privilege separation (privsep/privsep.h) ------------------------------------ */
+
+static void
+psn_ready_cb(void *cb_arg)
+{
+    (void)cb_arg;
+    atomic_store(&psn.ready, true);
+    (void)kill(getpid(), SIGUSR1);      /* wake the main loop */
+}
+
+static void
+psn_eof_cb(void *cb_arg)
+{
+    (void)cb_arg;
+    atomic_store(&psn.eof, true);
+    (void)kill(getpid(), SIGUSR1);
+}
+
+static int
+read_file_text(const char *path, char **ret_text, size_t *ret_len)
+{
+    FILE *f = fopen(path, "re");
+    char *buf = NULL;
+    size_t n = 0;
+
+    if (f == NULL) {
+        return -errno;
+    }
+    buf = malloc(PS_CONF_MAX + 1);
+    if (buf == NULL) {
+        fclose(f);
+        return -ENOMEM;
+    }
+    n = fread(buf, 1, PS_CONF_MAX + 1, f);
+    fclose(f);
+    if (n > PS_CONF_MAX) {
+        free(buf);
+        return -EFBIG;
+    }
+    buf[n] = '\0';
+    *ret_text = buf;
+    *ret_len = n;
+    return 0;
+}
+
+/* A sealed-enough memfd holding @text (the child reads it before its sandbox). */
+static int
+text_fd(const char *text, size_t len)
+{
+    int fd = memfd_create("fence_virtd.conf", MFD_CLOEXEC);
+
+    if (fd < 0) {
+        return -errno;
+    }
+    if (write(fd, text, len) != (ssize_t)len || lseek(fd, 0, SEEK_SET) < 0) {
+        int e = errno != 0 ? errno : EIO;
+
+        close(fd);
+        return -e;
+    }
+    return fd;
+}
+
+/* Reap the network process if it ended; true when it did. */
+static bool
+psn_reap(void)
+{
+    int st = 0;
+
+    if (psn.pid > 0 && waitpid(psn.pid, &st, WNOHANG) == psn.pid) {
+        psn.status = st;
+        psn.pid = 0;
+        return true;
+    }
+    return false;
+}
+
+static void
+describe_status(int st, char *buf, size_t len)
+{
+    if (WIFEXITED(st)) {
+        snprintf(buf, len, "exit status %d", WEXITSTATUS(st));
+    } else if (WIFSIGNALED(st)) {
+        snprintf(buf, len, "killed by signal %d (%s)%s", WTERMSIG(st), strsignal(WTERMSIG(st)),
+                 WTERMSIG(st) == SIGSYS ? ": a system call outside the seccomp filter" : "");
+    } else {
+        snprintf(buf, len, "status 0x%x", (unsigned int)st);
+    }
+}
+
+/*
+ * Start the network process with @text (and @old_text to fall back on per
+ * listener, may be NULL) and serve it; wait until it is ready.  Returns 0,
+ * PS_EXIT_NO_LISTENER when it could start no listener, -EINTR on SIGTERM
+ * meanwhile, or another negative errno.
+ */
+static int
+psn_start(const char *text, size_t len, const char *old_text, size_t old_len,
+          struct vf_groups *groups, const sigset_t *sigs)
+{
+    char fdarg[64];
+    char dbg[16];
+    char *argv[12];
+    int argc = 0;
+    int sv[2] = { -1, -1 };
+    int cfd = -1;
+    int ofd = -1;
+    int64_t until = vf_now_ms() + PS_START_WAIT_MS;
+    pid_t pid = 0;
+    int r = 0;
+
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+        vf_groups_free(groups);
+        return -errno;
+    }
+    cfd = text_fd(text, len);
+    ofd = old_text != NULL ? text_fd(old_text, old_len) : -1;
+    if (cfd < 0 || (old_text != NULL && ofd < 0)) {
+        r = cfd < 0 ? cfd : ofd;
+        goto fail;
+    }
+    snprintf(fdarg, sizeof(fdarg), "--privsep-net=%d,%d,%d", sv[1], cfd, ofd);
+    snprintf(dbg, sizeof(dbg), "%d", arg.debug);
+    argv[argc++] = (char *)progname;
+    argv[argc++] = fdarg;
+    argv[argc++] = (char *)"-f";
+    argv[argc++] = arg.conf_path;
+    if (arg.debug >= 0) {
+        argv[argc++] = (char *)"-d";
+        argv[argc++] = dbg;
+    }
+    if (ps_detached) {
+        argv[argc++] = (char *)"-F";    /* here: "keep stdio" (it is /dev/null already) */
+    } else if (arg.foreground || cur_rc.foreground) {
+        argv[argc++] = (char *)"-F";
+    }
+    argv[argc] = NULL;
+    fflush(NULL);
+    pid = fork();
+    if (pid < 0) {
+        r = -errno;
+        goto fail;
+    }
+    if (pid == 0) {
+        /* only async-signal-safe calls until exec */
+        (void)fcntl(sv[1], F_SETFD, 0);
+        (void)fcntl(cfd, F_SETFD, 0);
+        if (ofd >= 0) {
+            (void)fcntl(ofd, F_SETFD, 0);
+        }
+        execv("/proc/self/exe", argv);
+        _exit(127);
+    }
+    close(sv[1]);
+    close(cfd);
+    if (ofd >= 0) {
+        close(ofd);
+    }
+    psn.pid = pid;
+    psn.expected = false;
+    atomic_store(&psn.ready, false);
+    atomic_store(&psn.eof, false);
+    r = vf_ps_exec_start(sv[0], vf_pipeline_get_backend(), groups,
+                         &(struct vf_ps_exec_cbs){ .ready = psn_ready_cb, .eof = psn_eof_cb },
+                         &psn.ex);
+    if (r < 0) {
+        (void)kill(pid, SIGKILL);
+        (void)waitpid(pid, NULL, 0);
+        psn.pid = 0;
+        return r;
+    }
+    while (!atomic_load(&psn.ready)) {
+        struct timespec ts = { .tv_sec = 0, .tv_nsec = 200 * 1000 * 1000 };
+        int sig = sigtimedwait(sigs, NULL, &ts);
+
+        if (sig == SIGTERM || sig == SIGINT) {
+            return -EINTR;
+        }
+        if (psn_reap() || atomic_load(&psn.eof) || vf_now_ms() >= until) {
+            char why[128] = "did not get ready in time";
+            int64_t grace = vf_now_ms() + 2000;
+
+            /* its socketpair ended first: give it a moment to exit, for its status */
+            while (psn.pid > 0 && atomic_load(&psn.eof) && vf_now_ms() < grace && !psn_reap()) {
+                vf_sleep_ms(20);
+            }
+            if (psn.pid > 0) {
+                (void)kill(psn.pid, SIGKILL);
+                (void)waitpid(psn.pid, &psn.status, 0);
+                psn.pid = 0;
+            } else {
+                describe_status(psn.status, why, sizeof(why));
+            }
+            psn.ex = vf_ps_exec_stop(psn.ex, 0);
+            vf_log(LOG_ERR, "privsep: the network process failed to start (%s)", why);
+            return WIFEXITED(psn.status) && WEXITSTATUS(psn.status) == PS_EXIT_NO_LISTENER ?
+                   PS_EXIT_NO_LISTENER : -ECHILD;
+        }
+    }
+    return 0;
+fail:
+    vf_groups_free(groups);
+    close(sv[0]);
+    close(sv[1]);
+    if (cfd >= 0) {
+        close(cfd);
+    }
+    if (ofd >= 0) {
+        close(ofd);
+    }
+    return r;
+}
+
+/* Stop the network process (SIGTERM: it drains its requests), bounded. */
+static void
+psn_stop(int drain_ms)
+{
+    int64_t until = vf_now_ms() + drain_ms + 5000;
+
+    psn.expected = true;
+    if (psn.pid > 0) {
+        (void)kill(psn.pid, SIGTERM);
+        while (psn.pid > 0 && !psn_reap()) {
+            if (vf_now_ms() >= until) {
+                vf_log(LOG_WARNING, "privsep: network process %ld did not stop; killing it",
+                       (long)psn.pid);
+                (void)kill(psn.pid, SIGKILL);
+                (void)waitpid(psn.pid, &psn.status, 0);
+                psn.pid = 0;
+                break;
+            }
+            vf_sleep_ms(20);
+        }
+    }
+    psn.ex = vf_ps_exec_stop(psn.ex, RELOAD_DRAIN_MS);
+}
+
+/* Groups of @conf for the executor's re-check (NULL: none or invalid). */
+static struct vf_groups *
+exec_groups(const struct vf_conf *conf)
+{
+    struct vf_groups *g = NULL;
+    char err[512];
+
+    return vf_groups_load(conf, &g, err, sizeof(err)) == 0 ? g : NULL;
+}
+
+/* ---- the network process ---------------------------------------------------------- */
+
+static int
+read_fd_text(int fd, char **ret_text, size_t *ret_len)
+{
+    char *buf = malloc(PS_CONF_MAX + 1);
+    size_t n = 0;
+
+    if (buf == NULL) {
+        return -ENOMEM;
+    }
+    while (n <= PS_CONF_MAX) {
+        ssize_t k = read(fd, buf + n, PS_CONF_MAX + 1 - n);
+
+        if (k < 0 && errno == EINTR) {
+            continue;
+        }
+        if (k <= 0) {
+            break;
+        }
+        n += (size_t)k;
+    }
+    close(fd);
+    if (n > PS_CONF_MAX) {
+        free(buf);
+        return -EFBIG;
+    }
+    buf[n] = '\0';
+    *ret_text = buf;
+    *ret_len = n;
+    return 0;
+}
+
+/*
+ * fence_virtd --privsep-net=SOCKFD,CONFFD,OLDCONFFD: the network process.
+ * Everything that needs root (listener sockets, key files, modules) is done
+ * first; then the sandbox; then READY to the executor.
+ */
+static int
+net_main(void)
+{
+    struct vf_conf *old_conf = NULL;
+    struct vf_groups *groups = NULL;
+    struct vf_ps_proxy *px = NULL;
+    struct vf_backend_inst *be = NULL;
+    struct vf_ps_sandbox sb;
+    struct runcfg old_rc;
+    sigset_t sigs;
+    char err[1024];
+    char *text = NULL;
+    size_t len = 0;
+    int sfd = -1, cfd = -1, ofd = -1;
+    int devnull = -1;
+    int exit_code = 1;
+    int r = 0;
+
+    if (sscanf(arg.ps_net, "%d,%d,%d", &sfd, &cfd, &ofd) != 3 || sfd < 3 || cfd < 3) {
+        fprintf(stderr, "%s: --privsep-net is internal\n", progname);
+        return 1;
+    }
+    (void)fcntl(sfd, F_SETFD, FD_CLOEXEC);
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (read_fd_text(cfd, &text, &len) < 0 ||
+        vf_conf_parse_buffer(arg.conf_path, text, len, &cur_conf, err, sizeof(err)) < 0) {
+        vf_log(LOG_ERR, "privsep: cannot read the configuration handed over");
+        goto out;
+    }
+    free(text);
+    text = NULL;
+    if (ofd >= 0 && (read_fd_text(ofd, &text, &len) < 0 ||
+                     vf_conf_parse_buffer(arg.conf_path, text, len, &old_conf, err,
+                                          sizeof(err)) < 0)) {
+        old_conf = vf_conf_free(old_conf);
+    }
+    free(text);
+    text = NULL;
+    vf_registry_init(module_path_of(cur_conf));
+    if (check_conf_logged(cur_conf, &cur_rc, &groups) > 0) {
+        goto out;
+    }
+    vf_log_set_debug(arg.debug >= 0 ? arg.debug : cur_rc.debug);
+    memset(&old_rc, 0, sizeof(old_rc));
+    if (old_conf != NULL) {
+        FILE *sink = fopen("/dev/null", "we");
+
+        (void)read_runcfg(old_conf, &old_rc, sink != NULL ? sink : stderr);
+        if (sink != NULL) {
+            fclose(sink);
+        }
+    }
+    if (vf_auth_init() < 0 || vf_pipeline_init() < 0) {
+        vf_log(LOG_ERR, "privsep: cannot initialise the crypto library or the pipeline");
+        goto out;
+    }
+    r = vf_ps_proxy_new(sfd, true, &px);
+    if (r < 0) {
+        goto out_pipeline;
+    }
+    sfd = -1;
+    be = vf_backend_inst_new(&vf_ps_proxy_ops, px);
+    if (be == NULL) {
+        goto out_pipeline;
+    }
+    vf_pipeline_set_config(groups, be);
+    groups = NULL;
+    vf_backend_inst_unref(be);
+    /* the listeners, as root (ports below 1024, key files); a listener that
+     * fails with the new settings keeps its previous ones (reload) */
+    for (size_t i = 0; i < cur_rc.n_listeners; i++) {
+        struct lrun *l = &cur_ls[n_cur_ls];
+
+        memset(l, 0, sizeof(*l));
+        snprintf(l->name, sizeof(l->name), "%s", cur_rc.listeners[i]);
+        if (lrun_start(l, cur_conf) == 0) {
+            n_cur_ls++;
+            continue;
+        }
+        for (size_t j = 0; old_conf != NULL && j < old_rc.n_listeners; j++) {
+            if (strcasecmp(old_rc.listeners[j], l->name) == 0 && lrun_start(l, old_conf) == 0) {
+                vf_log(LOG_ERR, "reload: listener '%s' keeps its previous settings", l->name);
+                n_cur_ls++;
+                break;
+            }
+        }
+        if (l->li == NULL && old_conf == NULL) {
+            listeners_stop_all(RELOAD_DRAIN_MS);
+            goto out_pipeline;
+        }
+        if (l->li == NULL) {
+            vf_log(LOG_ERR, "reload: listener '%s' is not running", l->name);
+        }
+    }
+    if (n_cur_ls == 0) {
+        vf_log(LOG_CRIT, "reload: no listener is running; stopping");
+        exit_code = PS_EXIT_NO_LISTENER;
+        goto out_pipeline;
+    }
+    /* connect to syslog now: /dev/log is outside the chroot */
+    openlog(progname, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+    devnull = arg.foreground ? -1 : open("/dev/null", O_RDWR | O_CLOEXEC);
+    sb.chroot_dir = cur_rc.ps_chroot;
+    sb.user = cur_rc.ps_user[0] != '\0' ? cur_rc.ps_user : NULL;
+    sb.seccomp = true;
+    err[0] = '\0';
+    r = vf_ps_sandbox_enter(&sb, err, sizeof(err));
+    if (r < 0) {
+        vf_log(LOG_ERR, "%s", err);
+        listeners_stop_all(RELOAD_DRAIN_MS);
+        goto out_pipeline;
+    }
+    if (vf_ps_proxy_ready(px) < 0) {
+        vf_log(LOG_ERR, "privsep: cannot reach the executor");
+        listeners_stop_all(RELOAD_DRAIN_MS);
+        goto out_pipeline;
+    }
+    vf_log(LOG_INFO, "privsep: network process %ld serving as uid %ld in '%s', seccomp %s",
+           (long)getpid(), (long)getuid(), cur_rc.ps_chroot, vf_ps_sandbox_seccomp_state());
+    if (devnull >= 0) {
+        /* the parent detaches once we are ready: so do we */
+        dup2(devnull, STDIN_FILENO);
+        dup2(devnull, STDOUT_FILENO);
+        dup2(devnull, STDERR_FILENO);
+        close(devnull);
+        devnull = -1;
+    }
+    exit_code = 0;
+    for (;;) {
+        struct timespec ts = { .tv_sec = 0, .tv_nsec = 500 * 1000 * 1000 };
+        int sig = sigtimedwait(&sigs, NULL, &ts);
+        bool failed = false;
+
+        if (sig == SIGTERM || sig == SIGINT) {
+            break;
+        }
+        for (size_t i = 0; i < n_cur_ls; i++) {
+            failed = failed || vf_listener_failed(cur_ls[i].li);
+        }
+        if (failed) {
+            vf_log(LOG_ERR, "a listener failed; exiting");
+            exit_code = 1;
+            break;
+        }
+    }
+    {
+        int64_t deadline = vf_now_ms() + SHUTDOWN_DRAIN_MS;
+
+        vf_pipeline_stop();
+        listeners_stop_all(SHUTDOWN_DRAIN_MS);
+        if (vf_pipeline_drain(vf_ms_left(deadline)) > 0) {
+            _exit(exit_code);
+        }
+    }
+out_pipeline:
+    vf_pipeline_fini();
+    px = vf_ps_proxy_free(px);
+out:
+    if (sfd >= 0) {
+        close(sfd);
+    }
+    if (devnull >= 0) {
+        close(devnull);
+    }
+    vf_groups_free(groups);
+    vf_conf_free(old_conf);
+    vf_conf_free(cur_conf);
+    vf_registry_fini();
+    free(arg.conf_path);
+    free(pid_path_abs);
+    return exit_code;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1110,6 +1715,9 @@ main(int argc, char **argv)
         free(pid_path_abs);
         return exit_code;
     }
+    if (arg.ps_net != NULL) {
+        return net_main();
+    }
 
     /*
      * Signals are taken synchronously by the main loop; every thread inherits
@@ -1121,8 +1729,11 @@ main(int argc, char **argv)
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGHUP);
+    sigaddset(&sigs, SIGCHLD);  /* privsep: the network process ended */
+    sigaddset(&sigs, SIGUSR1);  /* privsep: the executor's reader thread woke us */
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
+    main_sigs = sigs;
 
     if (vf_conf_parse_file(arg.conf_path, &cur_conf, err, sizeof(err)) < 0) {
         vf_log(LOG_ERR, "%s", err);
@@ -1137,6 +1748,16 @@ main(int argc, char **argv)
     }
     foreground = arg.foreground || cur_rc.foreground;
     debug = arg.debug >= 0 ? arg.debug : cur_rc.debug;
+    ps_on = privsep_wanted(&cur_rc, true);
+    if (ps_on) {
+        int r = read_file_text(arg.conf_path, &psn.conf_text, &psn.conf_len);
+
+        if (r < 0) {
+            vf_log(LOG_ERR, "cannot read '%s': %s", arg.conf_path, strerror(-r));
+            exit_code = 1;
+            goto out;
+        }
+    }
     vf_log_set_debug(debug);
 
     if (!foreground) {
@@ -1170,7 +1791,15 @@ main(int argc, char **argv)
     groups = NULL;
     vf_backend_inst_unref(be);
     be = NULL;
-    if (listeners_start_all(cur_conf, &cur_rc) < 0) {
+    if (ps_on) {
+        int r = psn_start(psn.conf_text, psn.conf_len, NULL, 0, exec_groups(cur_conf), &sigs);
+
+        if (r < 0 || r == PS_EXIT_NO_LISTENER) {
+            exit_code = r == -EINTR ? 0 : 1;
+            psn_stop(RELOAD_DRAIN_MS);
+            goto out_pipeline;
+        }
+    } else if (listeners_start_all(cur_conf, &cur_rc) < 0) {
         exit_code = 1;
         goto out_pipeline;
     }
@@ -1178,8 +1807,9 @@ main(int argc, char **argv)
         char names[VF_MAX_LISTENER_NAMES * 33] = "";
 
         listener_names(&cur_rc, names, sizeof(names));
-        vf_log(LOG_NOTICE, "%s %s started (pid %ld): listeners '%s', backend '%s'",
-               progname, PACKAGE_VERSION, (long)getpid(), names, cur_rc.backend);
+        vf_log(LOG_NOTICE, "%s %s started (pid %ld): listeners '%s', backend '%s'%s",
+               progname, PACKAGE_VERSION, (long)getpid(), names, cur_rc.backend,
+               ps_on ? ", privilege separation on" : "");
     }
     /* every listener is bound: READY=1 as soon as the backend answers */
     nst.ready_by = vf_now_ms() + READY_BACKEND_WAIT_MS;
@@ -1187,6 +1817,7 @@ main(int argc, char **argv)
     if (!foreground) {
         vf_log_init(progname, VF_LOG_SYSLOG, debug);
         detach_stdio(ready_fd);
+        ps_detached = true;
         ready_fd = -1;
     }
 
@@ -1222,6 +1853,16 @@ main(int argc, char **argv)
             }
             continue;
         }
+        if (ps_on && (psn_reap() || atomic_load(&psn.eof))) {
+            char why[160] = "its connection ended";
+
+            if (psn.pid == 0) {
+                describe_status(psn.status, why, sizeof(why));
+            }
+            vf_log(LOG_CRIT, "privsep: the network process is gone (%s); exiting", why);
+            exit_code = 1;
+            break;
+        }
         notify_tick(false);
         for (size_t i = 0; i < n_cur_ls; i++) {
             failed = failed || vf_listener_failed(cur_ls[i].li);
@@ -1239,6 +1880,9 @@ main(int argc, char **argv)
         unsigned int left = 0;
 
         vf_pipeline_stop();
+        if (ps_on) {
+            psn_stop(exit_code == 0 ? SHUTDOWN_DRAIN_MS : 0);
+        }
         listeners_stop_all(SHUTDOWN_DRAIN_MS);
         left = vf_pipeline_drain(vf_ms_left(deadline));
         if (left > 0) {
@@ -1259,6 +1903,8 @@ out:
     pidfile_release();
     vf_conf_free(cur_conf);
     vf_registry_fini();
+    free(psn.conf_text);
+    free(ps_text);
     free(arg.conf_path);
     free(pid_path_abs);
     return exit_code;

@@ -16,7 +16,7 @@ set -u
 
 BUILD_PKGS="autoconf automake libtool pkg-config make gcc libc6-dev libnss3-dev
 libxml2-dev uuid-dev libvirt-dev libcpg-dev pacemaker-dev libcurl4-openssl-dev
-libsystemd-dev"
+libsystemd-dev libseccomp-dev"
 # peers and tools of the test suite (see README.md, "Testing"); the last line
 # builds and checks the Debian packages (tests/packaging: dpkg-buildpackage,
 # lintian, systemd-analyze)
@@ -24,7 +24,7 @@ TEST_PKGS="libvirt0 libvirt-clients libvirt-daemon fence-virt fence-virtd
 fence-agents corosync pacemaker pacemaker-cli-utils pcs resource-agents
 libxml2-utils xsltproc iproute2 util-linux procps coreutils python3 socat groff
 man-db clang libfuzzer-14-dev libclang-rt-14-dev gawk valgrind cppcheck clang-format
-debhelper dpkg-dev fakeroot lintian git systemd nftables openssl"
+debhelper dpkg-dev fakeroot lintian git systemd"
 
 die() { echo "setup-debian.sh: ERROR: $*" >&2; exit 1; }
 say() { echo "setup-debian.sh: $*"; }

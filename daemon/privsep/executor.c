@@ -1,0 +1,421 @@
+/*
+ * vmfence - daemon/privsep/executor.c: the privileged side of the
+ * socketpair (privsep.h).
+ *
+ * One reader thread decodes each datagram (msg.c; anything malformed ends
+ * the connection: the peer is then treated as gone) and starts a detached
+ * thread per request, at most VF_PS_MAX_INFLIGHT at once (beyond: -EBUSY
+ * at once).  The request thread re-checks the groups for the requester it
+ * was told (defence in depth against a logic error in the network
+ * process; a compromised one can lie about the requester, which is why the
+ * network process runs in a sandbox), runs the backend op with the
+ * request's deadline and sends the bounded answer.  Backend and groups are
+ * a refcounted generation, replaced on reload.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "hostlist.h"
+#include "io.h"
+#include "log.h"
+#include "privsep/msg.h"
+#include "privsep/privsep.h"
+#include "timeutil.h"
+
+struct gen {
+    atomic_int refs;
+    struct vf_backend_inst *be;
+    struct vf_groups *groups;
+};
+
+struct vf_ps_exec {
+    atomic_int refs;            /* the owner + every request thread */
+    int fd;
+    struct vf_ps_exec_cbs cbs;
+    pthread_t reader;
+    pthread_mutex_t lock;
+    pthread_cond_t idle_cv;
+    struct gen *gen;            /* guarded by lock */
+    unsigned int active;        /* guarded by lock */
+    atomic_bool stopping;
+};
+
+struct job {
+    struct vf_ps_exec *ex;
+    struct gen *gen;
+    struct vf_ps_req rq;
+    int64_t deadline_ms;
+};
+
+static struct gen *
+gen_unref(struct gen *g)
+{
+    if (g != NULL && atomic_fetch_sub(&g->refs, 1) == 1) {
+        vf_backend_inst_unref(g->be);
+        vf_groups_free(g->groups);
+        free(g);
+    }
+    return NULL;
+}
+
+static void
+exec_unref(struct vf_ps_exec *ex)
+{
+    if (atomic_fetch_sub(&ex->refs, 1) == 1) {
+        gen_unref(ex->gen);
+        close(ex->fd);
+        pthread_mutex_destroy(&ex->lock);
+        pthread_cond_destroy(&ex->idle_cv);
+        free(ex);
+    }
+}
+
+/* Send one answer by @deadline_ms: 0 or -errno. */
+static int
+send_ans(struct vf_ps_exec *ex, const struct vf_ps_ans *an, int64_t deadline_ms)
+{
+    uint8_t buf[VF_PS_ANS_SIZE];
+    int r = vf_ps_ans_encode(an, buf, sizeof(buf));
+
+    while (r == 0) {
+        struct pollfd pfd = { .fd = ex->fd, .events = POLLOUT };
+        ssize_t n = send(ex->fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_NOSIGNAL);
+        int left = 0;
+
+        if (n == (ssize_t)sizeof(buf)) {
+            return 0;
+        }
+        if (n >= 0 || (errno != EAGAIN && errno != EINTR)) {
+            return -EPIPE;
+        }
+        left = vf_ms_left(deadline_ms);
+        if (left <= 0) {
+            return -ETIMEDOUT;
+        }
+        (void)poll(&pfd, 1, left > 100 ? 100 : left);
+    }
+    return r;
+}
+
+static int
+send_result(struct vf_ps_exec *ex, uint64_t id, int result, bool on,
+            const struct vf_domain_info *dom, int64_t deadline_ms)
+{
+    struct vf_ps_ans an = { .kind = VF_PS_KIND_RESULT, .id = id, .on = on };
+
+    /* 0 or -errno only: a backend's positive value is a failure (request.c) */
+    an.result = result > 0 ? -EIO : result < -4095 ? -EIO : result;
+    if (dom != NULL && an.result == 0) {
+        an.dom = *dom;
+        an.dom.name[sizeof(an.dom.name) - 1] = '\0';
+        an.dom.uuid[sizeof(an.dom.uuid) - 1] = '\0';
+    }
+    /* the network process gives up VF_PS_ANSWER_SLACK_MS after the deadline */
+    return send_ans(ex, &an, deadline_ms + VF_PS_ANSWER_SLACK_MS);
+}
+
+/* ---- list ------------------------------------------------------------------ */
+
+struct list_ctx {
+    struct vf_ps_exec *ex;
+    const struct job *job;
+    size_t n;
+    int err;
+};
+
+static int
+list_cb(void *arg, const struct vf_domain_info *dom)
+{
+    struct list_ctx *lc = arg;
+    const struct job *j = lc->job;
+    struct vf_ps_ans an = { .kind = VF_PS_KIND_DOMAIN, .id = j->rq.id };
+    int r = 0;
+
+    if (j->rq.identity[0] != '\0' &&
+        !vf_groups_allowed(j->gen->groups, j->rq.identity, NULL, dom->name, dom->uuid)) {
+        return 0;
+    }
+    if (lc->n == VF_MAX_LIST_DOMAINS || lc->err < 0) {
+        return 0;
+    }
+    an.dom = *dom;
+    an.dom.name[sizeof(an.dom.name) - 1] = '\0';
+    an.dom.uuid[sizeof(an.dom.uuid) - 1] = '\0';
+    if (an.dom.state < 0 || an.dom.state > VF_STATE_PMSUSPENDED) {
+        an.dom.state = VF_STATE_NOSTATE;
+    }
+    r = send_ans(lc->ex, &an, j->deadline_ms);
+    if (r < 0) {
+        lc->err = r;
+        return r;
+    }
+    lc->n++;
+    return 0;
+}
+
+/* ---- one request ------------------------------------------------------------- */
+
+/*
+ * Defence in depth: may the requester act on the target?  With no
+ * requester given (the network process could not say) the check is
+ * skipped: the network process decided.  0 or -EPERM / a lookup error.
+ */
+static int
+recheck_groups(const struct job *j, const struct vf_backend_ops *ops, void *priv)
+{
+    struct vf_domain_info dom;
+    int r = 0;
+
+    if (j->rq.identity[0] == '\0' || !vf_groups_active(j->gen->groups) ||
+        j->rq.op < VF_PS_OP_OFF || j->rq.op > VF_PS_OP_STATUS) {
+        return 0;
+    }
+    memset(&dom, 0, sizeof(dom));
+    r = ops->lookup(priv, j->rq.target, j->rq.flags, &dom, j->deadline_ms);
+    if (vf_groups_allowed(j->gen->groups, j->rq.identity, j->rq.target,
+                          r == 0 ? dom.name : NULL, r == 0 ? dom.uuid : NULL)) {
+        return 0;
+    }
+    if (r < 0 && r != -ENOENT) {
+        return r;
+    }
+    vf_log(LOG_WARNING, "privsep: refused %s of '%s' for '%s': the groups do not allow it "
+           "(the network process asked anyway)", vf_ps_op_name(j->rq.op), j->rq.target,
+           j->rq.identity);
+    return -EPERM;
+}
+
+static void *
+job_main(void *arg)
+{
+    struct job *j = arg;
+    struct vf_ps_exec *ex = j->ex;
+    const struct vf_backend_ops *ops = vf_backend_inst_ops(j->gen->be);
+    void *priv = vf_backend_inst_priv(j->gen->be);
+    struct vf_domain_info dom;
+    const char *t = j->rq.target;
+    unsigned int fl = j->rq.flags;
+    int64_t dl = j->deadline_ms;
+    bool on = false;
+    int r = 0;
+
+    memset(&dom, 0, sizeof(dom));
+    vf_ps_set_requester(j->rq.identity);
+    r = ops == NULL ? -EHOSTDOWN : recheck_groups(j, ops, priv);
+    if (r == 0) {
+        switch (j->rq.op) {
+        case VF_PS_OP_LOOKUP: r = ops->lookup(priv, t, fl, &dom, dl); break;
+        case VF_PS_OP_OFF: r = ops->off(priv, t, fl, dl); break;
+        case VF_PS_OP_ON: r = ops->on(priv, t, fl, dl); break;
+        case VF_PS_OP_REBOOT: r = ops->reboot(priv, t, fl, dl); break;
+        case VF_PS_OP_STATUS: r = ops->status(priv, t, fl, &on, dl); break;
+        case VF_PS_OP_MONITOR: r = ops->monitor != NULL ? ops->monitor(priv, dl) : 0; break;
+        case VF_PS_OP_LIST: {
+            struct list_ctx lc = { .ex = ex, .job = j };
+
+            r = ops->list(priv, list_cb, &lc, dl);
+            if (r == 0 && lc.err < 0) {
+                r = lc.err;
+            }
+            break;
+        }
+        default: r = -EINVAL; break;
+        }
+    }
+    vf_dbg(2, "privsep: %s '%s' for '%s': %d", vf_ps_op_name(j->rq.op), t, j->rq.identity, r);
+    (void)send_result(ex, j->rq.id, r, on, j->rq.op == VF_PS_OP_LOOKUP ? &dom : NULL, dl);
+    gen_unref(j->gen);
+    free(j);
+    pthread_mutex_lock(&ex->lock);
+    if (--ex->active == 0) {
+        pthread_cond_broadcast(&ex->idle_cv);
+    }
+    pthread_mutex_unlock(&ex->lock);
+    exec_unref(ex);
+    return NULL;
+}
+
+/* Start a thread for @rq, or answer at once (busy, out of memory). */
+static void
+start_job(struct vf_ps_exec *ex, const struct vf_ps_req *rq)
+{
+    struct job *j = calloc(1, sizeof(*j));
+    pthread_attr_t attr;
+    pthread_t th;
+    int r = 0;
+
+    if (j == NULL) {
+        (void)send_result(ex, rq->id, -ENOMEM, false, NULL, vf_now_ms() + 1000);
+        return;
+    }
+    j->ex = ex;
+    j->rq = *rq;
+    j->deadline_ms = vf_now_ms() + rq->timeout_ms;
+    pthread_mutex_lock(&ex->lock);
+    if (ex->active >= VF_PS_MAX_INFLIGHT) {
+        pthread_mutex_unlock(&ex->lock);
+        free(j);
+        (void)send_result(ex, rq->id, -EBUSY, false, NULL, vf_now_ms() + 1000);
+        return;
+    }
+    j->gen = ex->gen;
+    atomic_fetch_add(&j->gen->refs, 1);
+    ex->active++;
+    atomic_fetch_add(&ex->refs, 1);
+    pthread_mutex_unlock(&ex->lock);
+
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    r = pthread_create(&th, &attr, job_main, j);
+    pthread_attr_destroy(&attr);
+    if (r != 0) {
+        (void)send_result(ex, rq->id, -r, false, NULL, vf_now_ms() + 1000);
+        gen_unref(j->gen);
+        free(j);
+        pthread_mutex_lock(&ex->lock);
+        ex->active--;
+        pthread_mutex_unlock(&ex->lock);
+        atomic_fetch_sub(&ex->refs, 1);
+    }
+}
+
+static void *
+reader_main(void *arg)
+{
+    struct vf_ps_exec *ex = arg;
+    uint8_t buf[VF_PS_REQ_SIZE + 1];
+    const char *why = "end of the socketpair";
+
+    for (;;) {
+        struct vf_ps_req rq;
+        ssize_t n = recv(ex->fd, buf, sizeof(buf), MSG_TRUNC);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            why = n == 0 ? why : strerror(errno);
+            break;
+        }
+        if (vf_ps_req_decode(buf, (size_t)n, &rq) < 0) {
+            /* never act on a message that is not exactly right */
+            why = "malformed request";
+            break;
+        }
+        if (rq.op == VF_PS_OP_READY) {
+            if (ex->cbs.ready != NULL) {
+                ex->cbs.ready(ex->cbs.arg);
+            }
+            continue;
+        }
+        start_job(ex, &rq);
+    }
+    if (!atomic_load(&ex->stopping)) {
+        vf_log(LOG_ERR, "privsep: network process connection ended (%s)", why);
+        (void)shutdown(ex->fd, SHUT_RDWR);
+        if (ex->cbs.eof != NULL) {
+            ex->cbs.eof(ex->cbs.arg);
+        }
+    }
+    return NULL;
+}
+
+int
+vf_ps_exec_start(int fd, struct vf_backend_inst *be, struct vf_groups *groups,
+                 const struct vf_ps_exec_cbs *cbs, struct vf_ps_exec **ret_ex)
+{
+    struct vf_ps_exec *ex = calloc(1, sizeof(*ex));
+    int r = 0;
+
+    if (ex == NULL) {
+        vf_groups_free(groups);
+        return -ENOMEM;
+    }
+    atomic_init(&ex->refs, 1);
+    atomic_init(&ex->stopping, false);
+    ex->fd = fd;
+    if (cbs != NULL) {
+        ex->cbs = *cbs;
+    }
+    pthread_mutex_init(&ex->lock, NULL);
+    vf_cond_init_monotonic(&ex->idle_cv);
+    r = vf_ps_exec_set_config(ex, be, groups);
+    if (r == 0) {
+        r = -pthread_create(&ex->reader, NULL, reader_main, ex);
+    }
+    if (r < 0) {
+        ex->fd = -1;
+        exec_unref(ex);
+        return r;
+    }
+    *ret_ex = ex;
+    return 0;
+}
+
+int
+vf_ps_exec_set_config(struct vf_ps_exec *ex, struct vf_backend_inst *be,
+                      struct vf_groups *groups)
+{
+    struct gen *g = calloc(1, sizeof(*g));
+    struct gen *old = NULL;
+
+    if (g == NULL) {
+        vf_groups_free(groups);
+        return -ENOMEM;
+    }
+    atomic_init(&g->refs, 1);
+    g->be = be;
+    g->groups = groups;
+    pthread_mutex_lock(&ex->lock);
+    old = ex->gen;
+    ex->gen = g;
+    pthread_mutex_unlock(&ex->lock);
+    gen_unref(old);
+    return 0;
+}
+
+unsigned int
+vf_ps_exec_active(const struct vf_ps_exec *ex)
+{
+    unsigned int n = 0;
+
+    pthread_mutex_lock((pthread_mutex_t *)&ex->lock);
+    n = ex->active;
+    pthread_mutex_unlock((pthread_mutex_t *)&ex->lock);
+    return n;
+}
+
+struct vf_ps_exec *
+vf_ps_exec_stop(struct vf_ps_exec *ex, int drain_ms)
+{
+    int64_t deadline = vf_now_ms() + drain_ms;
+
+    if (ex == NULL) {
+        return NULL;
+    }
+    atomic_store(&ex->stopping, true);
+    (void)shutdown(ex->fd, SHUT_RDWR);
+    pthread_join(ex->reader, NULL);
+    pthread_mutex_lock(&ex->lock);
+    while (ex->active > 0) {
+        struct timespec ts = vf_deadline_timespec(deadline);
+
+        if (pthread_cond_timedwait(&ex->idle_cv, &ex->lock, &ts) == ETIMEDOUT) {
+            break;
+        }
+    }
+    if (ex->active > 0) {
+        vf_log(LOG_WARNING, "privsep: %u backend operation%s still running", ex->active,
+               ex->active == 1 ? "" : "s");
+    }
+    pthread_mutex_unlock(&ex->lock);
+    exec_unref(ex);
+    return NULL;
+}

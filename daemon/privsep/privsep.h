@@ -1,0 +1,114 @@
+/*
+ * vmfence - daemon/privsep/privsep.h: privilege separation of fence_virtd.
+ *
+ * Two processes joined by one AF_UNIX SOCK_SEQPACKET socketpair carrying
+ * the fixed-size messages of msg.h:
+ *
+ *  - the privileged parent ("executor", the main PID: pid file, signals,
+ *    sd_notify, reload) owns the real backend (libvirt, cpg) and serves
+ *    requests from the socketpair (executor.c), each in a thread of its
+ *    own (at most VF_PS_MAX_INFLIGHT at once), within the request's
+ *    deadline, after re-checking the groups for the requester it is told;
+ *  - the network process (listeners, wire decoding, verification, dedupe,
+ *    challenge/response, groups) re-executed from the parent, which binds
+ *    its listeners and reads its keys as root, then drops to an
+ *    unprivileged user, chroots into an empty directory and installs
+ *    no_new_privs and a seccomp filter (sandbox.c).  In place of the
+ *    backend its pipeline gets the proxy backend (proxy.c), whose ops ask
+ *    the executor and wait for the answer, multiplexed by request id.
+ *
+ * Either process exits (non-zero, logged) as soon as the other is gone: a
+ * half-dead pair never answers "success" (the proxy fails every call with
+ * -EHOSTDOWN).
+ */
+#ifndef VF_PRIVSEP_H
+#define VF_PRIVSEP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "groups.h"
+#include "pipeline.h"
+#include "plugin.h"
+
+#define VF_PS_MAX_INFLIGHT  256     /* executor: requests served at once */
+#define VF_PS_ANSWER_SLACK_MS 250   /* proxy: wait this much past a deadline
+                                     * for the executor's own answer */
+#ifndef VF_PS_CHROOT_DEFAULT
+#define VF_PS_CHROOT_DEFAULT "/var/empty/vmfence"
+#endif
+
+/* ---- network side (proxy.c) ---------------------------------------------- */
+
+struct vf_ps_proxy;
+
+/* The proxy backend; its priv is a struct vf_ps_proxy. init/fini unused. */
+extern const struct vf_backend_ops vf_ps_proxy_ops;
+
+/*
+ * Serve the proxy over @fd (taken over; closed by vf_ps_proxy_free) with a
+ * reader thread.  @exit_on_eof: when the executor goes away, log it and
+ * _exit(1) at once (the daemon); false: only fail calls (tests).
+ * Returns 0 or -errno.
+ */
+int vf_ps_proxy_new(int fd, bool exit_on_eof, struct vf_ps_proxy **ret_px);
+/* Stop the reader thread, fail waiting calls, close the socket.  NULL-tolerant. */
+struct vf_ps_proxy *vf_ps_proxy_free(struct vf_ps_proxy *px);
+/* true once the executor is gone (EOF, a malformed answer, a send error) */
+bool vf_ps_proxy_dead(const struct vf_ps_proxy *px);
+/* Tell the executor that every listener serves.  0 or -errno. */
+int vf_ps_proxy_ready(struct vf_ps_proxy *px);
+
+/*
+ * The requester on whose behalf the calling thread calls backend ops from
+ * now on (thread-local; NULL or "" = unknown), sent with every request for
+ * the executor's groups re-check.  The request path sets it (see the
+ * report: request.c); unset, the executor's re-check is skipped.
+ */
+void vf_ps_set_requester(const char *identity);
+
+/* ---- privileged side (executor.c) ------------------------------------------ */
+
+struct vf_ps_exec;
+
+struct vf_ps_exec_cbs {
+    void *arg;
+    void (*ready)(void *arg);   /* READY received (reader thread) */
+    void (*eof)(void *arg);     /* the peer is gone (reader thread) */
+};
+
+/*
+ * Serve requests from @fd (taken over) with @be and @groups (the caller's
+ * reference and ownership are taken over; NULL = none).  Returns 0 or -errno.
+ */
+int vf_ps_exec_start(int fd, struct vf_backend_inst *be, struct vf_groups *groups,
+                     const struct vf_ps_exec_cbs *cbs, struct vf_ps_exec **ret_ex);
+/* Backend and groups for requests from now on (same ownership rules). */
+int vf_ps_exec_set_config(struct vf_ps_exec *ex, struct vf_backend_inst *be,
+                          struct vf_groups *groups);
+/*
+ * Stop reading, wait up to @drain_ms for running requests, close.  Requests
+ * still running then keep what they use (it is freed by the last one).
+ * NULL-tolerant.
+ */
+struct vf_ps_exec *vf_ps_exec_stop(struct vf_ps_exec *ex, int drain_ms);
+/* Requests being served. */
+unsigned int vf_ps_exec_active(const struct vf_ps_exec *ex);
+
+/* ---- the network process's sandbox (sandbox.c) --------------------------------- */
+
+struct vf_ps_sandbox {
+    const char *chroot_dir;     /* created (0755, root) when missing */
+    const char *user;           /* NULL: "vmfence", else "nobody" */
+    bool seccomp;               /* install the filter (if built with libseccomp) */
+};
+
+/*
+ * Drop to the user, chroot, drop every capability, set no_new_privs and
+ * install the seccomp filter (all threads).  Call after every listener is
+ * bound and every key read.  Returns 0 or -errno with a message in @err.
+ */
+int vf_ps_sandbox_enter(const struct vf_ps_sandbox *sb, char *err, size_t err_len);
+/* "seccomp filter: on|off (why)", for the start-up log line */
+const char *vf_ps_sandbox_seccomp_state(void);
+
+#endif

@@ -30,6 +30,10 @@ struct xen {
     struct vf_xapi x;
     bool x_ready;
     char *vm_ref;               /* resolved plug */
+    /* the record fetched while resolving a name (fresh: it answers the first
+     * power-state question, saving a round trip; any later one asks again) */
+    struct vf_xr_value *rec_resp;
+    const struct vf_xr_value *rec;
     char msg[1024];
 };
 
@@ -164,6 +168,10 @@ resolve_name(struct xen *xen, const char *name, int64_t deadline)
             snprintf(first_uuid, sizeof(first_uuid), "%s", vf_xr_member_str(r1, "uuid")
                      != NULL ? vf_xr_member_str(r1, "uuid") : "?");
             r = vf_set_str(&xen->vm_ref, ref);
+            vf_xr_free(xen->rec_resp);
+            xen->rec_resp = rec;        /* kept: r1 points into it */
+            xen->rec = r1;
+            rec = NULL;
         } else {
             snprintf(xen->msg, sizeof(xen->msg), "several virtual machines are named "
                      "'%.200s' (UUIDs %s and %.40s): use the UUID as plug", name,
@@ -181,6 +189,8 @@ resolve_name(struct xen *xen, const char *name, int64_t deadline)
     if (r < 0) {
         free(xen->vm_ref);
         xen->vm_ref = NULL;
+        xen->rec_resp = vf_xr_free(xen->rec_resp);
+        xen->rec = NULL;
     }
     return r;
 }
@@ -258,7 +268,12 @@ x_get_power(void *ctx, const char *plug, int64_t deadline, enum vf_fa_power *ret
     const struct vf_xr_value *rec = NULL;
     int r = resolve(xen, plug, deadline);
 
-    if (r == 0) {
+    if (r == 0 && xen->rec_resp != NULL) {
+        resp = xen->rec_resp;           /* fetched by resolve() just now */
+        rec = xen->rec;
+        xen->rec_resp = NULL;
+        xen->rec = NULL;
+    } else if (r == 0) {
         r = get_record(xen, xen->vm_ref, deadline, &resp, &rec);
     }
     if (r == 0 && !is_real_vm(rec)) {
@@ -288,6 +303,9 @@ x_set_power(void *ctx, const char *plug, enum vf_fa_power want, int64_t deadline
     struct vf_xr_param q[3];
     int r = resolve(xen, plug, deadline);
 
+    /* a record from before the change must never confirm it */
+    xen->rec_resp = vf_xr_free(xen->rec_resp);
+    xen->rec = NULL;
     if (r < 0) {
         return r;
     }
@@ -394,6 +412,7 @@ main(int argc, char **argv)
         vf_xapi_done(&xen.x);
     }
     free(xen.vm_ref);
+    vf_xr_free(xen.rec_resp);
     vf_xenapi_opts_done(&xen.o);
     curl_global_cleanup();
     return ret;

@@ -87,7 +87,7 @@ static const struct key_spec fence_virtd_keys[] = {
     { "wait_for_init", VT_UINT },
     { "wait_for_backend", VT_UINT },    /* legacy alias of wait_for_init */
     { "name_mode", VT_NAME_MODE },      /* legacy location of backends/cpg/name_mode */
-    { "privsep", VT_BOOL },             /* vmfence: privilege separation (default yes) */
+    { "privsep", VT_BOOL },             /* vmfence: privilege separation (default no) */
     { "privsep_user", VT_STRING },      /* vmfence: network process user */
     { "privsep_chroot", VT_PATH },      /* vmfence: network process root directory */
     { NULL, VT_STRING },

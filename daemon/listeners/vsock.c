@@ -2,7 +2,7 @@
  * vmfence - daemon/listeners/vsock.c: the "vsock" listener (fence_virt -S).
  *
  * AF_VSOCK stream socket bound to VMADDR_CID_ANY:port (default 1229),
- * backlog 16 (the reference used 1, D30); requests are collected by the
+ * a backlog of 1024 (the reference used 1, D30); requests are collected by the
  * shared stream loop (common.c).  ACL identity = the peer CID in decimal,
  * so group "ip" entries hold CIDs (ip = "3";).
  */

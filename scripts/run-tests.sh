@@ -3,7 +3,8 @@
 #
 # Phases, each step bounded by `timeout` and by an overall time budget:
 #   setup     scripts/setup-debian.sh (packages, policy-rc.d guard), autoreconf -fi
-#   normal    _build/normal: configure --enable-fatal-warnings, make, make check
+#   normal    _build/normal: configure --enable-fatal-warnings, make, the Debian
+#             packages (tests/packaging/build-debs.sh, VF_PKG_DIR), make check
 #             (every directory; tests/ with VF_TESTS_JOBS jobs, default 1,
 #             because the cluster test bed is heavy and uses host-wide state)
 #   tooling   in _build/normal: make cppcheck (one result), make memcheck
@@ -256,9 +257,26 @@ phase_normal() {
     local t0; t0=$(now)
     local b=$BUILD_ROOT/normal
     if phase_build normal "$b" --enable-fatal-warnings; then
+        phase_packages
         check_dirs normal "$b" all
     fi
     phase_time normal "$t0"
+}
+
+# phase_packages: the Debian packages (dpkg-buildpackage -us -uc -b on a copy
+# of the tree, without their own unit tests: make check runs those), once;
+# tests/packaging/ (lintian, the install test) then take them from
+# VF_PKG_DIR.  A failed build counts as one failed test.
+phase_packages() {
+    local out=$BUILD_ROOT/debs
+    rm -rf "$out"
+    if step normal build-debs 900 env DEB_BUILD_OPTIONS=nocheck \
+        "$SRC/tests/packaging/build-debs.sh" "$SRC" "$out"; then
+        count_result normal PASS build-debs
+        export VF_PKG_DIR=$out
+    else
+        count_result normal FAIL "build-debs (log $LOGDIR/normal-build-debs.log)"
+    fi
 }
 
 # count_lines PHASE LOG: count the automake-style "PASS: NAME" / "FAIL: NAME"

@@ -24,6 +24,10 @@
 #include "timeutil.h"
 
 #define SIBLING_WAIT_MS 2000
+/* a refused connect-back waits far less: only for a sibling copy that is
+ * connecting right now (the client accepted it and closed its listener a
+ * moment before that copy could record it), never while nothing else runs */
+#define SIBLING_OPEN_WAIT_MS 200
 #define SIBLING_POLL_MS 20
 
 struct req {
@@ -476,9 +480,9 @@ reply(struct req *q)
  * when one of them was served, so this failure is not worth a warning.
  */
 static bool
-copy_superseded(struct vf_history *h, uint64_t token)
+copy_superseded(struct vf_history *h, uint64_t token, int wait_ms)
 {
-    int64_t until = vf_now_ms() + SIBLING_WAIT_MS;
+    int64_t until = vf_now_ms() + wait_ms;
 
     for (;;) {
         int s = vf_history_siblings(h, token, vf_now_ms());
@@ -505,12 +509,12 @@ finish(struct req *q)
         vf_history_complete(h, q->token, vf_now_ms());
         q->reserved = false;
     }
-    /* a copy whose connect-back failed does not wait for its siblings (a
-     * replayed or forged call-back address must not hold a worker): it
-     * looks once whether another copy reached the client */
+    /* a copy whose connect-back failed waits at most SIBLING_OPEN_WAIT_MS,
+     * and only while a sibling copy is still in progress (a replayed or
+     * forged call-back address must not hold a worker), for another copy
+     * to reach the client; an authentication failure waits longer */
     if (q->reserved && q->connect_back && q->copy_failed &&
-        (q->open_failed ? vf_history_siblings(h, q->token, vf_now_ms()) > 0 :
-         copy_superseded(h, q->token))) {
+        copy_superseded(h, q->token, q->open_failed ? SIBLING_OPEN_WAIT_MS : SIBLING_WAIT_MS)) {
         vf_dbg(1, "request %llu from %s via %s: %s: duplicate of a request served through "
                "another client address", (unsigned long long)q->rq->id, q->peer,
                q->c->listener, q->res);

@@ -24,7 +24,7 @@ TEST_PKGS="libvirt0 libvirt-clients libvirt-daemon fence-virt fence-virtd
 fence-agents corosync pacemaker pacemaker-cli-utils pcs resource-agents
 libxml2-utils xsltproc iproute2 util-linux procps coreutils python3 socat groff
 man-db clang libfuzzer-14-dev libclang-rt-14-dev gawk valgrind cppcheck clang-format
-debhelper dpkg-dev fakeroot lintian git systemd"
+debhelper dpkg-dev fakeroot lintian git systemd nftables openssl"
 
 die() { echo "setup-debian.sh: ERROR: $*" >&2; exit 1; }
 say() { echo "setup-debian.sh: $*"; }

@@ -29,16 +29,7 @@ ATT="$VFT_SRC/tests/interop/sec-attacker.py"
 HV=vft-srf-hv-$$; GU=vft-srf-g-$$
 VH=vfrh$(($$ % 100000)); VG=vfrg$(($$ % 100000))
 NET=10.75.$(($$ % 250 + 1))
-vft_netns_add "$HV" || vft_skip "cannot create network namespaces"
-vft_netns_add "$GU" || vft_skip "cannot create network namespaces"
-vft_on_exit "vft_netns_pids_kill $HV; vft_netns_pids_kill $GU"
-ip link add "$VH" type veth peer name "$VG" || vft_skip "cannot create veth"
-vft_on_exit "ip link del $VH"
-ip link set "$VH" netns "$HV"; ip link set "$VG" netns "$GU"
-ip -n "$HV" addr add "$NET.1/24" dev "$VH"; ip -n "$HV" link set "$VH" up
-ip -n "$GU" addr add "$NET.2/24" dev "$VG"; ip -n "$GU" link set "$VG" up
-ip -n "$HV" route add 224.0.0.0/4 dev "$VH"
-ip -n "$GU" route add 224.0.0.0/4 dev "$VG"
+vft_veth_ns "$HV" "$GU" "$VH" "$VG" "$NET"
 
 vft_testdriver_xml "$VFT_TMP/node.xml" vm1:running vm2:running
 VFD_URI="test://$VFT_TMP/node.xml"

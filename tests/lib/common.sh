@@ -243,6 +243,25 @@ vft_netns_add() {
     vft_on_exit "ip netns del $ns"
     ip -n "$ns" link set lo up
 }
+# vft_veth_ns HOSTNS GUESTNS HOSTIF GUESTIF NET: two namespaces (removed at
+# exit, their processes killed) joined by a veth pair, NET.1/24 on the host
+# side and NET.2/24 on the guest side, both up, with a multicast route, so
+# multicast stays inside them.  Skips the test when that is impossible.
+vft_veth_ns() {
+    local hv=$1 gu=$2 vh=$3 vg=$4 net=$5
+    vft_netns_add "$hv" || vft_skip "cannot create network namespaces"
+    vft_netns_add "$gu" || vft_skip "cannot create network namespaces"
+    vft_on_exit "vft_netns_pids_kill $hv; vft_netns_pids_kill $gu"
+    ip link add "$vh" type veth peer name "$vg" || vft_skip "cannot create veth"
+    ip link set "$vh" netns "$hv"
+    ip link set "$vg" netns "$gu"
+    ip -n "$hv" addr add "$net.1/24" dev "$vh"
+    ip -n "$hv" link set "$vh" up
+    ip -n "$gu" addr add "$net.2/24" dev "$vg"
+    ip -n "$gu" link set "$vg" up
+    ip -n "$hv" route add 224.0.0.0/4 dev "$vh"
+    ip -n "$gu" route add 224.0.0.0/4 dev "$vg"
+}
 # vft_netns_pids_kill NAME: kill processes still inside a namespace we created
 vft_netns_pids_kill() {
     local p

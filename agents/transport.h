@@ -1,7 +1,7 @@
 /*
  * vmfence - agents/transport.h: the agent's internal transport interface.
  *
- * main.c builds one request and hands it to exactly one transport
+ * agent-main.c builds one request and hands it to exactly one transport
  * (multicast, tcp, vsock, serial tty or vmchannel).  A transport delivers
  * the request, runs the authentication its wire protocol needs and returns
  * the daemon's answer: one response byte, or a host list passed record by
@@ -48,7 +48,7 @@ struct vf_result {
     bool hostlist;                /* a host list stream was received */
     size_t n_hosts;
     char msg[768];                /* failure reason (one or two lines) */
-    /* fence_xvm --diagnose (mcast.c): what each step saw, "" when not asked */
+    /* fence_xvm --diagnose (xport-mcast*.c): what each step saw, "" when not asked */
     char diag[2048];
 };
 
@@ -71,7 +71,7 @@ int vf_xport_serial(const struct vf_xport *x, struct vf_result *res);
 int vf_xport_vmchannel(const struct vf_xport *x, struct vf_result *res);
 
 /*
- * Shared by the authenticated stream transports (tcp.c): after the
+ * Shared by the authenticated stream transports (xport-tcp.c): after the
  * request has been delivered on @fd, challenge the daemon, answer its
  * challenge and read the response byte or host list, all before
  * @deadline_ms.  @peer names the daemon in messages.
@@ -114,6 +114,9 @@ int vf_handle_answer(const struct vf_xport *x, int fd, uint8_t byte,
  */
 int vf_read_hostlist(const struct vf_xport *x, int fd, int64_t deadline_ms,
                      const char *peer, size_t trailer_len, struct vf_result *res);
+
+/* The earlier of @start_ms + @bound_ms and @start_ms + the -t timeout. */
+int64_t vf_xport_bound(const struct vf_args *args, int64_t start_ms, int bound_ms);
 
 /* printf into res->msg */
 void vf_result_msg(struct vf_result *res, const char *fmt, ...)

@@ -21,6 +21,11 @@
 #define SCRIPT_MAX_OUTPUT 4096u
 #define SCRIPT_TIMEOUT_MS 30000
 
+/* a deprecated name kept as an alias of the current option (string value) */
+#define ALIAS(k, l, lo, arg, i, text) { .key = k, .letter = l, .longopt = lo, \
+    .arg_name = arg, .type = VF_OPT_STRING, .deprecated = true, .flags = VF_OPT_F_ALIAS, \
+    .id = i, .shortdesc = text }
+
 #define SEC(k, lo, d, text, i) { .key = k, .longopt = lo, .arg_name = "seconds", \
     .type = VF_OPT_SECOND, .def = d, .shortdesc = text, .id = i }
 
@@ -30,22 +35,15 @@ const struct vf_opt vf_fa_opt_action = {
     .shortdesc = "Fencing action: on, off, reboot, status, list, list-status, "
                  "monitor, metadata, manpage or validate-all",
 };
-const struct vf_opt vf_fa_opt_login = {
-    .key = "login", .letter = 'l', .longopt = "username", .arg_name = "name",
-    .type = VF_OPT_STRING, .deprecated = true, .flags = VF_OPT_F_ALIAS,
-    .id = VF_FA_ID_USERNAME, .shortdesc = "Login name (deprecated, use username)",
-};
-const struct vf_opt vf_fa_opt_passwd = {
-    .key = "passwd", .letter = 'p', .longopt = "password", .arg_name = "password",
-    .type = VF_OPT_STRING, .deprecated = true, .flags = VF_OPT_F_ALIAS,
-    .id = VF_FA_ID_PASSWORD, .shortdesc = "Login password (deprecated, use password)",
-};
-const struct vf_opt vf_fa_opt_passwd_script = {
-    .key = "passwd_script", .letter = 'S', .longopt = "password-script",
-    .arg_name = "script", .type = VF_OPT_STRING, .deprecated = true,
-    .flags = VF_OPT_F_ALIAS, .id = VF_FA_ID_PASSWORD_SCRIPT,
-    .shortdesc = "Script that prints the password (deprecated, use password_script)",
-};
+const struct vf_opt vf_fa_opt_login =
+    ALIAS("login", 'l', "username", "name", VF_FA_ID_USERNAME,
+          "Login name (deprecated, use username)");
+const struct vf_opt vf_fa_opt_passwd =
+    ALIAS("passwd", 'p', "password", "password", VF_FA_ID_PASSWORD,
+          "Login password (deprecated, use password)");
+const struct vf_opt vf_fa_opt_passwd_script =
+    ALIAS("passwd_script", 'S', "password-script", "script", VF_FA_ID_PASSWORD_SCRIPT,
+          "Script that prints the password (deprecated, use password_script)");
 const struct vf_opt vf_fa_opt_password = {
     .key = "password", .letter = 'p', .longopt = "password", .arg_name = "password",
     .type = VF_OPT_STRING, .obsoletes = "passwd", .id = VF_FA_ID_PASSWORD,
@@ -64,12 +62,9 @@ const struct vf_opt vf_fa_opt_plug = {
     .need_for = VF_FA_NEED_POWER,
     .shortdesc = "Name or UUID of the virtual machine",
 };
-const struct vf_opt vf_fa_opt_port = {
-    .key = "port", .letter = 'n', .longopt = "plug", .arg_name = "id",
-    .type = VF_OPT_STRING, .deprecated = true, .flags = VF_OPT_F_ALIAS,
-    .id = VF_FA_ID_PLUG, .shortdesc = "Name or UUID of the virtual machine "
-                                      "(deprecated, use plug)",
-};
+const struct vf_opt vf_fa_opt_port =
+    ALIAS("port", 'n', "plug", "id", VF_FA_ID_PLUG,
+          "Name or UUID of the virtual machine (deprecated, use plug)");
 const struct vf_opt vf_fa_opt_username = {
     .key = "username", .letter = 'l', .longopt = "username", .arg_name = "name",
     .type = VF_OPT_STRING, .obsoletes = "login", .id = VF_FA_ID_USERNAME,
@@ -91,12 +86,9 @@ const struct vf_opt vf_fa_opt_verbose_level = {
     .shortdesc = "Level of verbose output (default: the number of -v, or 1 "
                  "for verbose=1 on standard input)",
 };
-const struct vf_opt vf_fa_opt_debug = {
-    .key = "debug", .letter = 'D', .longopt = "debug-file", .arg_name = "debugfile",
-    .type = VF_OPT_STRING, .deprecated = true, .flags = VF_OPT_F_ALIAS,
-    .id = VF_FA_ID_DEBUG_FILE, .shortdesc = "Append debug output to this file "
-                                            "(deprecated, use debug_file)",
-};
+const struct vf_opt vf_fa_opt_debug =
+    ALIAS("debug", 'D', "debug-file", "debugfile", VF_FA_ID_DEBUG_FILE,
+          "Append debug output to this file (deprecated, use debug_file)");
 const struct vf_opt vf_fa_opt_debug_file = {
     .key = "debug_file", .letter = 'D', .longopt = "debug-file", .arg_name = "debugfile",
     .type = VF_OPT_STRING, .obsoletes = "debug", .id = VF_FA_ID_DEBUG_FILE,

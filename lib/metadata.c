@@ -5,13 +5,14 @@
  * The XML follows the fence-agents metadata.rng grammar (resource-agent,
  * longdesc, vendor-url, parameters, actions; per parameter getopt, content,
  * shortdesc) and pcs' ocf-1.0.rng, and is golden-tested in metadata/.
+ * It is written by libxml2's text writer, which lib/xml-dl.c loads on the
+ * first call: an agent that does not write metadata never loads libxml2.
  */
 #include <errno.h>
 #include <string.h>
 
-#include <libxml/xmlwriter.h>
-
 #include "metadata.h"
+#include "xml-dl.h"
 
 static const char *
 content_type(const struct vf_opt *o)
@@ -31,9 +32,10 @@ content_type(const struct vf_opt *o)
     }
 }
 
-/* one <parameter>; returns < 0 on a writer error */
+/* one <parameter> with libxml2's writer @x; returns < 0 on a writer error */
 static int
-write_parameter(const struct vf_fa_agent *a, xmlTextWriterPtr w, const struct vf_opt *o)
+write_parameter(const struct vf_xml_api *x, const struct vf_fa_agent *a,
+                xmlTextWriterPtr w, const struct vf_opt *o)
 {
     char mixed[128] = "";
 
@@ -54,55 +56,56 @@ write_parameter(const struct vf_fa_agent *a, xmlTextWriterPtr w, const struct vf
         mixed[1] = o->letter;
         mixed[2] = '\0';
     }
-    if (xmlTextWriterStartElement(w, BAD_CAST "parameter") < 0
-        || xmlTextWriterWriteAttribute(w, BAD_CAST "name", BAD_CAST o->key) < 0
-        || xmlTextWriterWriteAttribute(w, BAD_CAST "unique", BAD_CAST "0") < 0
-        || xmlTextWriterWriteAttribute(w, BAD_CAST "required",
-                                       BAD_CAST (o->required ? "1" : "0")) < 0) {
+    if (x->xmlTextWriterStartElement(w, BAD_CAST "parameter") < 0
+        || x->xmlTextWriterWriteAttribute(w, BAD_CAST "name", BAD_CAST o->key) < 0
+        || x->xmlTextWriterWriteAttribute(w, BAD_CAST "unique", BAD_CAST "0") < 0
+        || x->xmlTextWriterWriteAttribute(w, BAD_CAST "required",
+                                          BAD_CAST (o->required ? "1" : "0")) < 0) {
         return -EIO;
     }
     if (o->deprecated
-        && xmlTextWriterWriteAttribute(w, BAD_CAST "deprecated", BAD_CAST "1") < 0) {
+        && x->xmlTextWriterWriteAttribute(w, BAD_CAST "deprecated", BAD_CAST "1") < 0) {
         return -EIO;
     }
     if (o->obsoletes != NULL
-        && xmlTextWriterWriteAttribute(w, BAD_CAST "obsoletes",
-                                       BAD_CAST o->obsoletes) < 0) {
+        && x->xmlTextWriterWriteAttribute(w, BAD_CAST "obsoletes",
+                                          BAD_CAST o->obsoletes) < 0) {
         return -EIO;
     }
-    if (xmlTextWriterStartElement(w, BAD_CAST "getopt") < 0
-        || xmlTextWriterWriteAttribute(w, BAD_CAST "mixed", BAD_CAST mixed) < 0
-        || xmlTextWriterEndElement(w) < 0) {
+    if (x->xmlTextWriterStartElement(w, BAD_CAST "getopt") < 0
+        || x->xmlTextWriterWriteAttribute(w, BAD_CAST "mixed", BAD_CAST mixed) < 0
+        || x->xmlTextWriterEndElement(w) < 0) {
         return -EIO;
     }
-    if (xmlTextWriterStartElement(w, BAD_CAST "content") < 0
-        || xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST content_type(o)) < 0) {
+    if (x->xmlTextWriterStartElement(w, BAD_CAST "content") < 0
+        || x->xmlTextWriterWriteAttribute(w, BAD_CAST "type",
+                                          BAD_CAST content_type(o)) < 0) {
         return -EIO;
     }
     if (o->def != NULL
-        && xmlTextWriterWriteAttribute(w, BAD_CAST "default", BAD_CAST o->def) < 0) {
+        && x->xmlTextWriterWriteAttribute(w, BAD_CAST "default", BAD_CAST o->def) < 0) {
         return -EIO;
     }
     if (o->type == VF_OPT_SELECT && o->choices != NULL) {
         for (size_t i = 0; o->choices[i] != NULL; i++) {
-            if (xmlTextWriterStartElement(w, BAD_CAST "option") < 0
-                || xmlTextWriterWriteAttribute(w, BAD_CAST "value",
-                                               BAD_CAST o->choices[i]) < 0
-                || xmlTextWriterEndElement(w) < 0) {
+            if (x->xmlTextWriterStartElement(w, BAD_CAST "option") < 0
+                || x->xmlTextWriterWriteAttribute(w, BAD_CAST "value",
+                                                  BAD_CAST o->choices[i]) < 0
+                || x->xmlTextWriterEndElement(w) < 0) {
                 return -EIO;
             }
         }
     }
-    if (xmlTextWriterEndElement(w) < 0) {   /* content */
+    if (x->xmlTextWriterEndElement(w) < 0) {   /* content */
         return -EIO;
     }
-    if (xmlTextWriterStartElement(w, BAD_CAST "shortdesc") < 0
-        || xmlTextWriterWriteAttribute(w, BAD_CAST "lang", BAD_CAST "en") < 0
-        || xmlTextWriterWriteString(w, BAD_CAST o->shortdesc) < 0
-        || xmlTextWriterEndElement(w) < 0) {
+    if (x->xmlTextWriterStartElement(w, BAD_CAST "shortdesc") < 0
+        || x->xmlTextWriterWriteAttribute(w, BAD_CAST "lang", BAD_CAST "en") < 0
+        || x->xmlTextWriterWriteString(w, BAD_CAST o->shortdesc) < 0
+        || x->xmlTextWriterEndElement(w) < 0) {
         return -EIO;
     }
-    if (xmlTextWriterEndElement(w) < 0) {   /* parameter */
+    if (x->xmlTextWriterEndElement(w) < 0) {   /* parameter */
         return -EIO;
     }
     return 0;
@@ -112,69 +115,76 @@ write_parameter(const struct vf_fa_agent *a, xmlTextWriterPtr w, const struct vf
  * \brief Write the metadata XML of one agent.
  * \param[in] a     the agent
  * \param[in] out   stream to write to
- * \return 0, -ENOMEM, or -EIO on a writer or write error
+ * \return 0, -ENOMEM, -EIO on a writer or write error, or -ELIBACC /
+ *         -ELIBBAD when libxml2 cannot be loaded (logged, see xml-dl.h)
  */
 int
 vf_fa_metadata_write(const struct vf_fa_agent *a, FILE *out)
 {
     const struct vf_opt *const *opts = a->opts;
+    const struct vf_xml_api *x = NULL;
     xmlBufferPtr buf = NULL;
     xmlTextWriterPtr w = NULL;
-    int r = -EIO;
+    int r;
 
-    buf = xmlBufferCreate();
+    r = vf_xml_api(&x);
+    if (r < 0) {
+        return r;
+    }
+    r = -EIO;
+    buf = x->xmlBufferCreate();
     if (buf == NULL) {
         return -ENOMEM;
     }
-    w = xmlNewTextWriterMemory(buf, 0);
+    w = x->xmlNewTextWriterMemory(buf, 0);
     if (w == NULL) {
         r = -ENOMEM;
         goto cleanup;
     }
-    if (xmlTextWriterSetIndent(w, 1) < 0
-        || xmlTextWriterSetIndentString(w, BAD_CAST "\t") < 0
-        || xmlTextWriterStartDocument(w, "1.0", "UTF-8", NULL) < 0) {
+    if (x->xmlTextWriterSetIndent(w, 1) < 0
+        || x->xmlTextWriterSetIndentString(w, BAD_CAST "\t") < 0
+        || x->xmlTextWriterStartDocument(w, "1.0", "UTF-8", NULL) < 0) {
         goto cleanup;
     }
-    if (xmlTextWriterStartElement(w, BAD_CAST "resource-agent") < 0
-        || xmlTextWriterWriteAttribute(w, BAD_CAST "name", BAD_CAST a->name) < 0
-        || xmlTextWriterWriteAttribute(w, BAD_CAST "shortdesc",
-                                       BAD_CAST a->shortdesc) < 0
-        || xmlTextWriterWriteElement(w, BAD_CAST "longdesc",
-                                     BAD_CAST a->longdesc) < 0
-        || xmlTextWriterWriteElement(w, BAD_CAST "vendor-url",
-                                     BAD_CAST a->vendor_url) < 0
-        || xmlTextWriterStartElement(w, BAD_CAST "parameters") < 0) {
+    if (x->xmlTextWriterStartElement(w, BAD_CAST "resource-agent") < 0
+        || x->xmlTextWriterWriteAttribute(w, BAD_CAST "name", BAD_CAST a->name) < 0
+        || x->xmlTextWriterWriteAttribute(w, BAD_CAST "shortdesc",
+                                          BAD_CAST a->shortdesc) < 0
+        || x->xmlTextWriterWriteElement(w, BAD_CAST "longdesc",
+                                        BAD_CAST a->longdesc) < 0
+        || x->xmlTextWriterWriteElement(w, BAD_CAST "vendor-url",
+                                        BAD_CAST a->vendor_url) < 0
+        || x->xmlTextWriterStartElement(w, BAD_CAST "parameters") < 0) {
         goto cleanup;
     }
     for (size_t i = 0; opts[i] != NULL; i++) {
-        if (write_parameter(a, w, opts[i]) < 0) {
+        if (write_parameter(x, a, w, opts[i]) < 0) {
             goto cleanup;
         }
     }
-    if (xmlTextWriterEndElement(w) < 0      /* parameters */
-        || xmlTextWriterStartElement(w, BAD_CAST "actions") < 0) {
+    if (x->xmlTextWriterEndElement(w) < 0      /* parameters */
+        || x->xmlTextWriterStartElement(w, BAD_CAST "actions") < 0) {
         goto cleanup;
     }
     for (const struct vf_fa_action *act = a->actions; act->name != NULL; act++) {
-        if (xmlTextWriterStartElement(w, BAD_CAST "action") < 0
-            || xmlTextWriterWriteAttribute(w, BAD_CAST "name", BAD_CAST act->name) < 0
+        if (x->xmlTextWriterStartElement(w, BAD_CAST "action") < 0
+            || x->xmlTextWriterWriteAttribute(w, BAD_CAST "name", BAD_CAST act->name) < 0
             || (act->automatic != NULL
-                && xmlTextWriterWriteAttribute(w, BAD_CAST "automatic",
-                                               BAD_CAST act->automatic) < 0)
-            || xmlTextWriterEndElement(w) < 0) {
+                && x->xmlTextWriterWriteAttribute(w, BAD_CAST "automatic",
+                                                  BAD_CAST act->automatic) < 0)
+            || x->xmlTextWriterEndElement(w) < 0) {
             goto cleanup;
         }
     }
-    if (xmlTextWriterEndElement(w) < 0      /* actions */
-        || xmlTextWriterEndElement(w) < 0   /* resource-agent */
-        || xmlTextWriterEndDocument(w) < 0) {
+    if (x->xmlTextWriterEndElement(w) < 0      /* actions */
+        || x->xmlTextWriterEndElement(w) < 0   /* resource-agent */
+        || x->xmlTextWriterEndDocument(w) < 0) {
         goto cleanup;
     }
-    xmlFreeTextWriter(w);   /* flushes into buf */
+    x->xmlFreeTextWriter(w);   /* flushes into buf */
     w = NULL;
-    if (fwrite(xmlBufferContent(buf), 1, (size_t)xmlBufferLength(buf), out)
-            != (size_t)xmlBufferLength(buf)
+    if (fwrite(x->xmlBufferContent(buf), 1, (size_t)x->xmlBufferLength(buf), out)
+            != (size_t)x->xmlBufferLength(buf)
         || fflush(out) != 0) {
         r = -EIO;
         goto cleanup;
@@ -183,9 +193,9 @@ vf_fa_metadata_write(const struct vf_fa_agent *a, FILE *out)
 
  cleanup:
     if (w != NULL) {
-        xmlFreeTextWriter(w);
+        x->xmlFreeTextWriter(w);
     }
-    xmlBufferFree(buf);
+    x->xmlBufferFree(buf);
     return r;
 }
 

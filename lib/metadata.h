@@ -7,7 +7,8 @@
 #include <stdio.h>
 #include "opts.h"
 
-/* Write the <resource-agent> metadata of @kind with libxml2's writer. */
+/* Write the <resource-agent> metadata of @kind with libxml2's writer
+ * (dlopen()ed on first use, lib/xml-dl.h). */
 int vf_metadata_write(enum vf_agent_kind kind, FILE *out);
 /* Write the man page OPTIONS section (roff) of @kind. */
 int vf_manopts_write(enum vf_agent_kind kind, FILE *out);

@@ -40,6 +40,27 @@ enum opt_id {
     OPT__MAX,
 };
 
+/* the lowest vsock CID (2, the host): -S<cid> below it is refused */
+#define VF__VSOCK_CID_MIN 2u
+
+/* per-parse target bookkeeping: one value per target key, merged at the end */
+struct vf__target_state {
+    char *val[3];              /* plug, port, domain */
+};
+
+/*
+ * opts-values.c: apply @val to option @id (enum opt_id): check it and set
+ * the field of @args (targets go to @ts).  On a bad value, a message
+ * naming the option (@name: "-p" or "'ipport'") goes to @msg.
+ * \return 0 or -EINVAL
+ */
+int vf__opts_apply(struct vf_args *args, int id, const char *val, enum vf_fa_src src,
+                   struct vf__target_state *ts, const char *name, char *msg,
+                   size_t msg_len);
+
+/* AF_INET / AF_INET6 of a literal address (*ret_multicast: a group?), or -EINVAL */
+int vf__addr_family(const char *s, bool *ret_multicast);
+
 extern const struct vf_opt vf__opt_table[OPT__MAX];
 extern const struct vf_opt *const vf__meta_xvm[];
 extern const struct vf_opt *const vf__meta_virt[];

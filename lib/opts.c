@@ -3,8 +3,9 @@
  *
  * The table itself is in opts-table.c; parsing argv and stdin, --help, the
  * metadata XML and the man page option list are generated from it by the
- * fence-agent framework (lib/fa.h).  This file gives the values their
- * meaning (apply_opt), merges the target names and derives the transport.
+ * fence-agent framework (lib/fa.h).  What each value means (its check and
+ * the field it sets) is in opts-values.c; this file merges the target
+ * names, runs the parsers and derives the transport.
  *
  * Compatibility notes (protocol.md 4.2/4.3, reference-defects.md D3, D10,
  * D23), and where vmfence deliberately differs from fence-virt:
@@ -22,42 +23,20 @@
  *  - metadata defaults are the defaults actually used (no default for
  *    ipaddr, vsock, serial_device).
  */
-#include <arpa/inet.h>
-#include <ctype.h>
 #include <errno.h>
-#include <getopt.h>
-#include <limits.h>
-#include <net/if.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <netinet/in.h>
-#include <unistd.h>
 
 #include "fa.h"
 #include "opts-private.h"
 
 #define STDIN_MAX_TOTAL  VF_FA_STDIN_MAX
 #define STDIN_TIMEOUT_MS VF_FA_STDIN_TIMEOUT_MS
-#define MAX_TIMEOUT      86400u
-#define MAX_DELAY        86400u
-#define MAX_RETRANS      6000u
-#define MAX_DEBUG        99u
-#define VSOCK_CID_MIN    2u
-#define VSOCK_CID_MAX    0xfffffffeu
-#define VSOCK_CID_HOST   2u
-
-#define STR_(x) #x
-#define STR(x) STR_(x)
 
 static const char *const target_keys[] = { "plug", "port", "domain" };
-
-/* per-call target bookkeeping: one value per target key, compared at the end */
-struct target_state {
-    char *val[3];              /* plug, port, domain */
-};
 
 /* ------------------------------------------------------------------------- */
 
@@ -124,20 +103,8 @@ vf_opts_other_agent_hint(enum vf_agent_kind kind, const char *key)
 
 /* ---- small helpers -------------------------------------------------------- */
 
-/* on ENOMEM the option is left unset, as before */
-static void
-set_str(char **dst, const char *val)
-{
-    if (vf_set_str(dst, val) < 0) {
-        free(*dst);
-        *dst = NULL;
-    }
-}
-
 #define strv_add vf_strv_add
 #define strv_free vf_strv_free
-#define parse_uint vf_parse_uint
-#define parse_bool vf_parse_bool
 
 __attribute__((format(printf, 2, 3)))
 static void
@@ -153,91 +120,6 @@ add_problem(struct vf_args *args, const char *fmt, ...)
     if (strv_add(&args->problems, &args->n_problems, buf) < 0) {
         args->n_problems++;
     }
-}
-
-/* AF_INET / AF_INET6 of a literal address, or -EINVAL */
-static int
-addr_family(const char *s, bool *ret_multicast)
-{
-    struct in_addr a4;
-    struct in6_addr a6;
-
-    if (s == NULL) {
-        return -EINVAL;
-    }
-    if (inet_pton(AF_INET, s, &a4) == 1) {
-        if (ret_multicast != NULL) {
-            *ret_multicast = IN_MULTICAST(ntohl(a4.s_addr));
-        }
-        return AF_INET;
-    }
-    if (inet_pton(AF_INET6, s, &a6) == 1) {
-        if (ret_multicast != NULL) {
-            *ret_multicast = IN6_IS_ADDR_MULTICAST(&a6);
-        }
-        return AF_INET6;
-    }
-    return -EINVAL;
-}
-
-/**
- * \brief Parse serial_params "SPEED[,BPS]": SPEED one of 2400, 9600, 19200,
- *        38400, 57600, 115200 (empty = 9600); BPS data bits 5-8, parity
- *        N/E/O (either case), stop bits 1/2 (default 8N1), e.g. "115200,8N1".
- *        The one grammar behind option validation and agents/serial.c.
- * \param[out] ret  filled on success only (may be NULL to validate)
- * \return 0 or -EINVAL
- */
-int
-vf_serial_params_parse(const char *s, struct vf_serial_params *ret)
-{
-    static const unsigned long speeds[] = { 2400, 9600, 19200, 38400, 57600, 115200 };
-    struct vf_serial_params p = { .baud = 9600, .data_bits = 8, .parity = 'N',
-                                  .stop_bits = 1 };
-    const char *comma;
-    size_t n;
-
-    if (s == NULL) {
-        return -EINVAL;
-    }
-    comma = strchr(s, ',');
-    n = comma != NULL ? (size_t)(comma - s) : strlen(s);
-    if (n > 0) {
-        char buf[8];
-        unsigned long v = 0;
-        bool found = false;
-
-        if (n >= sizeof(buf)) {
-            return -EINVAL;
-        }
-        memcpy(buf, s, n);
-        buf[n] = '\0';
-        if (parse_uint(buf, false, 0, ULONG_MAX, &v) < 0) {
-            return -EINVAL;
-        }
-        for (size_t i = 0; i < sizeof(speeds) / sizeof(speeds[0]); i++) {
-            found = found || speeds[i] == v;
-        }
-        if (!found) {
-            return -EINVAL;
-        }
-        p.baud = v;
-    }
-    if (comma != NULL) {
-        const char *b = comma + 1;
-
-        if (strlen(b) != 3 || b[0] < '5' || b[0] > '8' || strchr("NnEeOo", b[1]) == NULL
-            || (b[2] != '1' && b[2] != '2')) {
-            return -EINVAL;
-        }
-        p.data_bits = (unsigned int)(b[0] - '0');
-        p.parity = (char)toupper((unsigned char)b[1]);
-        p.stop_bits = (unsigned int)(b[2] - '0');
-    }
-    if (ret != NULL) {
-        *ret = p;
-    }
-    return 0;
 }
 
 /* ---- init / done ---------------------------------------------------------- */
@@ -263,255 +145,31 @@ vf_args_init(struct vf_args *args, enum vf_agent_kind kind, const char *progname
     args->transport = kind == VF_AGENT_XVM ? VF_XPORT_MCAST : VF_XPORT_VMCHANNEL;
 }
 
+/* free the strings struct vf_args owns */
+static void
+args_free_strings(struct vf_args *args)
+{
+    char **strs[] = {
+        &args->mcast_addr, &args->ipaddr, &args->channel_address, &args->interface,
+        &args->key_file, &args->serial_device, &args->serial_params, &args->action,
+        &args->domain,
+    };
+
+    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+        free(strs[i][0]);
+    }
+}
+
 void
 vf_args_done(struct vf_args *args)
 {
     if (args == NULL) {
         return;
     }
-    free(args->mcast_addr);
-    free(args->ipaddr);
-    free(args->channel_address);
-    free(args->interface);
-    free(args->key_file);
-    free(args->serial_device);
-    free(args->serial_params);
-    free(args->action);
-    free(args->domain);
+    args_free_strings(args);
     strv_free(&args->problems, &args->n_problems);
     strv_free(&args->unknown, &args->n_unknown);
     memset(args, 0, sizeof(*args));
-}
-
-/* ---- applying one value --------------------------------------------------- */
-
-/*
- * Apply @val to option @id.  On a bad value, write a message naming the
- * option (@name: "-p" or "'ipport'") into @msg and return -EINVAL.
- */
-static int
-apply_opt(struct vf_args *args, int id, const char *val, enum vf_fa_src src,
-          struct target_state *ts, const char *name, char *msg, size_t msg_len)
-{
-    const struct vf_opt *o = &vf__opt_table[id];
-    unsigned long n = 0;
-    bool b = false;
-
-    /* options that need a value: the framework already refused an empty one */
-    (void)o;
-    switch (id) {
-    case OPT_DEBUG:
-        if (src == VF_FA_ARGV || val == NULL || *val == '\0') {
-            if (args->debug < (int)MAX_DEBUG) {
-                args->debug++;
-            }
-            return 0;
-        }
-        if (parse_uint(val, false, 0, MAX_DEBUG, &n) == 0) {
-            args->debug = (int)n;
-            return 0;
-        }
-        if (parse_bool(val, &b) == 0) {
-            args->debug = b ? 1 : 0;
-            return 0;
-        }
-        snprintf(msg, msg_len, "invalid value '%s' for %s: expected a "
-                 "number 0-%u or a boolean", val, name, MAX_DEBUG);
-        return -EINVAL;
-
-    case OPT_IP_FAMILY:
-        if (strcasecmp(val, "auto") == 0) {
-            args->family = AF_UNSPEC;
-        } else if (strcasecmp(val, "ipv4") == 0) {
-            args->family = AF_INET;
-        } else if (strcasecmp(val, "ipv6") == 0) {
-            args->family = AF_INET6;
-        } else {
-            snprintf(msg, msg_len, "invalid value '%s' for %s: "
-                     "expected auto, ipv4 or ipv6", val, name);
-            return -EINVAL;
-        }
-        return 0;
-
-    case OPT_MCAST_ADDR:
-        if (addr_family(val, &b) < 0 || !b) {
-            snprintf(msg, msg_len, "invalid value '%s' for %s: "
-                     "expected an IPv4 or IPv6 multicast address", val, name);
-            return -EINVAL;
-        }
-        set_str(&args->mcast_addr, val);
-        return 0;
-
-    case OPT_IPADDR:
-        if (addr_family(val, NULL) < 0) {
-            snprintf(msg, msg_len, "invalid value '%s' for %s: expected "
-                     "a literal IPv4 or IPv6 address", val, name);
-            return -EINVAL;
-        }
-        set_str(&args->ipaddr, val);
-        return 0;
-
-    case OPT_CHANNEL_ADDR:
-        if (addr_family(val, NULL) < 0) {
-            snprintf(msg, msg_len, "invalid value '%s' for %s: "
-                     "expected a literal IPv4 or IPv6 address", val, name);
-            return -EINVAL;
-        }
-        set_str(&args->channel_address, val);
-        return 0;
-
-    case OPT_VSOCK:
-        if (val == NULL || *val == '\0') {
-            args->vsock_cid = VSOCK_CID_HOST;
-            return 0;
-        }
-        if (parse_uint(val, true, VSOCK_CID_MIN, VSOCK_CID_MAX, &n) < 0) {
-            snprintf(msg, msg_len, "invalid value '%s' for %s: the CID "
-                     "must be 2-4294967294 (2 = the host)", val, name);
-            return -EINVAL;
-        }
-        args->vsock_cid = (uint32_t)n;
-        return 0;
-
-    case OPT_IPPORT:
-    case OPT_CALLBACK_PORT:
-        if (parse_uint(val, false, 1, 65535, &n) < 0) {
-            snprintf(msg, msg_len, "invalid value '%s' for %s: expected a "
-                     "port number 1-65535", val, name);
-            return -EINVAL;
-        }
-        if (id == OPT_IPPORT) {
-            args->port = (uint16_t)n;
-        } else {
-            args->callback_port = (uint16_t)n;
-        }
-        return 0;
-
-    case OPT_INTERFACE:
-        if (strlen(val) >= IF_NAMESIZE || strchr(val, '/') != NULL
-            || strpbrk(val, " \t") != NULL) {
-            snprintf(msg, msg_len, "invalid value '%s' for %s: not "
-                     "a network interface name", val, name);
-            return -EINVAL;
-        }
-        set_str(&args->interface, val);
-        return 0;
-
-    case OPT_RETRANS:
-        if (parse_uint(val, false, 1, MAX_RETRANS, &n) < 0) {
-            snprintf(msg, msg_len, "invalid value '%s' for %s: expected "
-                     "tenths of a second, 1-%u", val, name, MAX_RETRANS);
-            return -EINVAL;
-        }
-        args->retrans = (unsigned int)n;
-        return 0;
-
-    case OPT_HASH:
-    case OPT_AUTH: {
-        enum vf_hash h;
-
-        if (vf_hash_from_string(val, &h) < 0) {
-            snprintf(msg, msg_len, "invalid value '%s' for %s: expected "
-                     "none, sha1, sha256 or sha512", val, name);
-            return -EINVAL;
-        }
-        if (id == OPT_HASH) {
-            args->hash = h;
-        } else {
-            args->auth = h;
-        }
-        return 0;
-    }
-
-    case OPT_KEY_FILE:
-        set_str(&args->key_file, val);
-        args->key_file_set = true;
-        return 0;
-
-    case OPT_SERIAL_DEVICE:
-        set_str(&args->serial_device, val);
-        return 0;
-
-    case OPT_SERIAL_PARAMS:
-        if (vf_serial_params_parse(val, NULL) < 0) {
-            snprintf(msg, msg_len, "invalid value '%s' for %s: "
-                     "expected SPEED[,BPS] with SPEED 2400, 9600, 19200, 38400, "
-                     "57600 or 115200 and BPS like 8N1", val, name);
-            return -EINVAL;
-        }
-        set_str(&args->serial_params, val);
-        return 0;
-
-    case OPT_ACTION: {
-        enum vf_cmd cmd;
-
-        if (vf_cmd_from_action(val, &cmd) < 0) {
-            snprintf(msg, msg_len, "invalid value '%s' for %s: expected "
-                     "null, on, off, reboot, status, monitor, list, list-status, "
-                     "metadata or validate-all", val, name);
-            return -EINVAL;
-        }
-        set_str(&args->action, val);
-        args->cmd = cmd;
-        return 0;
-    }
-
-    case OPT_PLUG:
-    case OPT_PORT:
-    case OPT_DOMAIN: {
-        size_t idx = id == OPT_PLUG ? 0 : id == OPT_PORT ? 1 : 2;
-
-        if (strlen(val) > VF_DOMAIN_MAX) {
-            snprintf(msg, msg_len, "value of %s is %zu bytes long; the wire "
-                     "format allows at most " STR(VF_DOMAIN_MAX) " bytes",
-                     name, strlen(val));
-            return -EINVAL;
-        }
-        set_str(&ts->val[idx], val);
-        return 0;
-    }
-
-    case OPT_USE_UUID:
-        if (parse_bool(val, &b) < 0) {
-            snprintf(msg, msg_len, "invalid value '%s' for %s: "
-                     "expected a boolean", val, name);
-            return -EINVAL;
-        }
-        args->use_uuid = b;
-        return 0;
-
-    case OPT_DIAGNOSE:
-        if (parse_bool(val, &b) < 0) {
-            snprintf(msg, msg_len, "invalid value '%s' for %s: "
-                     "expected a boolean", val, name);
-            return -EINVAL;
-        }
-        args->diagnose = b;
-        return 0;
-
-    case OPT_TIMEOUT:
-        if (parse_uint(val, false, 1, MAX_TIMEOUT, &n) < 0) {
-            snprintf(msg, msg_len, "invalid value '%s' for %s: expected "
-                     "seconds, 1-%u", val, name, MAX_TIMEOUT);
-            return -EINVAL;
-        }
-        args->timeout = (unsigned int)n;
-        return 0;
-
-    case OPT_DELAY:
-        if (parse_uint(val, false, 0, MAX_DELAY, &n) < 0) {
-            snprintf(msg, msg_len, "invalid value '%s' for %s: expected "
-                     "seconds, 0-%u", val, name, MAX_DELAY);
-            return -EINVAL;
-        }
-        args->delay = (unsigned int)n;
-        return 0;
-
-    default:
-        break;
-    }
-    snprintf(msg, msg_len, "internal error: option %s not handled", name);
-    return -EINVAL;
 }
 
 /*
@@ -520,7 +178,7 @@ apply_opt(struct vf_args *args, int id, const char *val, enum vf_fa_src src,
  * are an error (message in @msg).
  */
 static int
-target_merge(struct vf_args *args, struct target_state *ts, bool argv_names,
+target_merge(struct vf_args *args, struct vf__target_state *ts, bool argv_names,
              char *msg, size_t msg_len)
 {
     static const char *const argv_names_v[] = { "-n", "-H", "domain" };
@@ -562,11 +220,11 @@ target_merge(struct vf_args *args, struct target_state *ts, bool argv_names,
 
 struct parse_ctx {
     struct vf_args *args;
-    struct target_state ts;
+    struct vf__target_state ts;
 };
 
 static void
-target_state_done(struct target_state *ts)
+target_state_done(struct vf__target_state *ts)
 {
     for (int i = 0; i < 3; i++) {
         free(ts->val[i]);
@@ -580,7 +238,7 @@ cb_apply(void *ctx, const struct vf_opt *o, const char *val, enum vf_fa_src src,
 {
     struct parse_ctx *c = ctx;
 
-    return apply_opt(c->args, opt_id_of(o), val, src, &c->ts, name, msg, msg_len);
+    return vf__opts_apply(c->args, opt_id_of(o), val, src, &c->ts, name, msg, msg_len);
 }
 
 static void
@@ -612,36 +270,26 @@ virt_unexpected_hint(int argc, char **argv, int optind)
     return NULL;
 }
 
+/* the framework's view of binary @n: what the two share, and their own */
+#define AGENT(n, ld, o) \
+    .name = (n), .longdesc = (ld), .opts = (o), \
+    .shortdesc = "Fence agent for virtual machines", \
+    .vendor_url = "https://libvirt.org", \
+    .extra_keys = vf__extra_keys, .actions = vf__actions, \
+    .apply = cb_apply, .problem = cb_problem, .unknown = cb_unknown
+
 static const struct vf_fa_agent agent_xvm = {
-    .name = "fence_xvm",
-    .shortdesc = "Fence agent for virtual machines",
-    .longdesc = vf__longdesc_xvm,
-    .vendor_url = "https://libvirt.org",
-    .opts = vf__meta_xvm,
-    .extra_keys = vf__extra_keys,
-    .actions = vf__actions,
+    AGENT("fence_xvm", vf__longdesc_xvm, vf__meta_xvm),
     .help_intro = "Fence a virtual machine through the fence_virtd host daemon "
                   "(multicast).",
-    .apply = cb_apply,
-    .problem = cb_problem,
-    .unknown = cb_unknown,
 };
 
 static const struct vf_fa_agent agent_virt = {
-    .name = "fence_virt",
-    .shortdesc = "Fence agent for virtual machines",
-    .longdesc = vf__longdesc_virt,
-    .vendor_url = "https://libvirt.org",
-    .opts = vf__meta_virt,
-    .extra_keys = vf__extra_keys,
-    .actions = vf__actions,
+    AGENT("fence_virt", vf__longdesc_virt, vf__meta_virt),
     .help_intro = "Fence a virtual machine through the fence_virtd host daemon "
                   "(vmchannel, serial, TCP or vsock).",
     .help_outro = "The vsock CID must be attached to -S (-S3); -S alone means "
                   "CID 2 (the host).\n",
-    .apply = cb_apply,
-    .problem = cb_problem,
-    .unknown = cb_unknown,
     .unexpected_hint = virt_unexpected_hint,
 };
 
@@ -803,7 +451,7 @@ vf_args_finish(struct vf_args *args)
         if (args->ipaddr != NULL) {
             args->transport = VF_XPORT_TCP;
         }
-        if (args->vsock_cid >= VSOCK_CID_MIN) {
+        if (args->vsock_cid >= VF__VSOCK_CID_MIN) {
             args->transport = VF_XPORT_VSOCK;
         }
     }
@@ -811,7 +459,7 @@ vf_args_finish(struct vf_args *args)
     /* address family */
     if (args->transport == VF_XPORT_MCAST) {
         if (args->mcast_addr != NULL) {
-            fam = addr_family(args->mcast_addr, NULL);
+            fam = vf__addr_family(args->mcast_addr, NULL);
             if (fam < 0) {
                 add_problem(args, "invalid multicast_address '%s'", args->mcast_addr);
             } else if (args->family == AF_UNSPEC) {
@@ -829,14 +477,14 @@ vf_args_finish(struct vf_args *args)
                                                                : VF_DEFAULT_MCAST_V4);
         }
     } else if (args->transport == VF_XPORT_TCP) {
-        fam = addr_family(args->ipaddr, NULL);
+        fam = vf__addr_family(args->ipaddr, NULL);
         if (fam < 0) {
             add_problem(args, "invalid ipaddr '%s'", args->ipaddr);
         } else {
             args->family = fam;
         }
     } else if (args->transport == VF_XPORT_VMCHANNEL && args->channel_address != NULL) {
-        fam = addr_family(args->channel_address, NULL);
+        fam = vf__addr_family(args->channel_address, NULL);
         if (fam > 0) {
             args->family = fam;
         }

@@ -57,7 +57,7 @@ struct vf_args {
     bool use_uuid;
     unsigned int timeout;          /* seconds */
     unsigned int delay;            /* seconds */
-    bool diagnose;                 /* fence_xvm: report which step failed (mcast.c) */
+    bool diagnose;                 /* fence_xvm: report which step failed (xport-mcast*.c) */
     enum vf_transport transport;   /* derived by vf_args_finish() */
 
     /* problems found while parsing (validate-all reports all of them) */

@@ -371,15 +371,19 @@ static const char *const hash_names[] = {
 
 #define N_ELEMENTS(a) (sizeof(a) / sizeof((a)[0]))
 
+/* @names[@i]; NULL when @i is outside the table */
+static const char *
+name_at(const char *const *names, size_t n, int i)
+{
+    return i >= 0 && (size_t)i < n ? names[i] : NULL;
+}
+
 /** \return the action-style name of a command ("monitor" for DEVSTATUS,
  *  "list" for HOSTLIST), NULL if unknown */
 const char *
 vf_cmd_name(int cmd)
 {
-    if (cmd < 0 || (size_t)cmd >= N_ELEMENTS(cmd_names)) {
-        return NULL;
-    }
-    return cmd_names[cmd];
+    return name_at(cmd_names, N_ELEMENTS(cmd_names), cmd);
 }
 
 /** \return 0 and the command for an agent action (case-insensitive), or
@@ -425,10 +429,7 @@ vf_resp_name(int resp)
 const char *
 vf_state_name(int state)
 {
-    if (state < 0 || (size_t)state >= N_ELEMENTS(state_names)) {
-        return NULL;
-    }
-    return state_names[state];
+    return name_at(state_names, N_ELEMENTS(state_names), state);
 }
 
 /** \return 0 and the algorithm for "none"/"sha1"/"sha256"/"sha512"
@@ -436,12 +437,7 @@ vf_state_name(int state)
 int
 vf_hash_from_string(const char *s, enum vf_hash *ret_hash)
 {
-    size_t i;
-
-    if (s == NULL) {
-        return -EINVAL;
-    }
-    for (i = 0; i < N_ELEMENTS(hash_names); i++) {
+    for (size_t i = 0; s != NULL && i < N_ELEMENTS(hash_names); i++) {
         if (strcasecmp(s, hash_names[i]) == 0) {
             *ret_hash = (enum vf_hash)i;
             return 0;
@@ -453,10 +449,7 @@ vf_hash_from_string(const char *s, enum vf_hash *ret_hash)
 const char *
 vf_hash_name(int hash)
 {
-    if (hash < 0 || (size_t)hash >= N_ELEMENTS(hash_names)) {
-        return NULL;
-    }
-    return hash_names[hash];
+    return name_at(hash_names, N_ELEMENTS(hash_names), hash);
 }
 
 size_t

@@ -1,6 +1,7 @@
 /*
  * vmfence - lib/tests/test-opts.c: unit tests of the agents' option table
- * and parsers (lib/opts.c).
+ * and argv parser (lib/opts.c, lib/opts-values.c); the stdin parser is
+ * tested in test-opts-stdin.c.
  *
  * Nothing is faked: the parsers are pure functions over argv arrays and
  * memory buffers; stdin is simulated with fmemopen().
@@ -12,74 +13,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "opts.h"
+#include "opts-helpers.h"
 #include "vftest.h"
-
-#define MAX_ARGS 32
-
-/* parse a NULL-terminated list of arguments for @kind into @a */
-static int
-argv_parse(struct vf_args *a, enum vf_agent_kind kind, char *err, size_t err_len, ...)
-{
-    char *argv[MAX_ARGS + 2];
-    char storage[MAX_ARGS + 1][128];
-    bool help = false, version = false;
-    va_list ap;
-    int argc = 0;
-    const char *s;
-
-    vf_args_init(a, kind, kind == VF_AGENT_XVM ? "fence_xvm" : "fence_virt");
-    snprintf(storage[0], sizeof(storage[0]), "%s", a->progname);
-    argv[argc++] = storage[0];
-    va_start(ap, err_len);
-    while ((s = va_arg(ap, const char *)) != NULL && argc <= MAX_ARGS) {
-        snprintf(storage[argc], sizeof(storage[argc]), "%s", s);
-        argv[argc] = storage[argc];
-        argc++;
-    }
-    va_end(ap);
-    argv[argc] = NULL;
-    return vf_args_parse_argv(a, argc, argv, &help, &version, err, err_len);
-}
-
-static int
-stdin_parse(struct vf_args *a, enum vf_agent_kind kind, const char *text)
-{
-    char err[256];
-
-    vf_args_init(a, kind, kind == VF_AGENT_XVM ? "fence_xvm" : "fence_virt");
-    return vf_args_parse_buffer(a, text, strlen(text), err, sizeof(err));
-}
-
-static bool
-has_problem(const struct vf_args *a, const char *needle)
-{
-    for (size_t i = 0; i < a->n_problems; i++) {
-        if (a->problems[i] != NULL && strstr(a->problems[i], needle) != NULL) {
-            return true;
-        }
-    }
-    return false;
-}
-
-static bool
-has_unknown(const struct vf_args *a, const char *key)
-{
-    for (size_t i = 0; i < a->n_unknown; i++) {
-        if (strcmp(a->unknown[i], key) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
-static void
-dump_problems(const struct vf_args *a)
-{
-    for (size_t i = 0; i < a->n_problems; i++) {
-        fprintf(stderr, "    problem: %s\n", a->problems[i]);
-    }
-}
 
 /* ---- defaults and table --------------------------------------------------- */
 
@@ -193,6 +128,12 @@ test_table_attrs(void)
 static void
 test_argv_all_xvm(void)
 {
+    static const struct xvm_expect want = {
+        .debug = 2, .family = AF_INET6, .mcast_addr = "ff05::1:2", .port = 1300,
+        .retrans = 5, .auth = VF_HASH_SHA1, .hash = VF_HASH_SHA512, .key_file = "/tmp/k",
+        .key_file_set = true, .domain = "vm1", .use_uuid = true, .cmd = VF_CMD_OFF,
+        .timeout = 12, .delay = 3, .interface = "eth1", .callback_port = 40000,
+    };
     struct vf_args a;
     char err[256];
     int r;
@@ -206,23 +147,8 @@ test_argv_all_xvm(void)
     if (r < 0) {
         fprintf(stderr, "    err: %s\n", err);
     }
-    VFT_EQ_INT(a.debug, 2);
-    VFT_EQ_INT(a.family, AF_INET6);
-    VFT_EQ_STR(a.mcast_addr, "ff05::1:2");
-    VFT_EQ_INT(a.port, 1300);
-    VFT_EQ_INT(a.retrans, 5);
-    VFT_EQ_INT(a.auth, VF_HASH_SHA1);
-    VFT_EQ_INT(a.hash, VF_HASH_SHA512);
-    VFT_EQ_STR(a.key_file, "/tmp/k");
-    VFT_CHECK(a.key_file_set);
-    VFT_EQ_STR(a.domain, "vm1");
-    VFT_CHECK(a.use_uuid);
+    expect_xvm_fields(&a, &want);
     VFT_EQ_STR(a.action, "off");
-    VFT_EQ_INT(a.cmd, VF_CMD_OFF);
-    VFT_EQ_INT(a.timeout, 12);
-    VFT_EQ_INT(a.delay, 3);
-    VFT_EQ_STR(a.interface, "eth1");
-    VFT_EQ_INT(a.callback_port, 40000);
     VFT_EQ_INT(vf_args_finish(&a), 0);
     dump_problems(&a);
     VFT_EQ_INT(a.transport, VF_XPORT_MCAST);
@@ -309,137 +235,118 @@ test_argv_help_version(void)
     vf_args_done(&a);
 }
 
+/* one command line, what parsing it returns and what err (or the target) says */
+struct argv_case {
+    enum vf_agent_kind kind;
+    const char *arg[4];         /* up to four arguments, NULL-terminated */
+    int rc;
+    const char *exact;          /* err is exactly this, or NULL */
+    const char *has[2];         /* err contains these (NULL: not checked) */
+    const char *domain;         /* the target after parsing (NULL: not checked) */
+};
+
 static void
-test_argv_errors(void)
+run_argv_cases(const struct argv_case *cases, size_t n)
 {
     struct vf_args a;
     char err[256];
 
-    /* D3: unknown option is an error, not help + exit 0 */
-    VFT_EQ_INT(argv_parse(&a, VF_AGENT_XVM, err, sizeof(err), "-Z", NULL), -EINVAL);
-    VFT_EQ_STR(err, "fence_xvm: unknown option '-Z'");
-    vf_args_done(&a);
-    /* -M was in the reference getopt string but never handled */
-    VFT_EQ_INT(argv_parse(&a, VF_AGENT_VIRT, err, sizeof(err), "-M", NULL), -EINVAL);
-    VFT_EQ_STR(err, "fence_virt: unknown option '-M'");
-    vf_args_done(&a);
-    /* letters of the other binary */
-    VFT_EQ_INT(argv_parse(&a, VF_AGENT_XVM, err, sizeof(err), "-T", "::1", NULL), -EINVAL);
-    VFT_EQ_STR(err, "fence_xvm: unknown option '-T'");
-    vf_args_done(&a);
-    VFT_EQ_INT(argv_parse(&a, VF_AGENT_VIRT, err, sizeof(err), "-u", NULL), -EINVAL);
-    vf_args_done(&a);
-    VFT_EQ_INT(argv_parse(&a, VF_AGENT_VIRT, err, sizeof(err), "-L", "5", NULL), -EINVAL);
-    vf_args_done(&a);
-    /* missing argument */
-    VFT_EQ_INT(argv_parse(&a, VF_AGENT_XVM, err, sizeof(err), "-p", NULL), -EINVAL);
-    VFT_EQ_STR(err, "fence_xvm: option '-p' requires an argument");
-    vf_args_done(&a);
+    for (size_t i = 0; i < n; i++) {
+        const struct argv_case *c = &cases[i];
 
-    /* bad values name the option */
-    VFT_EQ_INT(argv_parse(&a, VF_AGENT_XVM, err, sizeof(err), "-p", "0", NULL), -EINVAL);
-    VFT_CHECK(strstr(err, "-p (ipport)") != NULL && strstr(err, "'0'") != NULL);
-    vf_args_done(&a);
-    VFT_EQ_INT(argv_parse(&a, VF_AGENT_XVM, err, sizeof(err), "-p", "70000", NULL), -EINVAL);
-    VFT_CHECK(strstr(err, "'70000'") != NULL);
-    vf_args_done(&a);
-    VFT_EQ_INT(argv_parse(&a, VF_AGENT_XVM, err, sizeof(err), "-p", "12x", NULL), -EINVAL);
-    vf_args_done(&a);
-    VFT_EQ_INT(argv_parse(&a, VF_AGENT_XVM, err, sizeof(err), "-p", "-5", NULL), -EINVAL);
-    vf_args_done(&a);
-    VFT_EQ_INT(argv_parse(&a, VF_AGENT_XVM, err, sizeof(err), "-p", " 5", NULL), -EINVAL);
-    vf_args_done(&a);
-    VFT_EQ_INT(argv_parse(&a, VF_AGENT_XVM, err, sizeof(err), "-c", "md5", NULL), -EINVAL);
-    VFT_CHECK(strstr(err, "-c (hash)") != NULL);
-    vf_args_done(&a);
-    VFT_EQ_INT(argv_parse(&a, VF_AGENT_XVM, err, sizeof(err), "-C", "sha3", NULL), -EINVAL);
-    VFT_CHECK(strstr(err, "-C (auth)") != NULL);
-    vf_args_done(&a);
-    VFT_EQ_INT(argv_parse(&a, VF_AGENT_XVM, err, sizeof(err), "-i", "ipx", NULL), -EINVAL);
-    VFT_CHECK(strstr(err, "ip_family") != NULL);
-    vf_args_done(&a);
-    VFT_EQ_INT(argv_parse(&a, VF_AGENT_XVM, err, sizeof(err), "-t", "abc", NULL), -EINVAL);
-    VFT_CHECK(strstr(err, "-t (timeout)") != NULL);
-    vf_args_done(&a);
-    VFT_EQ_INT(argv_parse(&a, VF_AGENT_XVM, err, sizeof(err), "-t", "0", NULL), -EINVAL);
-    vf_args_done(&a);
-    VFT_EQ_INT(argv_parse(&a, VF_AGENT_XVM, err, sizeof(err), "-w", "-1", NULL), -EINVAL);
-    vf_args_done(&a);
-    VFT_EQ_INT(argv_parse(&a, VF_AGENT_XVM, err, sizeof(err), "-r", "0", NULL), -EINVAL);
-    vf_args_done(&a);
-    VFT_EQ_INT(argv_parse(&a, VF_AGENT_XVM, err, sizeof(err), "-a", "10.0.0.1", NULL), -EINVAL);
-    VFT_CHECK(strstr(err, "multicast") != NULL);
-    vf_args_done(&a);
-    VFT_EQ_INT(argv_parse(&a, VF_AGENT_XVM, err, sizeof(err), "-o", "explode", NULL), -EINVAL);
-    VFT_CHECK(strstr(err, "'explode'") != NULL && strstr(err, "-o (action)") != NULL);
-    vf_args_done(&a);
-    VFT_EQ_INT(argv_parse(&a, VF_AGENT_XVM, err, sizeof(err), "-L", "0", NULL), -EINVAL);
-    VFT_CHECK(strstr(err, "callback_port") != NULL);
-    vf_args_done(&a);
-    VFT_EQ_INT(argv_parse(&a, VF_AGENT_XVM, err, sizeof(err), "-I",
-                          "averyveryverylonginterfacename", NULL), -EINVAL);
-    vf_args_done(&a);
-    VFT_EQ_INT(argv_parse(&a, VF_AGENT_VIRT, err, sizeof(err), "-T", "host.example", NULL),
-               -EINVAL);
-    VFT_CHECK(strstr(err, "-T (ipaddr)") != NULL);
-    vf_args_done(&a);
-    VFT_EQ_INT(argv_parse(&a, VF_AGENT_VIRT, err, sizeof(err), "-P", "fast", NULL), -EINVAL);
-    vf_args_done(&a);
-    VFT_EQ_INT(argv_parse(&a, VF_AGENT_VIRT, err, sizeof(err), "-P", "12345", NULL), -EINVAL);
-    vf_args_done(&a);
-    VFT_EQ_INT(argv_parse(&a, VF_AGENT_VIRT, err, sizeof(err), "-P", "9600,9N1", NULL), -EINVAL);
-    vf_args_done(&a);
-    VFT_EQ_INT(argv_parse(&a, VF_AGENT_VIRT, err, sizeof(err), "-P", "9600,8X1", NULL), -EINVAL);
-    vf_args_done(&a);
-    VFT_EQ_INT(argv_parse(&a, VF_AGENT_VIRT, err, sizeof(err), "-P", "9600,8N3", NULL), -EINVAL);
-    vf_args_done(&a);
-    VFT_EQ_INT(argv_parse(&a, VF_AGENT_VIRT, err, sizeof(err), "-P", "9600,8N1x", NULL), -EINVAL);
-    vf_args_done(&a);
+        VFT_EQ_INT(argv_parse(&a, c->kind, err, sizeof(err), c->arg[0], c->arg[1],
+                              c->arg[2], c->arg[3], NULL), c->rc);
+        if (c->exact != NULL) {
+            VFT_EQ_STR(err, c->exact);
+        }
+        if (c->has[0] != NULL) {
+            VFT_CHECK(strstr(err, c->has[0]) != NULL &&
+                      (c->has[1] == NULL || strstr(err, c->has[1]) != NULL));
+        }
+        if (c->domain != NULL) {
+            VFT_EQ_STR(a.domain, c->domain);
+        }
+        vf_args_done(&a);
+    }
+}
+
+static void
+test_argv_errors(void)
+{
+    static const struct argv_case cases[] = {
+        /* D3: unknown option is an error, not help + exit 0 */
+        { VF_AGENT_XVM, { "-Z" }, -EINVAL, "fence_xvm: unknown option '-Z'", { NULL } },
+        /* -M was in the reference getopt string but never handled */
+        { VF_AGENT_VIRT, { "-M" }, -EINVAL, "fence_virt: unknown option '-M'", { NULL } },
+        /* letters of the other binary */
+        { VF_AGENT_XVM, { "-T", "::1" }, -EINVAL, "fence_xvm: unknown option '-T'", { NULL } },
+        { VF_AGENT_VIRT, { "-u" }, -EINVAL, NULL, { NULL } },
+        { VF_AGENT_VIRT, { "-L", "5" }, -EINVAL, NULL, { NULL } },
+        /* missing argument */
+        { VF_AGENT_XVM, { "-p" }, -EINVAL, "fence_xvm: option '-p' requires an argument",
+          { NULL } },
+        /* bad values name the option */
+        { VF_AGENT_XVM, { "-p", "0" }, -EINVAL, NULL, { "-p (ipport)", "'0'" } },
+        { VF_AGENT_XVM, { "-p", "70000" }, -EINVAL, NULL, { "'70000'" } },
+        { VF_AGENT_XVM, { "-p", "12x" }, -EINVAL, NULL, { NULL } },
+        { VF_AGENT_XVM, { "-p", "-5" }, -EINVAL, NULL, { NULL } },
+        { VF_AGENT_XVM, { "-p", " 5" }, -EINVAL, NULL, { NULL } },
+        { VF_AGENT_XVM, { "-c", "md5" }, -EINVAL, NULL, { "-c (hash)" } },
+        { VF_AGENT_XVM, { "-C", "sha3" }, -EINVAL, NULL, { "-C (auth)" } },
+        { VF_AGENT_XVM, { "-i", "ipx" }, -EINVAL, NULL, { "ip_family" } },
+        { VF_AGENT_XVM, { "-t", "abc" }, -EINVAL, NULL, { "-t (timeout)" } },
+        { VF_AGENT_XVM, { "-t", "0" }, -EINVAL, NULL, { NULL } },
+        { VF_AGENT_XVM, { "-w", "-1" }, -EINVAL, NULL, { NULL } },
+        { VF_AGENT_XVM, { "-r", "0" }, -EINVAL, NULL, { NULL } },
+        { VF_AGENT_XVM, { "-a", "10.0.0.1" }, -EINVAL, NULL, { "multicast" } },
+        { VF_AGENT_XVM, { "-o", "explode" }, -EINVAL, NULL, { "'explode'", "-o (action)" } },
+        { VF_AGENT_XVM, { "-L", "0" }, -EINVAL, NULL, { "callback_port" } },
+        { VF_AGENT_XVM, { "-I", "averyveryverylonginterfacename" }, -EINVAL, NULL, { NULL } },
+        { VF_AGENT_VIRT, { "-T", "host.example" }, -EINVAL, NULL, { "-T (ipaddr)" } },
+        { VF_AGENT_VIRT, { "-P", "fast" }, -EINVAL, NULL, { NULL } },
+        { VF_AGENT_VIRT, { "-P", "12345" }, -EINVAL, NULL, { NULL } },
+        { VF_AGENT_VIRT, { "-P", "9600,9N1" }, -EINVAL, NULL, { NULL } },
+        { VF_AGENT_VIRT, { "-P", "9600,8X1" }, -EINVAL, NULL, { NULL } },
+        { VF_AGENT_VIRT, { "-P", "9600,8N3" }, -EINVAL, NULL, { NULL } },
+        { VF_AGENT_VIRT, { "-P", "9600,8N1x" }, -EINVAL, NULL, { NULL } },
+        { VF_AGENT_VIRT, { "-P", "2400" }, 0, NULL, { NULL } },
+        /* domain longer than the 63-byte wire limit */
+        { VF_AGENT_XVM,
+          { "-n", "0123456789012345678901234567890123456789012345678901234567890123" },
+          -EINVAL, NULL, { "63", "-n (plug)" } },
+        /* exactly 63 is fine */
+        { VF_AGENT_XVM,
+          { "-n", "012345678901234567890123456789012345678901234567890123456789012" },
+          0, NULL, { NULL } },
+        /* stray argument */
+        { VF_AGENT_XVM, { "-n", "vm", "extra" }, -EINVAL,
+          "fence_xvm: unexpected argument 'extra'", { NULL } },
+    };
+    struct vf_args a;
+    char err[256];
+
+    run_argv_cases(cases, sizeof(cases) / sizeof(cases[0]));
+    /* an accepted value is kept as given */
     VFT_EQ_INT(argv_parse(&a, VF_AGENT_VIRT, err, sizeof(err), "-P", ",7o2", NULL), 0);
     VFT_EQ_STR(a.serial_params, ",7o2");
-    vf_args_done(&a);
-    VFT_EQ_INT(argv_parse(&a, VF_AGENT_VIRT, err, sizeof(err), "-P", "2400", NULL), 0);
-    vf_args_done(&a);
-    /* domain longer than the 63-byte wire limit */
-    VFT_EQ_INT(argv_parse(&a, VF_AGENT_XVM, err, sizeof(err), "-n",
-                          "0123456789012345678901234567890123456789012345678901234567890123",
-                          NULL), -EINVAL);
-    VFT_CHECK(strstr(err, "63") != NULL && strstr(err, "-n (plug)") != NULL);
-    vf_args_done(&a);
-    /* exactly 63 is fine */
-    VFT_EQ_INT(argv_parse(&a, VF_AGENT_XVM, err, sizeof(err), "-n",
-                          "012345678901234567890123456789012345678901234567890123456789012",
-                          NULL), 0);
-    vf_args_done(&a);
-    /* stray argument */
-    VFT_EQ_INT(argv_parse(&a, VF_AGENT_XVM, err, sizeof(err), "-n", "vm", "extra", NULL),
-               -EINVAL);
-    VFT_EQ_STR(err, "fence_xvm: unexpected argument 'extra'");
     vf_args_done(&a);
 }
 
 static void
 test_argv_target_twice(void)
 {
-    struct vf_args a;
-    char err[256];
+    static const struct argv_case cases[] = {
+        { VF_AGENT_XVM, { "-n", "a", "-H", "b" }, -EINVAL, NULL,
+          { "target may not be specified more than once" }, NULL },
+        /* the same value under both names is accepted */
+        { VF_AGENT_XVM, { "-n", "a", "-H", "a" }, 0, NULL, { NULL }, "a" },
+        /* the same option repeated: last wins */
+        { VF_AGENT_XVM, { "-n", "a", "-n", "b" }, 0, NULL, { NULL }, "b" },
+        /* -H alone (deprecated) sets the target */
+        { VF_AGENT_VIRT, { "-H", "c" }, 0, NULL, { NULL }, "c" },
+    };
 
-    VFT_EQ_INT(argv_parse(&a, VF_AGENT_XVM, err, sizeof(err), "-n", "a", "-H", "b", NULL),
-               -EINVAL);
-    VFT_CHECK(strstr(err, "target may not be specified more than once") != NULL);
-    vf_args_done(&a);
-    /* the same value under both names is accepted */
-    VFT_EQ_INT(argv_parse(&a, VF_AGENT_XVM, err, sizeof(err), "-n", "a", "-H", "a", NULL), 0);
-    VFT_EQ_STR(a.domain, "a");
-    vf_args_done(&a);
-    /* the same option repeated: last wins */
-    VFT_EQ_INT(argv_parse(&a, VF_AGENT_XVM, err, sizeof(err), "-n", "a", "-n", "b", NULL), 0);
-    VFT_EQ_STR(a.domain, "b");
-    vf_args_done(&a);
-    /* -H alone (deprecated) sets the target */
-    VFT_EQ_INT(argv_parse(&a, VF_AGENT_VIRT, err, sizeof(err), "-H", "c", NULL), 0);
-    VFT_EQ_STR(a.domain, "c");
-    vf_args_done(&a);
+    run_argv_cases(cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 /*
@@ -495,458 +402,6 @@ test_argv_reparse(void)
     VFT_EQ_STR(a.domain, "x");
     VFT_EQ_INT(a.cmd, VF_CMD_ON);
     vf_args_done(&a);
-}
-
-/* ---- stdin ---------------------------------------------------------------- */
-
-static void
-test_stdin_all_keys_xvm(void)
-{
-    struct vf_args a;
-
-    VFT_EQ_INT(stdin_parse(&a, VF_AGENT_XVM,
-                           "debug=3\n"
-                           "ip_family=ipv4\n"
-                           "multicast_address=225.0.0.99\n"
-                           "ipport=1300\n"
-                           "retrans=7\n"
-                           "auth=sha512\n"
-                           "hash=none\n"
-                           "key_file=/etc/k\n"
-                           "plug=vm1\n"
-                           "use_uuid=1\n"
-                           "action=on\n"
-                           "timeout=9\n"
-                           "delay=4\n"
-                           "interface=br0\n"
-                           "callback_port=1500\n"
-                           "nodename=node1\n"
-                           "agent=fence_xvm\n"
-                           "self=x\n"), 0);
-    dump_problems(&a);
-    VFT_EQ_INT(a.n_problems, 0);
-    VFT_EQ_INT(a.n_unknown, 0);
-    VFT_EQ_INT(a.debug, 3);
-    VFT_EQ_INT(a.family, AF_INET);
-    VFT_EQ_STR(a.mcast_addr, "225.0.0.99");
-    VFT_EQ_INT(a.port, 1300);
-    VFT_EQ_INT(a.retrans, 7);
-    VFT_EQ_INT(a.auth, VF_HASH_SHA512);
-    VFT_EQ_INT(a.hash, VF_HASH_NONE);
-    VFT_EQ_STR(a.key_file, "/etc/k");
-    VFT_CHECK(a.key_file_set);
-    VFT_EQ_STR(a.domain, "vm1");
-    VFT_CHECK(a.use_uuid);
-    VFT_EQ_INT(a.cmd, VF_CMD_ON);
-    VFT_EQ_INT(a.timeout, 9);
-    VFT_EQ_INT(a.delay, 4);
-    VFT_EQ_STR(a.interface, "br0");
-    VFT_EQ_INT(a.callback_port, 1500);
-    VFT_EQ_INT(vf_args_finish(&a), 0);
-    vf_args_done(&a);
-}
-
-static void
-test_stdin_all_keys_virt(void)
-{
-    struct vf_args a;
-
-    VFT_EQ_INT(stdin_parse(&a, VF_AGENT_VIRT,
-                           "serial_device=/dev/ttyS2\n"
-                           "serial_params=19200\n"
-                           "channel_address=10.9.9.9\n"
-                           "port=vm2\n"
-                           "ipaddr=127.0.0.1\n"
-                           "vsock=5\n"
-                           "option=status\n"), 0);
-    dump_problems(&a);
-    VFT_EQ_INT(a.n_problems, 0);
-    VFT_EQ_STR(a.serial_device, "/dev/ttyS2");
-    VFT_EQ_STR(a.serial_params, "19200");
-    VFT_EQ_STR(a.channel_address, "10.9.9.9");
-    VFT_EQ_STR(a.domain, "vm2");
-    VFT_EQ_STR(a.ipaddr, "127.0.0.1");
-    VFT_EQ_INT(a.vsock_cid, 5);
-    VFT_EQ_INT(a.cmd, VF_CMD_STATUS);   /* "option" is an alias of action */
-    vf_args_done(&a);
-}
-
-static void
-test_stdin_format(void)
-{
-    struct vf_args a;
-
-    /* D23: whole values with inner blanks, blanks around '=', CRLF, comments */
-    VFT_EQ_INT(stdin_parse(&a, VF_AGENT_XVM,
-                           "# a comment\n"
-                           "   \n"
-                           "  port=my vm  \r\n"
-                           "ACTION = off\n"
-                           "\tTimeout\t=\t17\n"
-                           "#plug=other\n"), 0);
-    dump_problems(&a);
-    VFT_EQ_INT(a.n_problems, 0);
-    VFT_EQ_STR(a.domain, "my vm");
-    VFT_EQ_INT(a.cmd, VF_CMD_OFF);
-    VFT_EQ_INT(a.timeout, 17);
-    vf_args_done(&a);
-
-    /* no trailing newline, value with '=' and '#' inside */
-    VFT_EQ_INT(stdin_parse(&a, VF_AGENT_XVM, "plug=a=b#c"), 0);
-    VFT_EQ_STR(a.domain, "a=b#c");
-    vf_args_done(&a);
-
-    /* empty input */
-    VFT_EQ_INT(stdin_parse(&a, VF_AGENT_XVM, ""), 0);
-    VFT_EQ_INT(a.n_problems, 0);
-    vf_args_done(&a);
-}
-
-static void
-test_stdin_duplicates(void)
-{
-    struct vf_args a;
-
-    /* last duplicate wins, also for the target */
-    VFT_EQ_INT(stdin_parse(&a, VF_AGENT_XVM, "plug=a\nplug=b\ntimeout=5\ntimeout=6\n"), 0);
-    VFT_EQ_INT(a.n_problems, 0);
-    VFT_EQ_STR(a.domain, "b");
-    VFT_EQ_INT(a.timeout, 6);
-    vf_args_done(&a);
-
-    /* port and plug with the same value (what Pacemaker may send) */
-    VFT_EQ_INT(stdin_parse(&a, VF_AGENT_XVM, "nodename=n1\nport=vm\nplug=vm\n"), 0);
-    VFT_EQ_INT(a.n_problems, 0);
-    VFT_EQ_STR(a.domain, "vm");
-    vf_args_done(&a);
-
-    /* different values under two names: a problem */
-    VFT_EQ_INT(stdin_parse(&a, VF_AGENT_XVM, "port=vm1\nplug=vm2\n"), 0);
-    VFT_CHECK(has_problem(&a, "target may not be specified more than once"));
-    VFT_EQ_STR(a.domain, "vm2");   /* plug kept, so "no target" is not added */
-    VFT_EQ_INT(vf_args_finish(&a), -EINVAL);
-    VFT_EQ_INT(a.n_problems, 1);
-    vf_args_done(&a);
-
-    /* same key repeated with a different value, then the other name: the
-     * last value of each key is compared */
-    VFT_EQ_INT(stdin_parse(&a, VF_AGENT_XVM, "port=x\nport=vm\ndomain=vm\n"), 0);
-    VFT_EQ_INT(a.n_problems, 0);
-    VFT_EQ_STR(a.domain, "vm");
-    vf_args_done(&a);
-}
-
-static void
-test_stdin_nodename_not_target(void)
-{
-    struct vf_args a;
-
-    VFT_EQ_INT(stdin_parse(&a, VF_AGENT_XVM, "action=reboot\nnodename=node1\n"), 0);
-    VFT_CHECK(a.domain == NULL);
-    VFT_EQ_INT(vf_args_finish(&a), -EINVAL);
-    VFT_CHECK(has_problem(&a, "no target"));
-    vf_args_done(&a);
-}
-
-static void
-test_stdin_unknown(void)
-{
-    struct vf_args a;
-
-    VFT_EQ_INT(stdin_parse(&a, VF_AGENT_XVM,
-                           "port=vm\nmulticast_addres=1\nkey_fiel=x\nfoo\nkey_fiel=y\n"
-                           "ipaddr=127.0.0.1\n"), 0);
-    VFT_EQ_INT(a.n_problems, 0);
-    VFT_EQ_INT(a.n_unknown, 4);   /* key_fiel only once */
-    VFT_CHECK(has_unknown(&a, "multicast_addres"));
-    VFT_CHECK(has_unknown(&a, "key_fiel"));
-    VFT_CHECK(has_unknown(&a, "foo"));
-    VFT_CHECK(has_unknown(&a, "ipaddr"));
-    VFT_EQ_STR(vf_opts_other_agent_hint(VF_AGENT_XVM, "ipaddr"), "valid only for fence_virt");
-    VFT_EQ_STR(vf_opts_other_agent_hint(VF_AGENT_VIRT, "RETRANS"), "valid only for fence_xvm");
-    VFT_CHECK(vf_opts_other_agent_hint(VF_AGENT_XVM, "foo") == NULL);
-    VFT_CHECK(vf_opts_other_agent_hint(VF_AGENT_XVM, "plug") == NULL);
-    /* unknown keys are not problems: runtime goes on */
-    VFT_EQ_INT(vf_args_finish(&a), 0);
-    vf_args_done(&a);
-
-    /* dlm_controld style keys */
-    VFT_EQ_INT(stdin_parse(&a, VF_AGENT_VIRT, "node=3\nfail_time=12\nplug=vm\n"), 0);
-    VFT_EQ_INT(a.n_unknown, 2);
-    vf_args_done(&a);
-}
-
-static void
-test_stdin_no_value(void)
-{
-    struct vf_args a;
-
-    VFT_EQ_INT(stdin_parse(&a, VF_AGENT_XVM, "debug\ndebug\nuse_uuid\nplug=v\n"), 0);
-    VFT_EQ_INT(a.debug, 2);
-    VFT_CHECK(a.use_uuid);
-    vf_args_done(&a);
-
-    VFT_EQ_INT(stdin_parse(&a, VF_AGENT_XVM, "use_uuid=0\ndebug=0\n"), 0);
-    VFT_CHECK(!a.use_uuid);
-    VFT_EQ_INT(a.debug, 0);
-    vf_args_done(&a);
-
-    VFT_EQ_INT(stdin_parse(&a, VF_AGENT_VIRT, "vsock\n"), 0);
-    VFT_EQ_INT(a.vsock_cid, 2);
-    vf_args_done(&a);
-
-    /* a key that needs a value */
-    VFT_EQ_INT(stdin_parse(&a, VF_AGENT_XVM, "timeout\nkey_file=\n"), 0);
-    VFT_CHECK(has_problem(&a, "line 1: 'timeout' needs a value"));
-    VFT_CHECK(has_problem(&a, "line 2: 'key_file'"));
-    vf_args_done(&a);
-
-    VFT_EQ_INT(stdin_parse(&a, VF_AGENT_XVM, "=value\n"), 0);
-    VFT_CHECK(has_problem(&a, "missing key"));
-    vf_args_done(&a);
-}
-
-static void
-test_stdin_bad_values(void)
-{
-    struct vf_args a;
-
-    VFT_EQ_INT(stdin_parse(&a, VF_AGENT_XVM,
-                           "ipport=70000\n"
-                           "hash=md5\n"
-                           "ip_family=ipx\n"
-                           "timeout=soon\n"
-                           "plug=0123456789012345678901234567890123456789012345678901234567890123\n"
-                           "action=explode\n"
-                           "delay=-1\n"
-                           "callback_port=0\n"
-                           "retrans=0\n"
-                           "multicast_address=1.2.3.4\n"), 0);
-    VFT_EQ_INT(a.n_problems, 10);
-    VFT_CHECK(has_problem(&a, "line 1: invalid value '70000' for 'ipport'"));
-    VFT_CHECK(has_problem(&a, "line 2: invalid value 'md5' for 'hash'"));
-    VFT_CHECK(has_problem(&a, "'ip_family'"));
-    VFT_CHECK(has_problem(&a, "'timeout'"));
-    VFT_CHECK(has_problem(&a, "at most 63 bytes"));
-    VFT_CHECK(has_problem(&a, "'explode'"));
-    VFT_CHECK(has_problem(&a, "'delay'"));
-    VFT_CHECK(has_problem(&a, "'callback_port'"));
-    VFT_CHECK(has_problem(&a, "'retrans'"));
-    VFT_CHECK(has_problem(&a, "'multicast_address'"));
-    /* values before the bad ones are kept */
-    VFT_EQ_INT(a.port, 1229);
-    VFT_EQ_INT(vf_args_finish(&a), -EINVAL);
-    vf_args_done(&a);
-
-    VFT_EQ_INT(stdin_parse(&a, VF_AGENT_VIRT, "vsock=1\nvsock=abc\nipaddr=localhost\n"), 0);
-    VFT_EQ_INT(a.n_problems, 3);
-    vf_args_done(&a);
-}
-
-static void
-test_stdin_limits(void)
-{
-    struct vf_args a;
-    char err[256];
-    size_t len = 5000;
-    char *buf = malloc(len + 64);
-    char *big;
-
-    VFT_CHECK(buf != NULL);
-    if (buf == NULL) {
-        return;
-    }
-    /* a line over 4096 bytes is reported with its number, not split */
-    strcpy(buf, "plug=vm\n");
-    memset(buf + 8, 'x', len);
-    memcpy(buf + 8, "plug=", 5);
-    strcpy(buf + 8 + len, "\ntimeout=7\n");
-    vf_args_init(&a, VF_AGENT_XVM, "fence_xvm");
-    VFT_EQ_INT(vf_args_parse_buffer(&a, buf, strlen(buf), err, sizeof(err)), 0);
-    VFT_CHECK(has_problem(&a, "line 2 is longer than 4096 bytes"));
-    VFT_EQ_STR(a.domain, "vm");
-    VFT_EQ_INT(a.timeout, 7);
-    VFT_EQ_INT(a.n_unknown, 0);
-    vf_args_done(&a);
-
-    /* exactly 4096 bytes is fine */
-    memset(buf, 'y', 4096);
-    memcpy(buf, "zz=", 3);
-    buf[4096] = '\0';
-    vf_args_init(&a, VF_AGENT_XVM, "fence_xvm");
-    VFT_EQ_INT(vf_args_parse_buffer(&a, buf, 4096, err, sizeof(err)), 0);
-    VFT_EQ_INT(a.n_problems, 0);
-    VFT_EQ_INT(a.n_unknown, 1);
-    vf_args_done(&a);
-
-    /* NUL inside a line */
-    vf_args_init(&a, VF_AGENT_XVM, "fence_xvm");
-    VFT_EQ_INT(vf_args_parse_buffer(&a, "plug=a\0b\ntimeout=3\n", 18, err, sizeof(err)), 0);
-    VFT_CHECK(has_problem(&a, "line 1 contains a NUL byte"));
-    VFT_EQ_INT(a.timeout, 3);
-    vf_args_done(&a);
-    free(buf);
-
-    /* more than 1 MiB in total */
-    big = malloc(1024 * 1024 + 2);
-    VFT_CHECK(big != NULL);
-    if (big == NULL) {
-        return;
-    }
-    memset(big, '\n', 1024 * 1024 + 1);
-    vf_args_init(&a, VF_AGENT_XVM, "fence_xvm");
-    VFT_EQ_INT(vf_args_parse_buffer(&a, big, 1024 * 1024 + 1, err, sizeof(err)), -E2BIG);
-    VFT_CHECK(strstr(err, "larger than") != NULL);
-    vf_args_done(&a);
-    vf_args_init(&a, VF_AGENT_XVM, "fence_xvm");
-    VFT_EQ_INT(vf_args_parse_buffer(&a, big, 1024 * 1024, err, sizeof(err)), 0);
-    vf_args_done(&a);
-
-    /* the FILE reader: same limit */
-    {
-        FILE *f = fmemopen(big, 1024 * 1024 + 1, "r");
-
-        VFT_CHECK(f != NULL);
-        if (f != NULL) {
-            vf_args_init(&a, VF_AGENT_XVM, "fence_xvm");
-            VFT_EQ_INT(vf_args_parse_stdin(&a, f, err, sizeof(err)), -E2BIG);
-            vf_args_done(&a);
-            fclose(f);
-        }
-    }
-    free(big);
-}
-
-static void
-test_stdin_file(void)
-{
-    static char text[] = "port=vm x\naction=list\n";
-    struct vf_args a;
-    char err[256];
-    FILE *f = fmemopen(text, strlen(text), "r");
-
-    VFT_CHECK(f != NULL);
-    if (f == NULL) {
-        return;
-    }
-    vf_args_init(&a, VF_AGENT_VIRT, "fence_virt");
-    VFT_EQ_INT(vf_args_parse_stdin(&a, f, err, sizeof(err)), 0);
-    VFT_EQ_STR(a.domain, "vm x");
-    VFT_EQ_INT(a.cmd, VF_CMD_HOSTLIST);
-    vf_args_done(&a);
-    fclose(f);
-}
-
-/* range messages print the bounds as numbers (review R1: they read
- * "1-6000u" when the limits were stringified unsigned constants) */
-static void
-test_range_messages(void)
-{
-    static const struct {
-        const char *line;
-        const char *want;
-    } cases[] = {
-        { "retrans=0\n", "expected tenths of a second, 1-6000" },
-        { "timeout=0\n", "expected seconds, 1-86400" },
-        { "delay=x\n", "expected seconds, 0-86400" },
-        { "debug=100\n", "expected a number 0-99 or a boolean" },
-    };
-
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        struct vf_args a;
-        const char *p;
-
-        VFT_EQ_INT(stdin_parse(&a, VF_AGENT_XVM, cases[i].line), 0);
-        VFT_EQ_INT(a.n_problems, 1);
-        p = a.n_problems > 0 ? strstr(a.problems[0], cases[i].want) : NULL;
-        VFT_CHECK(p != NULL);
-        /* the bound ends the message (nothing such as a 'u' after it) */
-        if (p != NULL && strcmp(cases[i].line, "debug=100\n") != 0) {
-            VFT_EQ_STR(p, cases[i].want);
-        }
-        vf_args_done(&a);
-    }
-}
-
-/* the serial_params grammar shared by option validation and the serial
- * transport */
-static void
-test_serial_params(void)
-{
-    struct vf_serial_params sp;
-    static const char *const bad[] = {
-        "12345", "115200,9N1", "115200,8X1", "115200,8N3", "115200,8N", "115200,8N11",
-        " 9600", "+9600", "9600 ", "0x2580", "1152000", "115200,", NULL,
-    };
-
-    VFT_EQ_INT(vf_serial_params_parse("115200,8N1", &sp), 0);
-    VFT_EQ_INT(sp.baud, 115200);
-    VFT_EQ_INT(sp.data_bits, 8);
-    VFT_EQ_INT(sp.parity, 'N');
-    VFT_EQ_INT(sp.stop_bits, 1);
-    VFT_EQ_INT(vf_serial_params_parse("2400,7e2", &sp), 0);
-    VFT_EQ_INT(sp.baud, 2400);
-    VFT_EQ_INT(sp.data_bits, 7);
-    VFT_EQ_INT(sp.parity, 'E');
-    VFT_EQ_INT(sp.stop_bits, 2);
-    VFT_EQ_INT(vf_serial_params_parse(",5O1", &sp), 0);
-    VFT_EQ_INT(sp.baud, 9600);
-    VFT_EQ_INT(sp.parity, 'O');
-    VFT_EQ_INT(vf_serial_params_parse("", &sp), 0);
-    VFT_EQ_INT(sp.baud, 9600);
-    VFT_EQ_INT(sp.data_bits, 8);
-    VFT_EQ_INT(vf_serial_params_parse("57600", NULL), 0);
-    VFT_EQ_INT(vf_serial_params_parse(NULL, &sp), -EINVAL);
-    for (size_t i = 0; bad[i] != NULL; i++) {
-        if (vf_serial_params_parse(bad[i], &sp) != -EINVAL) {
-            fprintf(stderr, "serial_params '%s' accepted\n", bad[i]);
-            vft_failures++;
-        }
-    }
-}
-
-/* the file-descriptor path of vf_args_parse_stdin (poll + read) */
-static void
-test_stdin_fd(void)
-{
-    static const char text[] = "plug = vm y\naction=off\n";
-    struct vf_args a;
-    char err[256];
-    int pfd[2];
-    FILE *f;
-
-    /* a pipe whose writer has finished */
-    VFT_EQ_INT(pipe2(pfd, O_CLOEXEC), 0);
-    VFT_EQ_INT(write(pfd[1], text, strlen(text)), (long long)strlen(text));
-    close(pfd[1]);
-    f = fdopen(pfd[0], "r");
-    VFT_CHECK(f != NULL);
-    if (f == NULL) {
-        close(pfd[0]);
-        return;
-    }
-    vf_args_init(&a, VF_AGENT_XVM, "fence_xvm");
-    VFT_EQ_INT(vf_args_parse_stdin(&a, f, err, sizeof(err)), 0);
-    VFT_EQ_STR(a.domain, "vm y");
-    VFT_EQ_INT(a.cmd, VF_CMD_OFF);
-    vf_args_done(&a);
-    fclose(f);
-
-    /* a regular file over the 1 MiB limit */
-    f = tmpfile();
-    VFT_CHECK(f != NULL);
-    if (f == NULL) {
-        return;
-    }
-    for (int i = 0; i < 1024 * 1024 / 8 + 1; i++) {
-        fputs("# 45678\n", f);
-    }
-    fflush(f);
-    rewind(f);
-    vf_args_init(&a, VF_AGENT_XVM, "fence_xvm");
-    VFT_EQ_INT(vf_args_parse_stdin(&a, f, err, sizeof(err)), -E2BIG);
-    vf_args_done(&a);
-    fclose(f);
 }
 
 /* ---- finish --------------------------------------------------------------- */
@@ -1032,43 +487,50 @@ test_finish_family(void)
 
 /* ---- help ----------------------------------------------------------------- */
 
-static void
-test_help(void)
+/* the --help text of @kind (free it), NULL when memory ran out */
+static char *
+help_text(enum vf_agent_kind kind)
 {
     struct vf_args a;
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
 
-    VFT_CHECK(f != NULL);
     if (f == NULL) {
-        return;
+        return NULL;
     }
-    vf_args_init(&a, VF_AGENT_XVM, "fence_xvm");
+    vf_args_init(&a, kind, kind == VF_AGENT_XVM ? "fence_xvm" : "fence_virt");
     vf_args_print_help(&a, f);
     fclose(f);
+    vf_args_done(&a);
+    return text;
+}
+
+static void
+test_help(void)
+{
+    char *text = help_text(VF_AGENT_XVM);
+
+    VFT_CHECK(text != NULL);
+    if (text == NULL) {
+        return;
+    }
     VFT_CHECK(strstr(text, "Usage: fence_xvm") != NULL);
     VFT_CHECK(strstr(text, "-p <port>") != NULL);
     VFT_CHECK(strstr(text, "ipport") != NULL);
     VFT_CHECK(strstr(text, "[default: 1229]") != NULL);
     VFT_CHECK(strstr(text, "callback_port") != NULL);
     VFT_CHECK(strstr(text, "ipaddr") == NULL);
-    vf_args_done(&a);
     free(text);
 
-    text = NULL;
-    f = open_memstream(&text, &len);
-    VFT_CHECK(f != NULL);
-    if (f == NULL) {
+    text = help_text(VF_AGENT_VIRT);
+    VFT_CHECK(text != NULL);
+    if (text == NULL) {
         return;
     }
-    vf_args_init(&a, VF_AGENT_VIRT, "fence_virt");
-    vf_args_print_help(&a, f);
-    fclose(f);
     VFT_CHECK(strstr(text, "-S[<cid>]") != NULL);
     VFT_CHECK(strstr(text, "retrans") == NULL);
     VFT_CHECK(strstr(text, "[default: " VF_DEFAULT_KEY_FILE "]") != NULL);
-    vf_args_done(&a);
     free(text);
 }
 
@@ -1088,19 +550,6 @@ main(void)
     VFT_RUN(test_argv_target_twice);
     VFT_RUN(test_argv_vsock_quirk);
     VFT_RUN(test_argv_reparse);
-    VFT_RUN(test_stdin_all_keys_xvm);
-    VFT_RUN(test_stdin_all_keys_virt);
-    VFT_RUN(test_stdin_format);
-    VFT_RUN(test_stdin_duplicates);
-    VFT_RUN(test_stdin_nodename_not_target);
-    VFT_RUN(test_stdin_unknown);
-    VFT_RUN(test_stdin_no_value);
-    VFT_RUN(test_stdin_bad_values);
-    VFT_RUN(test_stdin_limits);
-    VFT_RUN(test_stdin_file);
-    VFT_RUN(test_range_messages);
-    VFT_RUN(test_serial_params);
-    VFT_RUN(test_stdin_fd);
     VFT_RUN(test_finish_transport);
     VFT_RUN(test_finish_target);
     VFT_RUN(test_finish_family);

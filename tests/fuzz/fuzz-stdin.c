@@ -1,4 +1,4 @@
-// VF_FUZZ_SOURCES: lib/opts.c lib/opts-table.c lib/fa-parse.c lib/fa-help.c lib/fa-util.c lib/wire.c lib/io.c
+// VF_FUZZ_SOURCES: lib/opts.c lib/opts-values.c lib/opts-table.c lib/fa-parse.c lib/fa-help.c lib/fa-util.c lib/wire.c lib/io.c
 /*
  * vmfence - tests/fuzz/fuzz-stdin.c: libFuzzer target for the agents' option
  * parsers (lib/opts.c): vf_args_parse_buffer() and vf_args_parse_argv(),

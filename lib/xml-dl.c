@@ -1,0 +1,103 @@
+/*
+ * vmfence - lib/xml-dl.c: load libxml2 with dlopen() on first use and
+ * resolve the text writer functions lib/ calls (xml-dl.h says why).
+ *
+ * Every function is checked before the table is used; a missing library or
+ * function is an error naming both, never a crash.  The library is opened
+ * RTLD_LOCAL (its symbols serve only this table) and RTLD_NODELETE, and
+ * never closed once the table holds its functions.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+
+#include "log.h"
+#include "xml-dl.h"
+
+static pthread_once_t xml_once = PTHREAD_ONCE_INIT;
+static struct vf_xml_api xml_api;
+static int xml_rc;
+static char xml_err[512];
+
+/* @fn at @version in @h, or NULL with the reason in @err */
+static void *
+resolve(void *h, const char *soname, const char *fn, const char *version,
+        char *err, size_t err_size)
+{
+    const char *why;
+    char reason[256];
+    void *p;
+
+    (void)dlerror();
+    p = dlvsym(h, fn, version);
+    if (p != NULL) {
+        return p;
+    }
+    /* copied: the next dl call reuses dlerror()'s buffer */
+    why = dlerror();
+    snprintf(reason, sizeof(reason), "%s", why != NULL ? why : "not found");
+    if (dlsym(h, fn) != NULL) {
+        snprintf(err, err_size, "%s has %s, but not at symbol version %s "
+                 "(another ABI than the one vmfence was built for)",
+                 soname, fn, version);
+    } else {
+        snprintf(err, err_size, "%s lacks %s (version %s): %s", soname, fn,
+                 version, reason);
+    }
+    return NULL;
+}
+
+int
+vf_xml_api_load(struct vf_xml_api *api, const char *soname, char *err,
+                size_t err_size)
+{
+    struct vf_xml_api t = { 0 };
+    const char *why;
+    void *h;
+    void *p;
+
+    (void)dlerror();
+    h = dlopen(soname, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+    if (h == NULL) {
+        why = dlerror();
+        snprintf(err, err_size, "cannot load %s: %s", soname,
+                 why != NULL ? why : "not found");
+        return -ELIBACC;
+    }
+    /* the first missing function stops the load; the cast turns dlvsym()'s
+     * object pointer into the member's own function pointer type */
+#define VF_XML_RESOLVE(fn, ver) \
+    p = resolve(h, soname, #fn, ver, err, err_size); \
+    if (p == NULL) { \
+        goto fail; \
+    } \
+    t.fn = (__typeof__(t.fn))p;
+    VF_XML_FUNCS(VF_XML_RESOLVE)
+#undef VF_XML_RESOLVE
+    *api = t;
+    return 0;
+
+ fail:
+    dlclose(h);
+    return -ELIBBAD;
+}
+
+static void
+xml_load_once(void)
+{
+    xml_rc = vf_xml_api_load(&xml_api, VF_XML_SONAME, xml_err, sizeof(xml_err));
+}
+
+int
+vf_xml_api(const struct vf_xml_api **ret_api)
+{
+    pthread_once(&xml_once, xml_load_once);
+    if (xml_rc < 0) {
+        vf_log(LOG_ERR, "cannot write XML without libxml2: %s", xml_err);
+        *ret_api = NULL;
+        return xml_rc;
+    }
+    *ret_api = &xml_api;
+    return 0;
+}

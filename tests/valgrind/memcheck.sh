@@ -91,12 +91,10 @@ vg_verdict() {
 # Unit tests whose own verdict depends on speed (they race a fixed delay that
 # valgrind's 20-50x slowdown overruns); for them only valgrind's verdict
 # counts here; their checks count in the normal and asan phases.
-# TODO(issue 8): daemon/tests/test-pipeline.c test_worker_cap submits 86
-# requests against a 100 ms backend delay and expects some refused; under
-# valgrind submitting takes longer than the delay, so none is.  Scale
-# fb_delay_ms when VF_UNDER_VALGRIND is set (this script sets it), then
-# delete the entry.
-TIMING_SENSITIVE=" daemon/tests/test-pipeline "
+# daemon/tests/test-pipeline-limits.c test_worker_cap submits 86 requests
+# against a 100 ms backend delay (pf_delay_ms) and expects some refused;
+# under valgrind submitting takes longer than the delay, so none is.
+TIMING_SENSITIVE=" daemon/tests/test-pipeline-limits "
 
 # run_unit SUBDIR TEST: one unit test under valgrind; prints its result line
 run_unit() {

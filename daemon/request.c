@@ -19,6 +19,7 @@
 #include "hostlist.h"
 #include "io.h"
 #include "log.h"
+#include "privsep/privsep.h"
 #include "reqlog.h"
 #include "request.h"
 #include "timeutil.h"
@@ -552,6 +553,9 @@ vf_request_serve(const struct vf_request_env *env, const struct vf_request *rq)
     q.result = q.res;
     q.prio = LOG_NOTICE;
     vf_reqlog_sanitize(q.c->peer, q.peer, sizeof(q.peer));
+    /* privsep: backend calls of this thread carry the requester for the
+     * executor's groups re-check (privsep/requester.c) */
+    vf_ps_set_requester(q.c->identity);
     if (verify(&q) && dedupe(&q) && open_channel(&q) && authenticate(&q)) {
         if (q.c->req.request == VF_CMD_HOSTLIST && rq->be != NULL) {
             serve_hostlist(&q);

@@ -7,13 +7,16 @@
  *   - the configuration (the --check-config diagnostics, one line each);
  *   - each network listener's key file: loads, size, permissions;
  *   - each listener's port: can it be bound now?  When it is in use, by
- *     whom (/proc): the running fence_virtd of the pid file is fine;
+ *     whom (/proc): the running fence_virtd of the pid file is fine, and so
+ *     is its network process (privsep = "yes": a child holds the sockets);
  *   - multicast: the interface (name, ifindex, up, MULTICAST flag) and the
  *     addresses on it, a test join of the group, the route of the group;
  *   - the backend: initialised with the configuration, monitor and list with
  *     a short deadline: number of domains and the first names, per URI for
  *     libvirt;
  *   - the groups: entries that match no listed domain.
+ * The parts: selfcheck.c (report, configuration, run), selfcheck-proc.c,
+ * selfcheck-listeners.c, selfcheck-backend.c (selfcheck-int.h).
  * One report line per check, "ok" / "warning" / "error", with "next:" lines
  * saying what to do; then a firewall reminder for the configured listeners
  * (a packet filter cannot be seen from here).  Exit status 0 when no check
@@ -25,7 +28,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
-#include "config.h"
+#include "conftree.h"
 
 #define VF_SELFCHECK_MAX_LISTENERS 8
 

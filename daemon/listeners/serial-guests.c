@@ -7,7 +7,10 @@
  * guests, and it wakes at least every SL_TICK_MS to check for shutdown.
  * It follows the watcher's view (running domains and their sockets):
  * connects to new sockets, closes those of domains that stopped, and
- * retries refused sockets every SL_RETRY_MS.
+ * retries refused sockets every SL_RETRY_MS.  Under privilege separation
+ * (serial-int.h: host side, fds mode) the same loop runs in both
+ * processes: the privileged one connects and passes the sockets on, the
+ * network one reads those it is passed (serial-host.c).
  */
 #include <errno.h>
 #include <poll.h>
@@ -25,17 +28,15 @@
 
 /* ---- guest table (run thread) --------------------------------------------------- */
 
-static struct sl_guest *
-sl_find(struct sl_listener *sl, const char *uuid)
+ssize_t
+sl_find_index(const struct sl_listener *sl, const char *uuid)
 {
-    size_t i;
-
-    for (i = 0; i < sl->n_guests; i++) {
+    for (size_t i = 0; i < sl->n_guests; i++) {
         if (strcmp(sl->guests[i]->uuid, uuid) == 0) {
-            return sl->guests[i];
+            return (ssize_t)i;
         }
     }
-    return NULL;
+    return -1;
 }
 
 const struct sl_want *
@@ -61,6 +62,7 @@ sl_remove_at(struct sl_listener *sl, size_t i, const char *why)
     atomic_store(&g->gone, true);
     sl->guests[i] = sl->guests[sl->n_guests - 1];
     sl->n_guests--;
+    sl_host_removed(sl, g);
     /* requests in flight keep their reference; the fd closes with the last one */
     sl_guest_unref(g);
 }
@@ -88,11 +90,47 @@ sl_connect_unix(const char *path, int *ret_fd)
     return 0;
 }
 
+/* Add a guest with its connected socket @fd (taken over) to the table.
+ * \return the guest (the table's reference), NULL when refused (logged) */
+struct sl_guest *
+sl_add_fd(struct sl_listener *sl, const char *uuid, const char *name, const char *path, int fd)
+{
+    struct sl_guest *g = NULL, **tmp = NULL;
+
+    if (sl->n_guests >= SL_MAX_GUESTS) {
+        vf_log(LOG_ERR, "serial: more than %d guests; domain '%s' ignored", SL_MAX_GUESTS, name);
+        (void)vf_close(fd);
+        return NULL;
+    }
+    g = calloc(1, sizeof(*g));
+    tmp = realloc(sl->guests, (sl->n_guests + 1) * sizeof(*sl->guests));
+    if (tmp != NULL) {
+        sl->guests = tmp;
+    }
+    if (g == NULL || tmp == NULL) {
+        free(g);
+        (void)vf_close(fd);
+        vf_log(LOG_ERR, "serial: out of memory tracking domain '%s'", name);
+        return NULL;
+    }
+    atomic_init(&g->refs, 1);
+    atomic_init(&g->gone, false);
+    pthread_mutex_init(&g->wlock, NULL);
+    g->fd = fd;
+    snprintf(g->uuid, sizeof(g->uuid), "%s", uuid);
+    snprintf(g->name, sizeof(g->name), "%s", name);
+    snprintf(g->path, sizeof(g->path), "%s", path);
+    sl->guests[sl->n_guests++] = g;
+    vf_log(LOG_INFO, "serial: %s domain '%s' (%s) on '%s'",
+           sl->host_pair >= 0 ? "connected to" : "listening to", g->name, g->uuid, g->path);
+    return g;
+}
+
 /* Connect to the socket of @w and add it to the table. */
 static void
 sl_add_guest(struct sl_listener *sl, const struct sl_want *w, bool loud)
 {
-    struct sl_guest *g, **tmp;
+    struct sl_guest *g = NULL;
     int r, fd = -1;
 
     if (sl->n_guests >= SL_MAX_GUESTS) {
@@ -111,26 +149,10 @@ sl_add_guest(struct sl_listener *sl, const struct sl_want *w, bool loud)
         }
         return;
     }
-    g = calloc(1, sizeof(*g));
-    tmp = realloc(sl->guests, (sl->n_guests + 1) * sizeof(*sl->guests));
-    if (tmp != NULL) {
-        sl->guests = tmp;
+    g = sl_add_fd(sl, w->uuid, w->name, w->path, fd);
+    if (g != NULL) {
+        sl_host_added(sl, g);
     }
-    if (g == NULL || tmp == NULL) {
-        free(g);
-        (void)vf_close(fd);
-        vf_log(LOG_ERR, "serial: out of memory tracking domain '%s'", w->name);
-        return;
-    }
-    atomic_init(&g->refs, 1);
-    atomic_init(&g->gone, false);
-    pthread_mutex_init(&g->wlock, NULL);
-    g->fd = fd;
-    memcpy(g->uuid, w->uuid, sizeof(g->uuid));
-    memcpy(g->name, w->name, sizeof(g->name));
-    memcpy(g->path, w->path, sizeof(g->path));
-    sl->guests[sl->n_guests++] = g;
-    vf_log(LOG_INFO, "serial: listening to domain '%s' (%s) on '%s'", g->name, g->uuid, g->path);
 }
 
 /*
@@ -148,7 +170,7 @@ sl_reconcile(struct sl_listener *sl, bool loud)
         }
     }
     for (i = 0; i < sl->n_have; i++) {
-        if (sl_find(sl, sl->have[i].uuid) == NULL) {
+        if (sl_find_index(sl, sl->have[i].uuid) < 0) {
             sl_add_guest(sl, &sl->have[i], loud);
         }
     }
@@ -221,6 +243,74 @@ sl_read_guest(struct sl_listener *sl, struct sl_guest *g, const char **why)
     return true;
 }
 
+/* A guest's poll events: hung up (host side, which reads nothing) or what it sent. */
+static bool
+sl_guest_event(struct sl_listener *sl, size_t i, short revents)
+{
+    struct sl_guest *g = sl->guests[i];
+    const char *why = NULL;
+
+    if (sl->host_pair >= 0) {
+        if ((revents & (POLLHUP | POLLERR | POLLNVAL)) == 0) {
+            return true;
+        }
+        sl_remove_at(sl, i, "peer closed the socket");
+        return false;
+    }
+    if (!sl_read_guest(sl, g, &why)) {
+        sl_remove_at(sl, i, why != NULL ? why : "error");
+        return false;
+    }
+    return true;
+}
+
+/* The poll set: wake pipe, guest pair (or -1), the guests; NULL on ENOMEM. */
+static struct pollfd *
+sl_poll_set(struct sl_listener *sl, struct pollfd *pfd, size_t *cap)
+{
+    int pair = sl->host_pair >= 0 ? sl->host_pair : sl->from_host;
+    size_t i;
+
+    if (*cap < sl->n_guests + 2) {
+        struct pollfd *tmp = realloc(pfd, (sl->n_guests + 2) * sizeof(*pfd));
+
+        if (tmp == NULL) {
+            return NULL;
+        }
+        pfd = tmp;
+        *cap = sl->n_guests + 2;
+    }
+    pfd[0] = (struct pollfd){ .fd = sl->wake[0], .events = POLLIN };
+    pfd[1] = (struct pollfd){ .fd = sl->pair_dead ? -1 : pair, .events = POLLIN };
+    for (i = 0; i < sl->n_guests; i++) {
+        pfd[i + 2] = (struct pollfd){ .fd = sl->guests[i]->fd,
+                                      .events = sl->host_pair >= 0 ? 0 : POLLIN };
+    }
+    return pfd;
+}
+
+/* Partial frames past their deadline are dropped; the next wake-up time. */
+static int64_t
+sl_expire_frames(struct sl_listener *sl, int64_t now)
+{
+    int64_t wake_at = now + SL_TICK_MS;
+
+    for (size_t i = 0; i < sl->n_guests; i++) {
+        struct sl_guest *g = sl->guests[i];
+
+        if (g->len > 0 && now - g->frame_start_ms > SL_FRAME_MS) {
+            vf_log(LOG_WARNING,
+                   "serial: incomplete frame (%zu of %d bytes) from '%s' (%s) timed out",
+                   g->len, VF_SERIAL_REQ_SIZE, g->name, g->uuid);
+            g->len = 0;
+        }
+        if (g->len > 0 && g->frame_start_ms + SL_FRAME_MS + 1 < wake_at) {
+            wake_at = g->frame_start_ms + SL_FRAME_MS + 1;
+        }
+    }
+    return wake_at;
+}
+
 /* The run loop: guest sockets only; no libvirt calls here. */
 int
 sl_run(void *priv)
@@ -228,54 +318,29 @@ sl_run(void *priv)
     struct sl_listener *sl = priv;
     struct pollfd *pfd = NULL, *tmp;
     size_t cap = 0, i, n;
-    int64_t now, wake_at;
-    const char *why;
-    int timeout, r;
+    int r;
 
     sl->next_retry_ms = vf_now_ms() + SL_RETRY_MS;
+    if (sl->from_host >= 0) {
+        sl_fds_begin(sl);
+    }
     while (!sl->api->stopping(sl->api->ctx)) {
-        if (sl_take_want(sl)) {
+        if (sl->from_host >= 0) {
+            /* fds mode: the privileged side connects, and says so */
+        } else if (sl_take_want(sl)) {
             sl_reconcile(sl, true);
         } else if (vf_now_ms() >= sl->next_retry_ms) {
             sl_reconcile(sl, false);
         }
-        now = vf_now_ms();
-        /* partial frames past their deadline */
-        for (i = 0; i < sl->n_guests; i++) {
-            struct sl_guest *g = sl->guests[i];
-
-            if (g->len > 0 && now - g->frame_start_ms > SL_FRAME_MS) {
-                vf_log(LOG_WARNING,
-                       "serial: incomplete frame (%zu of %d bytes) from '%s' (%s) timed out",
-                       g->len, VF_SERIAL_REQ_SIZE, g->name, g->uuid);
-                g->len = 0;
-            }
+        tmp = sl_poll_set(sl, pfd, &cap);
+        if (tmp == NULL) {
+            vf_log(LOG_ERR, "serial: out of memory");
+            vf_sleep_ms(SL_TICK_MS);
+            continue;
         }
-        if (cap < sl->n_guests + 1) {
-            tmp = realloc(pfd, (sl->n_guests + 1) * sizeof(*pfd));
-            if (tmp == NULL) {
-                vf_log(LOG_ERR, "serial: out of memory");
-                vf_sleep_ms(SL_TICK_MS);
-                continue;
-            }
-            pfd = tmp;
-            cap = sl->n_guests + 1;
-        }
-        pfd[0] = (struct pollfd){ .fd = sl->wake[0], .events = POLLIN };
-        for (i = 0; i < sl->n_guests; i++) {
-            pfd[i + 1] = (struct pollfd){ .fd = sl->guests[i]->fd, .events = POLLIN };
-        }
+        pfd = tmp;
         n = sl->n_guests;
-        wake_at = now + SL_TICK_MS;
-        for (i = 0; i < n; i++) {
-            int64_t expiry = sl->guests[i]->frame_start_ms + SL_FRAME_MS + 1;
-
-            if (sl->guests[i]->len > 0 && expiry < wake_at) {
-                wake_at = expiry;
-            }
-        }
-        timeout = vf_ms_left(wake_at);
-        r = poll(pfd, n + 1, timeout);
+        r = poll(pfd, n + 2, vf_ms_left(sl_expire_frames(sl, vf_now_ms())));
         if (r < 0) {
             if (errno != EINTR) {
                 vf_log(LOG_ERR, "serial: poll: %s", strerror(errno));
@@ -288,15 +353,13 @@ sl_run(void *priv)
         }
         /* backwards: removal swaps the last guest into slot i */
         for (i = n; i > 0; i--) {
-            struct sl_guest *g = sl->guests[i - 1];
-
-            if (pfd[i].revents == 0 || pfd[i].fd != g->fd) {
-                continue;
+            if (pfd[i + 1].revents != 0 && pfd[i + 1].fd == sl->guests[i - 1]->fd) {
+                (void)sl_guest_event(sl, i - 1, pfd[i + 1].revents);
             }
-            why = NULL;
-            if (!sl_read_guest(sl, g, &why)) {
-                sl_remove_at(sl, i - 1, why != NULL ? why : "error");
-            }
+        }
+        /* after the guests: the pair's messages change the table */
+        if (pfd[1].revents != 0) {
+            sl_pair_read(sl);
         }
     }
     free(pfd);

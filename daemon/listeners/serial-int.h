@@ -7,6 +7,20 @@
  *   serial-guests.c  the run loop and its guest table
  *   serial-watch.c   the watcher thread: domains and their sockets from
  *                    libvirt (through daemon/virt/virt.h)
+ *   serial-host.c    privilege separation (privsep/guestpair.h): the host
+ *                    side in the privileged process (watcher + sockets,
+ *                    passed on), and the network process's "fds from the
+ *                    privileged side" mode
+ *
+ * Modes of one struct sl_listener:
+ *   own        (host_pair < 0, from_host < 0): one process; watches,
+ *              connects, reads, submits;
+ *   host side  (host_pair >= 0): the privileged process under privilege
+ *              separation; watches and connects like "own", but reads
+ *              nothing: it keeps each socket to see it hang up and passes
+ *              it to the network process;
+ *   fds        (from_host >= 0): the network process; no libvirt at all,
+ *              its guests come from the guest pair; reads and submits.
  */
 #ifndef VF_SERIAL_INT_H
 #define VF_SERIAL_INT_H
@@ -16,6 +30,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <libvirt/libvirt.h>
 
@@ -49,6 +64,7 @@ struct sl_guest {
     int64_t frame_start_ms;
     uint64_t skipped;               /* garbage bytes in the current burst */
     bool seen;                      /* rescan bookkeeping */
+    uint32_t gen;                   /* host side: the socket's generation */
 };
 
 /* A running domain with a usable socket, as found by the watcher. */
@@ -65,6 +81,8 @@ struct sl_listener {
     char *dir;                      /* NULL: any socket path */
     bool vmchannel;
     int wake[2];                    /* wakes the run loop */
+    int host_pair;                  /* host side: the guest pair (borrowed), else -1 */
+    int from_host;                  /* fds mode: the guest pair (borrowed), else -1 */
     /* shared by the watcher and the run loop (lock) */
     pthread_mutex_t lock;
     pthread_cond_t cond;            /* wakes the watcher; signals watcher_done */
@@ -90,6 +108,9 @@ struct sl_listener {
     size_t n_have;
     unsigned int have_gen;
     int64_t next_retry_ms;
+    bool subscribed;                /* host side: the network process asked (SYNC) */
+    bool pair_dead;                 /* the guest pair ended */
+    uint32_t next_gen;              /* host side: generation of the next socket */
 };
 
 /* A request in flight. */
@@ -102,6 +123,14 @@ struct sl_conn {
 /* serial.c */
 extern const struct vf_listener_ops sl_ops;
 void sl_unref(struct sl_listener *sl);
+int sl_init_as(const struct vf_conf *conf, const struct vf_daemon_api *api, int from_host,
+               void **ret_priv, char *err, size_t err_len);
+
+/* serial-host.c */
+void sl_fds_begin(struct sl_listener *sl);
+void sl_pair_read(struct sl_listener *sl);
+void sl_host_added(struct sl_listener *sl, struct sl_guest *g);
+void sl_host_removed(struct sl_listener *sl, struct sl_guest *g);
 
 /* serial-conn.c */
 struct sl_guest *sl_guest_ref(struct sl_guest *g);
@@ -111,6 +140,9 @@ void sl_feed(struct sl_listener *sl, struct sl_guest *g, const uint8_t *data, si
 /* serial-guests.c */
 const struct sl_want *sl_find_want(const struct sl_want *w, size_t n, const char *uuid);
 void sl_remove_at(struct sl_listener *sl, size_t i, const char *why);
+struct sl_guest *sl_add_fd(struct sl_listener *sl, const char *uuid, const char *name,
+                           const char *path, int fd);
+ssize_t sl_find_index(const struct sl_listener *sl, const char *uuid);
 int sl_run(void *priv);
 
 /* serial-watch.c */

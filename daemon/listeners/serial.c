@@ -21,6 +21,9 @@
  *    loop, error handler, keepalive and reconnect);
  *  - the daemon's workers, which write responses through vf_conn ops
  *    (serial-conn.c).
+ * Under privilege separation the network process runs this listener in
+ * "fds" mode (no watcher, no libvirt: its guest sockets come from the
+ * privileged process, which runs the watcher; serial-host.c).
  * Differences from the reference (D11): the event handling never dies (a
  * libvirt disconnect leads to reconnect + rescan + re-registration); the
  * magic is validated and the stream resynchronised on garbage; frames are
@@ -34,9 +37,10 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "conftree.h"
 #include "io.h"
 #include "log.h"
+#include "privsep/guestpair.h"
 #include "timeutil.h"
 #include "serial-int.h"
 
@@ -65,7 +69,7 @@ static int
 sl_conf_mode(const struct vf_conf *conf, const struct vf_conf_node *n, bool *ret_vmchannel,
              char *err, size_t err_len)
 {
-    const char *mode = n->value;
+    const char *mode = vf_conf_value(n);
     char where[256], *end = NULL;
     long v;
 
@@ -95,13 +99,13 @@ sl_conf_read(struct sl_listener *sl, const struct vf_conf *conf, char *err, size
     size_t len;
 
     n = blk != NULL ? vf_conf_key(conf, blk, "uri") : NULL;
-    uri = n != NULL ? n->value : NULL;
+    uri = vf_conf_value(n);
     n = blk != NULL ? vf_conf_key(conf, blk, "mode") : NULL;
-    if (n != NULL && n->value != NULL && sl_conf_mode(conf, n, &sl->vmchannel, err, err_len) < 0) {
+    if (vf_conf_value(n) != NULL && sl_conf_mode(conf, n, &sl->vmchannel, err, err_len) < 0) {
         return -EINVAL;
     }
     n = blk != NULL ? vf_conf_key(conf, blk, "path") : NULL;
-    dir = n != NULL ? n->value : NULL;
+    dir = vf_conf_value(n);
     if (uri == NULL || uri[0] == '\0') {
         vf_log(LOG_INFO, "serial listener: no '" SL_CONF_BLOCK "/uri' configured, using '%s'",
                SL_DEFAULT_URI);
@@ -136,6 +140,7 @@ sl_new(const struct vf_daemon_api *api)
     atomic_init(&sl->refs, 1);
     sl->api = api;
     sl->wake[0] = sl->wake[1] = -1;
+    sl->host_pair = sl->from_host = -1;
     sl->lifecycle_id = -1;
     atomic_init(&sl->watcher_stop, false);
     atomic_init(&sl->conn_dead, false);
@@ -151,9 +156,10 @@ sl_new(const struct vf_daemon_api *api)
 
 static void sl_fini(void *priv);
 
-static int
-sl_init(const struct vf_conf *conf, const struct vf_daemon_api *api, void **ret_priv,
-        char *err, size_t err_len)
+/* init in fds mode (@from_host >= 0: the guest pair) or with the watcher */
+int
+sl_init_as(const struct vf_conf *conf, const struct vf_daemon_api *api, int from_host,
+           void **ret_priv, char *err, size_t err_len)
 {
     struct sl_listener *sl = sl_new(api);
     int r;
@@ -170,6 +176,14 @@ sl_init(const struct vf_conf *conf, const struct vf_daemon_api *api, void **ret_
         r = -errno;
         snprintf(err, err_len, "serial listener: pipe: %s", strerror(-r));
         goto fail;
+    }
+    if (from_host >= 0) {
+        /* the network process of privilege separation: no libvirt here */
+        sl->from_host = from_host;
+        vf_log(LOG_INFO, "serial listener: serving the guest sockets the privileged process "
+               "opens (%s sockets of '%s')", sl->vmchannel ? "channel" : "serial", sl->uri);
+        *ret_priv = sl;
+        return 0;
     }
     r = vf_virt_open(sl->uri, &sl_virt_events, sl, &sl->h);
     if (r < 0) {
@@ -194,6 +208,13 @@ sl_init(const struct vf_conf *conf, const struct vf_daemon_api *api, void **ret_
 fail:
     sl_fini(sl);
     return r;
+}
+
+static int
+sl_init(const struct vf_conf *conf, const struct vf_daemon_api *api, void **ret_priv,
+        char *err, size_t err_len)
+{
+    return sl_init_as(conf, api, vf_ps_guest_pair(), ret_priv, err, err_len);
 }
 
 /* Stop the watcher: wait a little, then leave it behind (it holds its own reference). */
@@ -239,7 +260,9 @@ sl_fini(void *priv)
     sl_unref(sl);
 }
 
+#include "serial-schema.h"
 const struct vf_listener_ops sl_ops = {
+    .schema = &sl_schema,
     .name = SL_NAME,
     .version = PACKAGE_VERSION,
     .init = sl_init,

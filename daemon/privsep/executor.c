@@ -3,9 +3,10 @@
  * socketpair (privsep.h).
  *
  * One reader thread decodes each datagram (msg.c; anything malformed ends
- * the connection: the peer is then treated as gone) and starts a detached
- * thread per request, at most VF_PS_MAX_INFLIGHT at once (beyond: -EBUSY
- * at once).  The request thread re-checks the groups for the requester it
+ * the connection: the peer is then treated as gone) and queues each
+ * request to a pool of threads (workq.c: a few kept warm, so a request
+ * does not pay for a thread start), at most VF_PS_MAX_INFLIGHT at once
+ * (beyond: -EBUSY at once).  The request thread re-checks the groups for the requester it
  * was told (defence in depth against a logic error in the network
  * process; a compromised one can lie about the requester, which is why the
  * network process runs in a sandbox), runs the backend op with the
@@ -28,6 +29,11 @@
 #include "privsep/msg.h"
 #include "privsep/privsep.h"
 #include "timeutil.h"
+#include "workq.h"
+
+#define POOL_WARM 4             /* threads kept idle */
+#define POOL_IDLE_MS 30000      /* the others exit after this long idle */
+#define POOL_EXIT_WAIT_MS 1000  /* stop: for the idle threads to exit */
 
 struct gen {
     atomic_int refs;
@@ -45,9 +51,11 @@ struct vf_ps_exec {
     struct gen *gen;            /* guarded by lock */
     unsigned int active;        /* guarded by lock */
     atomic_bool stopping;
+    struct vf_workq *pool;      /* request threads; the reader pushes */
 };
 
 struct job {
+    struct vf_workq_item item;  /* first: the pool's */
     struct vf_ps_exec *ex;
     struct gen *gen;
     struct vf_ps_req rq;
@@ -192,10 +200,10 @@ recheck_groups(const struct job *j, const struct vf_backend_ops *ops, void *priv
     return -EPERM;
 }
 
-static void *
-job_main(void *arg)
+static void
+job_main(struct vf_workq_item *item, void *arg)
 {
-    struct job *j = arg;
+    struct job *j = (struct job *)item;
     struct vf_ps_exec *ex = j->ex;
     const struct vf_backend_ops *ops = vf_backend_inst_ops(j->gen->be);
     void *priv = vf_backend_inst_priv(j->gen->be);
@@ -239,16 +247,32 @@ job_main(void *arg)
     }
     pthread_mutex_unlock(&ex->lock);
     exec_unref(ex);
-    return NULL;
 }
 
-/* Start a thread for @rq, or answer at once (busy, out of memory). */
+/* No thread took the job before its deadline: answer so, never run it. */
+static void
+job_expire(struct vf_workq_item *item, void *arg)
+{
+    struct job *j = (struct job *)item;
+    struct vf_ps_exec *ex = j->ex;
+
+    (void)arg;
+    (void)send_result(ex, j->rq.id, -ETIMEDOUT, false, NULL, vf_now_ms() + 1000);
+    gen_unref(j->gen);
+    free(j);
+    pthread_mutex_lock(&ex->lock);
+    if (--ex->active == 0) {
+        pthread_cond_broadcast(&ex->idle_cv);
+    }
+    pthread_mutex_unlock(&ex->lock);
+    exec_unref(ex);
+}
+
+/* Queue @rq to the pool, or answer at once (busy, out of memory). */
 static void
 start_job(struct vf_ps_exec *ex, const struct vf_ps_req *rq)
 {
     struct job *j = calloc(1, sizeof(*j));
-    pthread_attr_t attr;
-    pthread_t th;
     int r = 0;
 
     if (j == NULL) {
@@ -271,12 +295,10 @@ start_job(struct vf_ps_exec *ex, const struct vf_ps_req *rq)
     atomic_fetch_add(&ex->refs, 1);
     pthread_mutex_unlock(&ex->lock);
 
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    r = pthread_create(&th, &attr, job_main, j);
-    pthread_attr_destroy(&attr);
+    j->item.deadline_ms = j->deadline_ms;
+    r = vf_workq_push(ex->pool, &j->item);
     if (r != 0) {
-        (void)send_result(ex, rq->id, -r, false, NULL, vf_now_ms() + 1000);
+        (void)send_result(ex, rq->id, r, false, NULL, vf_now_ms() + 1000);
         gen_unref(j->gen);
         free(j);
         pthread_mutex_lock(&ex->lock);
@@ -348,9 +370,19 @@ vf_ps_exec_start(int fd, struct vf_backend_inst *be, struct vf_groups *groups,
     vf_cond_init_monotonic(&ex->idle_cv);
     r = vf_ps_exec_set_config(ex, be, groups);
     if (r == 0) {
+        struct vf_workq_params pp = {
+            .max_threads = VF_PS_MAX_INFLIGHT, .min_threads = POOL_WARM,
+            .idle_ms = POOL_IDLE_MS, .max_queued = VF_PS_MAX_INFLIGHT,
+            .run = job_main, .expire = job_expire, .arg = ex,
+        };
+
+        r = vf_workq_new(&pp, &ex->pool);
+    }
+    if (r == 0) {
         r = -pthread_create(&ex->reader, NULL, reader_main, ex);
     }
     if (r < 0) {
+        (void)vf_workq_free(ex->pool, POOL_EXIT_WAIT_MS);
         ex->fd = -1;
         exec_unref(ex);
         return r;
@@ -392,6 +424,14 @@ vf_ps_exec_active(const struct vf_ps_exec *ex)
     return n;
 }
 
+void
+vf_ps_exec_expect_end(struct vf_ps_exec *ex)
+{
+    if (ex != NULL) {
+        atomic_store(&ex->stopping, true);
+    }
+}
+
 struct vf_ps_exec *
 vf_ps_exec_stop(struct vf_ps_exec *ex, int drain_ms)
 {
@@ -416,6 +456,10 @@ vf_ps_exec_stop(struct vf_ps_exec *ex, int drain_ms)
                ex->active == 1 ? "" : "s");
     }
     pthread_mutex_unlock(&ex->lock);
+    /* the reader is gone: nothing pushes; idle threads exit at once, busy
+     * ones (past the drain) keep the pool */
+    (void)vf_workq_free(ex->pool, POOL_EXIT_WAIT_MS);
+    ex->pool = NULL;
     exec_unref(ex);
     return NULL;
 }

@@ -94,6 +94,17 @@ all_zero(const uint8_t *p, size_t n)
     return true;
 }
 
+/* the 16 bytes both messages start with; the rest zeroed */
+static void
+put_header(uint8_t *buf, size_t len, uint32_t magic, uint16_t type, uint64_t id)
+{
+    memset(buf, 0, len);
+    put32(buf, magic);
+    put16(buf + 4, VF_PS_VERSION);
+    put16(buf + 6, type);
+    put64(buf + 8, id);
+}
+
 /* ---- requests -------------------------------------------------------------- */
 
 static bool
@@ -122,11 +133,7 @@ vf_ps_req_encode(const struct vf_ps_req *rq, uint8_t *buf, size_t len)
         (op_has_target(rq->op) && rq->target[0] == '\0')) {
         return -EINVAL;
     }
-    memset(buf, 0, len);
-    put32(buf, VF_PS_REQ_MAGIC);
-    put16(buf + 4, VF_PS_VERSION);
-    put16(buf + 6, rq->op);
-    put64(buf + 8, rq->id);
+    put_header(buf, len, VF_PS_REQ_MAGIC, rq->op, rq->id);
     put32(buf + 16, rq->flags);
     put32(buf + 20, rq->timeout_ms);
     if (put_str(buf + 24, buf + 26, VF_PS_TARGET_MAX, rq->target) < 0 ||
@@ -203,11 +210,7 @@ vf_ps_ans_encode(const struct vf_ps_ans *an, uint8_t *buf, size_t len)
     if (ulen > VF_PS_UUID_LEN || !uuid_chars_ok(an->dom.uuid)) {
         return -EINVAL;
     }
-    memset(buf, 0, len);
-    put32(buf, VF_PS_ANS_MAGIC);
-    put16(buf + 4, VF_PS_VERSION);
-    put16(buf + 6, an->kind);
-    put64(buf + 8, an->id);
+    put_header(buf, len, VF_PS_ANS_MAGIC, an->kind, an->id);
     put32(buf + 16, (uint32_t)an->result);
     buf[20] = an->on ? 1 : 0;
     buf[21] = an->dom.persistent ? 1 : 0;
@@ -263,6 +266,106 @@ vf_ps_ans_decode(const uint8_t *buf, size_t len, struct vf_ps_ans *ret_an)
         return -EBADMSG;
     }
     *ret_an = an;
+    return 0;
+}
+
+/* ---- guest channel ------------------------------------------------------------ */
+
+/* 36 characters, dashes at 8, 13, 18, 23, hex digits elsewhere */
+static bool
+uuid_form_ok(const char *u)
+{
+    if (strlen(u) != VF_PS_UUID_LEN) {
+        return false;
+    }
+    for (size_t i = 0; i < VF_PS_UUID_LEN; i++) {
+        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+
+        bool hex = (u[i] >= '0' && u[i] <= '9') || (u[i] >= 'a' && u[i] <= 'f') ||
+                   (u[i] >= 'A' && u[i] <= 'F');
+
+        if (dash ? u[i] != '-' : !hex) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* the fields each kind must (or must not) carry */
+static bool
+guest_fields_ok(const struct vf_ps_guest *gm)
+{
+    bool names = gm->kind == VF_PS_G_GUEST || gm->kind == VF_PS_G_GONE;
+
+    if (gm->kind < VF_PS_G_GUEST || gm->kind >= VF_PS_G_MAX_ || gm->mode > 1) {
+        return false;
+    }
+    if (!names) {
+        return gm->gen == 0 && gm->mode == 0 && gm->uuid[0] == '\0' && gm->name[0] == '\0' &&
+               gm->path[0] == '\0';
+    }
+    if (!uuid_form_ok(gm->uuid)) {
+        return false;
+    }
+    if (gm->kind == VF_PS_G_GUEST) {
+        return gm->name[0] != '\0' && gm->path[0] == '/';
+    }
+    return true;
+}
+
+/**
+ * \brief Encode a guest-channel message.
+ * \return 0, or -EINVAL (buffer size, kind, fields the kind does not allow)
+ */
+int
+vf_ps_guest_encode(const struct vf_ps_guest *gm, uint8_t *buf, size_t len)
+{
+    if (len != VF_PS_GUEST_SIZE || strnlen(gm->uuid, sizeof(gm->uuid)) == sizeof(gm->uuid) ||
+        strnlen(gm->name, sizeof(gm->name)) == sizeof(gm->name) ||
+        strnlen(gm->path, sizeof(gm->path)) == sizeof(gm->path) || !guest_fields_ok(gm)) {
+        return -EINVAL;
+    }
+    memset(buf, 0, len);
+    put32(buf, VF_PS_GUEST_MAGIC);
+    put16(buf + 4, VF_PS_VERSION);
+    put16(buf + 6, gm->kind);
+    put32(buf + 8, gm->gen);
+    put16(buf + 12, gm->mode);
+    put16(buf + 14, (uint16_t)strlen(gm->uuid));
+    memcpy(buf + 16, gm->uuid, strlen(gm->uuid));
+    if (put_str(buf + 52, buf + 56, VF_PS_GNAME_MAX, gm->name) < 0 ||
+        put_str(buf + 54, buf + 311, VF_PS_GPATH_MAX, gm->path) < 0) {
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/**
+ * \brief Decode a guest-channel message of exactly VF_PS_GUEST_SIZE bytes.
+ * \return 0 (@ret_gm set), or -EBADMSG for anything not well-formed
+ */
+int
+vf_ps_guest_decode(const uint8_t *buf, size_t len, struct vf_ps_guest *ret_gm)
+{
+    struct vf_ps_guest gm;
+    uint16_t ulen = 0;
+
+    if (buf == NULL || len != VF_PS_GUEST_SIZE || get32(buf) != VF_PS_GUEST_MAGIC ||
+        get16(buf + 4) != VF_PS_VERSION) {
+        return -EBADMSG;
+    }
+    memset(&gm, 0, sizeof(gm));
+    gm.kind = get16(buf + 6);
+    gm.gen = get32(buf + 8);
+    gm.mode = get16(buf + 12);
+    ulen = get16(buf + 14);
+    if ((ulen != 0 && ulen != VF_PS_UUID_LEN) ||
+        get_str(buf + 14, buf + 16, VF_PS_UUID_LEN, gm.uuid) < 0 ||
+        get_str(buf + 52, buf + 56, VF_PS_GNAME_MAX, gm.name) < 0 ||
+        get_str(buf + 54, buf + 311, VF_PS_GPATH_MAX, gm.path) < 0 || !guest_fields_ok(&gm)) {
+        return -EBADMSG;
+    }
+    *ret_gm = gm;
     return 0;
 }
 

@@ -82,6 +82,44 @@ struct vf_ps_ans {
     struct vf_domain_info dom;  /* LOOKUP result, DOMAIN */
 };
 
+/*
+ * Guest channel (privileged -> network, and SYNC back), VF_PS_GUEST_SIZE
+ * bytes, on the guest pair (privsep/guestpair.h), a GUEST with the guest's
+ * connected socket as SCM_RIGHTS:
+ *   0  u32 magic "VFPG"     4  u16 version      6  u16 kind (enum vf_ps_gkind)
+ *   8  u32 generation      12  u16 mode (0 serial, 1 vmchannel)
+ *  14  u16 uuid_len (0 or 36)                  16  uuid[36]
+ *  52  u16 name_len (< 256) 54  u16 path_len (< 108)
+ *  56  name[VF_PS_GNAME_MAX] (zero padded)    311  path[VF_PS_GPATH_MAX] (zero padded)
+ * GUEST and GONE name a domain (UUID: 36 hex digits and dashes); GUEST a
+ * name and an absolute path too; RESET and SYNC carry nothing but zeros.
+ */
+#define VF_PS_GUEST_MAGIC      0x56465047u   /* "VFPG" */
+#define VF_PS_GNAME_MAX        255
+#define VF_PS_GPATH_MAX        107
+#define VF_PS_GUEST_SIZE       (311 + VF_PS_GPATH_MAX)
+
+enum vf_ps_gkind {
+    VF_PS_G_GUEST = 1,      /* a domain's socket (the fd attached), add or replace */
+    VF_PS_G_GONE,           /* that domain's socket is closed: drop it */
+    VF_PS_G_RESET,          /* drop every socket: the full set follows */
+    VF_PS_G_SYNC,           /* network -> privileged: send me the full set */
+    VF_PS_G_MAX_,
+};
+
+struct vf_ps_guest {
+    uint16_t kind;
+    uint32_t gen;
+    uint16_t mode;
+    char uuid[VF_PS_UUID_LEN + 1];
+    char name[VF_PS_GNAME_MAX + 1];
+    char path[VF_PS_GPATH_MAX + 1];
+};
+
+int vf_ps_guest_encode(const struct vf_ps_guest *gm, uint8_t *buf, size_t len);
+/* Decode exactly @len bytes; -EBADMSG unless well-formed. */
+int vf_ps_guest_decode(const uint8_t *buf, size_t len, struct vf_ps_guest *ret_gm);
+
 /* Encode @rq into @buf (VF_PS_REQ_SIZE bytes).  -EINVAL for a field out of
  * range (a string too long or holding a NUL is impossible: strings are C). */
 int vf_ps_req_encode(const struct vf_ps_req *rq, uint8_t *buf, size_t len);

@@ -26,6 +26,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include "groups.h"
 #include "pipeline.h"
 #include "plugin.h"
@@ -61,10 +62,13 @@ int vf_ps_proxy_ready(struct vf_ps_proxy *px);
 /*
  * The requester on whose behalf the calling thread calls backend ops from
  * now on (thread-local; NULL or "" = unknown), sent with every request for
- * the executor's groups re-check.  The request path sets it (see the
- * report: request.c); unset, the executor's re-check is skipped.
+ * the executor's groups re-check (requester.c).  The request path sets it
+ * for each request (request.c, vf_request_serve); unset, the executor has
+ * no identity to re-check and skips the re-check.
  */
 void vf_ps_set_requester(const char *identity);
+/* the calling thread's requester ("" = unknown) */
+const char *vf_ps_requester(void);
 
 /* ---- privileged side (executor.c) ------------------------------------------ */
 
@@ -85,6 +89,8 @@ int vf_ps_exec_start(int fd, struct vf_backend_inst *be, struct vf_groups *group
 /* Backend and groups for requests from now on (same ownership rules). */
 int vf_ps_exec_set_config(struct vf_ps_exec *ex, struct vf_backend_inst *be,
                           struct vf_groups *groups);
+/* The peer is being stopped: its end of the pair is no error (not logged). */
+void vf_ps_exec_expect_end(struct vf_ps_exec *ex);
 /*
  * Stop reading, wait up to @drain_ms for running requests, close.  Requests
  * still running then keep what they use (it is freed by the last one).
@@ -108,6 +114,14 @@ struct vf_ps_sandbox {
  * bound and every key read.  Returns 0 or -errno with a message in @err.
  */
 int vf_ps_sandbox_enter(const struct vf_ps_sandbox *sb, char *err, size_t err_len);
+/* Before starting the network process: this process has the capabilities
+ * the sandbox needs, and the root directory exists (created) as it must.
+ * 0 or -errno with @err. */
+int vf_ps_sandbox_prepare(const char *chroot_dir, char *err, size_t err_len);
+/* The sandbox's user: @user, or NULL/"" for "vmfence" and else "nobody";
+ * never root.  0 (uid, gid, the name used) or -errno with @err. */
+int vf_ps_sandbox_user(const char *user, uid_t *ret_uid, gid_t *ret_gid, const char **ret_name,
+                       char *err, size_t err_len);
 /* "seccomp filter: on|off (why)", for the start-up log line */
 const char *vf_ps_sandbox_seccomp_state(void);
 

@@ -54,14 +54,6 @@ struct vf_ps_proxy {
     atomic_bool dead;
 };
 
-static __thread char cur_requester[VF_PS_IDENTITY_MAX + 1];
-
-void
-vf_ps_set_requester(const char *identity)
-{
-    snprintf(cur_requester, sizeof(cur_requester), "%s", identity != NULL ? identity : "");
-}
-
 bool
 vf_ps_proxy_dead(const struct vf_ps_proxy *px)
 {
@@ -287,7 +279,7 @@ call(struct vf_ps_proxy *px, uint16_t op, const char *target, unsigned int flags
         }
         snprintf(rq.target, sizeof(rq.target), "%s", target);
     }
-    snprintf(rq.identity, sizeof(rq.identity), "%s", cur_requester);
+    snprintf(rq.identity, sizeof(rq.identity), "%s", vf_ps_requester());
     p->op = op;
     vf_cond_init_monotonic(&p->cv);
     pthread_mutex_lock(&px->lock);

@@ -11,16 +11,19 @@
  * The seccomp allow-list is what the network half does after start-up:
  * poll and stream I/O on its sockets, accept, the multicast connect-back
  * (socket + connect), threads (clone, futex, mmap), time, randomness,
- * signals, syslog through the already-connected socket.  Anything else
- * kills the process (SCMP_ACT_KILL_PROCESS); open() and friends fail
- * with EACCES instead, so that a library probing a file does not take
- * the daemon down.  VF_SECCOMP=log in the environment logs (audit)
+ * signals, syslog through the already-connected socket, and opening files
+ * read-only (in the empty root there is nothing to open but the copies of
+ * the key files a reload stages there, handover.h).  Anything else kills
+ * the process (SCMP_ACT_KILL_PROCESS); open() for writing and friends
+ * (stat, access) fail with EACCES instead, so that a library probing a
+ * file does not take the daemon down.  VF_SECCOMP=log in the environment logs (audit)
  * instead of killing, VF_SECCOMP=off skips the filter: debugging only.
  *
  * Sanitizer builds (ASan/LSan need ptrace-like calls, /proc, madvise ...
  * at exit) skip the filter; the rest of the sandbox stays.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
 #include <pwd.h>
@@ -73,7 +76,9 @@ check_root_dir(const char *dir, char *err, size_t err_len)
             char c = *p;
 
             *p = '\0';
-            if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+            if (mkdir(path, 0755) == 0) {
+                (void)chmod(path, 0755);    /* whatever the umask (UMask=0077) */
+            } else if (errno != EEXIST) {
                 int e = errno;
 
                 snprintf(err, err_len, "privsep: cannot create '%s': %s", path, strerror(e));
@@ -95,6 +100,34 @@ check_root_dir(const char *dir, char *err, size_t err_len)
         return -EPERM;
     }
     return 0;
+}
+
+int
+vf_ps_sandbox_prepare(const char *chroot_dir, char *err, size_t err_len)
+{
+    static const int needed[] = { CAP_SYS_CHROOT, CAP_SETUID, CAP_SETGID };
+    char line[256];
+    unsigned long long eff = 0;
+    bool found = false;
+    FILE *f = fopen("/proc/self/status", "re");
+
+    while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+        if (sscanf(line, "CapEff: %llx", &eff) == 1) {
+            found = true;
+            break;
+        }
+    }
+    if (f != NULL) {
+        fclose(f);
+    }
+    for (size_t i = 0; found && i < sizeof(needed) / sizeof(needed[0]); i++) {
+        if ((eff & (1ULL << needed[i])) == 0) {
+            snprintf(err, err_len, "privsep: this process lacks CAP_SYS_CHROOT, CAP_SETUID or "
+                     "CAP_SETGID (a service manager's CapabilityBoundingSet?)");
+            return -EPERM;
+        }
+    }
+    return check_root_dir(chroot_dir, err, err_len);
 }
 
 #if defined(HAVE_LIBSECCOMP) && !defined(VF_SAN_BUILD)
@@ -131,7 +164,7 @@ install_seccomp(char *err, size_t err_len)
     };
     /* probed by libraries (NSS, glibc): refused, not fatal */
     static const int refuse[] = {
-        SCMP_SYS(open), SCMP_SYS(openat), SCMP_SYS(stat), SCMP_SYS(lstat),
+        SCMP_SYS(open), SCMP_SYS(stat), SCMP_SYS(lstat),
         SCMP_SYS(access), SCMP_SYS(faccessat), SCMP_SYS(faccessat2), SCMP_SYS(readlink),
         SCMP_SYS(statx), SCMP_SYS(statfs), SCMP_SYS(fstatfs),
     };
@@ -163,6 +196,24 @@ install_seccomp(char *err, size_t err_len)
             r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), refuse[i], 0);
         }
     }
+    /* openat: read-only (a reload's staged keys, handover.h); to write or
+     * create: refused, not fatal */
+    if (r == 0) {
+        r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
+                             SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE | O_CREAT, O_RDONLY));
+    }
+    if (r == 0) {
+        r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(openat), 1,
+                             SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE, O_WRONLY));
+    }
+    if (r == 0) {
+        r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(openat), 1,
+                             SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE, O_RDWR));
+    }
+    if (r == 0) {
+        r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(openat), 1,
+                             SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE | O_CREAT, O_CREAT));
+    }
     /* signals only to this process (the pipeline never signals others) */
     if (r == 0) {
         r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1,
@@ -182,15 +233,12 @@ install_seccomp(char *err, size_t err_len)
 #endif
 
 int
-vf_ps_sandbox_enter(const struct vf_ps_sandbox *sb, char *err, size_t err_len)
+vf_ps_sandbox_user(const char *user, uid_t *ret_uid, gid_t *ret_gid, const char **ret_name,
+                   char *err, size_t err_len)
 {
-    const char *user = sb->user;
     struct passwd pwbuf;
     struct passwd *pw = NULL;
     char buf[4096];
-    uid_t uid = 0;
-    gid_t gid = 0;
-    int r = 0;
 
     if (user == NULL || user[0] == '\0') {
         (void)getpwnam_r("vmfence", &pwbuf, buf, sizeof(buf), &pw);
@@ -203,11 +251,28 @@ vf_ps_sandbox_enter(const struct vf_ps_sandbox *sb, char *err, size_t err_len)
         snprintf(err, err_len, "privsep: no user '%s'", user);
         return -ENOENT;
     }
-    uid = pw->pw_uid;
-    gid = pw->pw_gid;
-    if (uid == 0) {
+    if (pw->pw_uid == 0) {
         snprintf(err, err_len, "privsep: user '%s' is root", user);
         return -EPERM;
+    }
+    *ret_uid = pw->pw_uid;
+    *ret_gid = pw->pw_gid;
+    if (ret_name != NULL) {
+        *ret_name = user;
+    }
+    return 0;
+}
+
+int
+vf_ps_sandbox_enter(const struct vf_ps_sandbox *sb, char *err, size_t err_len)
+{
+    const char *user = NULL;
+    uid_t uid = 0;
+    gid_t gid = 0;
+    int r = vf_ps_sandbox_user(sb->user, &uid, &gid, &user, err, err_len);
+
+    if (r < 0) {
+        return r;
     }
     r = check_root_dir(sb->chroot_dir, err, err_len);
     if (r < 0) {

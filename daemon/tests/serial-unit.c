@@ -14,6 +14,10 @@
  * how the event path (start -> connect, stop -> close) is exercised here.
  * The reconnect-after-libvirtd-restart and hung-libvirtd paths need a real
  * libvirtd and are covered by tests/interop/daemon-serial.sh.
+ * test_privsep_mode runs both halves of privilege separation in this one
+ * process, joined by a real guest pair (a SOCK_SEQPACKET socketpair): the
+ * host side (listeners/serial-host.h) and a listener in fds mode; the
+ * daemon-serial.sh interop test runs them as the two real processes.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -28,11 +32,13 @@
 
 #include <libvirt/libvirt.h>
 
-#include "config.h"
+#include "conftree.h"
 #include "io.h"
 #include "log.h"
 #include "timeutil.h"
+#include "listeners/serial-host.h"
 #include "listeners/serial-int.h"
+#include "privsep/guestpair.h"
 #include "../../lib/tests/vftest.h"
 
 #define U(n) "5e71a100-0000-4000-8000-0000000000" n
@@ -211,20 +217,33 @@ run_main(void *arg)
     return NULL;
 }
 
-static int
-lst_start(struct lst *l, const char *mode)
+static struct vf_conf *
+test_conf(const char *mode)
 {
     char text[1024], err[512];
     struct vf_conf *conf = NULL;
-    void *priv = NULL;
-    int r;
 
-    atomic_store(&stop_flag, false);
     snprintf(text, sizeof(text),
              "listeners { serial { uri = \"test://%s\"; path = \"%s/\"; mode = \"%s\"; } }",
              xmlfile, tmpdir, mode);
     if (vf_conf_parse_buffer("test.conf", text, strlen(text), &conf, err, sizeof(err)) < 0) {
         fprintf(stderr, "config: %s\n", err);
+        return NULL;
+    }
+    return conf;
+}
+
+static int
+lst_start(struct lst *l, const char *mode)
+{
+    char err[512];
+    struct vf_conf *conf = NULL;
+    void *priv = NULL;
+    int r;
+
+    atomic_store(&stop_flag, false);
+    conf = test_conf(mode);
+    if (conf == NULL) {
         return -1;
     }
     r = sl_ops.init(conf, &fake_api, &priv, err, sizeof(err));
@@ -518,6 +537,117 @@ test_bad_config(void)
     }
 }
 
+/* one request from QEMU's side @fd, answered @resp: true when it went through */
+static bool
+round_trip(int fd, const char *uuid, uint32_t seqno, uint8_t resp)
+{
+    uint8_t f[VF_SERIAL_REQ_SIZE];
+    struct vf_conn *c = NULL;
+    bool ok = false;
+
+    frame(f, VF_CMD_STATUS, "target-vm", seqno);
+    if (send_all(fd, f, sizeof(f)) < 0) {
+        return false;
+    }
+    c = q_pop(3000);
+    if (c == NULL) {
+        return false;
+    }
+    ok = strcmp(c->identity, uuid) == 0 && c->req.seqno == seqno &&
+         c->ops->send_response(c, resp, vf_now_ms() + 2000) == 0;
+    c->ops->close(c);
+    if (ok) {
+        read_resp(fd, resp);
+    }
+    return ok;
+}
+
+/* QEMU's side @fd sees the end of the connection within @ms */
+static bool
+sees_eof(int fd, int ms)
+{
+    char b[64];
+
+    return vf_wait_readable(fd, vf_now_ms() + ms) == 0 && recv(fd, b, sizeof(b), MSG_DONTWAIT) == 0;
+}
+
+static void
+test_privsep_mode(void)
+{
+    struct vf_conf *conf = test_conf("serial");
+    struct vf_sl_host *h = NULL;
+    struct vf_ps_guest gm = { .kind = VF_PS_G_GUEST, .mode = 0 };
+    struct lst l;
+    char err[512] = "";
+    int gp[2] = { -1, -1 };
+    int fd1 = -1, fd2 = -1;
+
+    VFT_CHECK(conf != NULL);
+    VFT_EQ_INT(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, gp), 0);
+    if (conf == NULL || gp[0] < 0) {
+        vf_conf_free(conf);
+        return;
+    }
+    /* the privileged side: watches libvirt and connects */
+    VFT_EQ_INT(vf_sl_host_start(conf, gp[0], false, &h, err, sizeof(err)), 0);
+    fd1 = qemu_accept(lfd[1], 3000);
+    fd2 = qemu_accept(lfd[2], 3000);
+    VFT_CHECK(fd1 >= 0 && fd2 >= 0);
+    /* the network side: fds mode, no libvirt */
+    vf_ps_set_guest_pair(gp[1]);
+    VFT_EQ_INT(lst_start(&l, "serial"), 0);
+    VFT_CHECK(l.sl->from_host == gp[1] && l.sl->h == NULL && !l.sl->watcher_running);
+    if (fd1 < 0 || fd2 < 0) {
+        goto out;
+    }
+    /* the sockets it was passed are served as its own: identity = UUID */
+    VFT_CHECK(round_trip(fd1, U("01"), 100, VF_RESP_OFF));
+    VFT_CHECK(round_trip(fd2, U("02"), 101, VF_RESP_SUCCESS));
+
+    /* a hostile network side: a GUEST without a socket, garbage; ignored */
+    snprintf(gm.uuid, sizeof(gm.uuid), "%s", U("09"));
+    snprintf(gm.name, sizeof(gm.name), "evil");
+    snprintf(gm.path, sizeof(gm.path), "/etc/passwd");
+    VFT_EQ_INT(vf_ps_gp_send(gp[1], &gm, -1, 100), -EINVAL);   /* not even encodable */
+    VFT_EQ_INT(send(gp[1], "VFPG-junk", 9, 0), 9);
+    VFT_CHECK(round_trip(fd1, U("01"), 102, VF_RESP_OFF));
+
+    /* the network side's listener restarts (a reload): SYNC, the same sockets again */
+    lst_stop(&l);
+    VFT_CHECK(vf_wait_readable(fd1, vf_now_ms() + 300) < 0);  /* no EOF: the host keeps it */
+    VFT_EQ_INT(lst_start(&l, "serial"), 0);
+    VFT_CHECK(round_trip(fd1, U("01"), 103, VF_RESP_OFF));
+
+    /* QEMU closes vm2's socket: both sides drop it; the host reconnects */
+    (void)vf_close(fd2);
+    fd2 = qemu_accept(lfd[2], 8000);
+    VFT_CHECK(fd2 >= 0);
+    if (fd2 >= 0) {
+        VFT_CHECK(round_trip(fd2, U("02"), 104, VF_RESP_SUCCESS));
+    }
+
+    /* the host side restarts (new settings at a reload): RESET, the new set */
+    VFT_CHECK(vf_sl_host_stop(h));
+    h = NULL;
+    VFT_EQ_INT(vf_sl_host_start(conf, gp[0], true, &h, err, sizeof(err)), 0);
+    VFT_CHECK(sees_eof(fd1, 3000));         /* RESET: the network side closed its copy */
+    (void)vf_close(fd1);
+    fd1 = qemu_accept(lfd[1], 8000);
+    VFT_CHECK(fd1 >= 0 && round_trip(fd1, U("01"), 105, VF_RESP_OFF));
+out:
+    lst_stop(&l);
+    (void)vf_sl_host_stop(h);
+    vf_ps_set_guest_pair(-1);
+    if (fd1 >= 0) {
+        VFT_CHECK(sees_eof(fd1, 2000));     /* both sides stopped: closed */
+        (void)vf_close(fd1);
+    }
+    (void)vf_close(fd2);
+    (void)vf_close(gp[0]);
+    (void)vf_close(gp[1]);
+    vf_conf_free(conf);
+}
+
 int
 main(void)
 {
@@ -547,6 +677,7 @@ main(void)
     VFT_RUN(test_bad_config);
     VFT_RUN(test_serial_mode);
     VFT_RUN(test_vmchannel_mode);
+    VFT_RUN(test_privsep_mode);
     for (i = 1; i <= 6; i++) {
         (void)vf_close(lfd[i]);
         unlink(sock_path[i]);

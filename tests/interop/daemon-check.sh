@@ -3,10 +3,12 @@
 # self-test, in a network namespace this test creates ("hv", a veth to a
 # second namespace "g", 10.79.N.0/24, a multicast route): everything ok;
 # the port in use by another process, and by our own running daemon (found
-# through its pid file: not an error, and the daemon keeps serving); a
-# world-readable key; an unreachable backend URI (alone, and as one of two);
-# a group naming an unknown VM; no route for the multicast group.  The
-# hypervisor is the libvirt test driver.
+# through its pid file: not an error, and the daemon keeps serving), also
+# with privilege separation (privsep = "yes": the sockets belong to the
+# daemon's network process, a child; skipped with the reason when privsep
+# cannot start here); a world-readable key; an unreachable backend URI
+# (alone, and as one of two); a group naming an unknown VM; no route for the
+# multicast group.  The hypervisor is the libvirt test driver.
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/daemon-lib.sh"
 vft_need_root
@@ -99,6 +101,34 @@ if vfd_start DPID "$VFT_TMP/ok.conf" "$HV" -p "$PIDF"; then
     vfd_stop "$DPID"
 else
     vft_fail "daemon start"
+fi
+
+# ---- the same with privilege separation: the ports belong to the network process ------------
+# (fence_virtd --privsep-net, a child of the pid file's process): still the running daemon's
+sed "s|^\tbackend = \"libvirt\";|&\n\tprivsep = \"yes\";\n\tprivsep_chroot = \"$VFT_TMP/empty\";|" \
+    "$VFT_TMP/ok.conf" >"$VFT_TMP/privsep.conf"
+if ! vfd_start DPID "$VFT_TMP/privsep.conf" "$HV" -p "$PIDF"; then
+    vft_skip_part "privsep: the daemon does not start with privsep = yes here:" \
+        "$(grep -m1 -i 'privsep\|error' "$VFD_LOG" || echo 'no reason logged')"
+elif ! NPID=$(pgrep -P "$DPID" -f -- '--privsep-net' | head -1) || [ -z "$NPID" ]; then
+    vft_skip_part "privsep: no network process started here:" \
+        "$(grep -m1 -i 'privsep\|privilege' "$VFD_LOG" || echo 'no reason logged')"
+    vfd_stop "$DPID"
+else
+    vft_ok "privsep: daemon $DPID runs its network process $NPID"
+    vfd_expect_out "privsep: exit 0" 0 "" check "$HV" "$VFT_TMP/privsep.conf"
+    out_has "privsep: found through the pid file" "^ok +daemon: fence_virtd runs \(pid $DPID"
+    out_has "privsep: tcp port served by its network process" \
+        "^ok +listener tcp: TCP $NET.1:$PORT is in use by the running fence_virtd \(pid $DPID, pid file [^)]*\) through its network process \(pid $NPID"
+    out_has "privsep: udp port served by its network process" \
+        "^ok +listener multicast: UDP port $PORT is in use by the running fence_virtd \(pid $DPID, pid file [^)]*\) through its network process \(pid $NPID"
+    out_has "privsep: no warnings, no errors" "^[0-9]+ ok, 0 warnings, 0 errors$"
+    if [ -x "$VF_AGENT" ]; then
+        vfd_expect_out "privsep: still serves after --check" 0 "Status: ON" \
+            ip netns exec "$GU" timeout 30 "$VF_AGENT" -T "$NET.1" -p "$PORT" -k "$TKEY" \
+            -o status -n vm1
+    fi
+    vfd_stop "$DPID"
 fi
 
 # ---- a world-readable key: warning with the fix, exit 0 -------------------------------------

@@ -7,8 +7,10 @@
 # second, and no request is answered "success" meanwhile.  The seccomp
 # filter is in ENFORCE mode (a call outside it kills the process, which
 # this test would see).  Loopback only; nothing is faked but the
-# hypervisor.  privsep is opt-in in this release (privsep = "yes" below);
-# the other daemon tests run with the default, one process.
+# hypervisor.  A SIGHUP is applied in place in the running network process
+# (the keys staged in its root for the reload, then removed); SIGSEGV of
+# the network process ends the pair.  privsep is on by default; the
+# config below still says so, and the last case runs privsep = "no".
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/daemon-lib.sh"
 vfd_need "$REF_AGENT"
@@ -83,6 +85,38 @@ root=$(readlink "/proc/$NPID/root")
 kill -0 "$NPID" 2>/dev/null && vft_ok "network process alive after every request" || \
     vft_fail "network process died: $(tail -3 "$VFD_LOG")"
 
+# the executor re-checks the groups with the identity of the request (-d 2 logs it)
+vft_check "executor got the requester identity" \
+    grep -q "privsep: off 'vm1' for '127\.0\.0\.1'" "$VFD_LOG"
+
+# ---- SIGHUP: applied in place by the running network process ---------------------
+KEY2="$VFT_TMP/key2"; vft_gen_key "$KEY2" 256
+KEY_SAVED="$KEY"; KEY="$KEY2"; write_conf
+kill -HUP "$DPID"
+vft_check "reload complete" vfd_log_has "reload complete" 20
+vft_check "reloaded in place" grep -q "network process reloaded in place" "$VFD_LOG"
+[ "$(net_pid "$DPID")" = "$NPID" ] && vft_ok "same network process after SIGHUP" || \
+    vft_fail "network process replaced: $(net_pid "$DPID") != $NPID"
+vft_check "listener restarted with the new key" grep -q "listener 'tcp' restarted with its new settings" "$VFD_LOG"
+vfd_expect_out "after SIGHUP: new key works" 0 "Status: ON" ref -o status -n vm1
+vft_expect_rc "after SIGHUP: old key refused" 1 timeout 30 "$REF_AGENT" -T 127.0.0.1 -p "$PORT" \
+    -k "$KEY_SAVED" -o status -n vm1 -t 5
+[ -z "$(ls -A "$ROOTDIR")" ] && vft_ok "chroot directory empty after the reload" || \
+    vft_fail "chroot not empty after the reload: $(ls -A "$ROOTDIR")"
+[ "$(awk '/^Uid:/ {print $2}' "$st")" = "$want" ] && vft_ok "still unprivileged after SIGHUP" || \
+    vft_fail "uid after SIGHUP"
+if grep -q "seccomp on" "$VFD_LOG"; then
+    [ "$(awk '/^Seccomp:/ {print $2}' "$st")" = 2 ] && vft_ok "still Seccomp 2 after SIGHUP" || \
+        vft_fail "seccomp after SIGHUP"
+fi
+n0=$(grep -c "reload complete" "$VFD_LOG")
+kill -HUP "$DPID"
+for i in $(seq 1 100); do [ "$(grep -c 'reload complete' "$VFD_LOG")" -gt "$n0" ] && break; sleep 0.1; done
+vft_check "idle SIGHUP: unchanged listener kept running" \
+    grep -q "listener 'tcp' unchanged, kept running" "$VFD_LOG"
+vfd_expect_out "after an idle SIGHUP: still served" 0 "Status: ON" ref -o status -n vm1
+KEY="$KEY_SAVED"; write_conf
+
 # ---- kill -9 of the network process: the executor exits at once, non-zero ------
 kill -KILL "$NPID"
 t0=$(date +%s%N)
@@ -113,6 +147,48 @@ alive "$NPID" && { vft_fail "network process outlived the executor"; kill -KILL 
       vft_fail "network process took ${dt} ms"; }
 vft_check "network process logged why" grep -q "the executor is gone" "$VFD_LOG"
 vft_expect_rc "no success from a half-dead pair" 1 ref -o off -n vm1 -t 2
+
+# ---- SIGSEGV of the network process: the pair ends, nothing answered wrongly -----
+vfd_start DPID "$VFT_TMP/d.conf" || { vft_fail "daemon restart"; vft_finish; }
+NPID=$(net_pid "$DPID")
+vfd_expect_out "restarted again: status vm1" 0 "Status: ON" ref -o status -n vm1
+kill -SEGV "$NPID"
+for i in $(seq 1 100); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.05; done
+if kill -0 "$DPID" 2>/dev/null; then
+    vft_fail "executor still running after SIGSEGV of the network process"
+else
+    rc=0; wait "$DPID" || rc=$?
+    [ "$rc" != 0 ] && vft_ok "SIGSEGV: executor exit status $rc" || vft_fail "SIGSEGV: executor exit 0"
+fi
+alive "$NPID" && vft_fail "SIGSEGV: network process still there" || vft_ok "SIGSEGV: network process gone"
+vft_check "SIGSEGV: logged" grep -q "network process is gone" "$VFD_LOG"
+vft_expect_rc "SIGSEGV: no success from the dead pair" 1 ref -o off -n vm1 -t 2
+
+# ---- without CAP_SYS_CHROOT (as under a unit's CapabilityBoundingSet=) -----------
+# the default falls back to one process, saying why; privsep = "yes" fails
+if command -v setpriv >/dev/null; then
+    write_conf
+    sed '/^\tprivsep = "yes";/d' "$VFT_TMP/d.conf" >"$VFT_TMP/dflt.conf"
+    SAVED_WRAP=("${VFD_WRAP[@]}")
+    VFD_WRAP=(setpriv --bounding-set -sys_chroot "${SAVED_WRAP[@]}")
+    if vfd_start DPID "$VFT_TMP/dflt.conf"; then
+        [ -z "$(net_pid "$DPID")" ] && vft_ok "no CAP_SYS_CHROOT, default: one process" || \
+            vft_fail "no CAP_SYS_CHROOT, default: a network process was started"
+        vft_check "no CAP_SYS_CHROOT, default: logged why" grep -q "lacks CAP_SYS_CHROOT" "$VFD_LOG"
+        vfd_expect_out "no CAP_SYS_CHROOT, default: serves" 0 "Status: ON" ref -o status -n vm1
+        vfd_stop "$DPID"
+    else
+        vft_fail "no CAP_SYS_CHROOT, default: did not start"
+    fi
+    vft_expect_rc "no CAP_SYS_CHROOT, privsep = yes: refuses to start" 1 \
+        timeout 30 setpriv --bounding-set -sys_chroot "$VF_DAEMON" -F -f "$VFT_TMP/d.conf" \
+        -p "$VFT_TMP/nocap.pid"
+    grep -q "cannot be honoured" "$VFT_ERR" && vft_ok "privsep = yes: says why" || \
+        vft_fail "privsep = yes without CAP_SYS_CHROOT: $(tail -2 "$VFT_ERR")"
+    VFD_WRAP=("${SAVED_WRAP[@]}")
+else
+    vft_skip_part "setpriv missing: the no-CAP_SYS_CHROOT cases not run"
+fi
 
 # ---- privsep = "no" ------------------------------------------------------------------
 write_conf

@@ -18,6 +18,12 @@
 # reconnects, rescans (dropping the vanished domain's socket) and a domain
 # created after the restart is served (reference defect D11: its event
 # thread dies for good).
+# Privilege separation (design.md 3.1) is on by default: as root, part 1
+# and part 2 run the two processes (the privileged one opens the guest
+# sockets and passes them to the network process); the main case of part 1
+# runs again with privsep = "no" (one process).  A SIGHUP that changes
+# the serial block restarts both halves: the guest sockets are handed over
+# again.
 # Faked: hypervisor (test driver) and QEMU (the Python helper).
 . "$(dirname "$0")/../lib/common.sh"
 
@@ -91,6 +97,11 @@ for line in sys.stdin:
             listen(a[1]); out = 'ok'
         elif a[0] == 'accept':
             out = 'accepted' if conn(a[1], float(a[2])) else 'noconn'
+        elif a[0] == 'drop':      # forget (close) our side of a connection
+            c = conns.pop(a[1], None)
+            if c is not None:
+                c.close()
+            out = 'ok'
         elif a[0] == 'eof':       # wait until the daemon closes our socket
             c = conn(a[1], 0.1)
             out = 'noconn'
@@ -219,11 +230,14 @@ daemon_stop() {
     echo "</node>"
 } >"$D/node.xml"
 
+mkdir -p "$D/empty"
+chmod 755 "$D/empty"
 cat >"$D/part1.conf" <<EOF
 fence_virtd {
     listener = "serial";
     backend = "libvirt";
     module_path = "$D/no-modules";
+    privsep_chroot = "$D/empty";
 }
 listeners {
     serial {
@@ -250,22 +264,64 @@ groups {
 }
 EOF
 
+# log_has FILE REGEX: it appears within 20 s (bounded)
+log_has() {
+    local i
+    for i in $(seq 1 200); do grep -q -- "$2" "$1" && return 0; sleep 0.1; done
+    return 1
+}
+
+# the network process: the child of the daemon run with --privsep-net
+net_pid() { pgrep -P "$1" -f -- '--privsep-net' | head -1; }
+
+main_case() {  # TAG SEQBASE: the request path, through whatever the daemon runs as
+    local t=$1 s=$2
+    expect "$t: status of a running domain" "resp=0" "$(g req vm1 4 target $((s + 1)))"
+    expect "$t: status of a shut-off domain" "resp=2" "$(g req vm1 4 vm-off $((s + 2)))"
+    expect "$t: status of an unknown domain is FAIL, not OFF" "resp=1" "$(g req vm1 4 nosuch $((s + 3)))"
+    expect "$t: off" "resp=0" "$(g req vm1 1 target $((s + 4)))"
+    expect "$t: status after off" "resp=2" "$(g req vm1 4 target $((s + 5)))"
+    expect "$t: on" "resp=0" "$(g req vm1 3 target $((s + 6)))"
+    L=$(g req vm1 6 - $((s + 7)))
+    expect "$t: list (filtered by the group of vm1's UUID)" \
+        "resp=253 names=target:1,vm-off:5,vm1:1,vm3:1 final=0" "$L"
+    # identity = domain UUID: vm2 is in no group
+    expect "$t: vm2 (not in the group) is denied" "resp=3" "$(g req vm2 4 target $((s + 8)))"
+}
+
 for n in vm1 vm2 vm3; do g listen "$n" >/dev/null; done
 daemon_start "$D/part1.conf" "$D/part1.log"
 expect "daemon connects to vm1's socket" accepted "$(g accept vm1 10)"
 expect "daemon connects to vm2's socket" accepted "$(g accept vm2 10)"
+# privilege separation is on by default, the serial listener included: the
+# privileged process opens the guest sockets, the network process serves them
+if [ "$(id -u)" = 0 ]; then
+    vft_check "privsep on with the serial listener" log_has "$D/part1.log" "privilege separation on"
+    grep -q "needs the privileged process" "$D/part1.log" &&
+        vft_fail "the serial listener still turns privsep off" ||
+        vft_ok "the serial listener does not turn privsep off"
+    NPID=$(net_pid "$DPID")
+    if [ -n "$NPID" ]; then
+        vft_ok "network process exists (pid $NPID)"
+        [ "$(awk '/^Uid:/ {print $2}' "/proc/$NPID/status")" != 0 ] &&
+            vft_ok "network process is not root" || vft_fail "network process runs as root"
+        [ "$(readlink "/proc/$NPID/root")" = "$D/empty" ] && vft_ok "network process chrooted" ||
+            vft_fail "network process root: $(readlink "/proc/$NPID/root")"
+        if grep -q "seccomp on" "$D/part1.log"; then
+            [ "$(awk '/^Seccomp:/ {print $2}' "/proc/$NPID/status")" = 2 ] &&
+                vft_ok "network process: seccomp filter (enforcing) on the serial path" ||
+                vft_fail "network process: no seccomp filter"
+        fi
+        vft_check "network process holds the guest sockets" \
+            grep -q "serial: listening to domain 'vm1'" "$D/part1.log"
+        vft_check "the privileged process opened them" \
+            grep -q "serial: connected to domain 'vm1'" "$D/part1.log"
+    else
+        vft_fail "no network process"
+    fi
+fi
 
-expect "status of a running domain" "resp=0" "$(g req vm1 4 target 101)"
-expect "status of a shut-off domain" "resp=2" "$(g req vm1 4 vm-off 102)"
-expect "status of an unknown domain is FAIL, not OFF" "resp=1" "$(g req vm1 4 nosuch 103)"
-expect "off" "resp=0" "$(g req vm1 1 target 104)"
-expect "status after off" "resp=2" "$(g req vm1 4 target 105)"
-expect "on" "resp=0" "$(g req vm1 3 target 106)"
-L=$(g req vm1 6 - 107)
-expect "list (filtered by the group of vm1's UUID)" \
-    "resp=253 names=target:1,vm-off:5,vm1:1,vm3:1 final=0" "$L"
-# identity = domain UUID: vm2 is in no group
-expect "vm2 (not in the group) is denied" "resp=3" "$(g req vm2 4 target 108)"
+main_case privsep 100
 # bad magic: a frame with a wrong magic followed by a good one
 # (the bad frame asks for vm-off, answer 2; had it been processed, its
 # answer would arrive first and the check below would read 2)
@@ -304,10 +360,34 @@ for AG in "$REF_AGENT" "$VF_AGENT"; do
         vft_fail "$who fence_virt (vmchannel) -o list: $(tr '\n' '|' <"$D/list.out")"
     fi
 done
+
+# SIGHUP with a changed serial block (mode "0" is serial too): both halves
+# restart, the guest sockets are opened and handed over again
+sed -i 's|mode = "serial";|mode = "0";|' "$D/part1.conf"
+kill -HUP "$DPID"
+expect "reload: the old socket of vm1 is closed" eof "$(g eof vm1 20)"
+expect "reload: the daemon connects to vm1's socket again" accepted "$(g accept vm1 10)"
+expect "reload: status after the restart of the serial listener" "resp=0" "$(g req vm1 4 target 301)"
+vft_check "reload complete" log_has "$D/part1.log" "reload complete"
+sed -i 's|mode = "0";|mode = "serial";|' "$D/part1.conf"
 daemon_stop
 grep -q 'Segmentation\|Sanitizer\|runtime error' "$D/part1.log" &&
     vft_fail "daemon log shows a crash or sanitizer report"
 [ "$VFT_FAIL" = 0 ] || sed 's/^/    daemon: /' "$D/part1.log" | tail -40
+
+# ---- the main case again with privsep = "no": one process -------------------
+sed 's|^    privsep_chroot = .*|    privsep = "no";|' "$D/part1.conf" >"$D/part1-np.conf"
+# fresh sockets: nothing left in a backlog from the daemon before
+for n in vm1 vm2 vm3; do g drop "$n" >/dev/null; g listen "$n" >/dev/null; done
+daemon_start "$D/part1-np.conf" "$D/part1-np.log"
+expect "privsep=no: daemon connects to vm1's socket" accepted "$(g accept vm1 10)"
+expect "privsep=no: daemon connects to vm2's socket" accepted "$(g accept vm2 10)"
+[ -z "$(net_pid "$DPID")" ] && vft_ok "privsep=no: one process" || vft_fail "privsep=no: a network process"
+main_case privsep=no 400
+daemon_stop
+grep -q 'Segmentation\|Sanitizer\|runtime error' "$D/part1-np.log" &&
+    vft_fail "daemon log (privsep=no) shows a crash or sanitizer report"
+for n in vm1 vm2 vm3; do g drop "$n" >/dev/null; done
 
 # ============================== part 2 =======================================
 if [ "$(id -u)" != 0 ] || [ ! -x /usr/sbin/libvirtd ] || ! command -v setpriv >/dev/null ||
@@ -335,7 +415,8 @@ if ! lvd_start; then
     vft_finish
 fi
 cat >"$D/part2.conf" <<EOF
-fence_virtd { listener = "serial"; backend = "libvirt"; module_path = "$D/no-modules"; }
+fence_virtd { listener = "serial"; backend = "libvirt"; module_path = "$D/no-modules";
+              privsep_chroot = "$D/empty"; }
 listeners { serial { uri = "$URI"; path = "$D/sock"; } }
 backends { libvirt { uri = "$URI"; } }
 EOF

@@ -76,7 +76,8 @@ for kv in ProtectSystem=strict ProtectHome=yes PrivateTmp=yes PrivateDevices=yes
     NoNewPrivileges=yes ProtectKernelTunables=yes ProtectKernelModules=yes \
     ProtectKernelLogs=yes ProtectControlGroups=yes RestrictNamespaces=yes LockPersonality=yes \
     MemoryDenyWriteExecute=yes RestrictSUIDSGID=yes SystemCallArchitectures=native \
-    SystemCallFilter=@system-service CapabilityBoundingSet=; do
+    SystemCallFilter=@system-service \
+    'CapabilityBoundingSet=CAP_SYS_CHROOT CAP_SETUID CAP_SETGID'; do
     vft_check "$kv" grep -qx -- "$kv" "$unit"
 done
 fams=$(get RestrictAddressFamilies | tr ' ' '\n' | sort | tr '\n' ' ')

@@ -1,10 +1,12 @@
 /*
  * vmfence - daemon/confcheck-security.c: the --check-config warnings about
  * settings that work but weaken fencing security (see "SECURITY" in
- * fence_virt.conf(5)): the multicast listener and a stream listener (tcp,
- * vsock) sharing one key, groups while an enabled listener has
- * auth = "none", hash = "none" on an enabled listener.  The serial
- * listener has no key (its identity is the channel) and is left out.
+ * fence_virt.conf(5)): a broadcast listener (multicast) and a stream
+ * listener (tcp, vsock) sharing one key, groups while an enabled listener
+ * has auth = "none", hash = "none" on an enabled listener.  Which listener
+ * is which comes from the flags of its settings schema (plugin.h); a
+ * listener without VF_LF_KEYED (serial: the channel is the identity) is
+ * left out.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -19,13 +21,24 @@
 #include <unistd.h>
 
 #include "confcheck-int.h"
+#include "registry.h"
 #include "wire.h"
 
-/*
- * The listeners that take signed requests and run the challenge/response
- * with a key.  The serial listener has none: the channel is the identity.
- */
-static const char *const keyed_listeners[] = { "multicast", "tcp", "vsock", NULL };
+#define MAX_LISTENERS 64
+
+/* The @i-th registered listener whose schema has all of @flags, or NULL. */
+static const struct vf_listener_ops *
+listener_with(unsigned int flags, size_t *i)
+{
+    const struct vf_listener_ops *l = NULL;
+
+    while (*i < MAX_LISTENERS && (l = vf_registry_listener_at((*i)++)) != NULL) {
+        if (l->schema != NULL && (l->schema->flags & flags) == flags) {
+            return l;
+        }
+    }
+    return NULL;
+}
 
 /* true when @name is one of the comma-separated fence_virtd/listener entries */
 static bool
@@ -209,53 +222,108 @@ out:
 }
 
 /*
- * The multicast listener and a stream listener (tcp, vsock) with one key:
- * fence_xvm's signed datagrams reach everyone on the guests' network, and
- * each of them also carries a valid signature for the stream listener.
+ * A broadcast listener (multicast) and a stream listener (tcp, vsock) with
+ * one key: fence_xvm's signed datagrams reach everyone on the guests'
+ * network, and each of them also carries a valid signature for the stream
+ * listener.
  */
+static void
+check_shared_key(struct vf_cc_ctx *c, const char *b, const char *l)
+{
+    const char *bkey = NULL;
+    const char *skey = NULL;
+    char v1[80], v2[80];
+    char why[256];
+    enum same_key same;
+
+    if (!listener_enabled(c->conf, l) || !uses_key(c->conf, l)) {
+        return;
+    }
+    bkey = lsetting(c->conf, b, "key_file", VF_DEFAULT_KEY_FILE, NULL);
+    skey = lsetting(c->conf, l, "key_file", VF_DEFAULT_KEY_FILE, NULL);
+    same = compare_keys(bkey, skey);
+    if (same == KEY_DIFFERENT) {
+        return;
+    }
+    snprintf(why, sizeof(why), "anyone on the guests' network sees fence_xvm's signed "
+             "%s datagrams, and with one key a sniffed datagram also carries a "
+             "valid signature for the %s listener", b, l);
+    if (same == KEY_SAME_FILE) {
+        vf_cc_diag(c, listener_node(c->conf, l, "key_file"), false,
+                   "listeners/%s and listeners/%s use the same key file '%s': %s; give "
+                   "each transport its own key file (dd if=/dev/urandom "
+                   "of=/etc/cluster/fence_virt_%s.key bs=4096 count=1, then set key_file in "
+                   "listeners/%s and in the %s agents)", b, l,
+                   vf_cc_shown(skey, v1, sizeof(v1)), why, l, l, l);
+    } else {
+        vf_cc_diag(c, listener_node(c->conf, l, "key_file"), false,
+                   "the key files of listeners/%s ('%s') and listeners/%s ('%s') hold "
+                   "the same key: %s; give each transport its own key (dd if=/dev/urandom "
+                   "of=/etc/cluster/fence_virt_%s.key bs=4096 count=1)", b,
+                   vf_cc_shown(bkey, v1, sizeof(v1)), l, vf_cc_shown(skey, v2, sizeof(v2)),
+                   why, l);
+    }
+}
+
 static void
 check_shared_keys(struct vf_cc_ctx *c)
 {
-    static const char *const stream[] = { "tcp", "vsock" };
-    const char *mkey = NULL;
-    char v1[80], v2[80];
-    char why[256];
+    const struct vf_listener_ops *b = NULL;
 
-    if (!listener_enabled(c->conf, "multicast") || !uses_key(c->conf, "multicast")) {
+    for (size_t i = 0; (b = listener_with(VF_LF_KEYED | VF_LF_BROADCAST, &i)) != NULL;) {
+        const struct vf_listener_ops *l = NULL;
+
+        if (!listener_enabled(c->conf, b->name) || !uses_key(c->conf, b->name)) {
+            continue;
+        }
+        for (size_t k = 0; (l = listener_with(VF_LF_KEYED | VF_LF_STREAM, &k)) != NULL;) {
+            check_shared_key(c, b->name, l->name);
+        }
+    }
+}
+
+/* hash = "none", and auth = "none" while groups restrict access, on listener @l */
+static void
+check_auth(struct vf_cc_ctx *c, const struct vf_listener_ops *l,
+           const struct vf_conf_node *first_group)
+{
+    const char *name = l->name;
+    bool broadcast = (l->schema->flags & VF_LF_BROADCAST) != 0;
+    bool hash_none = strcasecmp(lsetting(c->conf, name, "hash", "sha256", NULL), "none") == 0;
+    bool auth_none = strcasecmp(lsetting(c->conf, name, "auth", "sha256", NULL), "none") == 0;
+    const char *identity = l->schema->identity != NULL ? l->schema->identity : "the peer";
+    char why[512];
+
+    if (hash_none && auth_none) {
+        vf_cc_diag(c, listener_node(c->conf, name, "hash"), false,
+                   "listeners/%s/hash = 'none' and auth = 'none': requests are neither signed "
+                   "nor authenticated, so anyone on the network who reaches this listener can "
+                   "fence; set hash = \"sha256\" and auth = \"sha256\" (or sha512)", name);
+    } else if (hash_none) {
+        vf_cc_diag(c, listener_node(c->conf, name, "hash"), false,
+                   "listeners/%s/hash = 'none': requests are not signed, so anyone on the "
+                   "network can forge one and only the challenge/response keeps it from "
+                   "fencing%s%s%s; set hash = \"sha256\" (or sha512)", name,
+                   broadcast ? " (a forged " : "", broadcast ? name : "",
+                   broadcast ? " request also makes fence_virtd connect to the call-back "
+                   "address it names)" : "");
+    }
+    if (!auth_none || first_group == NULL) {
         return;
     }
-    mkey = lsetting(c->conf, "multicast", "key_file", VF_DEFAULT_KEY_FILE, NULL);
-    for (size_t i = 0; i < sizeof(stream) / sizeof(stream[0]); i++) {
-        const char *l = stream[i];
-        const char *skey = NULL;
-        enum same_key same;
-
-        if (!listener_enabled(c->conf, l) || !uses_key(c->conf, l)) {
-            continue;
-        }
-        skey = lsetting(c->conf, l, "key_file", VF_DEFAULT_KEY_FILE, NULL);
-        same = compare_keys(mkey, skey);
-        if (same == KEY_DIFFERENT) {
-            continue;
-        }
-        snprintf(why, sizeof(why), "anyone on the guests' network sees fence_xvm's signed "
-                 "multicast datagrams, and with one key a sniffed datagram also carries a "
-                 "valid signature for the %s listener", l);
-        if (same == KEY_SAME_FILE) {
-            vf_cc_diag(c, listener_node(c->conf, l, "key_file"), false,
-                 "listeners/multicast and listeners/%s use the same key file '%s': %s; give "
-                 "each transport its own key file (dd if=/dev/urandom "
-                 "of=/etc/cluster/fence_virt_%s.key bs=4096 count=1, then set key_file in "
-                 "listeners/%s and in the %s agents)", l, vf_cc_shown(skey, v1, sizeof(v1)), why, l,
-                 l, l);
-        } else {
-            vf_cc_diag(c, listener_node(c->conf, l, "key_file"), false,
-                 "the key files of listeners/multicast ('%s') and listeners/%s ('%s') hold "
-                 "the same key: %s; give each transport its own key (dd if=/dev/urandom "
-                 "of=/etc/cluster/fence_virt_%s.key bs=4096 count=1)",
-                 vf_cc_shown(mkey, v1, sizeof(v1)), l, vf_cc_shown(skey, v2, sizeof(v2)), why, l);
-        }
+    if (broadcast) {
+        snprintf(why, sizeof(why), "the group identity of a %s request is %s: without "
+                 "challenge/response anyone who connects first to the agent's call-back port "
+                 "can answer, and any key holder can pose as another guest", name, identity);
+    } else {
+        snprintf(why, sizeof(why), "the group identity is %s, but without challenge/response "
+                 "the peer never proves it holds the key (a copied signed request passes) and "
+                 "the agent cannot tell fence_virtd from an impostor", identity);
     }
+    vf_cc_diag(c, listener_node(c->conf, name, "auth"), false,
+               "listeners/%s/auth = 'none' while groups restrict access (group on line %u): "
+               "%s; set auth = \"sha256\" (or sha512) here and in the agents", name,
+               first_group->line, why);
 }
 
 /* hash = "none" and groups with auth = "none", on each enabled keyed listener */
@@ -264,6 +332,7 @@ check_listener_auth(struct vf_cc_ctx *c)
 {
     const struct vf_conf_node *groups = vf_conf_block(c->conf, NULL, "groups");
     const struct vf_conf_node *first_group = NULL;
+    const struct vf_listener_ops *l = NULL;
 
     for (const struct vf_conf_node *n = groups != NULL ? groups->children : NULL; n != NULL;
          n = n->next) {
@@ -272,45 +341,9 @@ check_listener_auth(struct vf_cc_ctx *c)
             break;
         }
     }
-    for (const char *const *l = keyed_listeners; *l != NULL; l++) {
-        bool hash_none = false, auth_none = false;
-
-        if (!listener_enabled(c->conf, *l)) {
-            continue;
-        }
-        hash_none = strcasecmp(lsetting(c->conf, *l, "hash", "sha256", NULL), "none") == 0;
-        auth_none = strcasecmp(lsetting(c->conf, *l, "auth", "sha256", NULL), "none") == 0;
-        if (hash_none && auth_none) {
-            vf_cc_diag(c, listener_node(c->conf, *l, "hash"), false,
-                 "listeners/%s/hash = 'none' and auth = 'none': requests are neither signed "
-                 "nor authenticated, so anyone on the network who reaches this listener can "
-                 "fence; set hash = \"sha256\" and auth = \"sha256\" (or sha512)", *l);
-        } else if (hash_none) {
-            vf_cc_diag(c, listener_node(c->conf, *l, "hash"), false,
-                 "listeners/%s/hash = 'none': requests are not signed, so anyone on the "
-                 "network can forge one and only the challenge/response keeps it from "
-                 "fencing%s; set hash = \"sha256\" (or sha512)", *l,
-                 strcasecmp(*l, "multicast") == 0 ?
-                 " (a forged multicast request also makes fence_virtd connect to the "
-                 "call-back address it names)" : "");
-        }
-        if (auth_none && first_group != NULL) {
-            const char *why = strcasecmp(*l, "multicast") == 0 ?
-                "the group identity of a multicast request is the call-back address written "
-                "in it: without challenge/response anyone who connects first to the agent's "
-                "call-back port can answer, and any key holder can pose as another guest" :
-                strcasecmp(*l, "tcp") == 0 ?
-                "the group identity is the peer's IP address, but without challenge/response "
-                "the peer never proves it holds the key (a copied signed request passes) and "
-                "the agent cannot tell fence_virtd from an impostor" :
-                "the group identity is the peer's CID, but without challenge/response the "
-                "peer never proves it holds the key (a copied signed request passes) and the "
-                "agent cannot tell fence_virtd from an impostor";
-
-            vf_cc_diag(c, listener_node(c->conf, *l, "auth"), false,
-                 "listeners/%s/auth = 'none' while groups restrict access (group on line %u): "
-                 "%s; set auth = \"sha256\" (or sha512) here and in the agents", *l,
-                 first_group->line, why);
+    for (size_t i = 0; (l = listener_with(VF_LF_KEYED, &i)) != NULL;) {
+        if (listener_enabled(c->conf, l->name)) {
+            check_auth(c, l, first_group);
         }
     }
 }

@@ -1,12 +1,15 @@
 /*
  * vmfence - daemon/confcheck.h: validation of a parsed fence_virt.conf
- * against the known sections and keys (the schema lives in confcheck.c).
+ * against the known sections and keys: the fence_virtd block and the groups
+ * (confcheck.c), and each listeners/<name> and backends/<name> block against
+ * the settings schema of the registered plugin of that name (plugin.h), so
+ * the registry must be initialised first (vf_registry_init).
  */
 #ifndef VF_CONFCHECK_H
 #define VF_CONFCHECK_H
 
 #include <stdio.h>
-#include "config.h"
+#include "conftree.h"
 
 /*
  * Check @conf: unknown sections/keys => warning naming FILE:LINE and the

@@ -17,7 +17,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include "config.h"
+#include "conftree.h"
 
 struct vf_groups;
 

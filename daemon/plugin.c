@@ -84,7 +84,8 @@ plugin_valid(const struct vf_plugin *p, const char **why)
     }
     if (p->listener != NULL &&
         (p->listener->name == NULL || p->listener->init == NULL ||
-         p->listener->run == NULL || p->listener->fini == NULL)) {
+         p->listener->run == NULL || p->listener->fini == NULL ||
+         p->listener->schema == NULL)) {
         *why = "listener ops incomplete";
         return false;
     }
@@ -93,7 +94,7 @@ plugin_valid(const struct vf_plugin *p, const char **why)
          p->backend->fini == NULL || p->backend->lookup == NULL ||
          p->backend->off == NULL || p->backend->on == NULL ||
          p->backend->reboot == NULL || p->backend->status == NULL ||
-         p->backend->list == NULL)) {
+         p->backend->list == NULL || p->backend->schema == NULL)) {
         *why = "backend ops incomplete";
         return false;
     }
@@ -202,8 +203,10 @@ load_module(const char *path)
         goto drop;
     }
     if (p->abi != VF_PLUGIN_ABI) {
-        vf_log(LOG_ERR, "module '%s': plugin ABI %u, fence_virtd expects %u; skipped",
-               path, (unsigned int)p->abi, (unsigned int)VF_PLUGIN_ABI);
+        vf_log(LOG_ERR, "module '%s': plugin ABI %u, fence_virtd expects %u (%s); skipped",
+               path, (unsigned int)p->abi, (unsigned int)VF_PLUGIN_ABI,
+               p->abi < VF_PLUGIN_ABI ? "rebuild it against this plugin.h: ops tables now "
+               "carry a settings schema" : "built for a newer fence_virtd");
         goto drop;
     }
     if (!plugin_valid(p, &why)) {
@@ -331,6 +334,56 @@ vf_registry_listener(const char *name)
         }
     }
     return NULL;
+}
+
+/* The @i-th registered plugin with a listener (@listener) or a backend. */
+static const struct vf_plugin *
+plugin_at(size_t i, bool listener)
+{
+    for (size_t k = 0; k < n_entries; k++) {
+        const struct vf_plugin *p = entries[k]->plugin;
+
+        if ((listener ? p->listener != NULL : p->backend != NULL) && i-- == 0) {
+            return p;
+        }
+    }
+    return NULL;
+}
+
+const struct vf_listener_ops *
+vf_registry_listener_at(size_t i)
+{
+    const struct vf_plugin *p = plugin_at(i, true);
+
+    return p != NULL ? p->listener : NULL;
+}
+
+const struct vf_backend_ops *
+vf_registry_backend_at(size_t i)
+{
+    const struct vf_plugin *p = plugin_at(i, false);
+
+    return p != NULL ? p->backend : NULL;
+}
+
+unsigned int
+vf_registry_listener_flags(const char *name)
+{
+    const struct vf_listener_ops *l = vf_registry_listener(name);
+
+    return l != NULL && l->schema != NULL ? l->schema->flags : 0;
+}
+
+int
+vf_registry_validate_listener(const struct vf_conf *conf, const char *name, char *err,
+                              size_t err_len)
+{
+    const struct vf_listener_ops *l = vf_registry_listener(name);
+
+    if (l == NULL || l->schema == NULL || l->schema->validate == NULL) {
+        return 0;
+    }
+    return l->schema->validate(conf, l->name, err, err_len);
 }
 
 static struct reg_entry *

@@ -7,7 +7,12 @@
  * a log line naming the file and both versions.  A plugin may provide a
  * listener, a backend, or both.
  *
- * ABI 2 (ABI 1 modules are refused):
+ * ABI 3 (modules of ABI 1 and 2 are refused): every ops table carries its
+ * settings schema (struct vf_schema, below): the keys of its block with
+ * type, default, range or allowed values, help text and flags, a check
+ * hook for cross-key rules, and for listeners the flags the daemon needs.
+ * --check-config, fence_virtd -c and the daemon read these schemas and
+ * name no plugin.  ABI 2 added:
  *  - a listener's init() receives a struct vf_daemon_api with a context
  *    pointer: it calls api->submit(api->ctx, conn) and
  *    api->stopping(api->ctx);
@@ -30,11 +35,88 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include "config.h"
+#include "conftree.h"
 #include "wire.h"
 #include "key.h"
 
-#define VF_PLUGIN_ABI 2
+#define VF_PLUGIN_ABI 3
+
+/* ---- settings schema ----------------------------------------------------- */
+
+enum vf_setting_type {
+    VF_ST_STRING,   /* any text */
+    VF_ST_PATH,     /* should be absolute (a warning otherwise) */
+    VF_ST_INT,      /* decimal in min..max */
+    VF_ST_BOOL,     /* yes/no (also y, true, on, 1 / n, false, off, 0) */
+    VF_ST_ENUM,     /* one of allowed[] (case-insensitive) */
+    VF_ST_LIST,     /* comma-separated words */
+    VF_ST_ADDR,     /* IP address literal; -c also sets "family" from it */
+    VF_ST_IFACE,    /* name of an existing network interface */
+};
+
+enum vf_setting_flags {
+    VF_SF_REQUIRED = (1 << 0),  /* --check-config warns when the selected backend's block
+                                 * lacks it */
+    VF_SF_NUMBERED = (1 << 1),  /* also key1, key2, ... (numbered without gaps) */
+    VF_SF_NONEMPTY = (1 << 2),  /* an empty value is an error, not "the default" */
+    VF_SF_ASK = (1 << 3),       /* fence_virtd -c asks it, in table order */
+    VF_SF_NONE_UNSETS = (1 << 4), /* -c: the answer "none" removes the key */
+    VF_SF_MULTICAST = (1 << 5), /* VF_ST_ADDR: must be a multicast group */
+    VF_SF_OR_INT = (1 << 6),    /* VF_ST_ENUM: a decimal number is accepted too */
+};
+
+/* One key of a plugin's block (listeners/<name> or backends/<name>). */
+struct vf_setting {
+    const char *key;
+    enum vf_setting_type type;
+    const char *def;            /* default the plugin uses, as text; NULL = none */
+    long min, max;              /* VF_ST_INT */
+    const char *const *allowed; /* VF_ST_ENUM: NULL-terminated */
+    const char *help;           /* one line; fence_virtd -c uses it as the prompt */
+    unsigned int flags;         /* enum vf_setting_flags */
+    const char *intro;          /* -c: paragraph shown before the question, or NULL */
+    const char *ask_def;        /* -c: proposal when unset, if not @def ("none": unset) */
+};
+
+/* What a schema's check hook gets: the block's values and a reporter. */
+struct vf_check {
+    void *ctx;
+    const char *section;        /* "listeners/multicast" */
+    /* Effective (last, non-empty) value of @key in the block, or NULL. */
+    const char *(*get)(const struct vf_check *chk, const char *key);
+    /* One diagnostic at @key's line (NULL: the block's), counted as an
+     * error or a warning: "FILE:LINE: error: <message>". */
+    void (*report)(const struct vf_check *chk, const char *key, bool error,
+                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+    /* @s made printable and cut to 60 characters, into @buf, for messages. */
+    const char *(*shown)(const char *s, char *buf, size_t buf_len);
+};
+
+/* Listener flags, so that the daemon never compares listener names. */
+enum vf_listener_flags {
+    VF_LF_KEYED = (1 << 0),     /* signs requests with a shared key (key_file, hash, auth) */
+    VF_LF_STREAM = (1 << 1),    /* a stream socket per request (tcp, vsock) */
+    VF_LF_BROADCAST = (1 << 2), /* requests reach every host (multicast) */
+    VF_LF_HOST_FDS = (1 << 3),  /* needs host-side files (per-VM sockets): under
+                                 * privilege separation the privileged process
+                                 * opens them and passes them to the network
+                                 * process (privsep/guestpair.h) */
+};
+
+struct vf_schema {
+    const char *intro;          /* -c: paragraph shown before the block's questions */
+    const struct vf_setting *settings;  /* ends with { NULL } */
+    unsigned int flags;         /* listeners: enum vf_listener_flags */
+    /* Listeners: what a request's group identity is, for the --check-config
+     * security warnings ("the peer's IP address"); NULL if not keyed. */
+    const char *identity;
+    /* Optional: cross-key rules for --check-config (e.g. address vs family). */
+    void (*check)(const struct vf_check *chk);
+    /* Optional, listeners: validate the block of enabled listener @name as
+     * init() would (key files included) without opening anything; 0 or
+     * -errno with "FILE:LINE: ..." in @err.  --check-config and reloads. */
+    int (*validate)(const struct vf_conf *conf, const char *name, char *err, size_t err_len);
+};
 
 /* ---- backends ------------------------------------------------------------ */
 
@@ -106,6 +188,8 @@ struct vf_backend_ops {
      * is back (a resync), so a watcher never keeps a stale picture. */
     int (*watch)(void *priv, vf_domain_event_cb cb, void *arg);
     void (*unwatch)(void *priv, vf_domain_event_cb cb, void *arg);
+    /* Required (ABI 3): the keys of backends/<name>. */
+    const struct vf_schema *schema;
 };
 
 /* ---- listeners ----------------------------------------------------------- */
@@ -172,6 +256,8 @@ struct vf_listener_ops {
      * wake up at least every 500 ms to check. */
     int (*run)(void *priv);
     void (*fini)(void *priv);   /* required */
+    /* Required (ABI 3): the keys of listeners/<name> and the flags. */
+    const struct vf_schema *schema;
 };
 
 struct vf_plugin {

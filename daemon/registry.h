@@ -13,6 +13,7 @@
 #define VF_REGISTRY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include "plugin.h"
 
 /*
@@ -25,6 +26,22 @@ void vf_registry_fini(void);
 
 const struct vf_listener_ops *vf_registry_listener(const char *name);
 const struct vf_backend_ops *vf_registry_backend(const char *name);
+/* The @i-th registered listener / backend (registration order: built-ins
+ * in VF_BUILTIN_PLUGINS order, then modules), NULL past the end.  For the
+ * code that walks every plugin's schema (confcheck, configure). */
+const struct vf_listener_ops *vf_registry_listener_at(size_t i);
+const struct vf_backend_ops *vf_registry_backend_at(size_t i);
+
+/* Flags (enum vf_listener_flags) of listener @name; 0 if unknown. */
+unsigned int vf_registry_listener_flags(const char *name);
+/*
+ * Run the schema validate() of listener @name (as init() would read its
+ * block, key files included, without opening anything).  0 also for a
+ * listener without validate() (it validates at init) or an unknown name
+ * (the schema check reports it); else -errno with "FILE:LINE: ..." in @err.
+ */
+int vf_registry_validate_listener(const struct vf_conf *conf, const char *name, char *err,
+                                  size_t err_len);
 /* The host API to pass to the init() of backend @backend_name (NULL if no
  * such backend); valid until vf_registry_fini(). */
 const struct vf_host_api *vf_registry_host(const char *backend_name);

@@ -16,52 +16,6 @@
 
 /* ---- configuration ------------------------------------------------------ */
 
-static struct vf_conf_node *
-cpg_node_new(const char *name, const char *value, bool is_block, unsigned int line)
-{
-    struct vf_conf_node *n = calloc(1, sizeof(*n));
-
-    if (n == NULL) {
-        return NULL;
-    }
-    n->name = strdup(name);
-    n->value = value != NULL ? strdup(value) : NULL;
-    n->is_block = is_block;
-    n->line = line;
-    if (n->name == NULL || (value != NULL && n->value == NULL)) {
-        free(n->name);
-        free(n->value);
-        free(n);
-        return NULL;
-    }
-    return n;
-}
-
-static void
-cpg_node_free(struct vf_conf_node *n)
-{
-    while (n != NULL) {
-        struct vf_conf_node *next = n->next;
-
-        cpg_node_free(n->children);
-        free(n->name);
-        free(n->value);
-        free(n);
-        n = next;
-    }
-}
-
-static void
-cpg_lvconf_free(struct vf_conf *c)
-{
-    if (c == NULL) {
-        return;
-    }
-    cpg_node_free(c->root);
-    free(c->path);
-    free(c);
-}
-
 static bool
 cpg_is_uri_key(const char *name)
 {
@@ -87,69 +41,52 @@ static int
 cpg_make_lvconf(const struct vf_conf *conf, const struct vf_conf_node *blk,
                 struct vf_conf **ret)
 {
-    struct vf_conf *c = calloc(1, sizeof(*c));
-    struct vf_conf_node *backends, *lvb, **tail;
-    const struct vf_conf_node *n;
+    const char *file = vf_conf_file(conf);
+    struct vf_conf *c = vf_conf_new(file != NULL ? file : "(cpg)");
+    struct vf_conf_node *backends = NULL, *lvb = NULL;
     bool have_uri = false;
 
-    if (c == NULL) {
-        return -ENOMEM;
+    if (c != NULL) {
+        backends = vf_conf_add(c, NULL, "backends", NULL, true, vf_conf_line(blk));
     }
-    c->path = strdup(conf != NULL && conf->path != NULL ? conf->path : "(cpg)");
-    c->root = cpg_node_new("", NULL, true, 0);
-    if (c->path == NULL || c->root == NULL) {
-        goto nomem;
+    if (backends != NULL) {
+        lvb = vf_conf_add(c, backends, "libvirt", NULL, true, vf_conf_line(blk));
     }
-    backends = cpg_node_new("backends", NULL, true, blk != NULL ? blk->line : 0);
-    if (backends == NULL) {
-        goto nomem;
-    }
-    c->root->children = backends;
-    lvb = cpg_node_new("libvirt", NULL, true, blk != NULL ? blk->line : 0);
     if (lvb == NULL) {
         goto nomem;
     }
-    backends->children = lvb;
-    tail = &lvb->children;
-    for (n = blk != NULL ? blk->children : NULL; n != NULL; n = n->next) {
-        struct vf_conf_node *cp;
+    for (const struct vf_conf_node *n = vf_conf_first(blk); n != NULL; n = vf_conf_next(n)) {
+        const char *name = vf_conf_name(n);
+        const char *value = vf_conf_value(n);
 
-        if (n->is_block || (!cpg_is_uri_key(n->name) &&
-                            strcasecmp(n->name, "reboot_powers_on") != 0)) {
+        if (vf_conf_is_block(n) || (!cpg_is_uri_key(name) &&
+                                    strcasecmp(name, "reboot_powers_on") != 0)) {
             continue;
         }
-        if (strcasecmp(n->name, "uri") == 0) {
-            have_uri = true;
-        }
-        cp = cpg_node_new(n->name, n->value != NULL ? n->value : "", false, n->line);
-        if (cp == NULL) {
+        have_uri = have_uri || strcasecmp(name, "uri") == 0;
+        if (vf_conf_add(c, lvb, name, value != NULL ? value : "", false, vf_conf_line(n)) ==
+            NULL) {
             goto nomem;
         }
-        cp->col = n->col;
-        *tail = cp;
-        tail = &cp->next;
     }
     if (!have_uri) {
-        struct vf_conf_node *cp = cpg_node_new("uri", CPG_DEFAULT_URI, false, 0);
-
-        if (cp == NULL) {
+        if (vf_conf_add(c, lvb, "uri", CPG_DEFAULT_URI, false, 0) == NULL) {
             goto nomem;
         }
         vf_log(LOG_INFO, "cpg backend: no '" CPG_CONF_BLOCK "/uri' configured, using '%s'",
                CPG_DEFAULT_URI);
-        *tail = cp;
     }
     *ret = c;
     return 0;
 nomem:
-    cpg_lvconf_free(c);
+    vf_conf_free(c);
     return -ENOMEM;
 }
 
 void
 cpg_conf_done(struct cpg_conf *c)
 {
-    cpg_lvconf_free(c->lv_conf);
+    vf_conf_free(c->lv_conf);
     c->lv_conf = NULL;
 }
 
@@ -162,7 +99,7 @@ cpg_conf_fence_history(const struct vf_conf *conf, struct cpg_conf *c, char *err
     char where[256];
 
     n = conf != NULL ? vf_conf_key(conf, NULL, CPG_CONF_BLOCK "/fence_history") : NULL;
-    v = n != NULL && n->value != NULL ? n->value : "pacemaker";
+    v = vf_conf_value(n) != NULL ? vf_conf_value(n) : "pacemaker";
     if (strcasecmp(v, "pacemaker") == 0) {
         c->fence_history = CPG_FH_PACEMAKER;
     } else if (strcasecmp(v, "none") == 0) {
@@ -197,7 +134,7 @@ cpg_conf_read(const struct vf_conf *conf, struct cpg_conf *ret, char *err, size_
             n = vf_conf_key(conf, NULL, "fence_virtd/name_mode");
         }
     }
-    v = n != NULL && n->value != NULL ? n->value : "name";
+    v = vf_conf_value(n) != NULL ? vf_conf_value(n) : "name";
     if (strcasecmp(v, "uuid") == 0) {
         c.uuid_mode = true;
     } else if (strcasecmp(v, "name") != 0) {
@@ -206,7 +143,7 @@ cpg_conf_read(const struct vf_conf *conf, struct cpg_conf *ret, char *err, size_
         return -EINVAL;
     }
     n = conf != NULL ? vf_conf_key(conf, NULL, CPG_CONF_BLOCK "/group") : NULL;
-    v = n != NULL && n->value != NULL ? n->value : CPG_DEFAULT_GROUP;
+    v = vf_conf_value(n) != NULL ? vf_conf_value(n) : CPG_DEFAULT_GROUP;
     if (v[0] == '\0' || strlen(v) >= sizeof(c.group)) {
         snprintf(err, err_len, "%s: key 'group': the CPG group name must have 1 to %zu characters",
                  vf_conf_where(conf, n, where, sizeof(where)), sizeof(c.group) - 1);

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "config.h"
+#include "conftree.h"
 #include "log.h"
 #include "libvirt-int.h"
 
@@ -96,23 +96,23 @@ lv_conf_read(const struct vf_conf *conf, struct lv_conf *ret, char *err, size_t 
         blk = vf_conf_block(conf, NULL, LV_CONF_BLOCK);
     }
     /* find the highest uriN and reject unknown numbering */
-    for (n = blk != NULL ? blk->children : NULL; n != NULL; n = n->next) {
-        if (n->is_block) {
+    for (n = vf_conf_first(blk); n != NULL; n = vf_conf_next(n)) {
+        if (vf_conf_is_block(n)) {
             continue;
         }
-        idx = lv_uri_key_index(n->name);
+        idx = lv_uri_key_index(vf_conf_name(n));
         if (idx < 0) {
             continue;
         }
         if (idx > LV_MAX_URIS - 1) {
             snprintf(err, err_len, "%s: key '%s': at most %d libvirt URIs are supported",
-                     vf_conf_where(conf, n, where, sizeof(where)), n->name, LV_MAX_URIS);
+                     vf_conf_where(conf, n, where, sizeof(where)), vf_conf_name(n), LV_MAX_URIS);
             r = -EINVAL;
             goto out;
         }
-        if (n->value == NULL || n->value[0] == '\0') {
+        if (vf_conf_value(n) == NULL || vf_conf_value(n)[0] == '\0') {
             snprintf(err, err_len, "%s: key '%s': empty libvirt URI",
-                     vf_conf_where(conf, n, where, sizeof(where)), n->name);
+                     vf_conf_where(conf, n, where, sizeof(where)), vf_conf_name(n));
             r = -EINVAL;
             goto out;
         }
@@ -126,7 +126,7 @@ lv_conf_read(const struct vf_conf *conf, struct lv_conf *ret, char *err, size_t 
         goto out;
     }
     n = blk != NULL ? vf_conf_key(conf, blk, "uri") : NULL;
-    v = n != NULL ? n->value : NULL;
+    v = vf_conf_value(n);
     if (v == NULL) {
         vf_log(LOG_INFO, "libvirt backend: no '" LV_CONF_BLOCK "/uri' configured, using '%s'",
                LV_DEFAULT_URI);
@@ -141,7 +141,7 @@ lv_conf_read(const struct vf_conf *conf, struct lv_conf *ret, char *err, size_t 
     for (idx = 1; idx <= max_idx; idx++) {
         snprintf(key, sizeof(key), "uri%ld", idx);
         n = vf_conf_key(conf, blk, key);
-        if (n == NULL || n->value == NULL) {
+        if (vf_conf_value(n) == NULL) {
             snprintf(key, sizeof(key), "uri%ld", max_idx);
             n = vf_conf_key(conf, blk, key);
             snprintf(err, err_len,
@@ -150,7 +150,7 @@ lv_conf_read(const struct vf_conf *conf, struct lv_conf *ret, char *err, size_t 
             r = -EINVAL;
             goto out;
         }
-        c.uris[c.n_uris] = strdup(n->value);
+        c.uris[c.n_uris] = strdup(vf_conf_value(n));
         if (c.uris[c.n_uris] == NULL) {
             r = -ENOMEM;
             goto out;
@@ -158,9 +158,9 @@ lv_conf_read(const struct vf_conf *conf, struct lv_conf *ret, char *err, size_t 
         c.n_uris++;
     }
     n = blk != NULL ? vf_conf_key(conf, blk, "reboot_powers_on") : NULL;
-    if (n != NULL && n->value != NULL && lv_parse_bool(n->value, &c.reboot_powers_on) < 0) {
+    if (vf_conf_value(n) != NULL && lv_parse_bool(vf_conf_value(n), &c.reboot_powers_on) < 0) {
         snprintf(err, err_len, "%s: key 'reboot_powers_on': '%s' is not yes or no",
-                 vf_conf_where(conf, n, where, sizeof(where)), n->value);
+                 vf_conf_where(conf, n, where, sizeof(where)), vf_conf_value(n));
         r = -EINVAL;
         goto out;
     }

@@ -1,6 +1,7 @@
 /*
  * vmfence - daemon/listeners/common.c: shared listener code (see common.h).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -26,8 +27,8 @@ conf_err(const struct vf_conf *conf, const char *path, char *err, size_t err_len
     if (n != NULL) {
         vf_conf_where(conf, n, where, sizeof(where));
     } else {
-        snprintf(where, sizeof(where), "%s", conf != NULL && conf->path != NULL ?
-                 conf->path : "config");
+        snprintf(where, sizeof(where), "%s", vf_conf_file(conf) != NULL ?
+                 vf_conf_file(conf) : "config");
     }
     snprintf(err, err_len, "%s: error: %s: %s '%s'", where, path, what, value);
     return -EINVAL;
@@ -250,3 +251,135 @@ vf_conn_fd_close(struct vf_conn *c)
     free(c->priv);      /* host list write buffer */
     free(c);
 }
+
+/* ---- settings schema of the network listeners ---------------------------- */
+
+int
+vf_lsettings_validate(const struct vf_conf *conf, const char *name, char *err, size_t err_len)
+{
+    struct vf_lsettings s;
+    int r = vf_lsettings_read(conf, name, &s, err, err_len);
+
+    vf_lsettings_done(&s);
+    return r;
+}
+
+/* address versus family (and a multicast group for multicast) */
+static void
+net_check_address(const struct vf_check *chk, bool multicast)
+{
+    const char *fam = chk->get(chk, "family");
+    const char *addr = chk->get(chk, "address");
+    unsigned char bin[16];
+    char v[80];
+    bool is4, is6;
+
+    if (addr == NULL || (fam != NULL && strcasecmp(fam, "ipv4") != 0 &&
+                         strcasecmp(fam, "ipv6") != 0)) {
+        return;         /* unset, or the bad family is reported on its own */
+    }
+    is4 = inet_pton(AF_INET, addr, bin) == 1;
+    is6 = !is4 && inet_pton(AF_INET6, addr, bin) == 1;
+    chk->shown(addr, v, sizeof(v));
+    if (!is4 && !is6) {
+        chk->report(chk, "address", true, "'%s/address' = '%s' is not an IP address literal "
+                    "(host names are not resolved)", chk->section, v);
+    } else if ((fam == NULL || strcasecmp(fam, "ipv4") == 0) && !is4) {
+        chk->report(chk, "address", true, "'%s/address' = '%s' is not an ipv4 address (family "
+                    "is 'ipv4'; set family = \"ipv6\")", chk->section, v);
+    } else if (fam != NULL && strcasecmp(fam, "ipv6") == 0 && !is6) {
+        chk->report(chk, "address", true, "'%s/address' = '%s' is not an ipv6 address (family "
+                    "is 'ipv6')", chk->section, v);
+    } else if (multicast && !(is4 ? (bin[0] & 0xf0) == 0xe0 : bin[0] == 0xff)) {
+        chk->report(chk, "address", true, "'%s/address' = '%s' is not a multicast group "
+                    "address", chk->section, v);
+    }
+}
+
+static void
+net_check_multicast(const struct vf_check *chk)
+{
+    net_check_address(chk, true);
+}
+
+static void
+net_check_unicast(const struct vf_check *chk)
+{
+    net_check_address(chk, false);
+}
+
+static const char *const net_hashes[] = { "none", "sha1", "sha256", "sha512", NULL };
+static const char *const net_families[] = { "ipv4", "ipv6", NULL };
+
+#define NET_PORT(prompt) \
+    { "port", VF_ST_INT, "1229", 1, 65535, NULL, prompt, VF_SF_ASK, NULL, NULL }
+#define NET_FAMILY \
+    { "family", VF_ST_ENUM, "ipv4", 0, 0, net_families, "Address family", 0, NULL, NULL }
+/* key file, hash and auth: asked for every keyed listener */
+#define NET_KEY_SETTINGS \
+    { "key_file", VF_ST_PATH, VF_DEFAULT_KEY_FILE, 0, 0, NULL, "Key File", \
+      VF_SF_ASK | VF_SF_NONE_UNSETS, \
+      "\nThe key file is the shared key information which is used to\n" \
+      "authenticate fencing requests.  The contents of this file must\n" \
+      "be distributed to each physical host and virtual machine within\n" \
+      "a cluster.\n\n", NULL }, \
+    { "hash", VF_ST_ENUM, "sha256", 0, 0, net_hashes, \
+      "Packet hash (none, sha1, sha256, sha512)", VF_SF_ASK, \
+      "\nThe hash is the weakest request signature the listener accepts;\n" \
+      "auth is the algorithm of the challenge/response exchange.\n" \
+      "Both must match what the clients use (fence_xvm -c / -C).\n\n", NULL }, \
+    { "auth", VF_ST_ENUM, "sha256", 0, 0, net_hashes, \
+      "Challenge-response auth (none, sha1, sha256, sha512)", VF_SF_ASK, NULL, NULL }
+
+static const struct vf_setting multicast_settings[] = {
+    { "address", VF_ST_ADDR, "225.0.0.12", 0, 0, NULL, "Multicast IP Address",
+      VF_SF_ASK | VF_SF_MULTICAST, NULL, NULL },
+    NET_PORT("Multicast IP Port"),
+    { "interface", VF_ST_IFACE, NULL, 0, 0, NULL, "Interface", VF_SF_ASK | VF_SF_NONE_UNSETS,
+      "\nSetting a preferred interface causes fence_virtd to listen only\n"
+      "on that interface.  Normally, it listens on all interfaces.\n"
+      "In environments where the virtual machines are using the host\n"
+      "machine as a gateway, this *must* be set (typically to virbr0).\n"
+      "Set to 'none' for no interface.\n\n", "none" },
+    NET_KEY_SETTINGS,
+    NET_FAMILY,
+    { NULL, VF_ST_STRING, NULL, 0, 0, NULL, NULL, 0, NULL, NULL },
+};
+
+static const struct vf_setting tcp_settings[] = {
+    { "address", VF_ST_ADDR, NULL, 0, 0, NULL, "TCP Listen IP Address", VF_SF_ASK, NULL,
+      "127.0.0.1" },
+    NET_PORT("TCP Listen Port"),
+    NET_KEY_SETTINGS,
+    NET_FAMILY,
+    { NULL, VF_ST_STRING, NULL, 0, 0, NULL, NULL, 0, NULL, NULL },
+};
+
+static const struct vf_setting vsock_settings[] = {
+    NET_PORT("vsock Listen Port"),
+    NET_KEY_SETTINGS,
+    { NULL, VF_ST_STRING, NULL, 0, 0, NULL, NULL, 0, NULL, NULL },
+};
+
+#define NET_SCHEMA(intro_, settings_, flags_, identity_, check_) { \
+        .intro = (intro_), .settings = (settings_), .flags = VF_LF_KEYED | (flags_), \
+        .identity = (identity_), .check = (check_), .validate = vf_lsettings_validate }
+
+const struct vf_schema vf_schema_multicast = NET_SCHEMA(
+    "\nThe multicast listener module is designed for use environments\n"
+    "where the guests and hosts may communicate over a network using\n"
+    "multicast.\n\n"
+    "The multicast address is the address that a client will use to\n"
+    "send fencing requests to fence_virtd.\n\n",
+    multicast_settings, VF_LF_BROADCAST, "the call-back address written in it",
+    net_check_multicast);
+
+const struct vf_schema vf_schema_tcp = NET_SCHEMA(
+    "\nThe tcp listener accepts fencing requests on a TCP socket.  Listen\n"
+    "on an address the guests can reach (the default only serves this host).\n\n",
+    tcp_settings, VF_LF_STREAM, "the peer's IP address", net_check_unicast);
+
+const struct vf_schema vf_schema_vsock = NET_SCHEMA(
+    "\nThe vsock listener accepts fencing requests from guests over\n"
+    "AF_VSOCK (fence_virt -S <host CID>).\n\n",
+    vsock_settings, VF_LF_STREAM, "the peer's CID", NULL);

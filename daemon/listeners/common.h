@@ -34,6 +34,14 @@ struct vf_lsettings {
 int vf_lsettings_read(const struct vf_conf *conf, const char *name,
                       struct vf_lsettings *s, char *err, size_t err_len);
 void vf_lsettings_done(struct vf_lsettings *s);
+/* vf_lsettings_read() and done, for the schema's validate() */
+int vf_lsettings_validate(const struct vf_conf *conf, const char *name, char *err,
+                          size_t err_len);
+
+/* The settings schemas of the network listeners (their ops tables' .schema). */
+extern const struct vf_schema vf_schema_multicast;
+extern const struct vf_schema vf_schema_tcp;
+extern const struct vf_schema vf_schema_vsock;
 
 /* Fill the generic parts of a signed-request connection. */
 void vf_conn_init_signed(struct vf_conn *c, const struct vf_lsettings *s,

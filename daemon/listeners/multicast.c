@@ -396,6 +396,7 @@ mcast_run(void *p)
 }
 
 static const struct vf_listener_ops mcast_ops = {
+    .schema = &vf_schema_multicast,
     .name = "multicast",
     .version = PACKAGE_VERSION,
     .init = mcast_init,

@@ -115,6 +115,7 @@ fail:
 }
 
 static const struct vf_listener_ops tcp_ops = {
+    .schema = &vf_schema_tcp,
     .name = "tcp",
     .version = PACKAGE_VERSION,
     .init = tcp_init,

@@ -93,6 +93,7 @@ fail:
 }
 
 static const struct vf_listener_ops vsock_ops = {
+    .schema = &vf_schema_vsock,
     .name = "vsock",
     .version = PACKAGE_VERSION,
     .init = vsock_init,

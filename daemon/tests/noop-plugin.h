@@ -86,4 +86,13 @@ ml_run(void *priv)
     return 0;
 }
 
+/* A schema with one key and no hooks (ABI 3 requires a schema). */
+static const struct vf_setting m_settings[] __attribute__((unused)) = {
+    { "port", VF_ST_INT, "1229", 1, 65535, NULL, "Port", VF_SF_ASK, NULL, NULL },
+    { NULL, VF_ST_STRING, NULL, 0, 0, NULL, NULL, 0, NULL, NULL },
+};
+static const struct vf_schema m_schema __attribute__((unused)) = {
+    .settings = m_settings,
+};
+
 #endif

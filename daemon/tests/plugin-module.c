@@ -3,7 +3,8 @@
  * test-plugin.  Built three times as a module (-DVF_PLUGIN_MODULE):
  *   TEST_MODULE_GOOD        backend "modgood" and listener "modgood", current ABI
  *   TEST_MODULE_ABI1        backend "modabi1" claiming ABI 1 (refused)
- *   TEST_MODULE_INCOMPLETE  backend "modpart" without status/list (refused)
+ *   TEST_MODULE_INCOMPLETE  backend "modpart" without status/list and without
+ *                           a settings schema (refused)
  * The ops do nothing (noop-plugin.h): the registry only looks at them.
  */
 #include "noop-plugin.h"
@@ -20,13 +21,14 @@ static const struct vf_backend_ops m_backend = {
     .name = M_NAME, .version = "9.9", .init = m_init, .fini = m_fini,
     .lookup = m_lookup, .off = m_op, .on = m_op, .reboot = m_op,
 #ifndef TEST_MODULE_INCOMPLETE
-    .status = m_status, .list = m_list,
+    .status = m_status, .list = m_list, .schema = &m_schema,
 #endif
 };
 
 #if defined(TEST_MODULE_GOOD)
 static const struct vf_listener_ops m_listener = {
     .name = M_NAME, .version = "9.9", .init = ml_init, .run = ml_run, .fini = m_fini,
+    .schema = &m_schema,
 };
 
 VF_PLUGIN_DEFINE(modgood, &m_listener, &m_backend);

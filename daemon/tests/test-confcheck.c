@@ -24,8 +24,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "conftree.h"
 #include "confcheck.h"
+#include "registry.h"
 #include "vftest.h"
 
 static char *
@@ -80,14 +81,29 @@ expect_lines(const char *file, const char *expect, const char *text)
 }
 
 /* Parse + check @path; returns -1 parse error, else the error count. */
+/* vf_conf_check(@conf) with its diagnostics into *@ret_text; frees @conf */
+static int
+check_and_free(struct vf_conf *conf, char **ret_text)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *ms = open_memstream(&text, &len);
+    int r = -1;
+
+    if (ms != NULL) {
+        r = vf_conf_check(conf, ms);
+        fclose(ms);
+    }
+    vf_conf_free(conf);
+    *ret_text = text;
+    return r;
+}
+
 static int
 run_one(const char *path, char **ret_text)
 {
     struct vf_conf *conf = NULL;
     char err[1024];
-    char *text = NULL;
-    size_t len = 0;
-    FILE *ms;
     int r;
 
     r = vf_conf_parse_file(path, &conf, err, sizeof(err));
@@ -95,17 +111,7 @@ run_one(const char *path, char **ret_text)
         *ret_text = strdup(err);
         return -1;
     }
-    ms = open_memstream(&text, &len);
-    if (ms == NULL) {
-        vf_conf_free(conf);
-        *ret_text = NULL;
-        return -1;
-    }
-    r = vf_conf_check(conf, ms);
-    fclose(ms);
-    vf_conf_free(conf);
-    *ret_text = text;
-    return r;
+    return check_and_free(conf, ret_text);
 }
 
 static void
@@ -188,9 +194,6 @@ check_buf(const char *text, char **ret_diag)
 {
     struct vf_conf *conf = NULL;
     char err[512];
-    char *out = NULL;
-    size_t len = 0;
-    FILE *ms;
     int r;
 
     r = vf_conf_parse_buffer("c.conf", text, strlen(text), &conf, err, sizeof(err));
@@ -199,84 +202,143 @@ check_buf(const char *text, char **ret_diag)
         *ret_diag = strdup(err);
         return -1;
     }
-    ms = open_memstream(&out, &len);
-    if (ms == NULL) {
-        vf_conf_free(conf);
-        return -1;
-    }
-    r = vf_conf_check(conf, ms);
-    fclose(ms);
-    vf_conf_free(conf);
-    *ret_diag = out;
-    return r;
+    return check_and_free(conf, ret_diag);
 }
 
 #define BASE "fence_virtd { listener = \"tcp\"; backend = \"libvirt\"; }\n" \
              "backends { libvirt { uri = \"qemu:///system\"; } }\n"
 
+/* A configuration text, the number of errors it must give, and lines of
+ * its diagnostics (each must appear; NULL = unused). */
+struct conf_case {
+    const char *conf;
+    int errors;
+    const char *diag[2];
+};
+
+static void
+run_cases(const char *what, const struct conf_case *cases, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char *d = NULL;
+
+        VFT_EQ_INT(check_buf(cases[i].conf, &d), cases[i].errors);
+        for (size_t k = 0; k < 2 && cases[i].diag[k] != NULL; k++) {
+            bool found = d != NULL && strstr(d, cases[i].diag[k]) != NULL;
+
+            if (!found) {
+                fprintf(stderr, "%s case %zu: \"%s\" missing in:\n%s\n", what, i,
+                        cases[i].diag[k], d != NULL ? d : "");
+            }
+            VFT_CHECK(found);
+        }
+        free(d);
+    }
+}
+
+/* The listeners and backends sections come from the registered plugins'
+ * schemas (plugin.h): names, types, ranges, suggestions, the check hook. */
+static void
+test_schema_driven(void)
+{
+    static const struct conf_case cases[] = {
+        /* the known names are the registry's, in its order */
+        { "fence_virtd { listener = \"tcp,bogus\"; backend = \"libvirt\"; }\n", 0,
+          { "unknown listener 'bogus' in fence_virtd/listener (known: multicast, tcp, vsock, "
+            "serial)", NULL } },
+        /* an enum with a suggestion; integer ranges from the schema */
+        { BASE "listeners { tcp { family = \"ipv7\"; } }\n", 1,
+          { "'listeners/tcp/family' = 'ipv7' is not one of ipv4, ipv6 (did you mean "
+            "'ipv4'?)", NULL } },
+        { BASE "listeners { vsock { port = \"0\"; } }\n", 1,
+          { "c.conf:3: error: 'listeners/vsock/port' = '0' is out of range 1..65535", NULL } },
+        { BASE "backends { cpg { fence_history = \"crm\"; } }\n", 1,
+          { "'backends/cpg/fence_history' = 'crm' is not one of pacemaker, none", NULL } },
+        /* the multicast schema's check hook, at the address's line */
+        { BASE "listeners {\n multicast {\n family = \"ipv6\";\n address = \"225.0.0.12\";\n"
+          " }\n}\n", 1,
+          { "c.conf:6: error: 'listeners/multicast/address' = '225.0.0.12' is not an ipv6 "
+            "address", NULL } },
+        /* keys of one plugin are unknown in another's block */
+        { BASE "listeners { vsock { interface = \"lo\"; } }\n", 0,
+          { "unknown key 'interface' in listeners/vsock", NULL } },
+    };
+
+    run_cases("schema", cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+/* HACKING.md's worked example, loaded as a module: its schema is checked too. */
+static void
+test_example_module(void)
+{
+    static const struct conf_case cases[] = {
+        { "fence_virtd { listener = \"example\"; backend = \"libvirt\"; }\n"
+          "backends { libvirt { uri = \"qemu:///system\"; } }\n"
+          "listeners { example { backlog = \"500\"; bakclog = \"1\"; } }\n", 1,
+          { "c.conf:3: error: 'listeners/example/backlog' = '500' is out of range 1..128",
+            "unknown key 'bakclog' in listeners/example (did you mean 'backlog'?)" } },
+    };
+    struct stat st;
+
+    if (stat(VF_TEST_MODULE_DIR "/plugin-example.so", &st) != 0) {
+        VFT_CHECK(!"example module missing in " VF_TEST_MODULE_DIR);
+        return;
+    }
+    vf_registry_fini();
+    VFT_EQ_INT(vf_registry_init(VF_TEST_MODULE_DIR), 0);
+    VFT_CHECK(vf_registry_listener("example") != NULL);
+    run_cases("example", cases, sizeof(cases) / sizeof(cases[0]));
+    vf_registry_fini();
+    VFT_EQ_INT(vf_registry_init(NULL), 0);
+}
+
 static void
 test_units(void)
 {
-    char *d = NULL;
+    static const struct conf_case cases[] = {
+        /* warnings do not count as errors */
+        { BASE "listeners { tcp { prot = \"1\"; } }\n", 0,
+          { "c.conf:3: warning: unknown key 'prot' in listeners/tcp (did you mean 'port'?)",
+            NULL } },
+        /* no suggestion when nothing is close */
+        { BASE "listeners { tcp { zzzzzz = \"1\"; } }\n", 0,
+          { "unknown key 'zzzzzz' in listeners/tcp\n", NULL } },
+        /* uri1 without uri: allowed (the backend's default is the first URI) */
+        { "fence_virtd { listener = \"tcp\"; backend = \"cpg\"; }\n"
+          "backends { cpg { uri1 = \"a\"; } }\n", 0,
+          { "backend 'cpg' is selected but backends/cpg/uri is not set", NULL } },
+        /* uri0 and uri01 are not URI keys */
+        { BASE "backends { libvirt { uri0 = \"a\"; uri01 = \"b\"; } }\n", 0,
+          { "unknown key 'uri0' in backends/libvirt (did you mean 'uri'?)", NULL } },
+        /* a CID and IPv6 are valid requesters; a group without uuid allows nothing */
+        { BASE "groups { group { ip = \"3\"; ip = \"fe80::1\"; } }\n", 0,
+          { "group 'unnamed-1' has no uuid entries", NULL } },
+        /* CID beyond 32 bits */
+        { BASE "groups { group { ip = \"4294967296\"; uuid = \"x\"; } }\n", 1, { NULL, NULL } },
+        /* unknown listener: warning; listed twice: warning */
+        { "fence_virtd { listener = \"tcp,multicst,TCP\"; backend = \"libvirt\"; }\n"
+          "backends { libvirt { uri = \"x\"; } }\n", 0,
+          { "unknown listener 'multicst' in fence_virtd/listener (known: multicast, tcp, "
+            "vsock, serial) (did you mean 'multicast'?)", "listener 'TCP' is listed twice" } },
+        /* numeric serial mode is accepted (reference: non-zero = vmchannel) */
+        { BASE "listeners { serial { mode = \"1\"; } }\n", 0, { NULL, NULL } },
+        /* repeated listener section: the earlier one is named */
+        { BASE "listeners { tcp { port = \"1\"; } tcp { port = \"2\"; } }\n", 0,
+          { "c.conf:3: warning: block 'listeners/tcp' is repeated on line 3; this one is "
+            "ignored", NULL } },
+        /*
+         * Regression (R2 review): a mistyped top-level "groups" was a warning,
+         * so the daemon started (or a reload applied) with no ACL at all.
+         */
+        { BASE "grups { group { ip = \"10.0.0.1\"; uuid = \"vm1\"; } }\n", 1,
+          { "c.conf:3: error: unknown section 'grups' (did you mean 'groups'?); refusing a "
+            "possibly mistyped ACL", NULL } },
+        { BASE "acl { group { ip = \"10.0.0.1\"; uuid = \"vm1\"; } }\n", 1, { NULL, NULL } },
+        /* other unknown sections stay warnings */
+        { BASE "zzzzzz { a = \"1\"; }\n", 0, { NULL, NULL } },
+    };
 
-    /* warnings do not count as errors */
-    VFT_EQ_INT(check_buf(BASE "listeners { tcp { prot = \"1\"; } }\n", &d), 0);
-    VFT_CHECK(d != NULL && strstr(d, "c.conf:3: warning: unknown key 'prot' in listeners/tcp "
-                                     "(did you mean 'port'?)") != NULL);
-    free(d);
-    /* no suggestion when nothing is close */
-    VFT_EQ_INT(check_buf(BASE "listeners { tcp { zzzzzz = \"1\"; } }\n", &d), 0);
-    VFT_CHECK(d != NULL && strstr(d, "unknown key 'zzzzzz' in listeners/tcp\n") != NULL);
-    free(d);
-    /* uri1 without uri: allowed (the backend's default is the first URI) */
-    VFT_EQ_INT(check_buf("fence_virtd { listener = \"tcp\"; backend = \"cpg\"; }\n"
-                         "backends { cpg { uri1 = \"a\"; } }\n", &d), 0);
-    VFT_CHECK(d != NULL && strstr(d, "backend 'cpg' is selected but backends/cpg/uri is not "
-                                     "set") != NULL);
-    free(d);
-    /* uri0 and uri01 are not URI keys */
-    VFT_EQ_INT(check_buf(BASE "backends { libvirt { uri0 = \"a\"; uri01 = \"b\"; } }\n", &d), 0);
-    VFT_CHECK(d != NULL && strstr(d, "unknown key 'uri0' in backends/libvirt (did you mean "
-                                     "'uri'?)") != NULL);
-    free(d);
-    /* a CID and IPv6 are valid requesters; a group without uuid allows nothing */
-    VFT_EQ_INT(check_buf(BASE "groups { group { ip = \"3\"; ip = \"fe80::1\"; } }\n", &d), 0);
-    VFT_CHECK(d != NULL && strstr(d, "group 'unnamed-1' has no uuid entries") != NULL);
-    free(d);
-    /* CID beyond 32 bits */
-    VFT_EQ_INT(check_buf(BASE "groups { group { ip = \"4294967296\"; uuid = \"x\"; } }\n", &d), 1);
-    free(d);
-    /* unknown listener: warning; listed twice: warning */
-    VFT_EQ_INT(check_buf("fence_virtd { listener = \"tcp,multicst,TCP\"; backend = \"libvirt\"; }\n"
-                         "backends { libvirt { uri = \"x\"; } }\n", &d), 0);
-    VFT_CHECK(d != NULL && strstr(d, "unknown listener 'multicst' in fence_virtd/listener "
-                                     "(known: multicast, tcp, vsock, serial) (did you mean "
-                                     "'multicast'?)") != NULL);
-    VFT_CHECK(d != NULL && strstr(d, "listener 'TCP' is listed twice") != NULL);
-    free(d);
-    /* numeric serial mode is accepted (reference: non-zero = vmchannel) */
-    VFT_EQ_INT(check_buf(BASE "listeners { serial { mode = \"1\"; } }\n", &d), 0);
-    free(d);
-    /* repeated listener section: the earlier one is named */
-    VFT_EQ_INT(check_buf(BASE "listeners { tcp { port = \"1\"; } tcp { port = \"2\"; } }\n",
-                         &d), 0);
-    VFT_CHECK(d != NULL && strstr(d, "c.conf:3: warning: block 'listeners/tcp' is repeated on "
-                                     "line 3; this one is ignored") != NULL);
-    free(d);
-    /*
-     * Regression (R2 review): a mistyped top-level "groups" was a warning,
-     * so the daemon started (or a reload applied) with no ACL at all.
-     */
-    VFT_EQ_INT(check_buf(BASE "grups { group { ip = \"10.0.0.1\"; uuid = \"vm1\"; } }\n",
-                         &d), 1);
-    VFT_CHECK(d != NULL && strstr(d, "c.conf:3: error: unknown section 'grups' (did you mean "
-                                     "'groups'?); refusing a possibly mistyped ACL") != NULL);
-    free(d);
-    VFT_EQ_INT(check_buf(BASE "acl { group { ip = \"10.0.0.1\"; uuid = \"vm1\"; } }\n", &d), 1);
-    free(d);
-    /* other unknown sections stay warnings */
-    VFT_EQ_INT(check_buf(BASE "zzzzzz { a = \"1\"; }\n", &d), 0);
-    free(d);
+    run_cases("units", cases, sizeof(cases) / sizeof(cases[0]));
     /* NULL diag stream just counts */
     {
         struct vf_conf *conf = NULL;
@@ -334,13 +396,14 @@ diag_has(const char *conf, const char *want)
 #define SNIFFED "anyone on the guests' network sees fence_xvm's signed multicast datagrams, " \
                 "and with one key a sniffed datagram also carries a valid signature for the tcp listener"
 
+/* the key files the security cases quote (short paths under TMPDIR) */
+static char mkey[320], tkey[320], vkey[320], copy[320], link_key[320];
+static const char *const sec_groups =
+    "groups { group { name = \"c1\"; ip = \"192.168.122.11\"; uuid = \"node1\"; } }\n";
+
 static void
-test_security(void)
+security_keys_make(void)
 {
-    char conf[4096];
-    char mkey[320], tkey[320], vkey[320], copy[320], link[320];
-    const char *groups =
-        "groups { group { name = \"c1\"; ip = \"192.168.122.11\"; uuid = \"node1\"; } }\n";
     const char *tmp = getenv("TMPDIR");
 
     /* short paths: they are quoted into the configurations below */
@@ -353,8 +416,26 @@ test_security(void)
     write_key("tcp.key", "tcp key material\n", tkey, sizeof(tkey));
     write_key("vsock.key", "vsock key material\n", vkey, sizeof(vkey));
     write_key("copy.key", "multicast key material\n", copy, sizeof(copy));
-    snprintf(link, sizeof(link), "%s/link.key", keydir);
-    VFT_CHECK(symlink("mcast.key", link) == 0);
+    snprintf(link_key, sizeof(link_key), "%s/link.key", keydir);
+    VFT_CHECK(symlink("mcast.key", link_key) == 0);
+}
+
+static void
+security_keys_remove(void)
+{
+    unlink(link_key);
+    unlink(copy);
+    unlink(vkey);
+    unlink(tkey);
+    unlink(mkey);
+    VFT_CHECK(rmdir(keydir) == 0);
+}
+
+/* (a) multicast and a stream listener sharing one key */
+static void
+test_security_shared_key(void)
+{
+    char conf[4096];
 
     /* (a) no key_file anywhere: both use the default key file */
     VFT_CHECK(diag_has(SEC_HEAD("multicast,tcp") "listeners { tcp { port = \"1230\"; } }\n",
@@ -366,7 +447,7 @@ test_security(void)
     /* (a) the same path, spelt differently (a symbolic link) */
     snprintf(conf, sizeof(conf), SEC_HEAD("tcp, multicast")
              "listeners {\n multicast { key_file = \"%s\"; }\n tcp { key_file = \"%s\"; }\n}\n",
-             mkey, link);
+             mkey, link_key);
     VFT_CHECK(diag_has(conf, "c.conf:5: warning: listeners/multicast and listeners/tcp "
                              SAME_FILE));
     /* (a) two files, the same bytes */
@@ -414,11 +495,18 @@ test_security(void)
                              "'none': requests are neither signed nor authenticated, so anyone "
                              "on the network who reaches this listener can fence; set hash = "
                              "\"sha256\" and auth = \"sha256\" (or sha512)"));
+}
+
+/* (b) groups while auth = "none" */
+static void
+test_security_auth_none(void)
+{
+    char conf[4096];
 
     /* (b) groups while auth = "none", per listener */
     snprintf(conf, sizeof(conf), SEC_HEAD("multicast")
              "listeners {\n multicast { key_file = \"%s\";\n auth = \"none\"; }\n}\n%s",
-             mkey, groups);
+             mkey, sec_groups);
     VFT_CHECK(diag_has(conf, "c.conf:5: warning: listeners/multicast/auth = 'none' while groups "
                              "restrict access (group on line 7): the group identity of a "
                              "multicast request is the call-back address written in it: "
@@ -427,12 +515,12 @@ test_security(void)
                              "another guest; set auth = \"sha256\" (or sha512) here and in the "
                              "agents"));
     snprintf(conf, sizeof(conf), SEC_HEAD("tcp")
-             "listeners {\n tcp { key_file = \"%s\"; auth = \"NONE\"; }\n}\n%s", tkey, groups);
+             "listeners {\n tcp { key_file = \"%s\"; auth = \"NONE\"; }\n}\n%s", tkey, sec_groups);
     VFT_CHECK(diag_has(conf, "c.conf:4: warning: listeners/tcp/auth = 'none' while groups "
                              "restrict access (group on line 6): the group identity is the "
                              "peer's IP address"));
     snprintf(conf, sizeof(conf), SEC_HEAD("vsock")
-             "listeners {\n vsock { key_file = \"%s\"; auth = \"none\"; }\n}\n%s", vkey, groups);
+             "listeners {\n vsock { key_file = \"%s\"; auth = \"none\"; }\n}\n%s", vkey, sec_groups);
     VFT_CHECK(diag_has(conf, "listeners/vsock/auth = 'none' while groups restrict access (group "
                              "on line 6): the group identity is the peer's CID"));
     /* (b) absent: no groups; a groups section without a group; auth on */
@@ -443,13 +531,20 @@ test_security(void)
              "listeners {\n tcp { key_file = \"%s\"; auth = \"none\"; }\n}\ngroups { }\n", tkey);
     VFT_CHECK(!diag_has(conf, "restrict access"));
     snprintf(conf, sizeof(conf), SEC_HEAD("tcp")
-             "listeners {\n tcp { key_file = \"%s\"; auth = \"sha512\"; }\n}\n%s", tkey, groups);
+             "listeners {\n tcp { key_file = \"%s\"; auth = \"sha512\"; }\n}\n%s", tkey, sec_groups);
     VFT_CHECK(!diag_has(conf, "warning:"));
     /* (b) absent: the listener with auth none is not enabled */
     snprintf(conf, sizeof(conf), SEC_HEAD("tcp")
              "listeners {\n tcp { key_file = \"%s\"; }\n multicast { auth = \"none\"; }\n}\n%s",
-             tkey, groups);
+             tkey, sec_groups);
     VFT_CHECK(!diag_has(conf, "warning:"));
+}
+
+/* (c) hash = "none"; and a clean setup that warns about nothing */
+static void
+test_security_hash_none(void)
+{
+    char conf[4096];
 
     /* (c) hash = "none" while auth is on */
     snprintf(conf, sizeof(conf), SEC_HEAD("tcp")
@@ -482,15 +577,18 @@ test_security(void)
              " multicast { key_file = \"%s\"; hash = \"sha256\"; auth = \"sha256\"; }\n"
              " tcp { key_file = \"%s\"; hash = \"sha512\"; auth = \"sha256\"; }\n"
              " vsock { key_file = \"%s\"; auth = \"sha256\"; }\n"
-             " serial { mode = \"vmchannel\"; }\n}\n%s", mkey, tkey, vkey, groups);
+             " serial { mode = \"vmchannel\"; }\n}\n%s", mkey, tkey, vkey, sec_groups);
     VFT_CHECK(!diag_has(conf, "warning:"));
+}
 
-    unlink(link);
-    unlink(copy);
-    unlink(vkey);
-    unlink(tkey);
-    unlink(mkey);
-    VFT_CHECK(rmdir(keydir) == 0);
+static void
+test_security(void)
+{
+    security_keys_make();
+    test_security_shared_key();
+    test_security_auth_none();
+    test_security_hash_none();
+    security_keys_remove();
 }
 
 int
@@ -508,9 +606,14 @@ main(void)
         return 77;
     }
     top = abs_top;
+    /* the plugins' schemas: REAL tables, FAKE ops (tests/conf-plugins.c) */
+    VFT_EQ_INT(vf_registry_init(NULL), 0);
     VFT_RUN(test_good_fixtures);
     VFT_RUN(test_bad_fixtures);
     VFT_RUN(test_units);
+    VFT_RUN(test_schema_driven);
+    VFT_RUN(test_example_module);
     VFT_RUN(test_security);
+    vf_registry_fini();
     VFT_EXIT();
 }

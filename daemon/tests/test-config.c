@@ -1,6 +1,6 @@
 /*
  * vmfence - daemon/tests/test-config.c: unit tests of the fence_virt.conf
- * parser, query API and writer (daemon/config.c).
+ * parser, query API and writer (daemon/conftree*.c).
  *
  * Nothing is faked: every test parses literal buffers, and the round-trip
  * test reads the fixtures in tests/data/conf/good (found through
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "conftree.h"
 #include "vftest.h"
 
 static struct vf_conf *

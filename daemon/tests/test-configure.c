@@ -24,7 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "conftree.h"
 #include "vftest.h"
 
 #define OUT_MAX (256 * 1024)
@@ -135,6 +135,37 @@ answer(struct session *s, const char *prompt, const char *ans)
     return true;
 }
 
+/* One line of a dialogue: wait for @prompt, then send @answer (NULL: only wait). */
+struct step {
+    const char *prompt;
+    const char *answer;
+};
+
+#define WAIT(text) { (text), NULL }
+#define STEPS_END { NULL, NULL }
+
+/* Every answer taken by default, as the first questions of every session. */
+#define KEEP_MODULE_PATH { "Module search path [none]: ", "" }
+/* The key file, hash and auth of a keyed listener (listeners/common.c). */
+#define KEY_DEFAULTS \
+    { "Key File [/etc/cluster/fence_xvm.key]: ", "" }, { "[sha256]: ", "" }, \
+    { "[sha256]: ", "" }
+#define LIBVIRT_DEFAULTS(uri) \
+    { "Backend module [libvirt]: ", "" }, { "Libvirt URI [" uri "]: ", "" }, \
+    { "[y/N]? ", "" }
+
+static bool
+play(struct session *s, const struct step *steps)
+{
+    for (; steps->prompt != NULL; steps++) {
+        if (steps->answer == NULL ? !expect(s, steps->prompt) :
+            !answer(s, steps->prompt, steps->answer)) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* Drain output and reap the child; returns its exit status or -1. */
 static int
 finish(struct session *s)
@@ -179,6 +210,30 @@ load(const char *path)
         vft_failures++;
     }
     return conf;
+}
+
+/* What a written file must hold: @value at @key, or (NULL) neither a value nor a block. */
+struct want {
+    const char *key;
+    const char *value;
+};
+
+static void
+check_file(const char *path, const struct want *w)
+{
+    struct vf_conf *conf = load(path);
+
+    VFT_CHECK(conf != NULL);
+    for (; conf != NULL && w->key != NULL; w++) {
+        const char *got = vf_conf_get(conf, w->key, NULL);
+
+        if (w->value == NULL) {
+            VFT_CHECK(got == NULL && vf_conf_block(conf, NULL, w->key) == NULL);
+        } else {
+            VFT_EQ_STR(got, w->value);
+        }
+    }
+    vf_conf_free(conf);
 }
 
 static char *
@@ -226,52 +281,66 @@ file_mode(const char *path)
     return st.st_mode & 07777;
 }
 
+/*
+ * Run the configurator on @name in the temporary directory (its full path
+ * into @path), play @steps and return its exit status (-1 on failure).
+ */
+static int
+session(const char *name, const struct step *steps, char *path, size_t path_len)
+{
+    struct session s;
+
+    path_in_tmp(path, path_len, name);
+    if (!start(&s, path)) {
+        vft_failures++;
+        return -1;
+    }
+    play(&s, steps);
+    return finish(&s);
+}
+
 /* A fresh file, every default: multicast + libvirt (the seed 001/004 session). */
 static void
 test_fresh_defaults(void)
 {
-    struct session s;
+    static const struct step steps[] = {
+        KEEP_MODULE_PATH,
+        WAIT("multicast 1.0"),
+        { "Listener module [multicast]: ", "" },
+        { "Multicast IP Address [225.0.0.12]: ", "" },
+        WAIT("Using ipv4 as family."),
+        { "Multicast IP Port [1229]: ", "" },
+        { "Interface [none]: ", "" },
+        { "Key File [/etc/cluster/fence_xvm.key]: ", "" },
+        { "Packet hash (none, sha1, sha256, sha512) [sha256]: ", "" },
+        { "Challenge-response auth (none, sha1, sha256, sha512) [sha256]: ", "" },
+        { "Backend module [libvirt]: ", "" },
+        { "Libvirt URI [qemu:///system]: ", "" },
+        { "Power on domains that are off when asked to reboot them [y/N]? ", "" },
+        { "Add a group [y/N]? ", "" },
+        WAIT("=== Begin Configuration ==="),
+        WAIT("=== End Configuration ==="),
+        { "with the above [y/N]? ", "y" },
+        STEPS_END,
+    };
+    static const struct want want[] = {
+        { "fence_virtd/listener", "multicast" },
+        { "fence_virtd/backend", "libvirt" },
+        { "fence_virtd/module_path", NULL },
+        { "listeners/multicast/address", "225.0.0.12" },
+        { "listeners/multicast/family", "ipv4" },
+        { "listeners/multicast/port", "1229" },
+        { "listeners/multicast/interface", NULL },
+        { "backends/libvirt/uri", "qemu:///system" },
+        { "backends/libvirt/reboot_powers_on", "no" },
+        { "groups", NULL },
+        { NULL, NULL },
+    };
     char path[PATH_MAX];
-    struct vf_conf *conf;
 
-    path_in_tmp(path, sizeof(path), "fresh.conf");
-    if (!start(&s, path)) {
-        vft_failures++;
-        return;
-    }
-    answer(&s, "Module search path [none]: ", "");
-    expect(&s, "multicast 1.0");
-    answer(&s, "Listener module [multicast]: ", "");
-    answer(&s, "Multicast IP Address [225.0.0.12]: ", "");
-    expect(&s, "Using ipv4 as family.");
-    answer(&s, "Multicast IP Port [1229]: ", "");
-    answer(&s, "Interface [none]: ", "");
-    answer(&s, "Key File [/etc/cluster/fence_xvm.key]: ", "");
-    answer(&s, "Packet hash (none, sha1, sha256, sha512) [sha256]: ", "");
-    answer(&s, "Challenge-response auth (none, sha1, sha256, sha512) [sha256]: ", "");
-    answer(&s, "Backend module [libvirt]: ", "");
-    answer(&s, "Libvirt URI [qemu:///system]: ", "");
-    answer(&s, "Power on domains that are off when asked to reboot them [y/N]? ", "");
-    answer(&s, "Add a group [y/N]? ", "");
-    expect(&s, "=== Begin Configuration ===");
-    expect(&s, "=== End Configuration ===");
-    answer(&s, "with the above [y/N]? ", "y");
-    VFT_EQ_INT(finish(&s), 0);
+    VFT_EQ_INT(session("fresh.conf", steps, path, sizeof(path)), 0);
     VFT_EQ_INT(file_mode(path), 0600);
-    conf = load(path);
-    if (conf != NULL) {
-        VFT_EQ_STR(vf_conf_get(conf, "fence_virtd/listener", NULL), "multicast");
-        VFT_EQ_STR(vf_conf_get(conf, "fence_virtd/backend", NULL), "libvirt");
-        VFT_CHECK(vf_conf_get(conf, "fence_virtd/module_path", NULL) == NULL);
-        VFT_EQ_STR(vf_conf_get(conf, "listeners/multicast/address", NULL), "225.0.0.12");
-        VFT_EQ_STR(vf_conf_get(conf, "listeners/multicast/family", NULL), "ipv4");
-        VFT_EQ_STR(vf_conf_get(conf, "listeners/multicast/port", NULL), "1229");
-        VFT_CHECK(vf_conf_get(conf, "listeners/multicast/interface", NULL) == NULL);
-        VFT_EQ_STR(vf_conf_get(conf, "backends/libvirt/uri", NULL), "qemu:///system");
-        VFT_EQ_STR(vf_conf_get(conf, "backends/libvirt/reboot_powers_on", NULL), "no");
-        VFT_CHECK(vf_conf_block(conf, NULL, "groups") == NULL);
-    }
-    vf_conf_free(conf);
+    check_file(path, want);
     /* no temporary file left behind */
     {
         char cmd[PATH_MAX + 64];
@@ -285,96 +354,89 @@ test_fresh_defaults(void)
 static void
 test_tcp_and_group(void)
 {
-    struct session s;
+    static const struct step steps[] = {
+        { "Module search path [none]: ", "/usr/lib/vmfence" },
+        { "Listener module [multicast]: ", "tcp" },
+        { "TCP Listen IP Address [127.0.0.1]: ", "" },
+        { "TCP Listen Port [1229]: ", "70000" },
+        WAIT("Invalid port '70000'"),
+        { "TCP Listen Port [1229]: ", "1300" },
+        { "Key File [/etc/cluster/fence_xvm.key]: ", "" },
+        { "Packet hash (none, sha1, sha256, sha512) [sha256]: ", "SHA512" },
+        { "Challenge-response auth (none, sha1, sha256, sha512) [sha256]: ", "md5" },
+        WAIT("'md5' is not one of"),
+        { "Challenge-response auth (none, sha1, sha256, sha512) [sha256]: ", "sha512" },
+        { "Backend module [libvirt]: ", "cpg" },
+        { "Libvirt URI [qemu:///system]: ", "test:///default" },
+        { "VM naming/tracking mode (name or uuid) [uuid]: ", "byname" },
+        WAIT("'byname' is not one of name, uuid."),
+        { "VM naming/tracking mode (name or uuid) [uuid]: ", "" },
+        { "Add a group [y/N]? ", "y" },
+        { "Group name [group1]: ", "cluster1" },
+        { "(comma-separated): ", "10.0.0.5, bogus" },
+        WAIT("'bogus' is neither an IP address nor a vsock CID"),
+        { "(comma-separated): ", "10.0.0.5, 3" },
+        { "names and/or UUIDs (comma-separated): ", "vm1, 44179d3f-6c63-474f-a212-20c8b4b25b16" },
+        { "Add another group [y/N]? ", "n" },
+        { "with the above [y/N]? ", "yes" },
+        STEPS_END,
+    };
+    static const struct want want[] = {
+        { "fence_virtd/module_path", "/usr/lib/vmfence" },
+        { "fence_virtd/listener", "tcp" },
+        { "listeners/tcp/address", "127.0.0.1" },
+        { "listeners/tcp/port", "1300" },
+        { "listeners/tcp/hash", "sha512" },
+        { "listeners/tcp/auth", "sha512" },
+        { "backends/cpg/uri", "test:///default" },
+        { "backends/cpg/name_mode", "uuid" },
+        { "groups/group/name", "cluster1" },
+        { "groups/group/ip[1]", "10.0.0.5" },
+        { "groups/group/ip[2]", "3" },
+        { "groups/group/uuid[2]", "44179d3f-6c63-474f-a212-20c8b4b25b16" },
+        { NULL, NULL },
+    };
     char path[PATH_MAX];
-    struct vf_conf *conf;
 
-    path_in_tmp(path, sizeof(path), "tcp.conf");
-    if (!start(&s, path)) {
-        vft_failures++;
-        return;
-    }
-    answer(&s, "Module search path [none]: ", "/usr/lib/vmfence");
-    answer(&s, "Listener module [multicast]: ", "tcp");
-    answer(&s, "TCP Listen IP Address [127.0.0.1]: ", "");
-    answer(&s, "TCP Listen Port [1229]: ", "70000");
-    expect(&s, "Invalid port '70000'");
-    answer(&s, "TCP Listen Port [1229]: ", "1300");
-    answer(&s, "Key File [/etc/cluster/fence_xvm.key]: ", "");
-    answer(&s, "Packet hash (none, sha1, sha256, sha512) [sha256]: ", "SHA512");
-    answer(&s, "Challenge-response auth (none, sha1, sha256, sha512) [sha256]: ", "md5");
-    expect(&s, "'md5' is not one of");
-    answer(&s, "Challenge-response auth (none, sha1, sha256, sha512) [sha256]: ", "sha512");
-    answer(&s, "Backend module [libvirt]: ", "cpg");
-    answer(&s, "Libvirt URI [qemu:///system]: ", "test:///default");
-    answer(&s, "VM naming/tracking mode (name or uuid) [uuid]: ", "");
-    answer(&s, "Add a group [y/N]? ", "y");
-    answer(&s, "Group name [group1]: ", "cluster1");
-    answer(&s, "(comma-separated): ", "10.0.0.5, bogus");
-    expect(&s, "'bogus' is neither an IP address nor a vsock CID");
-    answer(&s, "(comma-separated): ", "10.0.0.5, 3");
-    answer(&s, "names and/or UUIDs (comma-separated): ", "vm1, 44179d3f-6c63-474f-a212-20c8b4b25b16");
-    answer(&s, "Add another group [y/N]? ", "n");
-    answer(&s, "with the above [y/N]? ", "yes");
-    VFT_EQ_INT(finish(&s), 0);
-    conf = load(path);
-    if (conf != NULL) {
-        VFT_EQ_STR(vf_conf_get(conf, "fence_virtd/module_path", NULL), "/usr/lib/vmfence");
-        VFT_EQ_STR(vf_conf_get(conf, "fence_virtd/listener", NULL), "tcp");
-        VFT_EQ_STR(vf_conf_get(conf, "listeners/tcp/address", NULL), "127.0.0.1");
-        VFT_EQ_STR(vf_conf_get(conf, "listeners/tcp/port", NULL), "1300");
-        VFT_EQ_STR(vf_conf_get(conf, "listeners/tcp/hash", NULL), "sha512");
-        VFT_EQ_STR(vf_conf_get(conf, "listeners/tcp/auth", NULL), "sha512");
-        VFT_EQ_STR(vf_conf_get(conf, "backends/cpg/uri", NULL), "test:///default");
-        VFT_EQ_STR(vf_conf_get(conf, "backends/cpg/name_mode", NULL), "uuid");
-        VFT_EQ_STR(vf_conf_get(conf, "groups/group/name", NULL), "cluster1");
-        VFT_EQ_STR(vf_conf_get(conf, "groups/group/ip[1]", NULL), "10.0.0.5");
-        VFT_EQ_STR(vf_conf_get(conf, "groups/group/ip[2]", NULL), "3");
-        VFT_EQ_STR(vf_conf_get(conf, "groups/group/uuid[2]", NULL),
-                   "44179d3f-6c63-474f-a212-20c8b4b25b16");
-    }
-    vf_conf_free(conf);
+    VFT_EQ_INT(session("tcp.conf", steps, path, sizeof(path)), 0);
+    check_file(path, want);
 }
 
 /* serial: the URI answer is saved (D12); vsock in the same listener list */
 static void
 test_serial_vsock(void)
 {
-    struct session s;
+    static const struct step steps[] = {
+        KEEP_MODULE_PATH,
+        { "Listener module [multicast]: ", "serial, vsock" },
+        { "Libvirt URI [qemu:///system]: ", "qemu:///session" },
+        { "Socket directory [none]: ", "/run/fence" },
+        { "Mode (serial or vmchannel) [serial]: ", "vmchannel" },
+        { "vsock Listen Port [1229]: ", "1231" },
+        { "Key File [/etc/cluster/fence_xvm.key]: ", "none" },
+        { "[sha256]: ", "" },
+        { "[sha256]: ", "" },
+        { "Backend module [libvirt]: ", "" },
+        { "Libvirt URI [qemu:///system]: ", "" },
+        { "[y/N]? ", "y" },
+        { "Add a group [y/N]? ", "" },
+        { "with the above [y/N]? ", "y" },
+        STEPS_END,
+    };
+    static const struct want want[] = {
+        { "fence_virtd/listener", "serial,vsock" },
+        { "listeners/serial/uri", "qemu:///session" },
+        { "listeners/serial/path", "/run/fence" },
+        { "listeners/serial/mode", "vmchannel" },
+        { "listeners/vsock/port", "1231" },
+        { "listeners/vsock/key_file", NULL },
+        { "backends/libvirt/reboot_powers_on", "yes" },
+        { NULL, NULL },
+    };
     char path[PATH_MAX];
-    struct vf_conf *conf;
 
-    path_in_tmp(path, sizeof(path), "serial.conf");
-    if (!start(&s, path)) {
-        vft_failures++;
-        return;
-    }
-    answer(&s, "Module search path [none]: ", "");
-    answer(&s, "Listener module [multicast]: ", "serial, vsock");
-    answer(&s, "Libvirt URI [qemu:///system]: ", "qemu:///session");
-    answer(&s, "Socket directory [none]: ", "/run/fence");
-    answer(&s, "Mode (serial or vmchannel) [serial]: ", "vmchannel");
-    answer(&s, "vsock Listen Port [1229]: ", "1231");
-    answer(&s, "Key File [/etc/cluster/fence_xvm.key]: ", "none");
-    answer(&s, "[sha256]: ", "");
-    answer(&s, "[sha256]: ", "");
-    answer(&s, "Backend module [libvirt]: ", "");
-    answer(&s, "Libvirt URI [qemu:///system]: ", "");
-    answer(&s, "[y/N]? ", "y");
-    answer(&s, "Add a group [y/N]? ", "");
-    answer(&s, "with the above [y/N]? ", "y");
-    VFT_EQ_INT(finish(&s), 0);
-    conf = load(path);
-    if (conf != NULL) {
-        VFT_EQ_STR(vf_conf_get(conf, "fence_virtd/listener", NULL), "serial,vsock");
-        VFT_EQ_STR(vf_conf_get(conf, "listeners/serial/uri", NULL), "qemu:///session");
-        VFT_EQ_STR(vf_conf_get(conf, "listeners/serial/path", NULL), "/run/fence");
-        VFT_EQ_STR(vf_conf_get(conf, "listeners/serial/mode", NULL), "vmchannel");
-        VFT_EQ_STR(vf_conf_get(conf, "listeners/vsock/port", NULL), "1231");
-        VFT_CHECK(vf_conf_get(conf, "listeners/vsock/key_file", NULL) == NULL);
-        VFT_EQ_STR(vf_conf_get(conf, "backends/libvirt/reboot_powers_on", NULL), "yes");
-    }
-    vf_conf_free(conf);
+    VFT_EQ_INT(session("serial.conf", steps, path, sizeof(path)), 0);
+    check_file(path, want);
 }
 
 /* An existing file: defaults come from it, comments and order are kept. */
@@ -411,37 +473,31 @@ test_existing_keeps_comments(void)
         "\t}\n"
         "}\n"
         "# end of file\n";
-    struct session s;
+    static const struct step steps[] = {
+        KEEP_MODULE_PATH,
+        { "Listener module [multicast]: ", "" },
+        { "Multicast IP Address [225.0.0.99]: ", "" },
+        { "Multicast IP Port [1300]: ", "" },
+        { "Interface [none]: ", "nosuchif0" },
+        WAIT("Interface 'nosuchif0' does not exist"),
+        { "Use this value anyway [y/N]? ", "" },
+        { "Interface [none]: ", "lo" },
+        KEY_DEFAULTS,
+        LIBVIRT_DEFAULTS("test:///default"),
+        WAIT("'cluster1': 1 requester(s), 1 domain(s)"),
+        { "Keep the existing groups [Y/n]? ", "" },
+        { "Add a group [y/N]? ", "" },
+        WAIT("warning: unknown key 'local_note' in listeners/multicast"),
+        { "with the above [y/N]? ", "y" },
+        STEPS_END,
+    };
     char path[PATH_MAX];
     char *text;
 
     path_in_tmp(path, sizeof(path), "existing.conf");
     write_file(path, orig);
     chmod(path, 0644);
-    if (!start(&s, path)) {
-        vft_failures++;
-        return;
-    }
-    answer(&s, "Module search path [none]: ", "");
-    answer(&s, "Listener module [multicast]: ", "");
-    answer(&s, "Multicast IP Address [225.0.0.99]: ", "");
-    answer(&s, "Multicast IP Port [1300]: ", "");
-    answer(&s, "Interface [none]: ", "nosuchif0");
-    expect(&s, "Interface 'nosuchif0' does not exist");
-    answer(&s, "Use this value anyway [y/N]? ", "");
-    answer(&s, "Interface [none]: ", "lo");
-    answer(&s, "Key File [/etc/cluster/fence_xvm.key]: ", "");
-    answer(&s, "[sha256]: ", "");
-    answer(&s, "[sha256]: ", "");
-    answer(&s, "Backend module [libvirt]: ", "");
-    answer(&s, "Libvirt URI [test:///default]: ", "");
-    answer(&s, "[y/N]? ", "");
-    expect(&s, "'cluster1': 1 requester(s), 1 domain(s)");
-    answer(&s, "Keep the existing groups [Y/n]? ", "");
-    answer(&s, "Add a group [y/N]? ", "");
-    expect(&s, "warning: unknown key 'local_note' in listeners/multicast");
-    answer(&s, "with the above [y/N]? ", "y");
-    VFT_EQ_INT(finish(&s), 0);
+    VFT_EQ_INT(session("existing.conf", steps, path, sizeof(path)), 0);
     VFT_EQ_INT(file_mode(path), 0600);
     text = slurp(path);
     if (text != NULL) {
@@ -537,6 +593,17 @@ test_eof_declines(void)
 static void
 test_unparsable(void)
 {
+    static const struct step scratch[] = {
+        { "Start from scratch [y/N]? ", "y" },
+        KEEP_MODULE_PATH,
+        { "Listener module [multicast]: ", "vsock" },
+        { "vsock Listen Port [1229]: ", "" },
+        KEY_DEFAULTS,
+        LIBVIRT_DEFAULTS("qemu:///system"),
+        { "Add a group [y/N]? ", "" },
+        { "with the above [y/N]? ", "y" },
+        STEPS_END,
+    };
     struct session s;
     char path[PATH_MAX];
     char *text;
@@ -555,23 +622,7 @@ test_unparsable(void)
     free(text);
 
     /* yes: a fresh configuration replaces it */
-    if (!start(&s, path)) {
-        vft_failures++;
-        return;
-    }
-    answer(&s, "Start from scratch [y/N]? ", "y");
-    answer(&s, "Module search path [none]: ", "");
-    answer(&s, "Listener module [multicast]: ", "vsock");
-    answer(&s, "vsock Listen Port [1229]: ", "");
-    answer(&s, "Key File [/etc/cluster/fence_xvm.key]: ", "");
-    answer(&s, "[sha256]: ", "");
-    answer(&s, "[sha256]: ", "");
-    answer(&s, "Backend module [libvirt]: ", "");
-    answer(&s, "Libvirt URI [qemu:///system]: ", "");
-    answer(&s, "[y/N]? ", "");
-    answer(&s, "Add a group [y/N]? ", "");
-    answer(&s, "with the above [y/N]? ", "y");
-    VFT_EQ_INT(finish(&s), 0);
+    VFT_EQ_INT(session("broken.conf", scratch, path, sizeof(path)), 0);
     {
         struct vf_conf *conf = load(path);
 

@@ -5,7 +5,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "config.h"
+#include "conftree.h"
 #include "groups.h"
 #include "vftest.h"
 

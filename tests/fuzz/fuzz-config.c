@@ -1,9 +1,10 @@
-// VF_FUZZ_SOURCES: daemon/config.c daemon/confcheck.c daemon/confcheck-security.c
+// VF_FUZZ_SOURCES: daemon/conftree.c daemon/conftree-parse.c daemon/conftree-write.c daemon/confcheck.c daemon/confcheck-keys.c daemon/confcheck-util.c daemon/confcheck-security.c daemon/plugin.c daemon/tests/conf-plugins.c daemon/listeners/common.c lib/log.c lib/key.c lib/io.c lib/wire.c
 // VF_FUZZ_PKGS:
 /*
  * vmfence - tests/fuzz/fuzz-config.c: libFuzzer target for the
  * fence_virt.conf parser, writer, query API and checker
- * (daemon/config.c, daemon/confcheck.c).
+ * (daemon/conftree*.c, daemon/confcheck*.c), the checker with the built-in
+ * plugins' real settings schemas (daemon/tests/conf-plugins.c: fake ops).
  *
  * Invariants checked on every input that parses:
  *   - the writer's output parses again, and writing that gives the same
@@ -13,13 +14,15 @@
  * tests/fuzz/run-fuzz.sh; the seed corpus is tests/fuzz/corpus/config/.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "conftree.h"
 #include "confcheck.h"
+#include "registry.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -51,6 +54,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         "fence_virtd/listener", "listeners/multicast/port", "groups/group[1]/ip",
         "groups/group[@x]/uuid[2]", "a/b/c", "@key", "x[", "",
     };
+    static bool registered;
     struct vf_conf *c1 = NULL, *c2 = NULL;
     char err[512];
     char *w1, *w2;
@@ -59,6 +63,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FILE *devnull;
     int r;
 
+    if (!registered) {
+        FUZZ_ASSERT(vf_registry_init(NULL) == 0);
+        registered = true;
+    }
     err[0] = '\0';
     r = vf_conf_parse_buffer("fuzz.conf", (const char *)data, size, &c1, err, sizeof(err));
     if (r != 0) {

@@ -123,9 +123,16 @@ EOF
     chmod 600 "$TMP/$impl.conf"
     stdbuf -oL -eL "$bin" -F -f "$TMP/$impl.conf" -p "$TMP/$impl.pid" >"$TMP/$impl.log" 2>&1 &
     DPID=$!
+    # listening, and connected to the hypervisor: the reference connects
+    # before it listens; vmfence listens after 2 s at most and connects in the
+    # background (a 10,000-domain test driver file can take longer to load on
+    # a busy machine), so wait for its "connected" line too
     for _ in $(seq 1 600); do
         kill -0 "$DPID" 2>/dev/null || { DPID=; tail -5 "$TMP/$impl.log" >&2; return 1; }
-        ss -Hltn "sport = :$PORT" | grep -q . && return 0
+        if ss -Hltn "sport = :$PORT" | grep -q . &&
+            { [ "$impl" = ref ] || grep -q "libvirt: connected to" "$TMP/$impl.log"; }; then
+            return 0
+        fi
         sleep 0.1
     done
     stop_daemon

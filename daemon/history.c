@@ -404,8 +404,15 @@ vf_history_siblings(struct vf_history *h, uint64_t token, int64_t now_ms)
     return r;
 }
 
-void
-vf_history_opened(struct vf_history *h, uint64_t token)
+/* What settles an entry: opened, complete or released. */
+enum hist_settle {
+    HS_OPENED,
+    HS_COMPLETE,
+    HS_RELEASE,
+};
+
+static void
+settle(struct vf_history *h, uint64_t token, enum hist_settle what, int64_t now_ms)
 {
     struct hist_entry *e = NULL;
 
@@ -414,23 +421,13 @@ vf_history_opened(struct vf_history *h, uint64_t token)
     }
     pthread_mutex_lock(&h->lock);
     e = find_token(h, token);
-    if (e != NULL) {
+    if (e == NULL) {
+        /* gone already (evicted or released) */
+    } else if (what == HS_OPENED) {
         e->opened = true;
-    }
-    pthread_mutex_unlock(&h->lock);
-}
-
-void
-vf_history_complete(struct vf_history *h, uint64_t token, int64_t now_ms)
-{
-    struct hist_entry *e = NULL;
-
-    if (h == NULL) {
-        return;
-    }
-    pthread_mutex_lock(&h->lock);
-    e = find_token(h, token);
-    if (e != NULL && e->in_progress) {
+    } else if (what == HS_RELEASE) {
+        slot_forget(h, slot_index(h, e));
+    } else if (e->in_progress) {
         e->in_progress = false;
         e->tentative = false;
         e->done_ms = now_ms;
@@ -440,19 +437,21 @@ vf_history_complete(struct vf_history *h, uint64_t token, int64_t now_ms)
 }
 
 void
+vf_history_opened(struct vf_history *h, uint64_t token)
+{
+    settle(h, token, HS_OPENED, 0);
+}
+
+void
+vf_history_complete(struct vf_history *h, uint64_t token, int64_t now_ms)
+{
+    settle(h, token, HS_COMPLETE, now_ms);
+}
+
+void
 vf_history_release(struct vf_history *h, uint64_t token)
 {
-    struct hist_entry *e = NULL;
-
-    if (h == NULL) {
-        return;
-    }
-    pthread_mutex_lock(&h->lock);
-    e = find_token(h, token);
-    if (e != NULL) {
-        slot_forget(h, slot_index(h, e));
-    }
-    pthread_mutex_unlock(&h->lock);
+    settle(h, token, HS_RELEASE, 0);
 }
 
 unsigned int

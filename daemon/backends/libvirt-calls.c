@@ -10,6 +10,10 @@
  * call returns every new request fails at once with -EHOSTDOWN instead of
  * queueing behind it.  An abandoned off/reboot may still complete later;
  * it was reported as failed, which is the safe direction for fencing.
+ *
+ * A status the lifecycle events can answer (libvirt-cache.c) makes no call
+ * and stays on the caller's thread; off/on/reboot mark their target stale
+ * in that cache before and after they run, and have it looked up again.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -77,11 +81,21 @@ lv_job_unref(struct lv_job *job)
     free(job);
 }
 
+/* Is @op a power operation (its target's cached status is stale around it)? */
+static bool
+lv_op_powers(enum lv_op op)
+{
+    return op == LV_OP_OFF || op == LV_OP_ON || op == LV_OP_REBOOT;
+}
+
 static void
 lv_job_exec(struct lv_job *job)
 {
     struct lv_backend *be = job->be;
 
+    if (lv_op_powers(job->op)) {
+        lv_cache_mark_target(be, job->target);
+    }
     switch (job->op) {
     case LV_OP_LOOKUP:
         job->r = lv_do_lookup(be, job->target, job->flags, &job->info, job->deadline_ms);
@@ -104,6 +118,15 @@ lv_job_exec(struct lv_job *job)
     case LV_OP_MONITOR:
         job->r = lv_do_monitor(be, job->deadline_ms);
         break;
+    }
+    if (job->r == 0 || job->r == -ENOENT) {
+        lv_cache_alive(be);
+    }
+    if (lv_op_powers(job->op)) {
+        /* its events may have been resolved before it ended: stale again
+         * until a lookup that starts now */
+        lv_cache_mark_target(be, job->target);
+        lv_watch_refresh(be, job->target);
     }
 }
 
@@ -323,11 +346,19 @@ lv_reboot(void *priv, const char *target, unsigned int flags, int64_t deadline_m
     return lv_call(priv, LV_OP_REBOOT, target, flags, deadline_ms);
 }
 
+/* status: from the lifecycle events when they can be trusted (libvirt-cache.c), else a call */
 int
 lv_status(void *priv, const char *target, unsigned int flags, bool *ret_on, int64_t deadline_ms)
 {
     struct lv_job *job = NULL;
-    int r = lv_job_run(priv, LV_OP_STATUS, target, flags, deadline_ms, &job);
+    int r = lv_cache_status(priv, target, flags, ret_on);
+
+    if (r == 0) {
+        vf_dbg(1, "libvirt backend: status of '%s' from lifecycle events: %s", target,
+               *ret_on ? "on" : "off");
+        return 0;
+    }
+    r = lv_job_run(priv, LV_OP_STATUS, target, flags, deadline_ms, &job);
 
     if (r == 0) {
         *ret_on = job->on;

@@ -32,6 +32,7 @@ lv_be_unref(struct lv_backend *be)
     pthread_cond_destroy(&be->watch_cond);
     pthread_mutex_destroy(&be->watch_lock);
     pthread_mutex_destroy(&be->lock);
+    lv_cache_fini(be);
     free(be->evregs);
     free(be);
 }
@@ -124,6 +125,9 @@ lv_apply_conf(struct lv_backend *be, struct lv_conf *c)
     be->reboot_powers_on = c->reboot_powers_on;
     pthread_mutex_unlock(&be->lock);
     nu = NULL;
+    /* other URIs: statuses take the bounded call until a resync with them */
+    lv_cache_invalidate(be);
+    lv_watch_kick(be);
     for (i = 0; i < n_old; i++) {
         if (old[i] != NULL) {
             vf_log(LOG_INFO,

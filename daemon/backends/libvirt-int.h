@@ -12,6 +12,7 @@
  *   libvirt-calls.c   bounded calls: each op in a workq thread, abandoned
  *                     at its deadline
  *   libvirt-watch.c   watch / unwatch: lifecycle events and resyncs
+ *   libvirt-cache.c   status answered from those events (per domain)
  */
 #ifndef VF_LIBVIRT_INT_H
 #define VF_LIBVIRT_INT_H
@@ -35,10 +36,12 @@
 #define LV_INIT_WAIT_MS       2000
 #define LV_FINI_WAIT_MS       2000
 #define LV_FINI_MIN_MS        200     /* idle queue threads always get this to exit */
+#define LV_CACHE_FRESH_MS     1000    /* cached statuses need a libvirt answer this recent */
 
 struct vf_workq;
 struct lv_watcher;
 struct lv_evreg;
+struct lv_cache;
 
 /* One configured URI: a handle on its shared connection. */
 struct lv_uri {
@@ -68,6 +71,11 @@ struct lv_backend {
     struct vf_workq *watchq;        /* one thread: events in order */
     struct lv_evreg *evregs;        /* lifecycle registrations (watchq thread) */
     size_t n_evregs;
+    bool regs_complete;             /* watchq thread: every URI connected and registered */
+    atomic_bool watch_final;        /* fini: the next SYNC drops every registration */
+    /* status from events (libvirt-cache.c) */
+    struct lv_cache *cache;
+    int cache_fresh_ms;             /* LV_CACHE_FRESH_MS; 0: never answer from the cache */
 };
 
 /* Parsed configuration. */
@@ -192,5 +200,24 @@ void lv_watch_fini(struct lv_backend *be, int64_t deadline_ms);
 extern const struct vf_virt_events lv_uri_events;
 int lv_watch(void *priv, vf_domain_event_cb cb, void *arg);
 void lv_unwatch(void *priv, vf_domain_event_cb cb, void *arg);
+
+/* libvirt-cache.c */
+int lv_cache_init(struct lv_backend *be);
+void lv_cache_fini(struct lv_backend *be);
+void lv_cache_alive(struct lv_backend *be);
+void lv_cache_invalidate(struct lv_backend *be);
+uint64_t lv_cache_seq(struct lv_backend *be);
+void lv_cache_mark_uuid(struct lv_backend *be, const char *uuid);
+void lv_cache_mark_target(struct lv_backend *be, const char *target);
+void lv_cache_put(struct lv_backend *be, uint64_t seq, const struct vf_domain_info *dom,
+                  bool gone);
+int lv_cache_fill(struct lv_backend *be, uint64_t seq, const struct vf_domain_info *all,
+                  size_t n, bool complete);
+int lv_cache_status(struct lv_backend *be, const char *target, unsigned int flags,
+                    bool *ret_on);
+
+/* libvirt-watch.c: the cache's side */
+void lv_watch_refresh(struct lv_backend *be, const char *target);
+void lv_watch_kick(struct lv_backend *be);
 
 #endif

@@ -56,57 +56,36 @@ lv_target_done(struct lv_target *t)
     lv_snap_done(&t->snap);
 }
 
-/* Destroy @d (running or otherwise not shut off) and confirm it is off. */
+/*
+ * Power @d off (destroy; running or otherwise not shut off) or, @want_off
+ * false, on (start; persistent @d only) and confirm the new state.
+ */
 static int
-lv_destroy_confirmed(const struct lv_dom *d, int64_t deadline_ms)
+lv_power_confirmed(const struct lv_dom *d, bool want_off, int64_t deadline_ms)
 {
+    const char *doing = want_off ? "destroying" : "starting";
     char msg[512];
     int r, state = VIR_DOMAIN_NOSTATE;
 
-    vf_log(LOG_NOTICE, "libvirt backend: destroying domain '%s' (%s) on '%s'",
-           d->name, d->uuid, d->ref->uri);
-    if (virDomainDestroy(d->dom) < 0) {
+    vf_log(LOG_NOTICE, "libvirt backend: %s domain '%s' (%s) on '%s'",
+           doing, d->name, d->uuid, d->ref->uri);
+    if ((want_off ? virDomainDestroy(d->dom) : virDomainCreate(d->dom)) < 0) {
         r = lv_error(d->ref, msg, sizeof(msg));
-        if (r == -ENOENT) {
+        if (r == -ENOENT && want_off) {
             return 0;               /* a transient domain vanished meanwhile */
         }
-        if (r == -EIO && lv_get_state(d, &state) == 0 && state == VIR_DOMAIN_SHUTOFF) {
-            return 0;               /* raced with another power-off */
+        if (r == -EIO && lv_get_state(d, &state) == 0 &&
+            (state == VIR_DOMAIN_SHUTOFF) == want_off) {
+            return 0;               /* raced with another power-off / power-on */
         }
-        vf_log(LOG_ERR, "libvirt backend: destroying domain '%s' on '%s' failed: %s",
-               d->name, d->ref->uri, msg);
-        return r;
+        vf_log(LOG_ERR, "libvirt backend: %s domain '%s' on '%s' failed: %s",
+               doing, d->name, d->ref->uri, msg);
+        return r == -ENOENT ? -EIO : r;     /* start: the definition vanished */
     }
-    r = lv_wait_state(d, true, deadline_ms);
+    r = lv_wait_state(d, want_off, deadline_ms);
     if (r == 0) {
-        vf_log(LOG_NOTICE, "libvirt backend: domain '%s' (%s) on '%s' is off",
-               d->name, d->uuid, d->ref->uri);
-    }
-    return r;
-}
-
-/* Start persistent @d and confirm it runs. */
-static int
-lv_create_confirmed(const struct lv_dom *d, int64_t deadline_ms)
-{
-    char msg[512];
-    int r, state = VIR_DOMAIN_NOSTATE;
-
-    vf_log(LOG_NOTICE, "libvirt backend: starting domain '%s' (%s) on '%s'",
-           d->name, d->uuid, d->ref->uri);
-    if (virDomainCreate(d->dom) < 0) {
-        r = lv_error(d->ref, msg, sizeof(msg));
-        if (r == -EIO && lv_get_state(d, &state) == 0 && state != VIR_DOMAIN_SHUTOFF) {
-            return 0;               /* raced with another power-on */
-        }
-        vf_log(LOG_ERR, "libvirt backend: starting domain '%s' on '%s' failed: %s",
-               d->name, d->ref->uri, msg);
-        return r == -ENOENT ? -EIO : r;
-    }
-    r = lv_wait_state(d, false, deadline_ms);
-    if (r == 0) {
-        vf_log(LOG_NOTICE, "libvirt backend: domain '%s' (%s) on '%s' is running",
-               d->name, d->uuid, d->ref->uri);
+        vf_log(LOG_NOTICE, "libvirt backend: domain '%s' (%s) on '%s' is %s",
+               d->name, d->uuid, d->ref->uri, want_off ? "off" : "running");
     }
     return r;
 }
@@ -181,7 +160,7 @@ lv_do_off(struct lv_backend *be, const char *target, unsigned int flags, int64_t
                    t.m.d[i].name, t.m.d[i].uuid, t.m.d[i].ref->uri);
             continue;
         }
-        r = lv_destroy_confirmed(&t.m.d[i], deadline_ms);
+        r = lv_power_confirmed(&t.m.d[i], true, deadline_ms);
         if (r < 0 && first == 0) {
             first = r;
         } else if (r == 0) {
@@ -203,6 +182,41 @@ out:
 }
 
 /*
+ * Is @target on?  What on and status share: a copy that is on answers
+ * (also with a URI down: the domain IS on).  Otherwise "off" needs every
+ * copy certainly off: @r (the error reading a state) fails, so do no copy
+ * left (-ENOENT) and a URI that did not answer (-EHOSTDOWN, logged with
+ * @op: a copy may run there).
+ * \return 1 on (*ret_p: that copy), 0 off (*ret_p: the primary copy, see
+ *         lv_match_primary and @want_persistent), or a negative errno
+ */
+static int
+lv_target_on(const struct lv_target *t, int r, const char *op, const char *target,
+             bool want_persistent, size_t *ret_p)
+{
+    char down[1024];
+    size_t p = lv_match_primary(&t->m, t->states, want_persistent);
+
+    *ret_p = p;
+    if (lv_state_on(t->states[p])) {
+        return 1;
+    }
+    if (r < 0) {
+        return r;
+    }
+    if (lv_all_gone(&t->m, t->states)) {
+        return -ENOENT;
+    }
+    if (t->m.incomplete) {
+        vf_log(LOG_ERR, "libvirt backend: %s '%s': off where it could be checked, but URI(s) %s "
+               "did not answer (it may run there)", op, target,
+               lv_unanswered_text(&t->snap, t->m.unanswered, down, sizeof(down)));
+        return -EHOSTDOWN;
+    }
+    return 0;
+}
+
+/*
  * on: a copy already running on any URI is success (also with a URI
  * down: the domain IS on, which is what the admin asked for).  Starting a
  * copy needs an answer from every URI: a copy may run on one that did not
@@ -212,7 +226,6 @@ int
 lv_do_on(struct lv_backend *be, const char *target, unsigned int flags, int64_t deadline_ms)
 {
     struct lv_target t;
-    char down[1024];
     size_t p;
     int r;
 
@@ -220,25 +233,14 @@ lv_do_on(struct lv_backend *be, const char *target, unsigned int flags, int64_t 
     if (t.states == NULL) {
         goto out;
     }
-    p = lv_match_primary(&t.m, t.states, true);
-    if (lv_state_on(t.states[p])) {
+    r = lv_target_on(&t, r, "not starting", target, true, &p);
+    if (r == 1) {
         vf_log(LOG_INFO, "libvirt backend: domain '%s' (%s) on '%s' is already on (%s)",
                t.m.d[p].name, t.m.d[p].uuid, t.m.d[p].ref->uri, lv_state_text(t.states[p]));
         r = 0;
         goto out;
     }
     if (r < 0) {
-        goto out;
-    }
-    if (lv_all_gone(&t.m, t.states)) {
-        r = -ENOENT;
-        goto out;
-    }
-    if (t.m.incomplete) {
-        /* starting it here could run a second copy next to one on a URI that is down */
-        vf_log(LOG_ERR, "libvirt backend: not starting '%s': URI(s) %s did not answer (it may run "
-               "there)", target, lv_unanswered_text(&t.snap, t.m.unanswered, down, sizeof(down)));
-        r = -EHOSTDOWN;
         goto out;
     }
     if (virDomainIsPersistent(t.m.d[p].dom) != 1) {
@@ -248,7 +250,7 @@ lv_do_on(struct lv_backend *be, const char *target, unsigned int flags, int64_t 
         r = -EOPNOTSUPP;
         goto out;
     }
-    r = lv_create_confirmed(&t.m.d[p], deadline_ms);
+    r = lv_power_confirmed(&t.m.d[p], false, deadline_ms);
 out:
     lv_target_done(&t);
     return r;
@@ -311,7 +313,7 @@ lv_reboot_unconfirmed(const struct lv_snap *snap, const struct lv_match *m, cons
 
     for (i = 0; i < m->n; i++) {
         if (lv_state_on(states[i])) {
-            (void)lv_destroy_confirmed(&m->d[i], deadline_ms);
+            (void)lv_power_confirmed(&m->d[i], true, deadline_ms);
         }
     }
     vf_log(LOG_ERR,
@@ -338,14 +340,14 @@ lv_reboot_cycle(const struct lv_match *m, const int *states, size_t p, int64_t d
 
     for (i = 0; i < m->n; i++) {
         if (lv_state_on(states[i])) {
-            r = lv_destroy_confirmed(&m->d[i], deadline_ms);
+            r = lv_power_confirmed(&m->d[i], true, deadline_ms);
         }
         if (r < 0) {
             goto out;               /* not confirmed off: no success, no restart */
         }
     }
     if (persistent) {
-        r = lv_create_confirmed(d, deadline_ms);
+        r = lv_power_confirmed(d, false, deadline_ms);
     } else {
         r = xml != NULL ? lv_recreate_confirmed(d, xml, deadline_ms) : -EIO;
     }
@@ -408,7 +410,7 @@ lv_do_reboot(struct lv_backend *be, const char *target, unsigned int flags, int6
         vf_log(LOG_INFO, "libvirt backend: '%s' is off; left off (reboot_powers_on = no)",
                d->name);
     } else {
-        r = virDomainIsPersistent(d->dom) == 1 ? lv_create_confirmed(d, deadline_ms) :
+        r = virDomainIsPersistent(d->dom) == 1 ? lv_power_confirmed(d, false, deadline_ms) :
             -EOPNOTSUPP;
     }
 out:
@@ -430,7 +432,6 @@ int
 lv_do_status(struct lv_backend *be, const char *target, unsigned int flags, bool *ret_on, int64_t deadline_ms)
 {
     struct lv_target t;
-    char down[1024];
     size_t p;
     int r;
 
@@ -438,30 +439,13 @@ lv_do_status(struct lv_backend *be, const char *target, unsigned int flags, bool
     if (t.states == NULL) {
         goto out;
     }
-    p = lv_match_primary(&t.m, t.states, false);
-    if (lv_state_on(t.states[p])) {
-        vf_dbg(1, "libvirt backend: domain '%s' (%s) on '%s' is %s",
-               t.m.d[p].name, t.m.d[p].uuid, t.m.d[p].ref->uri, lv_state_text(t.states[p]));
-        *ret_on = true;
+    r = lv_target_on(&t, r, "status unknown of", target, false, &p);
+    if (r >= 0) {
+        vf_dbg(1, "libvirt backend: domain '%s' (%s) on '%s' is %s", t.m.d[p].name,
+               t.m.d[p].uuid, t.m.d[p].ref->uri, lv_state_text(t.states[p]));
+        *ret_on = r == 1;
         r = 0;
-        goto out;
     }
-    if (r < 0) {
-        goto out;
-    }
-    if (lv_all_gone(&t.m, t.states)) {
-        r = -ENOENT;
-        goto out;
-    }
-    if (t.m.incomplete) {
-        vf_log(LOG_ERR, "libvirt backend: '%s' is off where it could be checked, but URI(s) %s "
-               "did not answer (it may run there); status unknown", target,
-               lv_unanswered_text(&t.snap, t.m.unanswered, down, sizeof(down)));
-        r = -EHOSTDOWN;
-        goto out;
-    }
-    vf_dbg(1, "libvirt backend: domain '%s' (%s) is shut off", t.m.d[p].name, t.m.d[p].uuid);
-    *ret_on = false;
 out:
     lv_target_done(&t);
     return r;

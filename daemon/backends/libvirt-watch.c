@@ -13,11 +13,17 @@
  * connections and every domain is reported (a resync), so a watcher never
  * keeps the picture of before a disconnect.
  *
+ * The registrations are kept whether or not somebody watches: what the
+ * events and resyncs learn also feeds the status cache (libvirt-cache.c),
+ * which a URI going down or up, a dropped event or a failed resync makes
+ * invalid until the next clean resync.
+ *
  * The watchers are called with watch_lock held: once unwatch() has
  * returned, its callback never runs again.  A callback must not block and
  * must not call watch or unwatch.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,6 +40,8 @@
 #define LV_WATCH_CALL_MS    10000       /* a lookup or list for the watchers */
 #define LV_WATCH_IDLE_MS    30000
 #define LV_WATCH_SYNC_MS    2000        /* watch() waits for its registrations */
+#define LV_WATCH_TRIM_DOMAINS 1000      /* resyncs this long give memory back */
+#define LV_WATCH_DROP_MS    500         /* fini waits this long for the deregistrations */
 
 struct lv_watcher {
     vf_domain_event_cb cb;
@@ -59,9 +67,17 @@ struct lv_witem {
     enum lv_witem_kind kind;
     bool resync;                    /* SYNC: report every domain afterwards */
     uint64_t gen;                   /* SYNC: its number (be->sync_queued) */
-    char uuid[VIR_UUID_STRING_BUFLEN];
+    char uuid[VIR_UUID_STRING_BUFLEN];     /* EVENT: empty: look @name up (a refresh) */
     char name[256];
 };
+
+/* Events may have been lost: resync at the next item; no cached status meanwhile. */
+static void
+lv_resync_due(struct lv_backend *be)
+{
+    atomic_store(&be->resync_due, true);
+    lv_cache_invalidate(be);
+}
 
 /* ---- telling the watchers -------------------------------------------------- */
 
@@ -70,6 +86,9 @@ lv_notify(struct lv_backend *be, const struct vf_domain_info *dom, bool gone)
 {
     struct lv_watcher *w;
 
+    if (!atomic_load(&be->watching)) {
+        return;
+    }
     pthread_mutex_lock(&be->watch_lock);
     for (w = be->watchers; w != NULL; w = w->next) {
         w->cb(w->arg, dom, gone);
@@ -83,17 +102,33 @@ lv_watch_resync(struct lv_backend *be)
 {
     struct vf_domain_info *all = NULL;
     size_t i, n = 0;
-    int r = lv_do_list(be, &all, &n, vf_now_ms() + LV_WATCH_CALL_MS);
+    /* the cache answers with ONE configured URI only: with several, a
+     * UUID's copies may have different names there, and a status by name
+     * resolves the name (lv_resolve), while the cache merges by UUID */
+    bool complete = be->regs_complete && be->n_evregs == 1;
+    uint64_t seq = lv_cache_seq(be);
+    int r;
 
+    if (!complete && !atomic_load(&be->watching)) {
+        return 0;                   /* nobody to tell, and the cache stays invalid */
+    }
+    r = lv_do_list(be, &all, &n, vf_now_ms() + LV_WATCH_CALL_MS);
     if (r < 0) {
         vf_dbg(1, "libvirt backend: resync for the watchers failed: %s", strerror(-r));
         return r;
+    }
+    lv_cache_alive(be);
+    if (lv_cache_fill(be, seq, all, n, complete) == -EAGAIN) {
+        lv_watch_kick(be);          /* a domain changed meanwhile: list again */
     }
     vf_dbg(1, "libvirt backend: resync: %zu domain(s) reported to the watchers", n);
     for (i = 0; i < n; i++) {
         lv_notify(be, &all[i], false);
     }
     free(all);
+    if (n >= LV_WATCH_TRIM_DOMAINS) {
+        (void)malloc_trim(0);       /* this thread's arena keeps a big list's memory */
+    }
     return 0;
 }
 
@@ -102,13 +137,24 @@ static int
 lv_watch_event(struct lv_backend *be, const char *uuid, const char *name)
 {
     struct vf_domain_info info = { .state = VF_STATE_SHUTOFF };
-    int r = lv_do_lookup(be, uuid, VF_BE_BY_UUID, &info, vf_now_ms() + LV_WATCH_CALL_MS);
+    uint64_t seq = lv_cache_seq(be);
+    bool refresh = uuid[0] == '\0';
+    int r = lv_do_lookup(be, refresh ? name : uuid, refresh ? 0 : VF_BE_BY_UUID, &info,
+                         vf_now_ms() + LV_WATCH_CALL_MS);
 
+    if (r == 0 || r == -ENOENT) {
+        lv_cache_alive(be);
+    }
     if (r == 0) {
+        lv_cache_put(be, seq, &info, false);
         lv_notify(be, &info, false);
+    } else if (refresh) {
+        /* a power operation's target, not found by that name: nothing to tell */
+        return r == -ENOENT ? 0 : r;
     } else if (r == -ENOENT) {
         lv_copy_name(info.name, sizeof(info.name), name);
         lv_copy_name(info.uuid, sizeof(info.uuid), uuid);
+        lv_cache_put(be, seq, &info, true);
         lv_notify(be, &info, true);
         r = 0;
     } else {
@@ -142,6 +188,7 @@ lv_event_cb(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *o
     }
     vf_dbg(2, "libvirt backend: lifecycle event %d/%d for '%s' (%s)", event, detail,
            name != NULL ? name : "?", uuid);
+    lv_cache_mark_uuid(opaque, uuid);   /* stale at once, before it is resolved */
     (void)lv_watch_push(opaque, LV_W_EVENT, false, uuid, name != NULL ? name : "", NULL);
     return 0;
 }
@@ -216,9 +263,14 @@ lv_watch_reconcile(struct lv_backend *be)
     struct lv_snap snap = { 0 };
     size_t i, kept = 0;
 
-    if (atomic_load(&be->watching) && lv_snap_take(be, &snap) < 0) {
+    be->regs_complete = false;
+    if (atomic_load(&be->watch_final)) {
+        /* stopping: every registration goes (an empty snapshot), in this
+         * thread, so a deregistration stuck on a hung libvirtd costs fini
+         * no more than its bounded wait */
+    } else if (lv_snap_take(be, &snap) < 0) {
         lv_snap_done(&snap);
-        atomic_store(&be->resync_due, true);
+        lv_resync_due(be);
         return;
     }
     for (i = 0; i < be->n_evregs; i++) {
@@ -234,6 +286,7 @@ lv_watch_reconcile(struct lv_backend *be)
             lv_evreg_add(be, &snap.refs[i]);
         }
     }
+    be->regs_complete = snap.n > 0 && snap.n_down == 0 && be->n_evregs == snap.n;
     lv_snap_done(&snap);
 }
 
@@ -262,8 +315,8 @@ lv_witem_run(struct vf_workq_item *item, void *arg)
     if (atomic_exchange(&be->resync_due, false)) {
         resync = true;
     }
-    if (resync && atomic_load(&be->watching) && lv_watch_resync(be) < 0) {
-        atomic_store(&be->resync_due, true);
+    if (resync && !atomic_load(&be->watch_final) && lv_watch_resync(be) < 0) {
+        lv_resync_due(be);
     }
     if (wi->kind == LV_W_SYNC) {
         pthread_mutex_lock(&be->lock);
@@ -281,7 +334,7 @@ lv_witem_expire(struct vf_workq_item *item, void *arg)
     struct lv_witem *wi = (struct lv_witem *)item;
 
     (void)arg;
-    atomic_store(&wi->be->resync_due, true);
+    lv_resync_due(wi->be);
     lv_witem_free(wi);
 }
 
@@ -297,7 +350,7 @@ lv_watch_push(struct lv_backend *be, enum lv_witem_kind kind, bool resync, const
     bool queued = false;
 
     if (wi == NULL) {
-        atomic_store(&be->resync_due, true);
+        lv_resync_due(be);
         return false;
     }
     wi->kind = kind;
@@ -313,7 +366,7 @@ lv_watch_push(struct lv_backend *be, enum lv_witem_kind kind, bool resync, const
         queued = vf_workq_push(be->watchq, &wi->item) == 0;
         if (!queued) {
             atomic_fetch_sub(&be->refs, 1);
-            atomic_store(&be->resync_due, true);
+            lv_resync_due(be);
         } else if (ret_gen != NULL) {
             *ret_gen = wi->gen;
         }
@@ -332,9 +385,8 @@ lv_uri_up(void *arg, virConnectPtr conn)
     struct lv_uri *u = arg;
 
     (void)conn;
-    if (atomic_load(&u->be->watching)) {
-        (void)lv_watch_push(u->be, LV_W_SYNC, true, "", "", NULL);
-    }
+    lv_cache_invalidate(u->be);
+    (void)lv_watch_push(u->be, LV_W_SYNC, true, "", "", NULL);
 }
 
 /* A URI went down: its registration goes (the resync follows the next up). */
@@ -344,9 +396,8 @@ lv_uri_down(void *arg, virConnectPtr conn)
     struct lv_uri *u = arg;
 
     (void)conn;
-    if (atomic_load(&u->be->watching)) {
-        (void)lv_watch_push(u->be, LV_W_SYNC, false, "", "", NULL);
-    }
+    lv_cache_invalidate(u->be);     /* at once: its events stopped */
+    (void)lv_watch_push(u->be, LV_W_SYNC, false, "", "", NULL);
 }
 
 const struct vf_virt_events lv_uri_events = {
@@ -354,13 +405,31 @@ const struct vf_virt_events lv_uri_events = {
     .down = lv_uri_down,
 };
 
+/* ---- the status cache's side ---------------------------------------------------- */
+
+/* After a power operation on @target: look it up again (in order with the events). */
+void
+lv_watch_refresh(struct lv_backend *be, const char *target)
+{
+    if (target != NULL && target[0] != '\0') {
+        (void)lv_watch_push(be, LV_W_EVENT, false, "", target, NULL);
+    }
+}
+
+/* Registrations in line with the connections, then a resync (a reload, a raced resync). */
+void
+lv_watch_kick(struct lv_backend *be)
+{
+    (void)lv_watch_push(be, LV_W_SYNC, true, "", "", NULL);
+}
+
 /* ---- ops ----------------------------------------------------------------------- */
 
-/* Queue a SYNC and wait (bounded) until it ran: registrations are in place. */
+/* Queue a SYNC and wait until it ran (at most until @deadline_ms): registrations follow. */
 static void
-lv_watch_sync(struct lv_backend *be)
+lv_watch_sync(struct lv_backend *be, int64_t deadline_ms)
 {
-    struct timespec ts = vf_deadline_timespec(vf_now_ms() + LV_WATCH_SYNC_MS);
+    struct timespec ts = vf_deadline_timespec(deadline_ms);
     uint64_t gen = 0;
 
     if (!lv_watch_push(be, LV_W_SYNC, false, "", "", &gen)) {
@@ -399,7 +468,7 @@ lv_watch(void *priv, vf_domain_event_cb cb, void *arg)
     atomic_store(&be->watching, true);
     pthread_mutex_unlock(&be->watch_lock);
     if (first) {
-        lv_watch_sync(be);
+        lv_watch_sync(be, vf_now_ms() + LV_WATCH_SYNC_MS);
     }
     return 0;
 }
@@ -468,6 +537,12 @@ lv_watch_fini(struct lv_backend *be, int64_t deadline_ms)
     struct lv_watcher *w;
     size_t i;
 
+    /* the registrations are dropped by the watch thread (a deregistration
+     * is a call to libvirtd, which may hang), waited for LV_WATCH_DROP_MS at
+     * most: what a hung libvirtd keeps is only leaked at exit */
+    atomic_store(&be->watch_final, true);
+    lv_watch_sync(be, deadline_ms < vf_now_ms() + LV_WATCH_DROP_MS ? deadline_ms
+                                                                   : vf_now_ms() + LV_WATCH_DROP_MS);
     pthread_mutex_lock(&be->lock);
     be->watch_stop = true;
     pthread_mutex_unlock(&be->lock);

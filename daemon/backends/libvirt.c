@@ -79,7 +79,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "conftree.h"
 #include "io.h"
 #include "log.h"
 #include "timeutil.h"
@@ -102,8 +102,13 @@ lv_be_new(struct lv_backend **ret_be, char *err, size_t err_len)
     atomic_init(&be->hung, 0);
     be->uri_events = &lv_uri_events;
     pthread_mutex_init(&be->lock, NULL);
-    r = lv_watch_init(be);
+    be->cache_fresh_ms = LV_CACHE_FRESH_MS;
+    r = lv_cache_init(be);
+    if (r == 0) {
+        r = lv_watch_init(be);
+    }
     if (r < 0) {
+        lv_cache_fini(be);
         pthread_mutex_destroy(&be->lock);
         free(be);
         snprintf(err, err_len, "libvirt backend: cannot create the watch queue: %s",
@@ -200,7 +205,9 @@ lv_reload(void *priv, const struct vf_conf *conf, char *err, size_t err_len)
     return r;
 }
 
+#include "libvirt-schema.h"
 const struct vf_backend_ops lv_ops = {
+    .schema = &lv_schema,
     .name = LV_NAME,
     .version = PACKAGE_VERSION,
     .init = lv_init,

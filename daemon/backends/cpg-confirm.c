@@ -240,7 +240,10 @@ cpg_lost_confirm(struct cpg_be *be, const struct cpg_route *rt, const char *targ
             vf_log(LOG_WARNING, "cpg backend: %s of '%s': %s; waiting up to %d ms", cpg_op_name(op),
                    target, why, vf_ms_left(deadline_ms));
         }
-        left = vf_ms_left(deadline_ms) - 100;       /* time to answer the requester */
+        /* ask again only with time for a full question left: one cut short
+         * by the deadline would fail as "fencer unreachable" and hide what
+         * the request waited for */
+        left = vf_ms_left(deadline_ms) - CPG_FENCE_ASK_MIN_MS;
         if (left <= 0) {
             break;
         }

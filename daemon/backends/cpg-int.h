@@ -16,7 +16,8 @@
  *   cpg-fence.c   the fencer seam (libstonithd, quorum) and its production
  *                 implementation
  *   cpg-ops.c     the backend operations (off, on, reboot, status, list)
- * Only these files and daemon/tests/test-cpg.c include this header.
+ * Only these files and the cpg unit tests (daemon/tests/cpg-fakes.h and the
+ * tests that include it) include this header.
  *
  * Locking: be->lock protects membership, remote lists, the lost table, the
  * local table, the pending table and counters.  be->send_lock protects the
@@ -34,7 +35,7 @@
 
 #include <corosync/cpg.h>
 
-#include "config.h"
+#include "conftree.h"
 #include "io.h"
 #include "log.h"
 #include "plugin.h"
@@ -70,6 +71,9 @@
 #define CPG_MAX_LOST           4096
 /* how often a request waiting for the host cluster's fencer asks again */
 #define CPG_FENCE_POLL_MS      1000
+/* the least time left for asking the fencer again: its timeout is in whole
+ * seconds (cpg-fence.c), plus time to answer the requester */
+#define CPG_FENCE_ASK_MIN_MS   1100
 /* how often the group list is scanned for reference fence-virt daemons */
 #define CPG_REFSCAN_MS         30000
 

@@ -90,6 +90,24 @@ cpg_op_off(void *priv, const char *target, unsigned int flags, int64_t deadline_
     return first;
 }
 
+/* Route @target and ask every known copy live.  \return the routing error
+ * (the operation stops there), else 0 with *@ret_live = cpg_live()'s result
+ * (0, or the first copy that could not be asked) and *@ret_on (a copy runs) */
+static int
+cpg_route_live(struct cpg_be *be, const char *target, unsigned int flags, int64_t deadline_ms,
+               struct cpg_route *rt, bool *ret_on, int *ret_live)
+{
+    int r;
+
+    *ret_on = false;
+    r = cpg_route(be, target, &flags, deadline_ms, rt);
+    if (r < 0) {
+        return r;
+    }
+    *ret_live = cpg_live(be, rt, deadline_ms, ret_on);
+    return 0;
+}
+
 /*
  * on: a copy already running (live, anywhere) is success.  Starting one
  * needs every place asked (a copy elsewhere plus a new one would corrupt
@@ -100,17 +118,13 @@ cpg_op_on(void *priv, const char *target, unsigned int flags, int64_t deadline_m
 {
     struct cpg_be *be = priv;
     struct cpg_route rt;
-    bool on = false;
+    bool on;
     size_t n_known;
-    int r;
+    int r, rr;
 
-    r = cpg_route(be, target, &flags, deadline_ms, &rt);
-    if (r < 0) {
-        return r;
-    }
-    r = cpg_live(be, &rt, deadline_ms, &on);
-    if (on) {
-        return 0;
+    rr = cpg_route_live(be, target, flags, deadline_ms, &rt, &on, &r);
+    if (rr < 0 || on) {
+        return rr;                  /* unroutable, or already running: success */
     }
     if (r == 0 && rt.incomplete) {
         r = -EHOSTDOWN;
@@ -169,15 +183,14 @@ cpg_op_reboot(void *priv, const char *target, unsigned int flags, int64_t deadli
     struct cpg_be *be = priv;
     struct cpg_route rt;
     const struct cpg_cand *p;
-    bool on = false;
+    bool on;
     size_t i;
-    int r;
+    int r, rr;
 
-    r = cpg_route(be, target, &flags, deadline_ms, &rt);
-    if (r < 0) {
-        return r;
+    rr = cpg_route_live(be, target, flags, deadline_ms, &rt, &on, &r);
+    if (rr < 0) {
+        return rr;
     }
-    r = cpg_live(be, &rt, deadline_ms, &on);
     if (r < 0 && !rt.incomplete) {
         return r;                   /* the state of a copy is unknown: touch nothing */
     }
@@ -219,17 +232,16 @@ cpg_op_status(void *priv, const char *target, unsigned int flags, bool *ret_on,
 {
     struct cpg_be *be = priv;
     struct cpg_route rt;
-    bool on = false;
+    bool on;
     size_t n_known;
-    int r;
+    int r, rr;
 
-    r = cpg_route(be, target, &flags, deadline_ms, &rt);
-    if (r < 0) {
-        return r;
+    rr = cpg_route_live(be, target, flags, deadline_ms, &rt, &on, &r);
+    if (rr < 0) {
+        return rr;
     }
-    r = cpg_live(be, &rt, deadline_ms, &on);
     if (on) {
-        *ret_on = true;
+        *ret_on = true;             /* a copy runs: ON whatever the others said */
         return 0;
     }
     if (r < 0) {

@@ -78,17 +78,31 @@
 
 /* ---- init / fini / reload ----------------------------------------------- */
 
+/* the backends/cpg block into a zeroed @c (cpg_conf_done() it after) */
+static int
+cpg_conf_load(const struct vf_conf *conf, struct cpg_conf *c, char *err, size_t err_len)
+{
+    memset(c, 0, sizeof(*c));
+    return cpg_conf_read(conf, c, err, err_len);
+}
+
+/* @err: the local libvirt backend's error @lerr, or strerror(@r) */
+static void
+cpg_lv_error(char *err, size_t err_len, const char *lerr, int r)
+{
+    snprintf(err, err_len, "cpg backend: local libvirt: %s", lerr[0] != '\0' ? lerr : strerror(-r));
+}
+
 int
 cpg_init(const struct vf_host_api *host, const struct vf_conf *conf, void **ret_priv,
          char *err, size_t err_len)
 {
     struct cpg_be *be = NULL;
     struct cpg_conf c;
-    char lerr[768];
+    char lerr[768] = "";
     int r;
 
-    memset(&c, 0, sizeof(c));
-    r = cpg_conf_read(conf, &c, err, err_len);
+    r = cpg_conf_load(conf, &c, err, err_len);
     if (r < 0) {
         return r;
     }
@@ -115,10 +129,9 @@ cpg_init(const struct vf_host_api *host, const struct vf_conf *conf, void **ret_
         r = -ENOENT;
         goto fail;
     }
-    lerr[0] = '\0';
     r = be->lv->init(host, c.lv_conf, &be->lv_priv, lerr, sizeof(lerr));
     if (r < 0) {
-        snprintf(err, err_len, "cpg backend: local libvirt: %s", lerr[0] != '\0' ? lerr : strerror(-r));
+        cpg_lv_error(err, err_len, lerr, r);
         be->lv_priv = NULL;
         goto fail;
     }
@@ -215,11 +228,9 @@ cpg_reload(void *priv, const struct vf_conf *conf, char *err, size_t err_len)
 {
     struct cpg_be *be = priv;
     struct cpg_conf c;
-    char lerr[768];
-    int r;
+    char lerr[768] = "";
+    int r = cpg_conf_load(conf, &c, err, err_len);
 
-    memset(&c, 0, sizeof(c));
-    r = cpg_conf_read(conf, &c, err, err_len);
     if (r < 0) {
         return r;
     }
@@ -235,11 +246,9 @@ cpg_reload(void *priv, const struct vf_conf *conf, char *err, size_t err_len)
         goto out;
     }
     if (be->lv->reload != NULL) {
-        lerr[0] = '\0';
         r = be->lv->reload(be->lv_priv, c.lv_conf, lerr, sizeof(lerr));
         if (r < 0) {
-            snprintf(err, err_len, "cpg backend: local libvirt: %s",
-                     lerr[0] != '\0' ? lerr : strerror(-r));
+            cpg_lv_error(err, err_len, lerr, r);
             goto out;
         }
     }
@@ -255,7 +264,9 @@ out:
     return r;
 }
 
+#include "backends/cpg-schema.h"
 static const struct vf_backend_ops cpg_ops = {
+    .schema = &cpg_schema,
     .name = CPG_NAME,
     .version = PACKAGE_VERSION,
     .init = cpg_init,

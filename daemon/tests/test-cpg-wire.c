@@ -6,6 +6,7 @@
  * out-of-range input.  Pure codec: no corosync needed.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,6 +183,52 @@ test_request_reply_roundtrip(void)
     VFT_EQ_INT(vf_cpgw_encode_reply(&rp, buf, sizeof(buf), &len), -EINVAL);
 }
 
+/* One corruption of an encoded message: byte @off (and @off2, when not 0)
+ * replaced, or XORed with 0xff when @flip; decoding must fail with @want. */
+struct corrupt {
+    size_t off;
+    uint8_t val;
+    bool flip;
+    size_t off2;
+    uint8_t val2;
+    int want;
+};
+
+static const struct corrupt state_bad[] = {
+    { .off = 0, .flip = true, .want = -EPROTO },
+    { .off = 4, .val = 2, .want = -EPROTONOSUPPORT },
+    { .off = 5, .val = 9, .want = -EBADMSG },
+    { .off = 16, .val = 0xff, .off2 = 17, .val2 = 0x03, .want = -EBADMSG },
+    { .off = 20, .val = 8, .want = -EBADMSG },
+    { .off = 21, .val = 2, .want = -EBADMSG },
+    { .off = 24 + 8, .val = 'x', .want = -EBADMSG },
+    { .off = 20 + 40 + 1, .val = '\0', .want = -EBADMSG },
+    { .off = 22, .val = 0xff, .want = -EBADMSG },
+};
+
+static const struct corrupt reply_bad[] = {
+    { .off = 28, .val = 1, .want = -EBADMSG },
+    { .off = 32, .val = 2, .want = -EBADMSG },
+};
+
+/* each corruption of @buf (@len bytes), in @tmp (which keeps the last one) */
+static void
+expect_corrupt(const uint8_t *buf, size_t len, uint8_t *tmp, const struct corrupt *c, size_t n)
+{
+    struct vf_cpgw_msg m;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        memcpy(tmp, buf, len);
+        tmp[c[i].off] = c[i].flip ? (uint8_t)(tmp[c[i].off] ^ 0xff) : c[i].val;
+        if (c[i].off2 != 0) {
+            tmp[c[i].off2] = c[i].val2;
+        }
+        memset(&m, 0, sizeof(m));
+        VFT_EQ_INT(vf_cpgw_decode(tmp, len, &m), c[i].want);
+    }
+}
+
 static void
 test_decode_rejects(void)
 {
@@ -220,46 +267,14 @@ test_decode_rejects(void)
     /* header length fixed up but an extra byte after the records */
     tmp[8] = (uint8_t)(tmp[8] + 1);
     VFT_EQ_INT(vf_cpgw_decode(tmp, len + 1, &m), -EBADMSG);
-    /* bad magic, bad version, unknown type */
-    memcpy(tmp, buf, len);
-    tmp[0] ^= 0xff;
-    VFT_EQ_INT(vf_cpgw_decode(tmp, len, &m), -EPROTO);
-    memcpy(tmp, buf, len);
-    tmp[4] = 2;
-    VFT_EQ_INT(vf_cpgw_decode(tmp, len, &m), -EPROTONOSUPPORT);
-    memcpy(tmp, buf, len);
-    tmp[5] = 9;
-    VFT_EQ_INT(vf_cpgw_decode(tmp, len, &m), -EBADMSG);
-    /* count larger than what the body can hold (no huge allocation) */
-    memcpy(tmp, buf, len);
-    tmp[16] = 0xff;
-    tmp[17] = 0x03;
-    VFT_EQ_INT(vf_cpgw_decode(tmp, len, &m), -EBADMSG);
-    /* bad state, flags, uuid, NUL in name, zero name length */
-    memcpy(tmp, buf, len);
-    tmp[20] = 8;
-    VFT_EQ_INT(vf_cpgw_decode(tmp, len, &m), -EBADMSG);
-    memcpy(tmp, buf, len);
-    tmp[21] = 2;
-    VFT_EQ_INT(vf_cpgw_decode(tmp, len, &m), -EBADMSG);
-    memcpy(tmp, buf, len);
-    tmp[24 + 8] = 'x';
-    VFT_EQ_INT(vf_cpgw_decode(tmp, len, &m), -EBADMSG);
-    memcpy(tmp, buf, len);
-    tmp[20 + 40 + 1] = '\0';
-    VFT_EQ_INT(vf_cpgw_decode(tmp, len, &m), -EBADMSG);
-    memcpy(tmp, buf, len);
-    tmp[22] = 0xff;             /* name length beyond the message */
-    VFT_EQ_INT(vf_cpgw_decode(tmp, len, &m), -EBADMSG);
+    /* bad magic, bad version, unknown type; count larger than what the
+     * body can hold (no huge allocation); bad state, flags, uuid, NUL in
+     * name, zero name length, name length beyond the message */
+    expect_corrupt(buf, len, tmp, state_bad, sizeof(state_bad) / sizeof(state_bad[0]));
     /* reply: wrong length, positive result, bad 'on' */
     memset(&rp, 0, sizeof(rp));
     VFT_EQ_INT(vf_cpgw_encode_reply(&rp, buf, sizeof(buf), &len), 0);
-    memcpy(tmp, buf, len);
-    tmp[28] = 1;
-    VFT_EQ_INT(vf_cpgw_decode(tmp, len, &m), -EBADMSG);
-    memcpy(tmp, buf, len);
-    tmp[32] = 2;
-    VFT_EQ_INT(vf_cpgw_decode(tmp, len, &m), -EBADMSG);
+    expect_corrupt(buf, len, tmp, reply_bad, sizeof(reply_bad) / sizeof(reply_bad[0]));
     VFT_EQ_INT(vf_cpgw_decode(NULL, 0, &m), -EBADMSG);
 
     /* oversized: larger than any valid message */

@@ -272,16 +272,34 @@ job_expire(struct vf_workq_item *item, void *arg)
 static void
 start_job(struct vf_ps_exec *ex, const struct vf_ps_req *rq)
 {
-    struct job *j = calloc(1, sizeof(*j));
+    struct job *j = NULL;
+    int64_t now = vf_now_ms();
     int r = 0;
 
+    /*
+     * The caller gave up at sent_ms + timeout_ms: a request read later (this
+     * process was stopped or slow) must not run after its caller was told it
+     * failed.  A sender's clock ahead of ours gains it nothing (capped at
+     * now + timeout_ms).
+     */
+    if (rq->sent_ms + (int64_t)rq->timeout_ms <= now) {
+        vf_log(LOG_WARNING, "privsep executor: request %llu (%s '%s') expired %lld ms before "
+               "it was read: not run", (unsigned long long)rq->id, vf_ps_op_name(rq->op),
+               rq->target, (long long)(now - rq->sent_ms - (int64_t)rq->timeout_ms));
+        (void)send_result(ex, rq->id, -ETIMEDOUT, false, NULL, now + 1000);
+        return;
+    }
+    j = calloc(1, sizeof(*j));
     if (j == NULL) {
         (void)send_result(ex, rq->id, -ENOMEM, false, NULL, vf_now_ms() + 1000);
         return;
     }
     j->ex = ex;
     j->rq = *rq;
-    j->deadline_ms = vf_now_ms() + rq->timeout_ms;
+    j->deadline_ms = now + rq->timeout_ms;
+    if (rq->sent_ms + (int64_t)rq->timeout_ms < j->deadline_ms) {
+        j->deadline_ms = rq->sent_ms + rq->timeout_ms;
+    }
     pthread_mutex_lock(&ex->lock);
     if (ex->active >= VF_PS_MAX_INFLIGHT) {
         pthread_mutex_unlock(&ex->lock);

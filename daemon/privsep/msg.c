@@ -128,7 +128,7 @@ int
 vf_ps_req_encode(const struct vf_ps_req *rq, uint8_t *buf, size_t len)
 {
     if (len != VF_PS_REQ_SIZE || !op_valid(rq->op) || (rq->flags & ~VF_BE_BY_UUID) != 0 ||
-        rq->timeout_ms == 0 || rq->timeout_ms > VF_PS_MAX_TIMEOUT_MS ||
+        rq->timeout_ms == 0 || rq->timeout_ms > VF_PS_MAX_TIMEOUT_MS || rq->sent_ms <= 0 ||
         (!op_has_target(rq->op) && (rq->target[0] != '\0' || rq->flags != 0)) ||
         (op_has_target(rq->op) && rq->target[0] == '\0')) {
         return -EINVAL;
@@ -136,6 +136,7 @@ vf_ps_req_encode(const struct vf_ps_req *rq, uint8_t *buf, size_t len)
     put_header(buf, len, VF_PS_REQ_MAGIC, rq->op, rq->id);
     put32(buf + 16, rq->flags);
     put32(buf + 20, rq->timeout_ms);
+    put64(buf + 284 + VF_PS_IDENTITY_MAX, (uint64_t)rq->sent_ms);
     if (put_str(buf + 24, buf + 26, VF_PS_TARGET_MAX, rq->target) < 0 ||
         put_str(buf + 282, buf + 284, VF_PS_IDENTITY_MAX, rq->identity) < 0) {
         return -EINVAL;
@@ -161,8 +162,9 @@ vf_ps_req_decode(const uint8_t *buf, size_t len, struct vf_ps_req *ret_rq)
     rq.id = get64(buf + 8);
     rq.flags = get32(buf + 16);
     rq.timeout_ms = get32(buf + 20);
+    rq.sent_ms = (int64_t)get64(buf + 284 + VF_PS_IDENTITY_MAX);
     if (!op_valid(rq.op) || (rq.flags & ~VF_BE_BY_UUID) != 0 || rq.timeout_ms == 0 ||
-        rq.timeout_ms > VF_PS_MAX_TIMEOUT_MS ||
+        rq.timeout_ms > VF_PS_MAX_TIMEOUT_MS || rq.sent_ms <= 0 ||
         get_str(buf + 24, buf + 26, VF_PS_TARGET_MAX, rq.target) < 0 ||
         get_str(buf + 282, buf + 284, VF_PS_IDENTITY_MAX, rq.identity) < 0) {
         return -EBADMSG;

@@ -16,6 +16,11 @@
  *  20  u32 timeout_ms (1..VF_PS_MAX_TIMEOUT_MS)
  *  24  u16 target_len      26  target[VF_PS_TARGET_MAX]     (zero padded)
  * 282  u16 identity_len   284  identity[VF_PS_IDENTITY_MAX] (zero padded)
+ * 412  u64 sent_ms (CLOCK_MONOTONIC ms when the network process sent it, > 0)
+ * The executor's deadline is the earlier of sent_ms + timeout_ms and its
+ * own clock + timeout_ms: a request that waited in the socket (an executor
+ * stopped or slow to read) past its deadline is answered -ETIMEDOUT and
+ * never run, since its caller has long been told it failed.
  *
  * Answer (executor -> network), VF_PS_ANS_SIZE bytes:
  *   0  u32 magic "VFPA"     4  u16 version      6  u16 kind (enum vf_ps_kind)
@@ -36,14 +41,14 @@
 #include <stdint.h>
 #include "plugin.h"
 
-#define VF_PS_VERSION          1
+#define VF_PS_VERSION          2        /* 2: sent_ms */
 #define VF_PS_REQ_MAGIC        0x56465051u   /* "VFPQ" */
 #define VF_PS_ANS_MAGIC        0x56465041u   /* "VFPA" */
 #define VF_PS_TARGET_MAX       256
 #define VF_PS_IDENTITY_MAX     128
 #define VF_PS_NAME_MAX         256
 #define VF_PS_UUID_LEN         36
-#define VF_PS_REQ_SIZE         (284 + VF_PS_IDENTITY_MAX)
+#define VF_PS_REQ_SIZE         (284 + VF_PS_IDENTITY_MAX + 8)
 #define VF_PS_ANS_SIZE         (64 + VF_PS_NAME_MAX)
 #define VF_PS_MAX_TIMEOUT_MS   120000        /* longer than any request step */
 
@@ -70,6 +75,7 @@ struct vf_ps_req {
     uint64_t id;
     uint32_t flags;
     uint32_t timeout_ms;
+    int64_t sent_ms;                         /* vf_now_ms() at the sender, > 0 */
     char target[VF_PS_TARGET_MAX + 1];
     char identity[VF_PS_IDENTITY_MAX + 1];   /* "" = unknown */
 };

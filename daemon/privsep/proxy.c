@@ -273,6 +273,7 @@ call(struct vf_ps_proxy *px, uint16_t op, const char *target, unsigned int flags
     rq.op = op;
     rq.flags = flags & VF_BE_BY_UUID;
     rq.timeout_ms = (uint32_t)(left > VF_PS_MAX_TIMEOUT_MS ? VF_PS_MAX_TIMEOUT_MS : left);
+    rq.sent_ms = vf_now_ms();
     if (target != NULL) {
         if (strlen(target) > VF_PS_TARGET_MAX) {
             return -ENAMETOOLONG;
@@ -321,7 +322,7 @@ call(struct vf_ps_proxy *px, uint16_t op, const char *target, unsigned int flags
 int
 vf_ps_proxy_ready(struct vf_ps_proxy *px)
 {
-    struct vf_ps_req rq = { .op = VF_PS_OP_READY, .timeout_ms = 1 };
+    struct vf_ps_req rq = { .op = VF_PS_OP_READY, .timeout_ms = 1, .sent_ms = vf_now_ms() };
     uint8_t buf[VF_PS_REQ_SIZE];
     int r = vf_ps_req_encode(&rq, buf, sizeof(buf));
 

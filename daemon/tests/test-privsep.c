@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -143,7 +144,7 @@ static void
 test_msg_roundtrip(void)
 {
     struct vf_ps_req rq = { .op = VF_PS_OP_OFF, .id = 0x0102030405060708ull,
-                            .flags = VF_BE_BY_UUID, .timeout_ms = 30000 };
+                            .flags = VF_BE_BY_UUID, .timeout_ms = 30000, .sent_ms = 77 };
     struct vf_ps_req rq2;
     struct vf_ps_ans an = { .kind = VF_PS_KIND_RESULT, .id = 7, .result = -ENOENT, .on = true };
     struct vf_ps_ans an2;
@@ -159,14 +160,15 @@ test_msg_roundtrip(void)
     VFT_EQ_STR(rq2.target, "vm1");
     VFT_EQ_STR(rq2.identity, "10.0.0.5");
     VFT_EQ_INT(rq2.timeout_ms, 30000);
+    VFT_CHECK(rq2.sent_ms == 77);
     /* size, magic, version, op, flags, timeout, NUL inside, padding */
     VFT_EQ_INT(vf_ps_req_decode(b, sizeof(b) - 1, &rq2), -EBADMSG);
     b[0] ^= 1;
     VFT_EQ_INT(vf_ps_req_decode(b, sizeof(b), &rq2), -EBADMSG);
     b[0] ^= 1;
-    b[5] = 2;
+    b[5] = VF_PS_VERSION + 1;
     VFT_EQ_INT(vf_ps_req_decode(b, sizeof(b), &rq2), -EBADMSG);
-    b[5] = 1;
+    b[5] = VF_PS_VERSION;
     b[7] = 99;
     VFT_EQ_INT(vf_ps_req_decode(b, sizeof(b), &rq2), -EBADMSG);
     b[7] = VF_PS_OP_OFF;
@@ -180,6 +182,11 @@ test_msg_roundtrip(void)
     VFT_EQ_INT(vf_ps_req_decode(b, sizeof(b), &rq2), -EBADMSG);
     b[200] = 0;
     b[20] = b[21] = b[22] = b[23] = 0;
+    VFT_EQ_INT(vf_ps_req_decode(b, sizeof(b), &rq2), -EBADMSG);
+    b[23] = 1;
+    memset(b + sizeof(b) - 8, 0, 8);    /* sent_ms 0 */
+    VFT_EQ_INT(vf_ps_req_decode(b, sizeof(b), &rq2), -EBADMSG);
+    b[sizeof(b) - 8] = 0x80;            /* sent_ms < 0 */
     VFT_EQ_INT(vf_ps_req_decode(b, sizeof(b), &rq2), -EBADMSG);
     /* encode refuses what decode would refuse */
     rq.target[0] = '\0';
@@ -406,7 +413,7 @@ test_hostile_request(void)
     int sv[2];
     int before = fake_offs;
     uint8_t b[VF_PS_REQ_SIZE];
-    struct vf_ps_req rq = { .op = VF_PS_OP_OFF, .id = 1, .timeout_ms = 1000 };
+    struct vf_ps_req rq = { .op = VF_PS_OP_OFF, .id = 1, .timeout_ms = 1000, .sent_ms = 1 };
     char c = 0;
 
     /* a malformed request ends the connection and is never acted upon */
@@ -423,13 +430,54 @@ test_hostile_request(void)
 }
 
 /*
+ * A request that waited in the socket past its deadline (the executor was
+ * stopped: SIGSTOP of the main PID) is answered -ETIMEDOUT and never run;
+ * one sent just now runs.
+ */
+static void
+test_expired_request(void)
+{
+    int sv[2];
+    int before = fake_offs;
+    uint8_t b[VF_PS_REQ_SIZE];
+    uint8_t a[VF_PS_ANS_SIZE];
+    struct vf_ps_ans an;
+    struct vf_ps_req rq = { .op = VF_PS_OP_OFF, .id = 5, .timeout_ms = 1000 };
+    struct timeval tv = { .tv_sec = 5 };
+
+    VFT_EQ_INT(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+    VFT_EQ_INT(setsockopt(sv[1], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+    VFT_EQ_INT(vf_ps_exec_start(sv[0], vf_backend_inst_new(&fake_ops, NULL), NULL, NULL, &ex), 0);
+    snprintf(rq.target, sizeof(rq.target), "vm1");
+    rq.sent_ms = vf_now_ms() - 1500;       /* its caller gave up 500 ms ago */
+    VFT_EQ_INT(vf_ps_req_encode(&rq, b, sizeof(b)), 0);
+    VFT_CHECK(send(sv[1], b, sizeof(b), 0) == (ssize_t)sizeof(b));
+    VFT_CHECK(recv(sv[1], a, sizeof(a), 0) == (ssize_t)sizeof(a));
+    VFT_EQ_INT(vf_ps_ans_decode(a, sizeof(a), &an), 0);
+    VFT_CHECK(an.id == 5);
+    VFT_EQ_INT(an.result, -ETIMEDOUT);
+    VFT_EQ_INT(fake_offs, before);
+    rq.id = 6;
+    rq.sent_ms = vf_now_ms();
+    VFT_EQ_INT(vf_ps_req_encode(&rq, b, sizeof(b)), 0);
+    VFT_CHECK(send(sv[1], b, sizeof(b), 0) == (ssize_t)sizeof(b));
+    VFT_CHECK(recv(sv[1], a, sizeof(a), 0) == (ssize_t)sizeof(a));
+    VFT_EQ_INT(vf_ps_ans_decode(a, sizeof(a), &an), 0);
+    VFT_CHECK(an.id == 6);
+    VFT_EQ_INT(an.result, 0);
+    VFT_EQ_INT(fake_offs, before + 1);
+    close(sv[1]);
+    ex = vf_ps_exec_stop(ex, 1000);
+}
+
+/*
  * Mutated OFF requests (a fixed seed, bounded count): whatever the decoder
  * refuses, the executor never acts on, and it ends the connection.
  */
 static void
 test_fuzzed_requests(void)
 {
-    struct vf_ps_req rq = { .op = VF_PS_OP_OFF, .id = 9, .timeout_ms = 1000 };
+    struct vf_ps_req rq = { .op = VF_PS_OP_OFF, .id = 9, .timeout_ms = 1000, .sent_ms = 1 };
     uint8_t good[VF_PS_REQ_SIZE];
     unsigned int seed = 12345;
     int refused = 0;
@@ -714,6 +762,7 @@ main(void)
     VFT_RUN(test_groups_recheck);
     VFT_RUN(test_dead_executor);
     VFT_RUN(test_hostile_request);
+    VFT_RUN(test_expired_request);
     VFT_RUN(test_fuzzed_requests);
     VFT_RUN(test_guest_msg);
     VFT_RUN(test_guest_pair);

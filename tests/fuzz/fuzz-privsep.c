@@ -31,7 +31,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (vf_ps_req_decode(data, size, &rq) == 0) {
         if (size != VF_PS_REQ_SIZE || vf_ps_req_encode(&rq, out, VF_PS_REQ_SIZE) != 0 ||
-            memcmp(out, data, size) != 0 || rq.timeout_ms == 0 ||
+            memcmp(out, data, size) != 0 || rq.timeout_ms == 0 || rq.sent_ms <= 0 ||
             rq.timeout_ms > VF_PS_MAX_TIMEOUT_MS || strlen(rq.target) > VF_PS_TARGET_MAX) {
             abort();
         }

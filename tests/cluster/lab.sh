@@ -349,8 +349,14 @@ lab_daemon_stop() {
     LAB_DPIDS=()
 }
 lab_daemon_signal() {   # lab_daemon_signal SIG
-    local pid
-    for pid in "${LAB_DPIDS[@]}"; do kill "-$1" "$pid" 2>/dev/null; done
+    # the whole daemon: with privilege separation our fence_virtd is two
+    # processes (its network process is a child of the recorded PID); a
+    # daemon "too slow to answer" is both stopped, as a frozen service is
+    local pid kid
+    for pid in "${LAB_DPIDS[@]}"; do
+        for kid in $(pgrep -P "$pid" 2>/dev/null); do kill "-$1" "$kid" 2>/dev/null; done
+        kill "-$1" "$pid" 2>/dev/null
+    done
 }
 
 # lab_wait_gone PID TENTHS: wait until PID has exited

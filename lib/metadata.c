@@ -176,8 +176,10 @@ vf_fa_metadata_write(const struct vf_fa_agent *a, FILE *out)
             goto cleanup;
         }
     }
-    if (x->xmlTextWriterEndElement(w) < 0      /* actions */
-        || x->xmlTextWriterEndElement(w) < 0   /* resource-agent */
+    if (x->xmlTextWriterEndElement(w) < 0) {   /* actions */
+        goto cleanup;
+    }
+    if (x->xmlTextWriterEndElement(w) < 0      /* resource-agent */
         || x->xmlTextWriterEndDocument(w) < 0) {
         goto cleanup;
     }

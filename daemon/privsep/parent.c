@@ -212,6 +212,8 @@ psn_exec(int sfd, int cfd, int tfd, int gfd, bool stdio_detached)
         (void)fcntl(cfd, F_SETFD, 0);
         (void)fcntl(tfd, F_SETFD, 0);
         (void)fcntl(gfd, F_SETFD, 0);
+        /* env is NULL unless a sanitizer build adds to it */
+        // cppcheck-suppress knownConditionTrueFalse
         execve("/proc/self/exe", argv, env != NULL ? env : environ);
         _exit(127);
     }

@@ -397,7 +397,7 @@ diag_has(const char *conf, const char *want)
                 "and with one key a sniffed datagram also carries a valid signature for the tcp listener"
 
 /* the key files the security cases quote (short paths under TMPDIR) */
-static char mkey[320], tkey[320], vkey[320], copy[320], link_key[320];
+static char mkey[320], tkey[320], vkey[320], key_copy[320], link_key[320];
 static const char *const sec_groups =
     "groups { group { name = \"c1\"; ip = \"192.168.122.11\"; uuid = \"node1\"; } }\n";
 
@@ -415,7 +415,7 @@ security_keys_make(void)
     write_key("mcast.key", "multicast key material\n", mkey, sizeof(mkey));
     write_key("tcp.key", "tcp key material\n", tkey, sizeof(tkey));
     write_key("vsock.key", "vsock key material\n", vkey, sizeof(vkey));
-    write_key("copy.key", "multicast key material\n", copy, sizeof(copy));
+    write_key("copy.key", "multicast key material\n", key_copy, sizeof(key_copy));
     snprintf(link_key, sizeof(link_key), "%s/link.key", keydir);
     VFT_CHECK(symlink("mcast.key", link_key) == 0);
 }
@@ -424,7 +424,7 @@ static void
 security_keys_remove(void)
 {
     unlink(link_key);
-    unlink(copy);
+    unlink(key_copy);
     unlink(vkey);
     unlink(tkey);
     unlink(mkey);
@@ -453,7 +453,7 @@ test_security_shared_key(void)
     /* (a) two files, the same bytes */
     snprintf(conf, sizeof(conf), SEC_HEAD("multicast,tcp")
              "listeners {\n multicast { key_file = \"%s\"; }\n tcp { key_file = \"%s\"; }\n}\n",
-             mkey, copy);
+             mkey, key_copy);
     VFT_CHECK(diag_has(conf, "c.conf:5: warning: the key files of listeners/multicast"));
     VFT_CHECK(diag_has(conf, SAME_KEY ": " SNIFFED "; give each transport its own key (dd "
                              "if=/dev/urandom of=/etc/cluster/fence_virt_tcp.key bs=4096 "

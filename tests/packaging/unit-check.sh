@@ -20,10 +20,14 @@ vft_need_cmd systemd-analyze
 # 0.0 PERFECT, 0.1-0.9 SAFE, 1.0-4.9 OK, 5.0-7.4 MEDIUM, 7.5-8.9 EXPOSED,
 # 9.0-9.9 UNSAFE, 10 DANGEROUS. What is left is inherent to a fence daemon:
 # root (0.4), the host's network (0.5), IPv4/IPv6/UNIX/netlink/vsock sockets.
-# The limit 2.2 leaves room for a small relaxation (CAP_DAC_OVERRIDE for the
-# serial listener: +0.1; ProtectSystem=full without PrivateDevices: +0.2);
+# Decision (issue 12): privilege separation costs the unit 0.5 on this scale
+# (CAP_SYS_CHROOT, CAP_SETUID/CAP_SETGID, and chroot/setuid/capset allowed:
+# 1.9 -> 2.4), because the tool scores the whole service and cannot see that
+# the network-facing half then runs as an unprivileged user, chrooted, with
+# no capabilities and a seccomp filter of its own. The limit 2.5 leaves room
+# for a small relaxation (CAP_DAC_OVERRIDE for the serial listener: +0.1);
 # more needs a decision and a new number here.
-max=${VF_UNIT_MAX_EXPOSURE:-2.2}
+max=${VF_UNIT_MAX_EXPOSURE:-2.5}
 
 gen=$VFT_BUILD/daemon/dist/fence_virtd.service
 if [ ! -f "$gen" ]; then

@@ -23,6 +23,9 @@
 #include "privsep/privsep.h"
 #include "registry.h"
 #include "virtd.h"
+#ifdef HAVE_VALGRIND_VALGRIND_H
+#include <valgrind/valgrind.h>
+#endif
 
 bool
 vfd_privsep_wanted(const struct vfd_runcfg *rc, bool log_why)
@@ -32,6 +35,15 @@ vfd_privsep_wanted(const struct vfd_runcfg *rc, bool log_why)
     if (!rc->privsep) {
         return false;
     }
+#ifdef HAVE_VALGRIND_VALGRIND_H
+    if (RUNNING_ON_VALGRIND && !rc->privsep_set) {
+        /* valgrind cannot follow the re-exec of /proc/self/exe (its own binary) */
+        if (log_why) {
+            vf_log(LOG_NOTICE, "privsep: running under valgrind; running as one process");
+        }
+        return false;
+    }
+#endif
     if (geteuid() != 0) {
         /* nothing to drop: the one process has no privileges already */
         if (log_why) {

@@ -493,7 +493,7 @@ test_fuzzed_requests(void)
     snprintf(rq.target, sizeof(rq.target), "vm1");
     VFT_EQ_INT(vf_ps_req_encode(&rq, good, sizeof(good)), 0);
     for (int i = 0; i < 300; i++) {
-        uint8_t b[VF_PS_REQ_SIZE + 8];
+        uint8_t b[VF_PS_REQ_SIZE + 8] = { 0 };
         struct vf_ps_req out;
         size_t len = sizeof(good);
         int sv[2];

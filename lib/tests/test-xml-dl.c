@@ -131,7 +131,8 @@ static void
 test_metadata_without_libxml2(void)
 {
     char dir[] = "/tmp/vft-xml-dl.XXXXXX";
-    char link_path[128], out[2048] = "", cmd[512];
+    char link_path[128], out[2048] = "", cmd[512 + 256], self[256] = "";
+    ssize_t self_len;
     Dl_info info;
     FILE *p;
     size_t n;
@@ -142,11 +143,17 @@ test_metadata_without_libxml2(void)
         VFT_SKIP_PART("libc's path unknown (dladdr): the child run is not checked");
         return;
     }
+    /* this program's own path (not /proc/PID/exe: under valgrind that is valgrind) */
+    self_len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (self_len <= 0 || (size_t)self_len >= sizeof(self) - 1 || strchr(self, '\'') != NULL) {
+        VFT_SKIP_PART("this program's path unknown: the child run is not checked");
+        return;
+    }
+    self[self_len] = '\0';
     VFT_CHECK(mkdtemp(dir) != NULL);
     snprintf(link_path, sizeof(link_path), "%s/%s", dir, VF_XML_SONAME);
     VFT_EQ_INT(symlink(info.dli_fname, link_path), 0);
-    snprintf(cmd, sizeof(cmd), "%s=1 LD_LIBRARY_PATH=%s /proc/%ld/exe 2>&1",
-             CHILD_ENV, dir, (long)getpid());
+    snprintf(cmd, sizeof(cmd), "%s=1 LD_LIBRARY_PATH=%s '%s' 2>&1", CHILD_ENV, dir, self);
     p = popen(cmd, "r");
     VFT_CHECK(p != NULL);
     if (p != NULL) {

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include "conftree.h"
+#include "conftree-node.h"
 #include "plugin.h"
 
 struct vf_cc_ctx {

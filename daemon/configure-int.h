@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include "conftree.h"
+#include "conftree-node.h"
 #include "plugin.h"
 
 #define VF_CFG_ANSWER_MAX 1024

@@ -1,9 +1,9 @@
 /*
- * vmfence - daemon/conftree-int.h: what config.c and config-parse.c share
+ * vmfence - daemon/conftree-int.h: what conftree.c and conftree-parse.c share
  * (messages quoting configuration text).  Not for other modules.
  */
-#ifndef VF_CONFIG_INT_H
-#define VF_CONFIG_INT_H
+#ifndef VF_CONFTREE_INT_H
+#define VF_CONFTREE_INT_H
 
 #include <stddef.h>
 

@@ -48,6 +48,7 @@
 #include <unistd.h>
 
 #include "conftree.h"
+#include "conftree-node.h"
 #include "conftree-int.h"
 
 #define CONF_MAX_FILE   (1024u * 1024u)

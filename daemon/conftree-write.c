@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "conftree.h"
+#include "conftree-node.h"
 
 static void
 write_indent(FILE *out, unsigned int depth)

@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "conftree.h"
+#include "conftree-node.h"
 #include "conftree-int.h"
 
 /* ---- messages (config-int.h) ----------------------------------------------- */
@@ -394,6 +395,49 @@ vf_conf_get(const struct vf_conf *conf, const char *path, const char *def)
         return def;
     }
     return n->value;
+}
+
+/* Walking a tree without its layout (conftree.h: opaque to plugins). */
+const struct vf_conf_node *
+vf_conf_first(const struct vf_conf_node *blk)
+{
+    return blk != NULL && blk->is_block ? blk->children : NULL;
+}
+
+const struct vf_conf_node *
+vf_conf_next(const struct vf_conf_node *n)
+{
+    return n != NULL ? n->next : NULL;
+}
+
+bool
+vf_conf_is_block(const struct vf_conf_node *n)
+{
+    return n != NULL && n->is_block;
+}
+
+const char *
+vf_conf_name(const struct vf_conf_node *n)
+{
+    return n != NULL ? n->name : NULL;
+}
+
+const char *
+vf_conf_value(const struct vf_conf_node *n)
+{
+    return n != NULL ? n->value : NULL;
+}
+
+unsigned int
+vf_conf_line(const struct vf_conf_node *n)
+{
+    return n != NULL ? n->line : 0;
+}
+
+const char *
+vf_conf_file(const struct vf_conf *conf)
+{
+    return conf != NULL ? conf->path : NULL;
 }
 
 const char *

@@ -13,25 +13,13 @@
 #include <stddef.h>
 #include <stdio.h>
 
-struct vf_conf_node {
-    char *name;                    /* identifier */
-    char *value;                   /* assignment value, or named-block value; NULL otherwise */
-    bool is_block;
-    unsigned int line;
-    unsigned int col;
-    struct vf_conf_node *children; /* first child, file order (blocks only) */
-    struct vf_conf_node *next;     /* next sibling, file order */
-    char *comment;                 /* comment lines directly above (kept for -c rewrites) */
-    /* Added by the config parser (H5); both kept for -c rewrites: */
-    char *eol_comment;             /* "# ..." on the same line, after ';' or '{' */
-    char *end_comment;             /* blocks: comment lines just before the closing '}' */
-};
-
-struct vf_conf {
-    char *path;                    /* file name used in messages */
-    struct vf_conf_node *root;     /* virtual root block */
-    char *trailing_comment;        /* comments after the last item */
-};
+/*
+ * Both types are opaque outside the core: their layout lives in
+ * conftree-node.h, which plugins (daemon/listeners/, daemon/backends/) must
+ * not include; they read a tree only through the functions below.
+ */
+struct vf_conf_node;
+struct vf_conf;
 
 /*
  * Parse a file / buffer.  On a syntax error returns -EINVAL and writes
@@ -95,49 +83,15 @@ int vf_conf_get_uint(const struct vf_conf *conf, const char *path,
  * the layout of struct vf_conf_node (plugin.h: the tree is opaque to
  * plugins).  All are NULL-tolerant.
  */
-static inline const struct vf_conf_node *
-vf_conf_first(const struct vf_conf_node *blk)
-{
-    return blk != NULL && blk->is_block ? blk->children : NULL;
-}
-
-static inline const struct vf_conf_node *
-vf_conf_next(const struct vf_conf_node *n)
-{
-    return n != NULL ? n->next : NULL;
-}
-
-static inline bool
-vf_conf_is_block(const struct vf_conf_node *n)
-{
-    return n != NULL && n->is_block;
-}
-
-static inline const char *
-vf_conf_name(const struct vf_conf_node *n)
-{
-    return n != NULL ? n->name : NULL;
-}
-
+const struct vf_conf_node *vf_conf_first(const struct vf_conf_node *blk);
+const struct vf_conf_node *vf_conf_next(const struct vf_conf_node *n);
+bool vf_conf_is_block(const struct vf_conf_node *n);
+const char *vf_conf_name(const struct vf_conf_node *n);
 /* The assignment's value (NULL for a block without one). */
-static inline const char *
-vf_conf_value(const struct vf_conf_node *n)
-{
-    return n != NULL ? n->value : NULL;
-}
-
-static inline unsigned int
-vf_conf_line(const struct vf_conf_node *n)
-{
-    return n != NULL ? n->line : 0;
-}
-
+const char *vf_conf_value(const struct vf_conf_node *n);
+unsigned int vf_conf_line(const struct vf_conf_node *n);
 /* The file name used in messages. */
-static inline const char *
-vf_conf_file(const struct vf_conf *conf)
-{
-    return conf != NULL ? conf->path : NULL;
-}
+const char *vf_conf_file(const struct vf_conf *conf);
 
 /* "FILE:LINE" for a node, into @buf. */
 const char *vf_conf_where(const struct vf_conf *conf,

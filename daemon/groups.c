@@ -19,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "conftree-node.h"
 #include "groups.h"
 
 struct group {

@@ -35,14 +35,14 @@ static size_t n_cur_ls;
 static void
 fp_nodes(FILE *f, const struct vf_conf_node *n, bool top)
 {
-    for (; n != NULL; n = n->next) {
-        if (top && !n->is_block && strcmp(n->name, "key_file") == 0) {
+    for (; n != NULL; n = vf_conf_next(n)) {
+        if (top && !vf_conf_is_block(n) && strcmp(vf_conf_name(n), "key_file") == 0) {
             continue;
         }
-        fprintf(f, "%s=%s;", n->name, n->value != NULL ? n->value : "");
-        if (n->is_block) {
+        fprintf(f, "%s=%s;", vf_conf_name(n), vf_conf_value(n) != NULL ? vf_conf_value(n) : "");
+        if (vf_conf_is_block(n)) {
             fputc('{', f);
-            fp_nodes(f, n->children, false);
+            fp_nodes(f, vf_conf_first(n), false);
             fputc('}', f);
         }
     }
@@ -72,7 +72,7 @@ listener_fingerprint(const struct vf_conf *conf, const char *name, size_t *ret_l
     blk = vf_conf_block(conf, NULL, path);
     fprintf(f, "%s:", name);
     if (blk != NULL) {
-        fp_nodes(f, blk->children, true);
+        fp_nodes(f, vf_conf_first(blk), true);
     }
     snprintf(path, sizeof(path), "listeners/%s/key_file", name);
     key = vf_conf_get(conf, path, VF_DEFAULT_KEY_FILE);

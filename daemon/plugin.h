@@ -35,6 +35,8 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
+#include <strings.h>
 #include "conftree.h"
 #include "wire.h"
 #include "key.h"
@@ -131,6 +133,26 @@ struct vf_domain_info {
     bool persistent;
 };
 
+/*
+ * The order of a backend's list(), as a qsort() comparator over struct
+ * vf_domain_info: by name case-insensitively, then byte-wise, then by UUID.
+ * Shared so that every backend sorts the same way.
+ */
+static inline int
+vf_domain_info_cmp(const void *a, const void *b)
+{
+    const struct vf_domain_info *x = a, *y = b;
+    int c = strcasecmp(x->name, y->name);
+
+    if (c == 0) {
+        c = strcmp(x->name, y->name);
+    }
+    if (c == 0) {
+        c = strcmp(x->uuid, y->uuid);
+    }
+    return c;
+}
+
 typedef int (*vf_domain_cb)(void *arg, const struct vf_domain_info *dom);
 
 /*
@@ -176,7 +198,7 @@ struct vf_backend_ops {
     /* status: *ret_on = true for running/blocked/paused/pmsuspended...; see backend docs. */
     int (*status)(void *priv, const char *target, unsigned int flags,
                   bool *ret_on, int64_t deadline_ms);
-    /* Every domain (active and defined-inactive), sorted by name. */
+    /* Every domain (active and defined-inactive), in vf_domain_info_cmp order. */
     int (*list)(void *priv, vf_domain_cb cb, void *arg, int64_t deadline_ms);
     /* Optional (NULL = always healthy): 0 if the backend can serve requests. */
     int (*monitor)(void *priv, int64_t deadline_ms);

@@ -94,12 +94,12 @@ vfd_read_runcfg(const struct vf_conf *conf, struct vfd_runcfg *rc, FILE *diag)
 
     memset(rc, 0, sizeof(*rc));
     n = vf_conf_key(conf, NULL, "fence_virtd/listener");
-    if (n == NULL || n->value == NULL) {
-        fprintf(diag, "%s: error: fence_virtd/listener is not set\n", conf->path);
+    if (n == NULL || vf_conf_value(n) == NULL) {
+        fprintf(diag, "%s: error: fence_virtd/listener is not set\n", vf_conf_file(conf));
         errors++;
     } else {
         vf_conf_where(conf, n, where, sizeof(where));
-        snprintf(buf, sizeof(buf), "%s", n->value);
+        snprintf(buf, sizeof(buf), "%s", vf_conf_value(n));
         for (char *tok = strtok_r(buf, ", \t", &save); tok != NULL;
              tok = strtok_r(NULL, ", \t", &save)) {
             bool dup = false;
@@ -130,14 +130,14 @@ vfd_read_runcfg(const struct vf_conf *conf, struct vfd_runcfg *rc, FILE *diag)
         }
     }
     n = vf_conf_key(conf, NULL, "fence_virtd/backend");
-    if (n == NULL || n->value == NULL) {
-        fprintf(diag, "%s: error: fence_virtd/backend is not set\n", conf->path);
+    if (n == NULL || vf_conf_value(n) == NULL) {
+        fprintf(diag, "%s: error: fence_virtd/backend is not set\n", vf_conf_file(conf));
         errors++;
     } else {
-        snprintf(rc->backend, sizeof(rc->backend), "%s", n->value);
-        if (vf_registry_backend(n->value) == NULL) {
+        snprintf(rc->backend, sizeof(rc->backend), "%s", vf_conf_value(n));
+        if (vf_registry_backend(vf_conf_value(n)) == NULL) {
             fprintf(diag, "%s: error: unknown backend '%s' (see %s -l)\n",
-                    vf_conf_where(conf, n, where, sizeof(where)), n->value, vfd_progname);
+                    vf_conf_where(conf, n, where, sizeof(where)), vf_conf_value(n), vfd_progname);
             errors++;
         }
     }
@@ -158,7 +158,7 @@ vfd_read_runcfg(const struct vf_conf *conf, struct vfd_runcfg *rc, FILE *diag)
     if (rc->ps_chroot[0] != '/') {
         n = vf_conf_key(conf, NULL, "fence_virtd/privsep_chroot");
         fprintf(diag, "%s: error: privsep_chroot = '%s' is not an absolute path\n",
-                n != NULL ? vf_conf_where(conf, n, where, sizeof(where)) : conf->path,
+                n != NULL ? vf_conf_where(conf, n, where, sizeof(where)) : vf_conf_file(conf),
                 rc->ps_chroot);
         errors++;
     }

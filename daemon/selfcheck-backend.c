@@ -12,6 +12,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "conftree-node.h"
 #include "io.h"
 #include "registry.h"
 #include "selfcheck-int.h"

@@ -304,21 +304,6 @@ cpg_listacc_cb(void *arg, const struct vf_domain_info *dom)
     return cpg_listacc_add(arg, dom);
 }
 
-static int
-cpg_info_cmp(const void *a, const void *b)
-{
-    const struct vf_domain_info *x = a, *y = b;
-    int c = strcasecmp(x->name, y->name);
-
-    if (c == 0) {
-        c = strcmp(x->name, y->name);
-    }
-    if (c == 0) {
-        c = strcmp(x->uuid, y->uuid);
-    }
-    return c;
-}
-
 /* be->lock held: domains of lost members (state unknown: NOSTATE), so that a
  * guest cluster's dynamic list still offers them (their fencing waits for
  * the host's) */
@@ -391,7 +376,7 @@ cpg_op_list(void *priv, vf_domain_cb cb, void *arg, int64_t deadline_ms)
         goto out;
     }
     if (acc.n > 1) {
-        qsort(acc.all, acc.n, sizeof(*acc.all), cpg_info_cmp);
+        qsort(acc.all, acc.n, sizeof(*acc.all), vf_domain_info_cmp);
     }
     for (i = 0; i < acc.n; i++) {
         r = cb(arg, &acc.all[i]);

@@ -19,24 +19,9 @@
 #include "libvirt-int.h"
 
 static int
-lv_info_cmp(const void *a, const void *b)
-{
-    const struct vf_domain_info *x = a, *y = b;
-    int c = strcasecmp(x->name, y->name);
-
-    if (c == 0) {
-        c = strcmp(x->name, y->name);
-    }
-    if (c == 0) {
-        c = strcmp(x->uuid, y->uuid);
-    }
-    return c;
-}
-
-static int
 lv_info_ptr_cmp(const void *a, const void *b)
 {
-    return lv_info_cmp(*(const struct vf_domain_info *const *)a,
+    return vf_domain_info_cmp(*(const struct vf_domain_info *const *)a,
                        *(const struct vf_domain_info *const *)b);
 }
 
@@ -336,7 +321,7 @@ lv_list_sort(struct vf_domain_info *all, size_t n)
     if (ptrs == NULL || sorted == NULL) {
         free(ptrs);
         free(sorted);
-        qsort(all, n, sizeof(*all), lv_info_cmp);
+        qsort(all, n, sizeof(*all), vf_domain_info_cmp);
         return all;
     }
     for (i = 0; i < n; i++) {

@@ -182,21 +182,29 @@ out:
 }
 
 /*
- * Is @target on?  What on and status share: a copy that is on answers
- * (also with a URI down: the domain IS on).  Otherwise "off" needs every
- * copy certainly off: @r (the error reading a state) fails, so do no copy
+ * Resolve @target into @t (lv_target_take; lv_target_done it in every case)
+ * and say whether it is on.  What on and status share: a copy that is on
+ * answers (also with a URI down: the domain IS on).  Otherwise "off" needs
+ * every copy certainly off: an error reading a state fails, so do no copy
  * left (-ENOENT) and a URI that did not answer (-EHOSTDOWN, logged with
  * @op: a copy may run there).
  * \return 1 on (*ret_p: that copy), 0 off (*ret_p: the primary copy, see
  *         lv_match_primary and @want_persistent), or a negative errno
  */
 static int
-lv_target_on(const struct lv_target *t, int r, const char *op, const char *target,
-             bool want_persistent, size_t *ret_p)
+lv_target_on(struct lv_backend *be, const char *target, unsigned int flags,
+             int64_t deadline_ms, const char *op, bool want_persistent, struct lv_target *t,
+             size_t *ret_p)
 {
     char down[1024];
-    size_t p = lv_match_primary(&t->m, t->states, want_persistent);
+    int r = lv_target_take(be, target, flags, deadline_ms, t);
+    size_t p = 0;
 
+    *ret_p = 0;
+    if (t->states == NULL) {
+        return r;                   /* nothing resolved: lv_begin's error */
+    }
+    p = lv_match_primary(&t->m, t->states, want_persistent);
     *ret_p = p;
     if (lv_state_on(t->states[p])) {
         return 1;
@@ -229,11 +237,7 @@ lv_do_on(struct lv_backend *be, const char *target, unsigned int flags, int64_t 
     size_t p;
     int r;
 
-    r = lv_target_take(be, target, flags, deadline_ms, &t);
-    if (t.states == NULL) {
-        goto out;
-    }
-    r = lv_target_on(&t, r, "not starting", target, true, &p);
+    r = lv_target_on(be, target, flags, deadline_ms, "not starting", true, &t, &p);
     if (r == 1) {
         vf_log(LOG_INFO, "libvirt backend: domain '%s' (%s) on '%s' is already on (%s)",
                t.m.d[p].name, t.m.d[p].uuid, t.m.d[p].ref->uri, lv_state_text(t.states[p]));
@@ -435,18 +439,13 @@ lv_do_status(struct lv_backend *be, const char *target, unsigned int flags, bool
     size_t p;
     int r;
 
-    r = lv_target_take(be, target, flags, deadline_ms, &t);
-    if (t.states == NULL) {
-        goto out;
-    }
-    r = lv_target_on(&t, r, "status unknown of", target, false, &p);
+    r = lv_target_on(be, target, flags, deadline_ms, "status unknown of", false, &t, &p);
     if (r >= 0) {
         vf_dbg(1, "libvirt backend: domain '%s' (%s) on '%s' is %s", t.m.d[p].name,
                t.m.d[p].uuid, t.m.d[p].ref->uri, lv_state_text(t.states[p]));
         *ret_on = r == 1;
         r = 0;
     }
-out:
     lv_target_done(&t);
     return r;
 }

@@ -14,9 +14,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "conftree-node.h"
 #include "io.h"
 #include "log.h"
 #include "privsep/handover.h"
+#include "privsep/scm.h"
 #include "wire.h"
 
 #define CTL_MSG_LEN 8
@@ -44,75 +46,38 @@ get_u32(const uint8_t *p)
 
 /* ---- the control pair ---------------------------------------------------------- */
 
-/* one RELOAD's message: @buf (CTL_MSG_LEN + 1 bytes), room for two descriptors */
-struct ctl_msg {
-    uint8_t buf[CTL_MSG_LEN + 1];
-    union {
-        struct cmsghdr h;
-        char b[CMSG_SPACE(2 * sizeof(int))];
-    } cm;
-    struct iovec iov;
-    struct msghdr mh;
-};
-
-static void
-ctl_msg_init(struct ctl_msg *m, size_t len)
-{
-    memset(m, 0, sizeof(*m));
-    m->iov.iov_base = m->buf;
-    m->iov.iov_len = len;
-    m->mh.msg_iov = &m->iov;
-    m->mh.msg_iovlen = 1;
-    m->mh.msg_control = m->cm.b;
-    m->mh.msg_controllen = sizeof(m->cm.b);
-}
-
 int
 vf_ps_ctl_send_reload(int fd, int text_fd, int old_text_fd)
 {
     int fds[2] = { text_fd, old_text_fd };
-    struct ctl_msg m;
-    struct cmsghdr *c = NULL;
+    uint8_t buf[CTL_MSG_LEN];
+    ssize_t n = 0;
 
-    ctl_msg_init(&m, CTL_MSG_LEN);
-    put_u32(m.buf, VF_PS_CTL_RELOAD_MAGIC);
-    put_u32(m.buf + 4, VF_PS_CTL_VERSION);
-    c = CMSG_FIRSTHDR(&m.mh);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(fds));
-    memcpy(CMSG_DATA(c), fds, sizeof(fds));
-    return sendmsg(fd, &m.mh, MSG_NOSIGNAL) == CTL_MSG_LEN ? 0 : -errno;
+    put_u32(buf, VF_PS_CTL_RELOAD_MAGIC);
+    put_u32(buf + 4, VF_PS_CTL_VERSION);
+    n = vf_ps_scm_send(fd, buf, sizeof(buf), fds, 2, 0);
+    return n == CTL_MSG_LEN ? 0 : n < 0 ? (int)n : -EIO;
 }
 
 int
 vf_ps_ctl_recv_reload(int fd, int *ret_text_fd, int *ret_old_text_fd)
 {
     int fds[2] = { -1, -1 };
-    struct ctl_msg m;
-    struct cmsghdr *c = NULL;
-    ssize_t n = 0;
+    uint8_t buf[CTL_MSG_LEN + 1];   /* one byte more: a longer message is seen */
     size_t got = 0;
+    bool trunc = false;
+    ssize_t n = 0;
 
-    ctl_msg_init(&m, sizeof(m.buf));
-    do {
-        n = recvmsg(fd, &m.mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-    } while (n < 0 && errno == EINTR);
+    n = vf_ps_scm_recv(fd, buf, sizeof(buf), fds, 2, &got, &trunc);
     if (n == 0) {
         return -EPIPE;
     }
     if (n < 0) {
-        return -errno;
+        return (int)n;
     }
-    c = CMSG_FIRSTHDR(&m.mh);
-    if (c != NULL && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-        c->cmsg_len >= CMSG_LEN(sizeof(int))) {
-        got = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        memcpy(fds, CMSG_DATA(c), (got < 2 ? got : 2) * sizeof(int));
-    }
-    if (n != CTL_MSG_LEN || (m.mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0 || got != 2 ||
-        get_u32(m.buf) != VF_PS_CTL_RELOAD_MAGIC || get_u32(m.buf + 4) != VF_PS_CTL_VERSION) {
-        for (size_t i = 0; i < got && i < 2; i++) {
+    if (n != CTL_MSG_LEN || trunc || got != 2 || get_u32(buf) != VF_PS_CTL_RELOAD_MAGIC ||
+        get_u32(buf + 4) != VF_PS_CTL_VERSION) {
+        for (size_t i = 0; i < got; i++) {
             close(fds[i]);
         }
         return -EBADMSG;

@@ -34,14 +34,6 @@
 #include "timeutil.h"
 #include "virtd.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define VF_SAN_BUILD 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define VF_SAN_BUILD 1
-#endif
-#endif
-
 #define START_WAIT_MS 60000     /* listeners bound, sandbox entered */
 #define RELOAD_WAIT_MS 60000    /* changed listeners drained and restarted */
 

@@ -38,6 +38,16 @@
 #define VF_PS_CHROOT_DEFAULT "/var/empty/vmfence"
 #endif
 
+/* VF_SAN_BUILD: built with AddressSanitizer, which the sandbox (seccomp,
+ * the start-up wait) must allow for (parent.c, sandbox.c) */
+#if defined(__SANITIZE_ADDRESS__)
+#define VF_SAN_BUILD 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define VF_SAN_BUILD 1
+#endif
+#endif
+
 /* ---- network side (proxy.c) ---------------------------------------------- */
 
 struct vf_ps_proxy;
@@ -46,13 +56,14 @@ struct vf_ps_proxy;
 extern const struct vf_backend_ops vf_ps_proxy_ops;
 
 /*
- * Serve the proxy over @fd (taken over; closed by vf_ps_proxy_free) with a
- * reader thread.  @exit_on_eof: when the executor goes away, log it and
- * _exit(1) at once (the daemon); false: only fail calls (tests).
- * Returns 0 or -errno.
+ * Serve the proxy over @fd (taken over, made blocking with a receive
+ * timeout; closed by vf_ps_proxy_free): the waiting calls read it in
+ * turn, a watcher thread waits for the hang-up.  @exit_on_eof: when the
+ * executor goes away, log it and _exit(1) at once (the daemon); false:
+ * only fail calls (tests).  Returns 0 or -errno.
  */
 int vf_ps_proxy_new(int fd, bool exit_on_eof, struct vf_ps_proxy **ret_px);
-/* Stop the reader thread, fail waiting calls, close the socket.  NULL-tolerant. */
+/* Stop the watcher thread, fail waiting calls, close the socket.  NULL-tolerant. */
 struct vf_ps_proxy *vf_ps_proxy_free(struct vf_ps_proxy *px);
 /* true once the executor is gone (EOF, a malformed answer, a send error) */
 bool vf_ps_proxy_dead(const struct vf_ps_proxy *px);

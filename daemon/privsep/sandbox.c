@@ -42,14 +42,6 @@
 #include "log.h"
 #include "privsep/privsep.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define VF_SAN_BUILD 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define VF_SAN_BUILD 1
-#endif
-#endif
-
 static const char *seccomp_state = "off (not installed)";
 
 const char *

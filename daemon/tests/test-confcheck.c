@@ -55,14 +55,14 @@ slurp(const char *path)
 static int
 expect_lines(const char *file, const char *expect, const char *text)
 {
-    char *copy = strdup(expect);
+    char *lines = strdup(expect);
     char *save = NULL;
     int missing = 0;
 
-    if (copy == NULL) {
+    if (lines == NULL) {
         return 1;
     }
-    for (char *line = strtok_r(copy, "\n", &save); line != NULL;
+    for (char *line = strtok_r(lines, "\n", &save); line != NULL;
          line = strtok_r(NULL, "\n", &save)) {
         if (line[0] == '!') {
             if (strstr(text, line + 1) != NULL) {
@@ -76,7 +76,7 @@ expect_lines(const char *file, const char *expect, const char *text)
             missing++;
         }
     }
-    free(copy);
+    free(lines);
     return missing;
 }
 

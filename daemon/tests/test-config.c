@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "conftree.h"
+#include "conftree-node.h"
 #include "vftest.h"
 
 static struct vf_conf *

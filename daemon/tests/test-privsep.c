@@ -25,6 +25,7 @@
 #include "privsep/handover.h"
 #include "privsep/msg.h"
 #include "privsep/privsep.h"
+#include "privsep/scm.h"
 #include "vftest.h"
 
 /* ---- fake backend ---------------------------------------------------------- */
@@ -711,6 +712,13 @@ test_handover_ctl(void)
     /* a RELOAD without its descriptors is refused */
     VFT_CHECK(send(sv[0], "VFPR\0\0\0\1", 8, 0) == 8);
     VFT_EQ_INT(vf_ps_ctl_recv_reload(sv[1], &n1, &n2), -EBADMSG);
+    /* ... and so is one with a descriptor too many (privsep/scm.c) */
+    {
+        const int three[3] = { t1, t2, t1 };
+
+        VFT_EQ_INT((int)vf_ps_scm_send(sv[0], "VFPR\0\0\0\1", 8, three, 3, 0), 8);
+        VFT_EQ_INT(vf_ps_ctl_recv_reload(sv[1], &n1, &n2), -EBADMSG);
+    }
     close(sv[0]);
     VFT_EQ_INT(vf_ps_ctl_recv_reload(sv[1], &n1, &n2), -EPIPE);
     close(sv[1]);

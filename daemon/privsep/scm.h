@@ -1,0 +1,34 @@
+/*
+ * vmfence - daemon/privsep/scm.h: one datagram with descriptors
+ * (SCM_RIGHTS) on a socket pair, for the control pair (handover.c) and the
+ * guest pair (guestpair.c).
+ */
+#ifndef VF_PS_SCM_H
+#define VF_PS_SCM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define VF_PS_SCM_MAX_FDS 4u    /* descriptors one datagram may carry or take */
+
+/*
+ * sendmsg() of @len bytes of @buf with @nfds (<= VF_PS_SCM_MAX_FDS)
+ * descriptors of @fds (NULL when 0), flags MSG_NOSIGNAL | @flags, once
+ * (EINTR included).  \return the bytes sent or -errno
+ */
+ssize_t vf_ps_scm_send(int fd, const void *buf, size_t len, const int *fds, size_t nfds,
+                       int flags);
+
+/*
+ * recvmsg() without blocking (again on EINTR) of one datagram into @buf
+ * (@cap bytes) with room for @max_fds (<= VF_PS_SCM_MAX_FDS) descriptors,
+ * close-on-exec, into @fds; *@ret_nfds is how many, *@ret_trunc true when
+ * the datagram or its descriptors did not fit (a surplus the kernel did
+ * not pass is closed by it).  \return the bytes received (0: the peer
+ * closed) or -errno
+ */
+ssize_t vf_ps_scm_recv(int fd, void *buf, size_t cap, int *fds, size_t max_fds,
+                       size_t *ret_nfds, bool *ret_trunc);
+
+#endif

@@ -296,30 +296,12 @@ bg_send(void *arg)
     return NULL;
 }
 
+/* serial mode, step by step (one listener, guests vm1 and vm2 connected) */
 static void
-test_serial_mode(void)
+sm_plain(int fd1, int fd2)
 {
-    struct lst l;
-    struct vf_conn *c, *c2;
-    uint8_t f[VF_SERIAL_REQ_SIZE], junk[200];
-    int fd1, fd2, fd3, fd4, fd5;
-    virDomainPtr d4;
-    int64_t t0;
-
-    VFT_EQ_INT(lst_start(&l, "serial"), 0);
-    fd1 = qemu_accept(lfd[1], 3000);
-    fd2 = qemu_accept(lfd[2], 3000);
-    VFT_CHECK(fd1 >= 0);
-    VFT_CHECK(fd2 >= 0);
-    /* outside the directory, shut off, channel only: not connected */
-    fd3 = qemu_accept(lfd[3], 300);
-    VFT_EQ_INT(fd3, -1);
-    VFT_EQ_INT(qemu_accept(lfd[4], 10), -1);
-    VFT_EQ_INT(qemu_accept(lfd[5], 10), -1);
-    if (fd1 < 0 || fd2 < 0) {
-        lst_stop(&l);
-        return;
-    }
+    uint8_t f[VF_SERIAL_REQ_SIZE];
+    struct vf_conn *c;
 
     /* a plain request */
     frame(f, VF_CMD_STATUS, "target-vm", 7);
@@ -347,6 +329,13 @@ test_serial_mode(void)
     if (c != NULL) {
         c->ops->close(c);
     }
+}
+
+static void
+sm_junk(int fd1)
+{
+    uint8_t f[VF_SERIAL_REQ_SIZE], junk[200];
+    struct vf_conn *c;
 
     /* garbage, a fake magic followed by a bad command, then a good frame */
     memset(junk, 'x', sizeof(junk));
@@ -365,6 +354,13 @@ test_serial_mode(void)
         c->ops->close(c);
     }
     VFT_CHECK(q_pop(200) == NULL);          /* nothing else was made of the junk */
+}
+
+static void
+sm_split_and_stale(int fd1)
+{
+    uint8_t f[VF_SERIAL_REQ_SIZE];
+    struct vf_conn *c;
 
     /* a frame split in two writes */
     frame(f, VF_CMD_ON, "split-vm", 10);
@@ -389,6 +385,13 @@ test_serial_mode(void)
         c->ops->close(c);
     }
     VFT_CHECK(q_pop(100) == NULL);
+}
+
+static void
+sm_hostlist(int fd1)
+{
+    uint8_t f[VF_SERIAL_REQ_SIZE];
+    struct vf_conn *c, *c2;
 
     /* host list while another response is pending: no interleaving */
     frame(f, VF_CMD_HOSTLIST, "", 13);
@@ -440,9 +443,19 @@ test_serial_mode(void)
             c2->ops->close(c2);
         }
     }
+}
+
+static void
+sm_event(struct lst *lp)
+{
+    uint8_t f[VF_SERIAL_REQ_SIZE], junk[200];
+    struct vf_conn *c;
+    virDomainPtr d4;
+    int64_t t0;
+    int fd4;
 
     /* event path: start vm4 through the listener's own connection */
-    d4 = virDomainLookupByName(l.sl->conn, "vm4");
+    d4 = virDomainLookupByName(lp->sl->conn, "vm4");
     VFT_CHECK(d4 != NULL);
     if (d4 != NULL) {
         t0 = vf_now_ms();
@@ -465,6 +478,14 @@ test_serial_mode(void)
         (void)vf_close(fd4);
         virDomainFree(d4);
     }
+}
+
+/* a request in flight when the guest socket goes away, then the guest comes back */
+static void
+sm_late(int fd2)
+{
+    uint8_t f[VF_SERIAL_REQ_SIZE];
+    struct vf_conn *c;
 
     /* a request in flight when the guest socket goes away */
     frame(f, VF_CMD_STATUS, "late", 16);
@@ -481,11 +502,36 @@ test_serial_mode(void)
     fd2 = qemu_accept(lfd[2], 7000);
     VFT_CHECK(fd2 >= 0);
     (void)vf_close(fd2);
+}
 
+static void
+test_serial_mode(void)
+{
+    struct lst l;
+    int fd1, fd2, fd3;
+
+    VFT_EQ_INT(lst_start(&l, "serial"), 0);
+    fd1 = qemu_accept(lfd[1], 3000);
+    fd2 = qemu_accept(lfd[2], 3000);
+    VFT_CHECK(fd1 >= 0);
+    VFT_CHECK(fd2 >= 0);
+    /* outside the directory, shut off, channel only: not connected */
+    fd3 = qemu_accept(lfd[3], 300);
+    VFT_EQ_INT(fd3, -1);
+    VFT_EQ_INT(qemu_accept(lfd[4], 10), -1);
+    VFT_EQ_INT(qemu_accept(lfd[5], 10), -1);
+    if (fd1 < 0 || fd2 < 0) {
+        lst_stop(&l);
+        return;
+    }
+    sm_plain(fd1, fd2);
+    sm_junk(fd1);
+    sm_split_and_stale(fd1);
+    sm_hostlist(fd1);
+    sm_event(&l);
+    sm_late(fd2);
     VFT_CHECK(lst_stop(&l) < 1000);         /* run() notices stopping within 500 ms */
     (void)vf_close(fd1);
-    fd5 = -1;
-    (void)fd5;
 }
 
 static void

@@ -4,13 +4,23 @@
  *
  * Each op encodes one request (msg.h) with a fresh id, sends it on the
  * socketpair and waits, until its deadline (plus VF_PS_ANSWER_SLACK_MS for
- * the executor's own verdict), for the RESULT with that id.  One reader
- * thread receives every answer and hands it to the waiting call; the
- * records of a list are collected (at most VF_MAX_LIST_DOMAINS) and
- * passed to the caller's callback in the caller's thread.  A dead executor
- * fails every call, waiting or new, with -EHOSTDOWN: never a success.
+ * the executor's own verdict), for the RESULT with that id.
+ *
+ * Leader/follower: the waiting calls take turns to read the socket.  The
+ * one holding the read turn receives every answer and hands each to its
+ * call (its own answer costs no thread wake-up); when it leaves it passes
+ * the turn to another waiting call.  Each receive waits at most
+ * RECV_SLICE_MS, so the turn always comes back within that.  The records of
+ * a list are collected (at most VF_MAX_LIST_DOMAINS) and passed to the
+ * caller's callback in the caller's thread.  A watcher thread sleeps in
+ * poll() for the hang-up only (data does not wake it); on a hang-up it
+ * takes the turn, hands out the answers already queued and marks the
+ * executor dead (a malformed answer is seen by the next reader: it too
+ * marks the executor dead).  A dead executor fails every call, waiting or
+ * new, with -EHOSTDOWN: never a success.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -18,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "hostlist.h"
@@ -26,6 +37,8 @@
 #include "privsep/msg.h"
 #include "privsep/privsep.h"
 #include "timeutil.h"
+
+#define RECV_SLICE_MS 50        /* one blocking receive waits at most this */
 
 struct pending {
     struct pending *next;
@@ -46,11 +59,14 @@ struct pending {
 struct vf_ps_proxy {
     int fd;
     bool exit_on_eof;
-    pthread_t reader;
-    bool reader_started;
+    pthread_t watcher;
+    bool watcher_started;
     pthread_mutex_t lock;
+    pthread_cond_t turn_cv;          /* the watcher waits here for the turn */
     struct pending *pending;         /* guarded by lock */
     uint64_t next_id;                /* guarded by lock */
+    bool reading;                    /* guarded by lock: the read turn is taken */
+    bool watcher_wants;              /* guarded by lock: the pair hung up */
     atomic_bool dead;
 };
 
@@ -91,14 +107,13 @@ find_pending(struct vf_ps_proxy *px, uint64_t id)
     return NULL;
 }
 
-/* Hand answer @an to its call; false when it breaks the protocol. */
+/* Hand answer @an to its call (lock held); false when it breaks the protocol. */
 static bool
-dispatch(struct vf_ps_proxy *px, const struct vf_ps_ans *an)
+dispatch_locked(struct vf_ps_proxy *px, const struct vf_ps_ans *an)
 {
     struct pending *p = NULL;
     bool ok = true;
 
-    pthread_mutex_lock(&px->lock);
     p = find_pending(px, an->id);
     if (p == NULL || p->done) {
         /* a call that gave up (deadline) and left: drop its late answer */
@@ -134,36 +149,121 @@ dispatch(struct vf_ps_proxy *px, const struct vf_ps_ans *an)
         pthread_cond_signal(&p->cv);
     }
 out:
-    pthread_mutex_unlock(&px->lock);
     return ok;
 }
 
+/*
+ * With the read turn held: receive one answer, waiting until @until_ms at
+ * most (and RECV_SLICE_MS at most: the socket's receive timeout).  1 with
+ * @an filled, 0 nothing yet, -errno when the pair is broken (@why says how).
+ */
+static int
+recv_one(struct vf_ps_proxy *px, int64_t until_ms, struct vf_ps_ans *an, const char **why)
+{
+    uint8_t buf[VF_PS_ANS_SIZE + 1];
+    int left = vf_ms_left(until_ms);
+    int flags = MSG_TRUNC;
+    ssize_t n = 0;
+
+    if (left < RECV_SLICE_MS) {
+        struct pollfd pfd = { .fd = px->fd, .events = POLLIN };
+
+        if (left > 0 && poll(&pfd, 1, left) == 0) {
+            return 0;
+        }
+        flags |= MSG_DONTWAIT;
+    }
+    n = recv(px->fd, buf, sizeof(buf), flags);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        return 0;
+    }
+    if (n <= 0) {
+        int err = n == 0 ? EPIPE : errno;
+
+        *why = n == 0 ? "end of the socketpair" : strerror(err);
+        return -err;
+    }
+    if (vf_ps_ans_decode(buf, (size_t)n, an) < 0) {
+        *why = "malformed answer";
+        return -EPROTO;
+    }
+    return 1;
+}
+
+/* The turn is free (lock held): give it to the watcher or a waiting call. */
+static void
+pass_turn_locked(struct vf_ps_proxy *px)
+{
+    if (px->reading) {
+        return;
+    }
+    if (px->watcher_wants) {
+        pthread_cond_signal(&px->turn_cv);
+        return;
+    }
+    for (struct pending *p = px->pending; p != NULL; p = p->next) {
+        if (!p->done) {
+            pthread_cond_signal(&p->cv);
+            return;
+        }
+    }
+}
+
+/*
+ * Read with the turn (lock held, turn free) until @until_ms or until @p is
+ * answered (@p NULL: until the socket is drained and ended).  Returns with
+ * the lock held and the turn free; false when the pair broke (@why set).
+ */
+static bool
+read_turn_locked(struct vf_ps_proxy *px, struct pending *p, int64_t until_ms, const char **why)
+{
+    int k = 0;
+
+    px->reading = true;
+    do {
+        struct vf_ps_ans an;
+
+        pthread_mutex_unlock(&px->lock);
+        k = recv_one(px, until_ms, &an, why);
+        pthread_mutex_lock(&px->lock);
+        if (k == 1 && !dispatch_locked(px, &an)) {
+            *why = "malformed answer";
+            k = -EPROTO;
+        }
+    } while (k == 1 && (p == NULL || !p->done));
+    px->reading = false;
+    return k >= 0;
+}
+
+/* Sleeps until the pair hangs up (data does not wake poll() without POLLIN). */
 static void *
-reader_main(void *arg)
+watcher_main(void *arg)
 {
     struct vf_ps_proxy *px = arg;
-    uint8_t buf[VF_PS_ANS_SIZE + 1];
+    const char *why = "end of the socketpair";
 
     for (;;) {
-        struct vf_ps_ans an;
-        ssize_t n = recv(px->fd, buf, sizeof(buf), MSG_TRUNC);
+        struct pollfd pfd = { .fd = px->fd, .events = POLLRDHUP };
+        int k = poll(&pfd, 1, -1);
 
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n == 0 || (n < 0 && atomic_load(&px->dead))) {
-            set_dead(px, "end of the socketpair");
+        if (k < 0 && errno != EINTR) {
+            why = "poll error";
             break;
         }
-        if (n < 0) {
-            set_dead(px, strerror(errno));
-            break;
-        }
-        if (vf_ps_ans_decode(buf, (size_t)n, &an) < 0 || !dispatch(px, &an)) {
-            set_dead(px, "malformed answer");
+        if (k > 0 && (pfd.revents & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL)) != 0) {
             break;
         }
     }
+    /* hand out what is queued, then fail the rest; the reading call, if
+     * any, returns the turn within RECV_SLICE_MS (at once after a hang-up) */
+    pthread_mutex_lock(&px->lock);
+    px->watcher_wants = true;
+    while (px->reading) {
+        pthread_cond_wait(&px->turn_cv, &px->lock);
+    }
+    (void)read_turn_locked(px, NULL, vf_now_ms() + 1000, &why);
+    pthread_mutex_unlock(&px->lock);
+    set_dead(px, why);
     return NULL;
 }
 
@@ -171,6 +271,8 @@ int
 vf_ps_proxy_new(int fd, bool exit_on_eof, struct vf_ps_proxy **ret_px)
 {
     struct vf_ps_proxy *px = calloc(1, sizeof(*px));
+    struct timeval slice = { .tv_sec = 0, .tv_usec = RECV_SLICE_MS * 1000 };
+    int fl = 0;
     int r = 0;
 
     if (px == NULL) {
@@ -180,14 +282,24 @@ vf_ps_proxy_new(int fd, bool exit_on_eof, struct vf_ps_proxy **ret_px)
     px->exit_on_eof = exit_on_eof;
     px->next_id = 1;
     atomic_init(&px->dead, false);
+    /* the turn's receive blocks, RECV_SLICE_MS at most: never a busy loop */
+    fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || ((fl & O_NONBLOCK) != 0 && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) ||
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &slice, sizeof(slice)) < 0) {
+        r = -errno;
+        free(px);
+        return r;
+    }
     pthread_mutex_init(&px->lock, NULL);
-    r = pthread_create(&px->reader, NULL, reader_main, px);
+    vf_cond_init_monotonic(&px->turn_cv);
+    r = pthread_create(&px->watcher, NULL, watcher_main, px);
     if (r != 0) {
+        pthread_cond_destroy(&px->turn_cv);
         pthread_mutex_destroy(&px->lock);
         free(px);
         return -r;
     }
-    px->reader_started = true;
+    px->watcher_started = true;
     *ret_px = px;
     return 0;
 }
@@ -201,10 +313,11 @@ vf_ps_proxy_free(struct vf_ps_proxy *px)
     px->exit_on_eof = false;
     atomic_store(&px->dead, true);
     (void)shutdown(px->fd, SHUT_RDWR);
-    if (px->reader_started) {
-        pthread_join(px->reader, NULL);
+    if (px->watcher_started) {
+        pthread_join(px->watcher, NULL);
     }
     close(px->fd);
+    pthread_cond_destroy(&px->turn_cv);
     pthread_mutex_destroy(&px->lock);
     free(px);
     return NULL;
@@ -296,8 +409,22 @@ call(struct vf_ps_proxy *px, uint16_t op, const char *target, unsigned int flags
     pthread_mutex_lock(&px->lock);
     while (r == 0 && !p->done && !atomic_load(&px->dead)) {
         struct timespec ts = vf_deadline_timespec(wait_until);
+        const char *why = NULL;
 
-        if (pthread_cond_timedwait(&p->cv, &px->lock, &ts) == ETIMEDOUT && !p->done) {
+        if (!px->reading && !px->watcher_wants) {
+            /* the turn is free: read for everyone until this call is answered */
+            if (!read_turn_locked(px, p, wait_until, &why)) {
+                pthread_mutex_unlock(&px->lock);
+                set_dead(px, why);
+                pthread_mutex_lock(&px->lock);
+            } else if (!p->done && vf_ms_left(wait_until) <= 0) {
+                r = -ETIMEDOUT;
+            }
+            if (px->watcher_wants) {
+                pass_turn_locked(px);
+            }
+        } else if (pthread_cond_timedwait(&p->cv, &px->lock, &ts) == ETIMEDOUT &&
+                   !p->done) {
             r = -ETIMEDOUT;
         }
     }
@@ -309,6 +436,7 @@ call(struct vf_ps_proxy *px, uint16_t op, const char *target, unsigned int flags
     }
     p->done = true;             /* late list records are dropped */
     unlink_pending(px, p);
+    pass_turn_locked(px);
     pthread_mutex_unlock(&px->lock);
     pthread_cond_destroy(&p->cv);
     if (r < 0) {

@@ -337,6 +337,47 @@ test_proxy_concurrent(void)
     pair_down();
 }
 
+static void *
+slow_main(void *arg)
+{
+    *(int *)arg = vf_ps_proxy_ops.off(px, "slow", 0, vf_now_ms() + 300);
+    return NULL;
+}
+
+/*
+ * Leader/follower on the proxy's socket: a call whose backend hangs (and
+ * most likely holds the read turn, having started first) never delays the
+ * answers of the others; when it gives up it passes the turn on, and its
+ * late answer (sent about 1.3 s after it started) is dropped, not taken
+ * for another call's.
+ */
+static void
+test_proxy_turns(void)
+{
+    pthread_t th;
+    int slow_r = 1;
+    int ok = 0;
+    int n = 0;
+
+    VFT_EQ_INT(pair_up(NULL), 0);
+    VFT_EQ_INT(pthread_create(&th, NULL, slow_main, &slow_r), 0);
+    usleep(50000);              /* not a check: lets the slow call go first */
+    for (int64_t end = vf_now_ms() + 1800; n < 200 && vf_now_ms() < end; n++) {
+        bool on = false;
+
+        if (vf_ps_proxy_ops.status(px, n % 2 ? "vm1" : "vm2", 0, &on,
+                                   vf_now_ms() + 5000) == 0 && on == (n % 2 == 1)) {
+            ok++;
+        }
+        usleep(10000);
+    }
+    pthread_join(th, NULL);
+    VFT_EQ_INT(slow_r, -ETIMEDOUT);
+    VFT_CHECK(n > 0);
+    VFT_EQ_INT(ok, n);
+    pair_down();
+}
+
 static void
 test_groups_recheck(void)
 {
@@ -777,6 +818,7 @@ main(void)
     VFT_RUN(test_msg_roundtrip);
     VFT_RUN(test_proxy_ops);
     VFT_RUN(test_proxy_concurrent);
+    VFT_RUN(test_proxy_turns);
     VFT_RUN(test_groups_recheck);
     VFT_RUN(test_dead_executor);
     VFT_RUN(test_hostile_request);

@@ -1,7 +1,7 @@
 /*
- * vmfence - agents/agent-digest.c: vf_auth_init() and vf_digest() (lib/auth.h)
- * for the agents, with NSS's freebl hash API (nsslowhash.h) instead of the
- * full NSS of lib/digest-nss.c.
+ * vmfence - agents/agent-digest.c: vf_auth_init() (lib/auth.h) and the
+ * hashing under vf_digest() (lib/digest.h) for the agents, with NSS's freebl
+ * hash API (nsslowhash.h) instead of the full NSS of lib/digest-nss.c.
  *
  * An agent is a process per request that computes a handful of digests.
  * NSS_NoDB_Init() loads the softoken, its SQLite and freebl and seeds its
@@ -37,46 +37,24 @@ vf_auth_init(void)
     return low_ctx != NULL ? 0 : -EIO;
 }
 
-/**
- * \brief out = SHAx(key || data), zero padded to VF_DIGEST_MAX bytes.
- * \return 0; -EINVAL for VF_HASH_NONE/unknown algorithms or oversized
- *         input; -EIO if freebl fails
- */
+/* SHAx(key || data) in one freebl context (digest.h) */
 int
-vf_digest(enum vf_hash alg, const uint8_t *key, size_t key_len,
-          const uint8_t *data, size_t len, uint8_t out[VF_DIGEST_MAX])
+vf__digest_hash(const struct vf_digest_job *job, uint8_t digest[VF_DIGEST_MAX],
+                unsigned int *ret_len)
 {
-    uint8_t digest[VF_DIGEST_MAX];
-    HASH_HashType type = HASH_AlgNULL;
-    NSSLOWHASHContext *ctx = NULL;
-    unsigned int dlen = 0;
-    int r;
+    NSSLOWHASHContext *ctx = NSSLOWHASH_NewContext(low_ctx, job->type);
 
-    r = vf_digest_prepare(alg, key, key_len, data, len, &type);
-    if (r < 0) {
-        return r;
-    }
-    r = vf_auth_init();
-    if (r < 0) {
-        return r;
-    }
-    ctx = NSSLOWHASH_NewContext(low_ctx, type);
     if (ctx == NULL) {
         return -EIO;
     }
-    memset(digest, 0, sizeof(digest));
     NSSLOWHASH_Begin(ctx);
-    if (key_len > 0) {
-        NSSLOWHASH_Update(ctx, key, (unsigned int)key_len);
+    if (job->key_len > 0) {
+        NSSLOWHASH_Update(ctx, job->key, (unsigned int)job->key_len);
     }
-    if (len > 0) {
-        NSSLOWHASH_Update(ctx, data, (unsigned int)len);
+    if (job->len > 0) {
+        NSSLOWHASH_Update(ctx, job->data, (unsigned int)job->len);
     }
-    NSSLOWHASH_End(ctx, digest, &dlen, sizeof(digest));
+    NSSLOWHASH_End(ctx, digest, ret_len, VF_DIGEST_MAX);
     NSSLOWHASH_Destroy(ctx);
-    if (dlen != vf_hash_len(alg)) {
-        return -EIO;
-    }
-    memcpy(out, digest, VF_DIGEST_MAX);
     return 0;
 }

@@ -393,17 +393,35 @@ usage(FILE *f)
           "               [-t TIMEOUT_S] [-H hash] [-A auth] [-s] [-S]\n", f);
 }
 
-int
-main(int argc, char **argv)
+/* -o: the command of an operation name.  \return 0 or -EINVAL */
+static int
+parse_op(const char *s, enum vf_cmd *ret)
 {
-    pthread_t th[MAX_CLIENTS], bg;
-    const char *keyfile = NULL;
-    char err[256];
-    int64_t t0, t1;
-    long n, i;
-    int c, r;
-    unsigned int k;
-    bool have_bg = false;
+    static const struct {
+        const char *name;
+        enum vf_cmd cmd;
+    } ops[] = {
+        { "status", VF_CMD_STATUS }, { "list", VF_CMD_HOSTLIST },
+        { "reboot", VF_CMD_REBOOT }, { "null", VF_CMD_NULL },
+    };
+
+    for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+        if (strcmp(s, ops[i].name) == 0) {
+            *ret = ops[i].cmd;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+/*
+ * The command line into opt and *ret_keyfile.
+ * \return -1 to go on, or the exit code (0 after -h, 2 on a usage error)
+ */
+static int
+parse_args(int argc, char **argv, const char **ret_keyfile)
+{
+    int c;
 
     opt.cmd = VF_CMD_STATUS;
     opt.clients = 1;
@@ -416,17 +434,9 @@ main(int argc, char **argv)
         switch (c) {
         case 'a': opt.addr = optarg; break;
         case 'p': opt.port = (uint16_t)atoi(optarg); break;
-        case 'k': keyfile = optarg; break;
+        case 'k': *ret_keyfile = optarg; break;
         case 'o':
-            if (strcmp(optarg, "status") == 0) {
-                opt.cmd = VF_CMD_STATUS;
-            } else if (strcmp(optarg, "list") == 0) {
-                opt.cmd = VF_CMD_HOSTLIST;
-            } else if (strcmp(optarg, "reboot") == 0) {
-                opt.cmd = VF_CMD_REBOOT;
-            } else if (strcmp(optarg, "null") == 0) {
-                opt.cmd = VF_CMD_NULL;
-            } else {
+            if (parse_op(optarg, &opt.cmd) < 0) {
                 fprintf(stderr, "loadgen: unknown operation '%s'\n", optarg);
                 return 2;
             }
@@ -451,33 +461,55 @@ main(int argc, char **argv)
         default: usage(stderr); return 2;
         }
     }
-    if (opt.addr == NULL || opt.port == 0 || keyfile == NULL ||
+    if (opt.addr == NULL || opt.port == 0 || *ret_keyfile == NULL ||
         opt.clients < 1 || opt.clients > MAX_CLIENTS || opt.idle > MAX_IDLE ||
         (opt.total < 0 && opt.seconds <= 0.0) || opt.timeout_ms <= 0) {
         usage(stderr);
         return 2;
     }
+    return -1;
+}
+
+/* The key, the hashing, the first sequence number, the samples.  \return 0 or -1 */
+static int
+setup(const char *keyfile)
+{
+    char err[256];
+    uint32_t start;
+    int r;
+
     if (vf_key_load(keyfile, &opt.key, err, sizeof(err), NULL, 0) < 0) {
         fprintf(stderr, "loadgen: %s\n", err);
-        return 2;
+        return -1;
     }
     r = vf_auth_init();
     if (r < 0) {
         fprintf(stderr, "loadgen: cannot initialise hashing: %s\n", strerror(-r));
-        return 2;
+        return -1;
     }
-    {
-        uint32_t start;
-        if (vf_random(&start, sizeof(start)) < 0) {
-            start = (uint32_t)getpid() << 12;
-        }
-        atomic_store(&seq, start);
+    if (vf_random(&start, sizeof(start)) < 0) {
+        start = (uint32_t)getpid() << 12;
     }
+    atomic_store(&seq, start);
     samples = calloc(MAX_SAMPLES, sizeof(*samples));
     if (samples == NULL) {
         fputs("loadgen: out of memory\n", stderr);
-        return 2;
+        return -1;
     }
+    return 0;
+}
+
+/*
+ * The background client (-b) and the clients, until the clients are done.
+ * \return 0 and the clients' wall time in *ret_ms, or -1
+ */
+static int
+run_clients(int64_t *ret_ms)
+{
+    pthread_t th[MAX_CLIENTS], bg;
+    bool have_bg = false;
+    int64_t t0;
+    unsigned int k;
 
     if (opt.bg_domain != NULL) {
         have_bg = pthread_create(&bg, NULL, background_main, NULL) == 0;
@@ -485,72 +517,107 @@ main(int argc, char **argv)
     }
     if (opt.sync && pthread_barrier_init(&burst_barrier, NULL, opt.clients) != 0) {
         fputs("loadgen: cannot create the burst barrier\n", stderr);
-        return 2;
+        return -1;
     }
     t0 = vf_now_ms();
     t_end = t0 + (int64_t)(opt.seconds * 1000.0);
     for (k = 0; k < opt.clients; k++) {
         if (pthread_create(&th[k], NULL, client_main, NULL) != 0) {
             fputs("loadgen: cannot start a client thread\n", stderr);
-            return 2;
+            return -1;
         }
     }
     for (k = 0; k < opt.clients; k++) {
         pthread_join(th[k], NULL);
     }
-    t1 = vf_now_ms();
+    *ret_ms = vf_now_ms() - t0;
     if (have_bg) {
         atomic_store(&stop_bg, true);
         pthread_join(bg, NULL);
     }
+    return 0;
+}
 
-    n = atomic_load(&n_samples);
+/* p99all_ms: the 99th percentile of all @all requests, failures ranked last */
+static void
+p99_all(long n, long all, char *buf, size_t len)
+{
+    long idx;
+
+    if (all == 0) {
+        snprintf(buf, len, "n/a");
+        return;
+    }
+    idx = (long)(0.99 * (double)(all - 1) + 0.5);
+    if (idx >= n) {
+        snprintf(buf, len, "fail");
+    } else {
+        snprintf(buf, len, "%.3f", samples[idx]);
+    }
+}
+
+/* errs=: the failures by errno name, "none" without any */
+static void
+print_errs(void)
+{
+    bool first = true;
+
+    for (int e = 0; e < MAX_ERRNO; e++) {
+        long cnt = atomic_load(&err_count[e]);
+
+        if (cnt > 0) {
+            const char *nm = e == 0 ? "other" : strerrorname_np(e);
+
+            printf("%s%s:%ld", first ? "" : ",", nm != NULL ? nm : "?", cnt);
+            first = false;
+        }
+    }
+    printf("%s\n", first ? "none" : "");
+}
+
+/* The output line (see the top of the file), over @elapsed_ms of clients. */
+static void
+report(int64_t elapsed_ms)
+{
+    long n = atomic_load(&n_samples);
+    double secs = (double)elapsed_ms / 1000.0;
+    double sum = 0.0;
+    long nerr = atomic_load(&n_err);
+    char p99all[32];
+
     if (n > MAX_SAMPLES) {
         n = MAX_SAMPLES;
     }
     qsort(samples, (size_t)n, sizeof(*samples), cmp_double);
-    {
-        double secs = (double)(t1 - t0) / 1000.0;
-        double sum = 0.0;
-        long nerr = atomic_load(&n_err);
-        long all = n + nerr;
-        char p99all[32];
-        bool first = true;
-
-        for (i = 0; i < n; i++) {
-            sum += samples[i];
-        }
-        /* 99th percentile of all requests, failures ranked last */
-        if (all == 0) {
-            snprintf(p99all, sizeof(p99all), "n/a");
-        } else {
-            long idx = (long)(0.99 * (double)(all - 1) + 0.5);
-
-            if (idx >= n) {
-                snprintf(p99all, sizeof(p99all), "fail");
-            } else {
-                snprintf(p99all, sizeof(p99all), "%.3f", samples[idx]);
-            }
-        }
-        printf("ok=%ld err=%ld secs=%.3f rps=%.1f mean_ms=%.3f p50_ms=%.3f p90_ms=%.3f "
-               "p99_ms=%.3f max_ms=%.3f p99all_ms=%s errs=",
-               atomic_load(&n_ok), nerr, secs,
-               secs > 0.0 ? (double)atomic_load(&n_ok) / secs : 0.0,
-               n > 0 ? sum / (double)n : 0.0,
-               pct(samples, n, 50.0), pct(samples, n, 90.0), pct(samples, n, 99.0),
-               n > 0 ? samples[n - 1] : 0.0, p99all);
-        for (int e = 0; e < MAX_ERRNO; e++) {
-            long cnt = atomic_load(&err_count[e]);
-
-            if (cnt > 0) {
-                const char *nm = e == 0 ? "other" : strerrorname_np(e);
-
-                printf("%s%s:%ld", first ? "" : ",", nm != NULL ? nm : "?", cnt);
-                first = false;
-            }
-        }
-        printf("%s\n", first ? "none" : "");
+    for (long i = 0; i < n; i++) {
+        sum += samples[i];
     }
+    p99_all(n, n + nerr, p99all, sizeof(p99all));
+    printf("ok=%ld err=%ld secs=%.3f rps=%.1f mean_ms=%.3f p50_ms=%.3f p90_ms=%.3f "
+           "p99_ms=%.3f max_ms=%.3f p99all_ms=%s errs=",
+           atomic_load(&n_ok), nerr, secs,
+           secs > 0.0 ? (double)atomic_load(&n_ok) / secs : 0.0,
+           n > 0 ? sum / (double)n : 0.0,
+           pct(samples, n, 50.0), pct(samples, n, 90.0), pct(samples, n, 99.0),
+           n > 0 ? samples[n - 1] : 0.0, p99all);
+    print_errs();
+}
+
+int
+main(int argc, char **argv)
+{
+    const char *keyfile = NULL;
+    int64_t elapsed_ms = 0;
+    int rc;
+
+    rc = parse_args(argc, argv, &keyfile);
+    if (rc >= 0) {
+        return rc;
+    }
+    if (setup(keyfile) < 0 || run_clients(&elapsed_ms) < 0) {
+        return 2;
+    }
+    report(elapsed_ms);
     free(samples);
     vf_key_clear(&opt.key);
     return atomic_load(&n_ok) > 0 && atomic_load(&n_err) == 0 ? 0 : 1;

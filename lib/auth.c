@@ -1,19 +1,68 @@
 /*
  * vmfence - lib/auth.c: request signing/verification and the 64-byte
- * challenge/response handshake (protocol.md 2.3, 2.4).  The digest itself
- * (vf_digest) is in digest-nss.c, or agents/agent-digest.c in the agents.
+ * challenge/response handshake (protocol.md 2.3, 2.4), and vf_digest()
+ * around the hashing of digest-nss.c (or agents/agent-digest.c in the
+ * agents: see digest.h).
  *
  * The digest is fence-virt's prefix-key construction SHAx(key || data),
  * left-aligned in a 64-byte field that is otherwise zero.  Comparisons
  * always cover all 64 bytes and run in constant time.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <string.h>
 #include <sys/random.h>
 
 #include "auth.h"
+#include "digest.h"
 #include "io.h"
+
+/**
+ * \brief out = SHAx(key || data), zero padded to VF_DIGEST_MAX bytes;
+ *        written on success only.  Initialises the hashing library once
+ *        (vf_auth_init) and hashes with vf__digest_hash().
+ * \return 0; -EINVAL for VF_HASH_NONE or an unknown algorithm, lengths
+ *         beyond unsigned int, or NULL with a length; -EIO if the hashing
+ *         library fails
+ */
+int
+vf_digest(enum vf_hash alg, const uint8_t *key, size_t key_len,
+          const uint8_t *data, size_t len, uint8_t out[VF_DIGEST_MAX])
+{
+    static const HASH_HashType types[] = {
+        [VF_HASH_SHA1] = HASH_AlgSHA1,
+        [VF_HASH_SHA256] = HASH_AlgSHA256,
+        [VF_HASH_SHA512] = HASH_AlgSHA512,
+    };
+    const struct vf_digest_job job = {
+        .alg = alg, .key = key, .key_len = key_len, .data = data, .len = len,
+        .type = alg > VF_HASH_NONE && (size_t)alg < sizeof(types) / sizeof(types[0])
+                    ? types[alg] : HASH_AlgNULL,
+    };
+    uint8_t digest[VF_DIGEST_MAX];
+    unsigned int dlen = 0;
+    int r;
+
+    if (job.type == HASH_AlgNULL || key_len > UINT_MAX || len > UINT_MAX ||
+        (key == NULL && key_len > 0) || (data == NULL && len > 0)) {
+        return -EINVAL;
+    }
+    r = vf_auth_init();
+    if (r < 0) {
+        return r;
+    }
+    r = vf__digest_hash(&job, digest, &dlen);
+    if (r < 0) {
+        return r;
+    }
+    if (dlen != vf_hash_len(alg)) {
+        return -EIO;
+    }
+    memset(out, 0, VF_DIGEST_MAX);
+    memcpy(out, digest, dlen);
+    return 0;
+}
 
 /** \brief Fill @buf with @len bytes from getrandom(). \return 0 or -errno */
 int
@@ -164,15 +213,10 @@ vf_auth_challenge(int fd, enum vf_hash alg, const uint8_t *key,
     uint8_t expect[VF_DIGEST_MAX];
     int r;
 
-    r = handshake_check(alg, key);
-    if (r <= 0) {
-        return r;
+    if (alg == VF_HASH_NONE) {
+        return 0;
     }
-    r = vf_random(challenge, sizeof(challenge));
-    if (r < 0) {
-        return r;
-    }
-    r = vf_digest(alg, key, key_len, challenge, sizeof(challenge), expect);
+    r = vf_auth_challenge_new(alg, key, key_len, challenge, expect);
     if (r < 0) {
         return r;
     }

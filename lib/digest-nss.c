@@ -1,10 +1,11 @@
 /*
  * vmfence - lib/digest-nss.c: the protocol's keyed digest SHAx(key || data)
- * with NSS (vf_auth_init, vf_digest of auth.h), split from auth.c so that a
- * program can bring another implementation of the same two functions: the
- * agents link agents/agent-digest.c (NSS's freebl hash API, no softoken, no
- * database) and so never load the rest of NSS; the daemon and the tests
- * use this file, whose prepared key states suit a long-running process.
+ * with NSS: vf_auth_init() (auth.h) and the hashing under vf_digest()
+ * (digest.h).  A program can bring another implementation of the same two
+ * functions: the agents link agents/agent-digest.c (NSS's freebl hash API,
+ * no softoken, no database) and so never load the rest of NSS; the daemon
+ * and the tests use this file, whose prepared key states suit a
+ * long-running process.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -150,44 +151,20 @@ keyed_context(enum vf_hash alg, HASH_HashType type, const uint8_t *key, size_t k
     return ctx;
 }
 
-/**
- * \brief out = SHAx(key || data), zero padded to VF_DIGEST_MAX bytes.
- *        The key's part of the hash is computed once per key and process
- *        (see "Prepared key states").
- * \return 0; -EINVAL for VF_HASH_NONE/unknown algorithms or oversized
- *         input; -EIO if NSS fails
- */
+/* SHAx(key || data) from the key's prepared state (digest.h) */
 int
-vf_digest(enum vf_hash alg, const uint8_t *key, size_t key_len,
-          const uint8_t *data, size_t len, uint8_t out[VF_DIGEST_MAX])
+vf__digest_hash(const struct vf_digest_job *job, uint8_t digest[VF_DIGEST_MAX],
+                unsigned int *ret_len)
 {
-    uint8_t digest[VF_DIGEST_MAX];
-    HASH_HashType type = HASH_AlgNULL;
-    HASHContext *ctx = NULL;
-    unsigned int dlen = 0;
-    int r;
+    HASHContext *ctx = keyed_context(job->alg, job->type, job->key, job->key_len);
 
-    r = vf_digest_prepare(alg, key, key_len, data, len, &type);
-    if (r < 0) {
-        return r;
-    }
-    r = vf_auth_init();
-    if (r < 0) {
-        return r;
-    }
-    ctx = keyed_context(alg, type, key, key_len);
     if (ctx == NULL) {
         return -EIO;
     }
-    memset(digest, 0, sizeof(digest));
-    if (len > 0) {
-        HASH_Update(ctx, data, (unsigned int)len);
+    if (job->len > 0) {
+        HASH_Update(ctx, job->data, (unsigned int)job->len);
     }
-    HASH_End(ctx, digest, &dlen, sizeof(digest));
+    HASH_End(ctx, digest, ret_len, VF_DIGEST_MAX);
     HASH_Destroy(ctx);
-    if (dlen != vf_hash_len(alg)) {
-        return -EIO;
-    }
-    memcpy(out, digest, VF_DIGEST_MAX);
     return 0;
 }

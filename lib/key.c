@@ -11,30 +11,12 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "key.h"
-
-/* printf into an optional message buffer */
-static void msg(char *buf, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-msg(char *buf, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (buf == NULL || len == 0) {
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(buf, len, fmt, ap);
-    va_end(ap);
-}
+#include "log.h"
 
 /* Classify a stat result; 0 for a regular file. */
 static int
@@ -44,10 +26,10 @@ check_type(const char *path, const struct stat *st, char *err, size_t err_len)
         return 0;
     }
     if (S_ISDIR(st->st_mode)) {
-        msg(err, err_len, "Key file '%s' is a directory", path);
+        vf_msgf(err, err_len, "Key file '%s' is a directory", path);
         return -EISDIR;
     }
-    msg(err, err_len, "Key file '%s' is not a regular file", path);
+    vf_msgf(err, err_len, "Key file '%s' is not a regular file", path);
     return -EINVAL;
 }
 
@@ -56,17 +38,17 @@ open_error(const char *path, int e, char *err, size_t err_len)
 {
     switch (e) {
     case ENOENT:
-        msg(err, err_len, "Key file '%s' does not exist", path);
+        vf_msgf(err, err_len, "Key file '%s' does not exist", path);
         break;
     case EACCES:
     case EPERM:
-        msg(err, err_len, "Key file '%s' is not readable: permission denied",
-            path);
+        vf_msgf(err, err_len, "Key file '%s' is not readable: permission denied",
+                path);
         e = EACCES;
         break;
     default:
-        msg(err, err_len, "Cannot open key file '%s': %s", path,
-            strerror(e));
+        vf_msgf(err, err_len, "Cannot open key file '%s': %s", path,
+                strerror(e));
         break;
     }
     return -e;
@@ -75,9 +57,9 @@ open_error(const char *path, int e, char *err, size_t err_len)
 static int
 too_big(const char *path, long long size, char *err, size_t err_len)
 {
-    msg(err, err_len,
-        "Key file '%s' is %lld bytes, larger than the limit of %d bytes",
-        path, size, VF_MAX_KEY_LEN);
+    vf_msgf(err, err_len,
+            "Key file '%s' is %lld bytes, larger than the limit of %d bytes",
+            path, size, VF_MAX_KEY_LEN);
     return -EFBIG;
 }
 
@@ -99,10 +81,10 @@ vf_key_load(const char *path, struct vf_key *ret_key, char *err,
     int fd = -1;
     int r;
 
-    msg(err, err_len, "%s", "");
-    msg(warn, warn_len, "%s", "");
+    vf_msgf(err, err_len, "%s", "");
+    vf_msgf(warn, warn_len, "%s", "");
     if (path == NULL || path[0] == '\0') {
-        msg(err, err_len, "No key file given");
+        vf_msgf(err, err_len, "No key file given");
         return -EINVAL;
     }
     /* refuse FIFOs and devices without opening them */
@@ -120,8 +102,8 @@ vf_key_load(const char *path, struct vf_key *ret_key, char *err,
     /* the file we opened, not the one we stat'ed */
     if (fstat(fd, &st) < 0) {
         r = -errno;
-        msg(err, err_len, "Cannot stat key file '%s': %s", path,
-            strerror(-r));
+        vf_msgf(err, err_len, "Cannot stat key file '%s': %s", path,
+                strerror(-r));
         goto out;
     }
     r = check_type(path, &st, err, err_len);
@@ -141,8 +123,8 @@ vf_key_load(const char *path, struct vf_key *ret_key, char *err,
                 continue;
             }
             r = -errno;
-            msg(err, err_len, "Cannot read key file '%s': %s", path,
-                strerror(-r));
+            vf_msgf(err, err_len, "Cannot read key file '%s': %s", path,
+                    strerror(-r));
             goto out;
         }
         if (n == 0) {
@@ -152,21 +134,21 @@ vf_key_load(const char *path, struct vf_key *ret_key, char *err,
     }
     if (done > VF_MAX_KEY_LEN) {
         /* grew after fstat(): we only know it is over the limit */
-        msg(err, err_len,
-            "Key file '%s' is larger than the limit of %d bytes",
-            path, VF_MAX_KEY_LEN);
+        vf_msgf(err, err_len,
+                "Key file '%s' is larger than the limit of %d bytes",
+                path, VF_MAX_KEY_LEN);
         r = -EFBIG;
         goto out;
     }
     if (done == 0) {
-        msg(err, err_len, "Key file '%s' is empty", path);
+        vf_msgf(err, err_len, "Key file '%s' is empty", path);
         r = -ENODATA;
         goto out;
     }
     if ((st.st_mode & 077) != 0) {
-        msg(warn, warn_len,
-            "Key file '%s' has mode %04o: accessible by group or others, should be 0600",
-            path, (unsigned int)(st.st_mode & 07777));
+        vf_msgf(warn, warn_len,
+                "Key file '%s' has mode %04o: accessible by group or others, should be 0600",
+                path, (unsigned int)(st.st_mode & 07777));
     }
     memcpy(ret_key->data, buf, done);
     if (done < sizeof(ret_key->data)) {

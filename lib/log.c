@@ -70,12 +70,6 @@ vf_log_set_debug(int debug_level)
     atomic_store(&log_debug, debug_level);
 }
 
-int
-vf_log_debug_level(void)
-{
-    return atomic_load(&log_debug);
-}
-
 static const char *
 prio_name(int prio)
 {
@@ -210,6 +204,19 @@ vf_log(int prio, const char *fmt, ...)
 
     va_start(ap, fmt);
     vf_logv(prio, fmt, ap);
+    va_end(ap);
+}
+
+void
+vf_msgf(char *buf, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (buf == NULL || len == 0) {
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(buf, len, fmt, ap);
     va_end(ap);
 }
 

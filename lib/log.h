@@ -9,6 +9,7 @@
 #define VF_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <syslog.h>
 
 enum vf_log_flags {
@@ -18,9 +19,12 @@ enum vf_log_flags {
 
 void vf_log_init(const char *ident, unsigned int flags, int debug_level);
 void vf_log_set_debug(int debug_level);
-int vf_log_debug_level(void);
 void vf_log(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void vf_logv(int prio, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+/* printf into a caller's message buffer (an optional "err" argument):
+ * nothing when @buf is NULL or @len is 0 */
+void vf_msgf(char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* debug message shown when debug level >= @level */
 void vf_dbg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -54,49 +54,18 @@ _Static_assert(HS_OFF_PAD + 1 == VF_HOST_STATE_SIZE, "host_state_t size");
 _Static_assert(SREQ_OFF_SEQNO + 4 == VF_SERIAL_REQ_SIZE, "serial_req_t size");
 _Static_assert(SRESP_OFF_RESPONSE + 1 == VF_SERIAL_RESP_SIZE, "serial_resp_t size");
 
+/* Whether the C string @s is at most @max bytes long (read no further). */
+static bool
+str_fits(const char *s, size_t max)
+{
+    return strnlen(s, max + 1) <= max;
+}
+
+/* Copy a C string that str_fits() @max bytes into a zeroed wire field. */
 static void
-put_le16(uint8_t *p, uint16_t v)
+put_str(uint8_t *field, const char *s, size_t max)
 {
-    p[0] = (uint8_t)(v & 0xff);
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static void
-put_le32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v & 0xff);
-    p[1] = (uint8_t)((v >> 8) & 0xff);
-    p[2] = (uint8_t)((v >> 16) & 0xff);
-    p[3] = (uint8_t)(v >> 24);
-}
-
-static uint16_t
-get_le16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | (p[1] << 8));
-}
-
-static uint32_t
-get_le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-           ((uint32_t)p[3] << 24);
-}
-
-/*
- * Copy a C string of at most @max bytes into a fixed wire field of @field
- * bytes (the caller zeroed it).  -ENAMETOOLONG if it does not fit.
- */
-static int
-put_str(uint8_t *field, size_t field_len, const char *s, size_t max)
-{
-    size_t n = strnlen(s, max + 1);
-
-    if (n > max || n > field_len) {
-        return -ENAMETOOLONG;
-    }
-    memcpy(field, s, n);
-    return 0;
+    memcpy(field, s, strnlen(s, max));
 }
 
 /*
@@ -124,25 +93,22 @@ int
 vf_req_encode(const struct vf_req *req, uint8_t out[VF_REQ_SIZE])
 {
     size_t max = req->domain_unterminated ? VF_DOMAIN_FIELD : VF_DOMAIN_MAX;
-    uint8_t buf[VF_REQ_SIZE];
-    int r;
 
-    memset(buf, 0, sizeof(buf));
-    buf[REQ_OFF_REQUEST] = req->request;
-    buf[REQ_OFF_HASHTYPE] = req->hashtype;
-    buf[REQ_OFF_ADDRLEN] = req->addrlen;
-    buf[REQ_OFF_FLAGS] = req->flags;
-    r = put_str(buf + REQ_OFF_DOMAIN, VF_DOMAIN_FIELD, req->domain, max);
-    if (r < 0) {
-        return r;
+    if (!str_fits(req->domain, max)) {
+        return -ENAMETOOLONG;
     }
-    memcpy(buf + REQ_OFF_ADDRESS, req->address, VF_ADDR_FIELD);
-    put_le16(buf + REQ_OFF_PORT, req->port);
-    memcpy(buf + REQ_OFF_RANDOM, req->random, VF_RANDOM_FIELD);
-    put_le32(buf + REQ_OFF_SEQNO, req->seqno);
-    put_le32(buf + REQ_OFF_FAMILY, req->family);
-    memcpy(buf + REQ_OFF_HASH, req->hash, VF_DIGEST_MAX);
-    memcpy(out, buf, VF_REQ_SIZE);
+    memset(out, 0, VF_REQ_SIZE);
+    out[REQ_OFF_REQUEST] = req->request;
+    out[REQ_OFF_HASHTYPE] = req->hashtype;
+    out[REQ_OFF_ADDRLEN] = req->addrlen;
+    out[REQ_OFF_FLAGS] = req->flags;
+    put_str(out + REQ_OFF_DOMAIN, req->domain, max);
+    memcpy(out + REQ_OFF_ADDRESS, req->address, VF_ADDR_FIELD);
+    vf_put_le(out + REQ_OFF_PORT, req->port, 2);
+    memcpy(out + REQ_OFF_RANDOM, req->random, VF_RANDOM_FIELD);
+    vf_put_le(out + REQ_OFF_SEQNO, req->seqno, 4);
+    vf_put_le(out + REQ_OFF_FAMILY, req->family, 4);
+    memcpy(out + REQ_OFF_HASH, req->hash, VF_DIGEST_MAX);
     return 0;
 }
 
@@ -156,25 +122,23 @@ vf_req_encode(const struct vf_req *req, uint8_t out[VF_REQ_SIZE])
 int
 vf_req_decode(const uint8_t *buf, size_t len, struct vf_req *ret_req)
 {
-    struct vf_req req;
-
     if (buf == NULL || len != VF_REQ_SIZE) {
         return -EBADMSG;
     }
-    memset(&req, 0, sizeof(req));
-    req.request = buf[REQ_OFF_REQUEST];
-    req.hashtype = buf[REQ_OFF_HASHTYPE];
-    req.addrlen = buf[REQ_OFF_ADDRLEN];
-    req.flags = buf[REQ_OFF_FLAGS];
-    req.domain_unterminated = get_str(req.domain, buf + REQ_OFF_DOMAIN,
-                                      VF_DOMAIN_FIELD);
-    memcpy(req.address, buf + REQ_OFF_ADDRESS, VF_ADDR_FIELD);
-    req.port = get_le16(buf + REQ_OFF_PORT);
-    memcpy(req.random, buf + REQ_OFF_RANDOM, VF_RANDOM_FIELD);
-    req.seqno = get_le32(buf + REQ_OFF_SEQNO);
-    req.family = get_le32(buf + REQ_OFF_FAMILY);
-    memcpy(req.hash, buf + REQ_OFF_HASH, VF_DIGEST_MAX);
-    *ret_req = req;
+    *ret_req = (struct vf_req){
+        .request = buf[REQ_OFF_REQUEST],
+        .hashtype = buf[REQ_OFF_HASHTYPE],
+        .addrlen = buf[REQ_OFF_ADDRLEN],
+        .flags = buf[REQ_OFF_FLAGS],
+        .port = (uint16_t)vf_get_le(buf + REQ_OFF_PORT, 2),
+        .seqno = (uint32_t)vf_get_le(buf + REQ_OFF_SEQNO, 4),
+        .family = (uint32_t)vf_get_le(buf + REQ_OFF_FAMILY, 4),
+    };
+    ret_req->domain_unterminated = get_str(ret_req->domain, buf + REQ_OFF_DOMAIN,
+                                           VF_DOMAIN_FIELD);
+    memcpy(ret_req->address, buf + REQ_OFF_ADDRESS, VF_ADDR_FIELD);
+    memcpy(ret_req->random, buf + REQ_OFF_RANDOM, VF_RANDOM_FIELD);
+    memcpy(ret_req->hash, buf + REQ_OFF_HASH, VF_DIGEST_MAX);
     return 0;
 }
 
@@ -188,22 +152,13 @@ int
 vf_host_state_encode(const struct vf_host_state *hs,
                      uint8_t out[VF_HOST_STATE_SIZE])
 {
-    uint8_t buf[VF_HOST_STATE_SIZE];
-    int r;
-
-    memset(buf, 0, sizeof(buf));
-    r = put_str(buf + HS_OFF_DOMAIN, VF_DOMAIN_FIELD, hs->domain,
-                VF_DOMAIN_FIELD);
-    if (r < 0) {
-        return r;
+    if (!str_fits(hs->domain, VF_DOMAIN_FIELD) || !str_fits(hs->uuid, VF_UUID_FIELD)) {
+        return -ENAMETOOLONG;
     }
-    r = put_str(buf + HS_OFF_UUID, VF_UUID_FIELD, hs->uuid, VF_UUID_FIELD);
-    if (r < 0) {
-        return r;
-    }
-    buf[HS_OFF_STATE] = hs->state;
-    buf[HS_OFF_PAD] = 0;
-    memcpy(out, buf, VF_HOST_STATE_SIZE);
+    memset(out, 0, VF_HOST_STATE_SIZE);     /* the pad byte too */
+    put_str(out + HS_OFF_DOMAIN, hs->domain, VF_DOMAIN_FIELD);
+    put_str(out + HS_OFF_UUID, hs->uuid, VF_UUID_FIELD);
+    out[HS_OFF_STATE] = hs->state;
     return 0;
 }
 
@@ -212,19 +167,14 @@ vf_host_state_encode(const struct vf_host_state *hs,
  * \return 0, or -EBADMSG on a wrong length
  */
 int
-vf_host_state_decode(const uint8_t *buf, size_t len,
-                     struct vf_host_state *ret_hs)
+vf_host_state_decode(const uint8_t *buf, size_t len, struct vf_host_state *ret_hs)
 {
-    struct vf_host_state hs;
-
     if (buf == NULL || len != VF_HOST_STATE_SIZE) {
         return -EBADMSG;
     }
-    memset(&hs, 0, sizeof(hs));
-    (void)get_str(hs.domain, buf + HS_OFF_DOMAIN, VF_DOMAIN_FIELD);
-    (void)get_str(hs.uuid, buf + HS_OFF_UUID, VF_UUID_FIELD);
-    hs.state = buf[HS_OFF_STATE];
-    *ret_hs = hs;
+    *ret_hs = (struct vf_host_state){ .state = buf[HS_OFF_STATE] };
+    (void)get_str(ret_hs->domain, buf + HS_OFF_DOMAIN, VF_DOMAIN_FIELD);
+    (void)get_str(ret_hs->uuid, buf + HS_OFF_UUID, VF_UUID_FIELD);
     return 0;
 }
 
@@ -232,6 +182,13 @@ bool
 vf_host_state_is_end(const struct vf_host_state *hs)
 {
     return hs->domain[0] == '\0' && hs->uuid[0] == '\0';
+}
+
+/* the magic an encoder writes: 0 stands for VF_SERIAL_MAGIC */
+static uint32_t
+serial_magic(uint32_t magic)
+{
+    return magic != 0 ? magic : VF_SERIAL_MAGIC;
 }
 
 /**
@@ -245,21 +202,15 @@ int
 vf_serial_req_encode(const struct vf_serial_req *req,
                      uint8_t out[VF_SERIAL_REQ_SIZE])
 {
-    uint8_t buf[VF_SERIAL_REQ_SIZE];
-    int r;
-
-    memset(buf, 0, sizeof(buf));
-    put_le32(buf + SREQ_OFF_MAGIC, req->magic != 0 ? req->magic
-                                                   : VF_SERIAL_MAGIC);
-    buf[SREQ_OFF_REQUEST] = req->request;
-    buf[SREQ_OFF_FLAGS] = req->flags;
-    r = put_str(buf + SREQ_OFF_DOMAIN, VF_DOMAIN_FIELD, req->domain,
-                VF_DOMAIN_FIELD);
-    if (r < 0) {
-        return r;
+    if (!str_fits(req->domain, VF_DOMAIN_FIELD)) {
+        return -ENAMETOOLONG;
     }
-    put_le32(buf + SREQ_OFF_SEQNO, req->seqno);
-    memcpy(out, buf, VF_SERIAL_REQ_SIZE);
+    memset(out, 0, VF_SERIAL_REQ_SIZE);
+    vf_put_le(out + SREQ_OFF_MAGIC, serial_magic(req->magic), 4);
+    out[SREQ_OFF_REQUEST] = req->request;
+    out[SREQ_OFF_FLAGS] = req->flags;
+    put_str(out + SREQ_OFF_DOMAIN, req->domain, VF_DOMAIN_FIELD);
+    vf_put_le(out + SREQ_OFF_SEQNO, req->seqno, 4);
     return 0;
 }
 
@@ -270,22 +221,19 @@ vf_serial_req_encode(const struct vf_serial_req *req,
  *         not check the magic)
  */
 int
-vf_serial_req_decode(const uint8_t *buf, size_t len,
-                     struct vf_serial_req *ret_req)
+vf_serial_req_decode(const uint8_t *buf, size_t len, struct vf_serial_req *ret_req)
 {
-    struct vf_serial_req req;
-
     if (buf == NULL || len != VF_SERIAL_REQ_SIZE) {
         return -EBADMSG;
     }
-    memset(&req, 0, sizeof(req));
-    req.magic = get_le32(buf + SREQ_OFF_MAGIC);
-    req.request = buf[SREQ_OFF_REQUEST];
-    req.flags = buf[SREQ_OFF_FLAGS];
-    (void)get_str(req.domain, buf + SREQ_OFF_DOMAIN, VF_DOMAIN_FIELD);
-    req.seqno = get_le32(buf + SREQ_OFF_SEQNO);
-    *ret_req = req;
-    return req.magic == VF_SERIAL_MAGIC ? 0 : -EPROTO;
+    *ret_req = (struct vf_serial_req){
+        .magic = (uint32_t)vf_get_le(buf + SREQ_OFF_MAGIC, 4),
+        .request = buf[SREQ_OFF_REQUEST],
+        .flags = buf[SREQ_OFF_FLAGS],
+        .seqno = (uint32_t)vf_get_le(buf + SREQ_OFF_SEQNO, 4),
+    };
+    (void)get_str(ret_req->domain, buf + SREQ_OFF_DOMAIN, VF_DOMAIN_FIELD);
+    return ret_req->magic == VF_SERIAL_MAGIC ? 0 : -EPROTO;
 }
 
 /**
@@ -295,8 +243,7 @@ int
 vf_serial_resp_encode(const struct vf_serial_resp *resp,
                       uint8_t out[VF_SERIAL_RESP_SIZE])
 {
-    put_le32(out + SRESP_OFF_MAGIC, resp->magic != 0 ? resp->magic
-                                                     : VF_SERIAL_MAGIC);
+    vf_put_le(out + SRESP_OFF_MAGIC, serial_magic(resp->magic), 4);
     out[SRESP_OFF_RESPONSE] = resp->response;
     return 0;
 }
@@ -307,18 +254,16 @@ vf_serial_resp_encode(const struct vf_serial_resp *resp,
  *         filled)
  */
 int
-vf_serial_resp_decode(const uint8_t *buf, size_t len,
-                      struct vf_serial_resp *ret_resp)
+vf_serial_resp_decode(const uint8_t *buf, size_t len, struct vf_serial_resp *ret_resp)
 {
-    struct vf_serial_resp resp;
-
     if (buf == NULL || len != VF_SERIAL_RESP_SIZE) {
         return -EBADMSG;
     }
-    resp.magic = get_le32(buf + SRESP_OFF_MAGIC);
-    resp.response = buf[SRESP_OFF_RESPONSE];
-    *ret_resp = resp;
-    return resp.magic == VF_SERIAL_MAGIC ? 0 : -EPROTO;
+    *ret_resp = (struct vf_serial_resp){
+        .magic = (uint32_t)vf_get_le(buf + SRESP_OFF_MAGIC, 4),
+        .response = buf[SRESP_OFF_RESPONSE],
+    };
+    return ret_resp->magic == VF_SERIAL_MAGIC ? 0 : -EPROTO;
 }
 
 /* ---- name tables ---- */
@@ -333,22 +278,6 @@ static const char *const cmd_names[] = {
     [VF_CMD_HOSTLIST] = "list",
     [VF_CMD_METADATA] = "metadata",
     [VF_CMD_VALIDATEALL] = "validate-all",
-};
-
-static const struct {
-    const char *action;
-    enum vf_cmd cmd;
-} action_table[] = {
-    { "null", VF_CMD_NULL },
-    { "off", VF_CMD_OFF },
-    { "reboot", VF_CMD_REBOOT },
-    { "on", VF_CMD_ON },
-    { "status", VF_CMD_STATUS },
-    { "monitor", VF_CMD_DEVSTATUS },
-    { "list", VF_CMD_HOSTLIST },
-    { "list-status", VF_CMD_HOSTLIST },
-    { "metadata", VF_CMD_METADATA },
-    { "validate-all", VF_CMD_VALIDATEALL },
 };
 
 static const char *const state_names[] = {
@@ -386,23 +315,33 @@ vf_cmd_name(int cmd)
     return name_at(cmd_names, N_ELEMENTS(cmd_names), cmd);
 }
 
-/** \return 0 and the command for an agent action (case-insensitive), or
- *  -EINVAL for an unknown or NULL action */
+/* the index of @s in @names (case-insensitive); -1 if absent or NULL */
+static int
+name_index(const char *const *names, size_t n, const char *s)
+{
+    for (size_t i = 0; s != NULL && i < n; i++) {
+        if (strcasecmp(s, names[i]) == 0) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+/** \return 0 and the command for an agent action (case-insensitive): a
+ *  command's name or "list-status"; -EINVAL for an unknown or NULL action */
 int
 vf_cmd_from_action(const char *action, enum vf_cmd *ret_cmd)
 {
-    size_t i;
+    int i = name_index(cmd_names, N_ELEMENTS(cmd_names), action);
 
-    if (action == NULL) {
+    if (i < 0 && action != NULL && strcasecmp(action, "list-status") == 0) {
+        i = VF_CMD_HOSTLIST;
+    }
+    if (i < 0) {
         return -EINVAL;
     }
-    for (i = 0; i < N_ELEMENTS(action_table); i++) {
-        if (strcasecmp(action, action_table[i].action) == 0) {
-            *ret_cmd = action_table[i].cmd;
-            return 0;
-        }
-    }
-    return -EINVAL;
+    *ret_cmd = (enum vf_cmd)i;
+    return 0;
 }
 
 /** \return "success", "fail", "off", "perm", "hostlist"; NULL if unknown */
@@ -437,13 +376,13 @@ vf_state_name(int state)
 int
 vf_hash_from_string(const char *s, enum vf_hash *ret_hash)
 {
-    for (size_t i = 0; s != NULL && i < N_ELEMENTS(hash_names); i++) {
-        if (strcasecmp(s, hash_names[i]) == 0) {
-            *ret_hash = (enum vf_hash)i;
-            return 0;
-        }
+    int i = name_index(hash_names, N_ELEMENTS(hash_names), s);
+
+    if (i < 0) {
+        return -EINVAL;
     }
-    return -EINVAL;
+    *ret_hash = (enum vf_hash)i;
+    return 0;
 }
 
 const char *

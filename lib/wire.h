@@ -166,4 +166,29 @@ const char *vf_hash_name(int hash);
 /* digest length in bytes: 0, 20, 32, 64; 0 for unknown */
 size_t vf_hash_len(int hash);
 
+
+/*
+ * An unsigned integer of @n bytes (1 to 8) at @p, little-endian: the byte
+ * order of every multi-byte field of the wire (and of the cpg backend's
+ * messages).  The value is truncated to @n bytes.
+ */
+static inline void
+vf_put_le(uint8_t *p, uint64_t v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        p[i] = (uint8_t)(v >> (8 * i));
+    }
+}
+
+static inline uint64_t
+vf_get_le(const uint8_t *p, size_t n)
+{
+    uint64_t v = 0;
+
+    while (n-- > 0) {
+        v = (v << 8) | p[n];
+    }
+    return v;
+}
+
 #endif

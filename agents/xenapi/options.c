@@ -139,10 +139,9 @@ vf_xenapi_opts_init(struct vf_xenapi_opts *o)
 void
 vf_xenapi_opts_done(struct vf_xenapi_opts *o)
 {
-    if (o == NULL) {
-        return;
+    if (o != NULL) {
+        free(o->session_url);
+        free(o->cacert);
+        vf_fa_common_done(&o->c);
     }
-    free(o->session_url);
-    free(o->cacert);
-    vf_fa_common_done(&o->c);
 }

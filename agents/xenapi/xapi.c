@@ -5,7 +5,6 @@
  * the call; it is never logged or printed.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,18 +13,8 @@
 #include <curl/curl.h>
 
 #include "fa.h"
+#include "log.h"
 #include "xapi.h"
-
-__attribute__((format(printf, 2, 3)))
-static void
-set_msg(struct vf_xapi *x, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(x->msg, sizeof(x->msg), fmt, ap);
-    va_end(ap);
-}
 
 int
 vf_xapi_endpoint(const char *session_url, char **ret_url)
@@ -144,10 +133,10 @@ take_failure(struct vf_xapi *x, const struct vf_xr_value *desc)
 
     clear_error(x);
     if (desc == NULL || desc->type != VF_XR_ARRAY || desc->n == 0) {
-        set_msg(x, "XAPI call failed without an error description");
+        vf_msgf(x->msg, sizeof(x->msg), "XAPI call failed without an error description");
         return -EREMOTEIO;
     }
-    set_msg(x, "XAPI error");
+    vf_msgf(x->msg, sizeof(x->msg), "XAPI error");
     for (size_t i = 0; i < desc->n && i < 8; i++) {
         const char *s = vf_xr_str(desc->items[i]);
 
@@ -173,7 +162,7 @@ post(struct vf_xapi *x, const char *method, const struct vf_xr_param *p, size_t 
 
     r = vf_xr_encode_call(method, p, n, &body, &len);
     if (r < 0) {
-        set_msg(x, "cannot encode %s", method);
+        vf_msgf(x->msg, sizeof(x->msg), "cannot encode %s", method);
         return r;
     }
     r = vf_http_post(x->http, x->url, body, len, deadline_ms, VF_XR_MAX_RESPONSE, &reply,
@@ -181,13 +170,13 @@ post(struct vf_xapi *x, const char *method, const struct vf_xr_param *p, size_t 
     explicit_bzero(body, len);
     free(body);
     if (r < 0) {
-        set_msg(x, "%s: %s (%s)", method, err, x->url);
+        vf_msgf(x->msg, sizeof(x->msg), "%s: %s (%s)", method, err, x->url);
         return r;
     }
     r = vf_xr_decode_response(reply, rlen, ret_resp, err, sizeof(err));
     free(reply);
     if (r < 0) {
-        set_msg(x, "%s: bad response from %s: %s", method, x->url, err);
+        vf_msgf(x->msg, sizeof(x->msg), "%s: bad response from %s: %s", method, x->url, err);
     }
     return r;
 }
@@ -207,7 +196,7 @@ envelope(struct vf_xapi *x, const char *method, const struct vf_xr_value *resp,
     if (status != NULL && strcmp(status, "Failure") == 0) {
         return take_failure(x, vf_xr_member(resp, "ErrorDescription"));
     }
-    set_msg(x, "%s: response without a XAPI status", method);
+    vf_msgf(x->msg, sizeof(x->msg), "%s: response without a XAPI status", method);
     return -EPROTO;
 }
 
@@ -240,7 +229,7 @@ vf_xapi_call(struct vf_xapi *x, const char *method, const struct vf_xr_param *pa
     struct vf_xr_param p[8];
 
     if (x->session == NULL || n >= sizeof(p) / sizeof(p[0])) {
-        set_msg(x, "%s: not logged in", method);
+        vf_msgf(x->msg, sizeof(x->msg), "%s: not logged in", method);
         return -ENOTCONN;
     }
     p[0] = (struct vf_xr_param){ .type = VF_XR_STRING, .s = x->session };
@@ -274,7 +263,7 @@ vf_xapi_login(struct vf_xapi *x, const char *user, const char *password,
         if (r == 0) {
             r = vf_xr_str(val) != NULL ? vf_set_str(&x->session, vf_xr_str(val)) : -EPROTO;
             if (r == -EPROTO) {
-                set_msg(x, "login: the session reference is not a string");
+                vf_msgf(x->msg, sizeof(x->msg), "login: the session reference is not a string");
             }
             vf_xr_free(resp);
             break;
@@ -283,19 +272,22 @@ vf_xapi_login(struct vf_xapi *x, const char *user, const char *password,
             break;
         }
         if (hops == VF_XAPI_MAX_REDIRECTS) {
-            set_msg(x, "login: more than %u HOST_IS_SLAVE redirects (last: '%.100s')",
+            vf_msgf(x->msg, sizeof(x->msg),
+                    "login: more than %u HOST_IS_SLAVE redirects (last: '%.100s')",
                     VF_XAPI_MAX_REDIRECTS, x->error[1]);
             r = -ELOOP;
             break;
         }
         r = vf_xapi_redirect_url(x->url, x->error[1], &next);
         if (r < 0) {
-            set_msg(x, "login: HOST_IS_SLAVE names an unusable master '%.100s'", x->error[1]);
+            vf_msgf(x->msg, sizeof(x->msg),
+                    "login: HOST_IS_SLAVE names an unusable master '%.100s'", x->error[1]);
             break;
         }
         for (unsigned int i = 0; i <= hops && r == 0; i++) {
             if (seen[i] != NULL && strcmp(seen[i], next) == 0) {
-                set_msg(x, "login: HOST_IS_SLAVE redirect loop at '%.200s'", next);
+                vf_msgf(x->msg, sizeof(x->msg),
+                        "login: HOST_IS_SLAVE redirect loop at '%.200s'", next);
                 r = -ELOOP;
             }
         }

@@ -20,24 +20,28 @@
 
 #include "xmlrpc.h"
 
-struct vf_xr_value *
-vf_xr_free(struct vf_xr_value *v)
+/* the items of an array or struct (n of them), and a struct's names */
+static void
+free_items(struct vf_xr_value *v)
 {
-    if (v == NULL) {
-        return NULL;
-    }
     for (size_t i = 0; i < v->n; i++) {
-        if (v->items != NULL) {
-            vf_xr_free(v->items[i]);
-        }
+        vf_xr_free(v->items[i]);
         if (v->names != NULL) {
             free(v->names[i]);
         }
     }
     free(v->items);
     free(v->names);
-    free(v->s);
-    free(v);
+}
+
+struct vf_xr_value *
+vf_xr_free(struct vf_xr_value *v)
+{
+    if (v != NULL) {
+        free_items(v);
+        free(v->s);
+        free(v);
+    }
     return NULL;
 }
 
@@ -240,6 +244,59 @@ add_item(struct vf_xr_value *v, struct vf_xr_value *item, char *name)
     return 0;
 }
 
+/* Decode the <value> @n one level below @depth and append it to @v under
+ * @name (a struct member's, or NULL): taken on success, freed on failure. */
+static int
+decode_item(struct dec *d, const xmlNode *n, unsigned int depth, struct vf_xr_value *v,
+            char *name)
+{
+    struct vf_xr_value *item = NULL;
+    int r = decode_value(d, n, depth + 1, &item);
+
+    if (r == 0) {
+        r = add_item(v, item, name);
+    }
+    if (r < 0) {
+        vf_xr_free(item);
+        free(name);
+    }
+    return r;
+}
+
+/* what decode_children() does with each child */
+typedef int decode_child_fn(struct dec *d, const xmlNode *c, unsigned int depth,
+                            struct vf_xr_value *v);
+
+/* Every element child of @parent must be a <@child> (blank text and comments
+ * skipped): @fn adds each to @v. */
+static int
+decode_children(struct dec *d, const xmlNode *parent, const char *child, unsigned int depth,
+                struct vf_xr_value *v, decode_child_fn *fn)
+{
+    for (xmlNode *c = parent->children; c != NULL; c = c->next) {
+        int r;
+
+        if (is_blank_text(c)) {
+            continue;
+        }
+        if (!is_elem(c, child)) {
+            return dec_fail(d, "unexpected node in <%s>", (const char *)parent->name);
+        }
+        r = fn(d, c, depth, v);
+        if (r < 0) {
+            return r;
+        }
+    }
+    return 0;
+}
+
+/* a <value> of an array's <data> */
+static int
+decode_element(struct dec *d, const xmlNode *c, unsigned int depth, struct vf_xr_value *v)
+{
+    return decode_item(d, c, depth, v, NULL);
+}
+
 static int
 decode_array(struct dec *d, const xmlNode *n, unsigned int depth, struct vf_xr_value *v)
 {
@@ -249,35 +306,14 @@ decode_array(struct dec *d, const xmlNode *n, unsigned int depth, struct vf_xr_v
     if (!is_elem(data, "data") || other) {
         return dec_fail(d, "<array> without a single <data>");
     }
-    for (xmlNode *c = data->children; c != NULL; c = c->next) {
-        struct vf_xr_value *item = NULL;
-        int r;
-
-        if (is_blank_text(c)) {
-            continue;
-        }
-        if (!is_elem(c, "value")) {
-            return dec_fail(d, "unexpected node in <data>");
-        }
-        r = decode_value(d, c, depth + 1, &item);
-        if (r == 0) {
-            r = add_item(v, item, NULL);
-        }
-        if (r < 0) {
-            vf_xr_free(item);
-            return r;
-        }
-    }
-    return 0;
+    return decode_children(d, data, "value", depth, v, decode_element);
 }
 
 static int
 decode_member(struct dec *d, const xmlNode *m, unsigned int depth, struct vf_xr_value *v)
 {
     const xmlNode *name = NULL, *value = NULL;
-    struct vf_xr_value *item = NULL;
     char *s = NULL;
-    int r;
 
     for (xmlNode *c = m->children; c != NULL; c = c->next) {
         if (is_elem(c, "name") && name == NULL) {
@@ -291,37 +327,11 @@ decode_member(struct dec *d, const xmlNode *m, unsigned int depth, struct vf_xr_
     if (name == NULL || value == NULL) {
         return dec_fail(d, "<member> without <name> and <value>");
     }
-    r = decode_value(d, value, depth + 1, &item);
-    if (r < 0) {
-        return r;
-    }
     s = text_of(name);
-    r = s != NULL ? add_item(v, item, s) : -ENOMEM;
-    if (r < 0) {
-        free(s);
-        vf_xr_free(item);
+    if (s == NULL) {
+        return -ENOMEM;
     }
-    return r;
-}
-
-static int
-decode_struct(struct dec *d, const xmlNode *n, unsigned int depth, struct vf_xr_value *v)
-{
-    for (xmlNode *c = n->children; c != NULL; c = c->next) {
-        int r;
-
-        if (is_blank_text(c)) {
-            continue;
-        }
-        if (!is_elem(c, "member")) {
-            return dec_fail(d, "unexpected node in <struct>");
-        }
-        r = decode_member(d, c, depth, v);
-        if (r < 0) {
-            return r;
-        }
-    }
-    return 0;
+    return decode_item(d, value, depth, v, s);
 }
 
 /* a scalar typed element into @v */
@@ -401,7 +411,7 @@ decode_value(struct dec *d, const xmlNode *n, unsigned int depth, struct vf_xr_v
         r = decode_array(d, t, depth, v);
     } else if (is_elem(t, "struct")) {
         v->type = VF_XR_STRUCT;
-        r = decode_struct(d, t, depth, v);
+        r = decode_children(d, t, "member", depth, v, decode_member);
     } else {
         r = decode_scalar(d, t, v);
     }

@@ -34,6 +34,21 @@ test_clock(void)
     VFT_EQ_INT(vf_ms_left(INT64_MAX / 2), INT_MAX);
 }
 
+/* addresses that parse, and how they are printed without and with the port */
+static const struct {
+    const char *text;
+    uint16_t port;
+    int family;
+    socklen_t len;
+    const char *str;
+    const char *str_port;
+} good_addrs[] = {
+    { "127.0.0.1", 1229, AF_INET, sizeof(struct sockaddr_in), "127.0.0.1", "127.0.0.1:1229" },
+    { "::1", 42, AF_INET6, sizeof(struct sockaddr_in6), "::1", "[::1]:42" },
+    { "[ff05::3:1]", 1229, AF_INET6, sizeof(struct sockaddr_in6), "ff05::3:1",
+      "[ff05::3:1]:1229" },
+};
+
 static void
 test_parse(void)
 {
@@ -47,29 +62,20 @@ test_parse(void)
         "[127.0.0.1]", "[::1", "::1]", "::g", "127.0.0.1:80", " 127.0.0.1",
     };
 
-    VFT_EQ_INT(vf_sockaddr_parse("127.0.0.1", 1229, &ss, &len), 0);
-    VFT_EQ_INT(ss.ss_family, AF_INET);
-    VFT_EQ_INT(len, sizeof(struct sockaddr_in));
-    VFT_EQ_INT(ntohs(in->sin_port), 1229);
-    VFT_EQ_INT(ntohl(in->sin_addr.s_addr), 0x7f000001);
-    VFT_EQ_STR(vf_sockaddr_str((struct sockaddr *)&ss, len, buf, sizeof(buf), 0),
-               "127.0.0.1");
-    VFT_EQ_STR(vf_sockaddr_str((struct sockaddr *)&ss, len, buf, sizeof(buf), 1),
-               "127.0.0.1:1229");
-
-    VFT_EQ_INT(vf_sockaddr_parse("::1", 42, &ss, &len), 0);
-    VFT_EQ_INT(ss.ss_family, AF_INET6);
-    VFT_EQ_INT(len, sizeof(struct sockaddr_in6));
-    VFT_EQ_INT(ntohs(in6->sin6_port), 42);
-    VFT_EQ_STR(vf_sockaddr_str((struct sockaddr *)&ss, len, buf, sizeof(buf), 1),
-               "[::1]:42");
-    VFT_EQ_STR(vf_sockaddr_str((struct sockaddr *)&ss, len, buf, sizeof(buf), 0),
-               "::1");
-
-    VFT_EQ_INT(vf_sockaddr_parse("[ff05::3:1]", 1229, &ss, &len), 0);
-    VFT_EQ_INT(ss.ss_family, AF_INET6);
-    VFT_EQ_STR(vf_sockaddr_str((struct sockaddr *)&ss, len, buf, sizeof(buf), 0),
-               "ff05::3:1");
+    for (size_t i = 0; i < sizeof(good_addrs) / sizeof(good_addrs[0]); i++) {
+        VFT_EQ_INT(vf_sockaddr_parse(good_addrs[i].text, good_addrs[i].port, &ss, &len), 0);
+        VFT_EQ_INT(ss.ss_family, good_addrs[i].family);
+        VFT_EQ_INT(len, good_addrs[i].len);
+        VFT_EQ_INT(ntohs(ss.ss_family == AF_INET ? in->sin_port : in6->sin6_port),
+                   good_addrs[i].port);
+        VFT_EQ_STR(vf_sockaddr_str((struct sockaddr *)&ss, len, buf, sizeof(buf), 0),
+                   good_addrs[i].str);
+        VFT_EQ_STR(vf_sockaddr_str((struct sockaddr *)&ss, len, buf, sizeof(buf), 1),
+                   good_addrs[i].str_port);
+        if (ss.ss_family == AF_INET) {
+            VFT_EQ_INT(ntohl(in->sin_addr.s_addr), 0x7f000001);
+        }
+    }
 
     /* link-local with a scope: "lo" always exists */
     VFT_EQ_INT(vf_sockaddr_parse("fe80::1%lo", 1, &ss, &len), 0);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "metadata.h"
+#include "metadata-capture.h"
 #include "xml-dl.h"
 #include "vftest.h"
 
@@ -37,23 +38,6 @@ loaded(const char *soname)
     return true;
 }
 
-/* run a metadata writer into a memory buffer; returns malloc'ed text */
-static char *
-capture(enum vf_agent_kind kind, int *ret_rc)
-{
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-
-    if (f == NULL) {
-        *ret_rc = -errno;
-        return NULL;
-    }
-    *ret_rc = vf_metadata_write(kind, f);
-    fclose(f);
-    return text;
-}
-
 /* libxml2 is loaded by the first metadata, not before */
 static void
 test_loaded_on_first_use(void)
@@ -62,7 +46,7 @@ test_loaded_on_first_use(void)
     int rc;
 
     VFT_CHECK(!loaded(VF_XML_SONAME));
-    text = capture(VF_AGENT_XVM, &rc);
+    text = capture(vf_metadata_write, VF_AGENT_XVM, &rc);
     VFT_EQ_INT(rc, 0);
     VFT_CHECK(text != NULL && strncmp(text, HEAD_XVM, strlen(HEAD_XVM)) == 0);
     VFT_CHECK(text != NULL && strstr(text, "\n\t<parameters>\n\t\t<parameter name=") != NULL);
@@ -70,7 +54,7 @@ test_loaded_on_first_use(void)
     free(text);
     VFT_CHECK(loaded(VF_XML_SONAME));
     /* the table is loaded once and shared */
-    text = capture(VF_AGENT_VIRT, &rc);
+    text = capture(vf_metadata_write, VF_AGENT_VIRT, &rc);
     VFT_EQ_INT(rc, 0);
     VFT_CHECK(text != NULL && strstr(text, "<resource-agent name=\"fence_virt\"") != NULL);
     free(text);
@@ -119,7 +103,7 @@ child_main(void)
     char *text;
     int rc;
 
-    text = capture(VF_AGENT_XVM, &rc);
+    text = capture(vf_metadata_write, VF_AGENT_XVM, &rc);
     /* nothing written, the loader's error code */
     printf("rc=%d len=%zu\n", rc, text != NULL ? strlen(text) : (size_t)0);
     free(text);

@@ -110,4 +110,13 @@ vft_exit_status(void)
 
 #define VFT_EXIT() return vft_exit_status()
 
+/* vft_rand: a small fixed-seed generator (0..32767) for mutation tests, so
+ * that a failing run can be reproduced */
+static inline unsigned int
+vft_rand(unsigned int *seed)
+{
+    *seed = *seed * 1103515245u + 12345u;
+    return (*seed >> 16) & 0x7fffu;
+}
+
 #endif

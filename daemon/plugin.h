@@ -108,7 +108,8 @@ enum vf_listener_flags {
 struct vf_schema {
     const char *intro;          /* -c: paragraph shown before the block's questions */
     const struct vf_setting *settings;  /* ends with { NULL } */
-    unsigned int flags;         /* listeners: enum vf_listener_flags */
+    unsigned int flags;         /* listeners: enum vf_listener_flags;
+                                 * backends: enum vf_backend_caps */
     /* Listeners: what a request's group identity is, for the --check-config
      * security warnings ("the peer's IP address"); NULL if not keyed. */
     const char *identity;
@@ -124,6 +125,15 @@ struct vf_schema {
 
 enum vf_be_flags {
     VF_BE_BY_UUID = (1 << 0),   /* the target is a UUID (request flag RF_UUID) */
+    VF_BE_NOWAIT = (1 << 1),    /* status only, and only to a backend whose schema
+                                 * says VF_BC_STATUS_NOWAIT: answer from what the
+                                 * backend already knows, without a call that can
+                                 * block, or return -EWOULDBLOCK at once */
+};
+
+/* Backend capabilities, in its schema's flags (absent = 0 = none). */
+enum vf_backend_caps {
+    VF_BC_STATUS_NOWAIT = (1 << 0), /* status() honours VF_BE_NOWAIT */
 };
 
 struct vf_domain_info {

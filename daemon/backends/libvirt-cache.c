@@ -428,7 +428,7 @@ lv_cache_status(struct lv_backend *be, const char *target, unsigned int flags, b
     int r = -EAGAIN;
 
     if (c == NULL || be->cache_fresh_ms <= 0 || target == NULL || target[0] == '\0' ||
-        (flags & ~(unsigned int)VF_BE_BY_UUID) != 0 || atomic_load(&be->hung) > 0 ||
+        (flags & ~(unsigned int)(VF_BE_BY_UUID | VF_BE_NOWAIT)) != 0 || atomic_load(&be->hung) > 0 ||
         vf_now_ms() - atomic_load(&c->last_ok_ms) > be->cache_fresh_ms) {
         return -EAGAIN;
     }

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "condwait.h"
 #include "io.h"
 #include "log.h"
 #include "timeutil.h"
@@ -149,6 +150,31 @@ lv_job_finish(struct lv_job *job)
     lv_job_unref(job);
 }
 
+/*
+ * The caller's side of lv_job_finish(): wait for @job until its deadline
+ * plus grace.  \return its result, or
+ * -ETIMEDOUT with *@ret_abandoned set (the queue keeps its reference)
+ */
+static int
+lv_job_wait(struct lv_job *job, bool *ret_abandoned)
+{
+    struct timespec ts = vf_deadline_timespec(job->deadline_ms + LV_GRACE_MS);
+
+    pthread_mutex_lock(&job->lock);
+    if (vf_cond_wait_flag(&job->cond, &job->lock, &job->done, &ts)) {
+        pthread_mutex_unlock(&job->lock);
+        return job->r;
+    }
+    job->abandoned = true;
+    *ret_abandoned = true;
+    atomic_fetch_add(&job->be->hung, 1);
+    pthread_mutex_unlock(&job->lock);
+    vf_log(LOG_ERR, "libvirt backend: %s%s%s%s missed its deadline (libvirt hangs); abandoned",
+           lv_op_names[job->op], job->target != NULL ? " of '" : "",
+           job->target != NULL ? job->target : "", job->target != NULL ? "'" : "");
+    return -ETIMEDOUT;
+}
+
 static void
 lv_job_run_item(struct vf_workq_item *item, void *arg)
 {
@@ -225,35 +251,6 @@ lv_job_new(struct lv_backend *be, enum lv_op op, const char *target, unsigned in
     job->deadline_ms = deadline_ms;
     job->item.deadline_ms = deadline_ms;
     return job;
-}
-
-/*
- * Wait for @job until its deadline plus grace.  \return its result, or
- * -ETIMEDOUT with *@ret_abandoned set (the queue keeps its reference)
- */
-static int
-lv_job_wait(struct lv_job *job, bool *ret_abandoned)
-{
-    struct timespec ts = vf_deadline_timespec(job->deadline_ms + LV_GRACE_MS);
-
-    pthread_mutex_lock(&job->lock);
-    while (!job->done) {
-        if (pthread_cond_timedwait(&job->cond, &job->lock, &ts) == ETIMEDOUT) {
-            break;
-        }
-    }
-    if (job->done) {
-        pthread_mutex_unlock(&job->lock);
-        return job->r;
-    }
-    job->abandoned = true;
-    *ret_abandoned = true;
-    atomic_fetch_add(&job->be->hung, 1);
-    pthread_mutex_unlock(&job->lock);
-    vf_log(LOG_ERR, "libvirt backend: %s%s%s%s missed its deadline (libvirt hangs); abandoned",
-           lv_op_names[job->op], job->target != NULL ? " of '" : "",
-           job->target != NULL ? job->target : "", job->target != NULL ? "'" : "");
-    return -ETIMEDOUT;
 }
 
 /**
@@ -357,6 +354,9 @@ lv_status(void *priv, const char *target, unsigned int flags, bool *ret_on, int6
         vf_dbg(1, "libvirt backend: status of '%s' from lifecycle events: %s", target,
                *ret_on ? "on" : "off");
         return 0;
+    }
+    if ((flags & VF_BE_NOWAIT) != 0) {
+        return -EWOULDBLOCK;
     }
     r = lv_job_run(priv, LV_OP_STATUS, target, flags, deadline_ms, &job);
 

@@ -6,7 +6,11 @@
  * the connection: the peer is then treated as gone) and queues each
  * request to a pool of threads (workq.c: a few kept warm, so a request
  * does not pay for a thread start), at most VF_PS_MAX_INFLIGHT at once
- * (beyond: -EBUSY at once).  The request thread re-checks the groups for the requester it
+ * (beyond: -EBUSY at once).  A status the backend answers from what it
+ * already knows (VF_BC_STATUS_NOWAIT: the libvirt backend's lifecycle
+ * cache) is answered by the reader itself, when no groups re-check needs a
+ * backend call and the answer goes out without waiting: no pool wake-up on
+ * the everyday path (answer_inline()).  The request thread re-checks the groups for the requester it
  * was told (defence in depth against a logic error in the network
  * process; a compromised one can lie about the requester, which is why the
  * network process runs in a sandbox), runs the backend op with the
@@ -14,7 +18,6 @@
  * a refcounted generation, replaced on reload.
  */
 #include <errno.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -28,6 +31,7 @@
 #include "log.h"
 #include "privsep/msg.h"
 #include "privsep/privsep.h"
+#include "privsep/scm.h"
 #include "timeutil.h"
 #include "workq.h"
 
@@ -92,24 +96,7 @@ send_ans(struct vf_ps_exec *ex, const struct vf_ps_ans *an, int64_t deadline_ms)
     uint8_t buf[VF_PS_ANS_SIZE];
     int r = vf_ps_ans_encode(an, buf, sizeof(buf));
 
-    while (r == 0) {
-        struct pollfd pfd = { .fd = ex->fd, .events = POLLOUT };
-        ssize_t n = send(ex->fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_NOSIGNAL);
-        int left = 0;
-
-        if (n == (ssize_t)sizeof(buf)) {
-            return 0;
-        }
-        if (n >= 0 || (errno != EAGAIN && errno != EINTR)) {
-            return -EPIPE;
-        }
-        left = vf_ms_left(deadline_ms);
-        if (left <= 0) {
-            return -ETIMEDOUT;
-        }
-        (void)poll(&pfd, 1, left > 100 ? 100 : left);
-    }
-    return r;
+    return r == 0 ? vf_ps_send_by(ex->fd, buf, sizeof(buf), deadline_ms, NULL) : r;
 }
 
 static int
@@ -200,6 +187,22 @@ recheck_groups(const struct job *j, const struct vf_backend_ops *ops, void *priv
     return -EPERM;
 }
 
+/* A queued job has been answered: release it and its count. */
+static void
+job_done(struct job *j)
+{
+    struct vf_ps_exec *ex = j->ex;
+
+    gen_unref(j->gen);
+    free(j);
+    pthread_mutex_lock(&ex->lock);
+    if (--ex->active == 0) {
+        pthread_cond_broadcast(&ex->idle_cv);
+    }
+    pthread_mutex_unlock(&ex->lock);
+    exec_unref(ex);
+}
+
 static void
 job_main(struct vf_workq_item *item, void *arg)
 {
@@ -239,14 +242,7 @@ job_main(struct vf_workq_item *item, void *arg)
     }
     vf_dbg(2, "privsep: %s '%s' for '%s': %d", vf_ps_op_name(j->rq.op), t, j->rq.identity, r);
     (void)send_result(ex, j->rq.id, r, on, j->rq.op == VF_PS_OP_LOOKUP ? &dom : NULL, dl);
-    gen_unref(j->gen);
-    free(j);
-    pthread_mutex_lock(&ex->lock);
-    if (--ex->active == 0) {
-        pthread_cond_broadcast(&ex->idle_cv);
-    }
-    pthread_mutex_unlock(&ex->lock);
-    exec_unref(ex);
+    job_done(j);
 }
 
 /* No thread took the job before its deadline: answer so, never run it. */
@@ -254,18 +250,53 @@ static void
 job_expire(struct vf_workq_item *item, void *arg)
 {
     struct job *j = (struct job *)item;
-    struct vf_ps_exec *ex = j->ex;
 
     (void)arg;
-    (void)send_result(ex, j->rq.id, -ETIMEDOUT, false, NULL, vf_now_ms() + 1000);
-    gen_unref(j->gen);
-    free(j);
-    pthread_mutex_lock(&ex->lock);
-    if (--ex->active == 0) {
-        pthread_cond_broadcast(&ex->idle_cv);
+    (void)send_result(j->ex, j->rq.id, -ETIMEDOUT, false, NULL, vf_now_ms() + 1000);
+    job_done(j);
+}
+
+/*
+ * A status that the backend answers from what it already knows (the libvirt
+ * backend's lifecycle cache: VF_BC_STATUS_NOWAIT) is answered here, on the
+ * reader thread, with no hand-off to the pool: one thread wake-up less per
+ * request.  Only when the groups re-check needs no backend call (no groups,
+ * or no requester given), and only if the answer goes out without waiting
+ * (the reader must never block).  \return true if answered; false: queue it
+ * (the pool asks again, with the request's deadline).
+ */
+static bool
+answer_inline(struct vf_ps_exec *ex, const struct vf_ps_req *rq, int64_t deadline_ms)
+{
+    const struct vf_backend_ops *ops = NULL;
+    struct gen *g = NULL;
+    bool on = false, done = false;
+    int r = 0;
+
+    if (rq->op != VF_PS_OP_STATUS) {
+        return false;
     }
+    pthread_mutex_lock(&ex->lock);
+    g = ex->gen;
+    atomic_fetch_add(&g->refs, 1);
     pthread_mutex_unlock(&ex->lock);
-    exec_unref(ex);
+    ops = vf_backend_inst_ops(g->be);
+    if (ops != NULL && ops->schema != NULL &&
+        (ops->schema->flags & VF_BC_STATUS_NOWAIT) != 0 &&
+        (rq->identity[0] == '\0' || !vf_groups_active(g->groups))) {
+        vf_ps_set_requester(rq->identity);
+        r = ops->status(vf_backend_inst_priv(g->be), rq->target,
+                        (rq->flags & ~(unsigned int)VF_BE_NOWAIT) | VF_BE_NOWAIT, &on,
+                        deadline_ms);
+        /* a deadline already past: one try at sending, no wait */
+        done = r != -EWOULDBLOCK && send_result(ex, rq->id, r, on, NULL, 0) == 0;
+        if (done) {
+            vf_dbg(2, "privsep: status '%s' for '%s': %d (answered by the reader)",
+                   rq->target, rq->identity, r);
+        }
+    }
+    gen_unref(g);
+    return done;
 }
 
 /* Queue @rq to the pool, or answer at once (busy, out of memory). */
@@ -287,6 +318,9 @@ start_job(struct vf_ps_exec *ex, const struct vf_ps_req *rq)
                "it was read: not run", (unsigned long long)rq->id, vf_ps_op_name(rq->op),
                rq->target, (long long)(now - rq->sent_ms - (int64_t)rq->timeout_ms));
         (void)send_result(ex, rq->id, -ETIMEDOUT, false, NULL, now + 1000);
+        return;
+    }
+    if (answer_inline(ex, rq, rq->sent_ms + (int64_t)rq->timeout_ms)) {
         return;
     }
     j = calloc(1, sizeof(*j));

@@ -2,9 +2,11 @@
  * vmfence - daemon/privsep/scm.c: one datagram with descriptors (scm.h).
  */
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 
+#include "io.h"
 #include "privsep/scm.h"
 
 union scm_ctl {
@@ -86,4 +88,29 @@ vf_ps_scm_recv(int fd, void *buf, size_t cap, int *fds, size_t max_fds, size_t *
     *ret_nfds = got;
     *ret_trunc = (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0;
     return n;
+}
+
+int
+vf_ps_send_by(int fd, const void *buf, size_t len, int64_t deadline_ms, const atomic_bool *stop)
+{
+    for (;;) {
+        struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+        ssize_t n = send(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+        int left = 0;
+
+        if (n == (ssize_t)len) {
+            return 0;
+        }
+        if (n >= 0 || (errno != EAGAIN && errno != EINTR)) {
+            return -EPIPE;
+        }
+        left = vf_ms_left(deadline_ms);
+        if (left <= 0) {
+            return -ETIMEDOUT;
+        }
+        (void)poll(&pfd, 1, left > 100 ? 100 : left);
+        if (stop != NULL && atomic_load(stop)) {
+            return -ECANCELED;
+        }
+    }
 }

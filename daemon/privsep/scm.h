@@ -1,12 +1,15 @@
 /*
  * vmfence - daemon/privsep/scm.h: one datagram with descriptors
  * (SCM_RIGHTS) on a socket pair, for the control pair (handover.c) and the
- * guest pair (guestpair.c).
+ * guest pair (guestpair.c); one datagram sent by a deadline, for the
+ * request pair (proxy.c, executor.c).
  */
 #ifndef VF_PS_SCM_H
 #define VF_PS_SCM_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -30,5 +33,15 @@ ssize_t vf_ps_scm_send(int fd, const void *buf, size_t len, const int *fds, size
  */
 ssize_t vf_ps_scm_recv(int fd, void *buf, size_t cap, int *fds, size_t max_fds,
                        size_t *ret_nfds, bool *ret_trunc);
+
+/*
+ * send() of one datagram of @len bytes without blocking, again (polling
+ * at most 100 ms at a time) while the socket buffer is full, until
+ * @deadline_ms or, checked after each wait, *@stop (NULL: none) is true.
+ * \return 0, -ETIMEDOUT, -ECANCELED (*@stop) or -EPIPE (the peer is gone
+ * or the datagram was refused)
+ */
+int vf_ps_send_by(int fd, const void *buf, size_t len, int64_t deadline_ms,
+                  const atomic_bool *stop);
 
 #endif

@@ -82,6 +82,8 @@ static void
 check_value(struct vf_cc_ctx *c, const struct vf_conf_node *n, const char *path,
             const struct vf_setting *s)
 {
+    const char *is_not = NULL;  /* what a path or bool value fails to be */
+    bool is_error = true;
     char v[80];
 
     vf_cc_shown(n->value, v, sizeof(v));
@@ -91,17 +93,14 @@ check_value(struct vf_cc_ctx *c, const struct vf_conf_node *n, const char *path,
     case VF_ST_ADDR:            /* against the family: the schema's check hook */
         break;
     case VF_ST_PATH:
-        if (n->value[0] != '/') {
-            vf_cc_diag(c, n, false, "'%s/%s' = '%s' is not an absolute path", path, s->key, v);
-        }
+        is_not = n->value[0] == '/' ? NULL : "an absolute path";
+        is_error = false;
         break;
     case VF_ST_INT:
         check_int(c, n, path, s, v);
         break;
     case VF_ST_BOOL:
-        if (!vf_cc_one_of(n->value, bool_names)) {
-            vf_cc_diag(c, n, true, "'%s/%s' = '%s' is not one of yes, no", path, s->key, v);
-        }
+        is_not = vf_cc_one_of(n->value, bool_names) ? NULL : "one of yes, no";
         break;
     case VF_ST_ENUM:
         check_enum(c, n, path, s, v);
@@ -111,6 +110,9 @@ check_value(struct vf_cc_ctx *c, const struct vf_conf_node *n, const char *path,
             vf_cc_diag(c, n, true, "interface '%s' in %s does not exist", v, path);
         }
         break;
+    }
+    if (is_not != NULL) {
+        vf_cc_diag(c, n, is_error, "'%s/%s' = '%s' is not %s", path, s->key, v, is_not);
     }
 }
 

@@ -9,9 +9,6 @@
 
 #define VF_CONF_SHOW_MAX 40u    /* bytes of a token quoted in a message */
 
-/* vsnprintf into @err (NULL-tolerant). */
-void vf_conf_err(char *err, size_t err_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 /* Quote @s (at most VF_CONF_SHOW_MAX bytes, control characters as '?') into @buf. */
 const char *vf_conf_show(const char *s, size_t n, char *buf, size_t buf_len);
 

@@ -50,6 +50,7 @@
 #include "conftree.h"
 #include "conftree-node.h"
 #include "conftree-int.h"
+#include "log.h"
 
 #define CONF_MAX_FILE   (1024u * 1024u)
 #define CONF_MAX_DEPTH  32u
@@ -167,7 +168,7 @@ fail_at(struct parser *p, unsigned int line, unsigned int col, int rc,
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    vf_conf_err(p->err, p->err_len, "%s:%u:%u: %s", p->name, line, col, msg);
+    vf_msgf(p->err, p->err_len, "%s:%u:%u: %s", p->name, line, col, msg);
 }
 
 
@@ -585,7 +586,7 @@ vf_conf_parse_buffer(const char *name, const char *buf, size_t len,
         return -EINVAL;
     }
     if (len > CONF_MAX_FILE) {
-        vf_conf_err(err, err_len, "%s: file is larger than 1 MiB", name);
+        vf_msgf(err, err_len, "%s: file is larger than 1 MiB", name);
         return -EFBIG;
     }
     memset(&p, 0, sizeof(p));
@@ -603,14 +604,14 @@ vf_conf_parse_buffer(const char *name, const char *buf, size_t len,
         conf->root = calloc(1, sizeof(*conf->root));
     }
     if (conf == NULL || conf->path == NULL || conf->root == NULL) {
-        vf_conf_err(err, err_len, "%s: out of memory", name);
+        vf_msgf(err, err_len, "%s: out of memory", name);
         r = -ENOMEM;
         goto out;
     }
     conf->root->is_block = true;
     conf->root->name = strdup("");
     if (conf->root->name == NULL) {
-        vf_conf_err(err, err_len, "%s: out of memory", name);
+        vf_msgf(err, err_len, "%s: out of memory", name);
         r = -ENOMEM;
         goto out;
     }
@@ -647,23 +648,23 @@ vf_conf_parse_file(const char *path, struct vf_conf **ret_conf,
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
         r = -errno;
-        vf_conf_err(err, err_len, "%s: cannot open: %s", path, strerror(-r));
+        vf_msgf(err, err_len, "%s: cannot open: %s", path, strerror(-r));
         return r;
     }
     if (fstat(fd, &st) < 0) {
         r = -errno;
-        vf_conf_err(err, err_len, "%s: cannot stat: %s", path, strerror(-r));
+        vf_msgf(err, err_len, "%s: cannot stat: %s", path, strerror(-r));
         goto out;
     }
     if (!S_ISREG(st.st_mode)) {
         r = -EINVAL;
-        vf_conf_err(err, err_len, "%s: not a regular file", path);
+        vf_msgf(err, err_len, "%s: not a regular file", path);
         goto out;
     }
     buf = malloc(CONF_MAX_FILE + 1);
     if (buf == NULL) {
         r = -ENOMEM;
-        vf_conf_err(err, err_len, "%s: out of memory", path);
+        vf_msgf(err, err_len, "%s: out of memory", path);
         goto out;
     }
     /* read at most one byte past the cap, so that too-large files are seen */
@@ -675,7 +676,7 @@ vf_conf_parse_file(const char *path, struct vf_conf **ret_conf,
                 continue;
             }
             r = -errno;
-            vf_conf_err(err, err_len, "%s: read error: %s", path, strerror(-r));
+            vf_msgf(err, err_len, "%s: read error: %s", path, strerror(-r));
             goto out;
         }
         if (n == 0) {

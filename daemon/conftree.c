@@ -8,7 +8,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,21 +17,9 @@
 #include "conftree.h"
 #include "conftree-node.h"
 #include "conftree-int.h"
+#include "log.h"
 
-/* ---- messages (config-int.h) ----------------------------------------------- */
-
-void
-vf_conf_err(char *err, size_t err_len, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || err_len == 0) {
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(err, err_len, fmt, ap);
-    va_end(ap);
-}
+/* ---- messages (conftree-int.h; errors are written with vf_msgf(), log.h) --- */
 
 /* Quote @s (at most VF_CONF_SHOW_MAX bytes, control characters as '?') into @buf. */
 const char *
@@ -492,18 +479,18 @@ vf_conf_get_uint(const struct vf_conf *conf, const char *path,
         e++;
     }
     if (e == s) {
-        vf_conf_err(err, err_len, "%s: '%s' = '%s' is not a number", where, path, shown);
+        vf_msgf(err, err_len, "%s: '%s' = '%s' is not a number", where, path, shown);
         return -EINVAL;
     }
     while (*e == ' ' || *e == '\t' || *e == '\n') {
         e++;
     }
     if (*e != '\0') {
-        vf_conf_err(err, err_len, "%s: '%s' = '%s' is not a number", where, path, shown);
+        vf_msgf(err, err_len, "%s: '%s' = '%s' is not a number", where, path, shown);
         return -EINVAL;
     }
     if (overflow || v < min || v > max) {
-        vf_conf_err(err, err_len, "%s: '%s' = '%s' is out of range %lu..%lu",
+        vf_msgf(err, err_len, "%s: '%s' = '%s' is out of range %lu..%lu",
                 where, path, shown, min, max);
         return -ERANGE;
     }

@@ -66,15 +66,12 @@ vf_history_new(unsigned int cap, int64_t window_ms)
     if (h == NULL) {
         return NULL;
     }
+    pthread_mutex_init(&h->lock, NULL);
     h->slots = calloc(cap, sizeof(*h->slots));
     h->keys = calloc(cap, sizeof(*h->keys));
     h->buckets = malloc(nb * sizeof(*h->buckets));
     if (h->slots == NULL || h->keys == NULL || h->buckets == NULL) {
-        free(h->slots);
-        free(h->keys);
-        free(h->buckets);
-        free(h);
-        return NULL;
+        return vf_history_free(h);
     }
     for (uint32_t b = 0; b < nb; b++) {
         h->buckets[b] = -1;
@@ -83,7 +80,6 @@ vf_history_new(unsigned int cap, int64_t window_ms)
         h->slots[i].hnext = h->slots[i].lprev = -1;
         h->slots[i].lnext = i + 1 < cap ? (int32_t)(i + 1) : -1;
     }
-    pthread_mutex_init(&h->lock, NULL);
     h->bucket_mask = nb - 1;
     h->done_head = h->done_tail = -1;
     h->free_head = 0;

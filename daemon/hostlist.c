@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
 #include "hostlist.h"
 #include "io.h"
 #include "log.h"
@@ -31,7 +32,7 @@ static int
 list_cb(void *arg, const struct vf_domain_info *dom)
 {
     struct list_ctx *lc = arg;
-    struct vf_host_state *hs = NULL;
+    struct vf_host_state *recs = NULL, *hs = NULL;
 
     if (!vf_groups_allowed(lc->groups, lc->identity, NULL, dom->name, dom->uuid)) {
         return 0;
@@ -40,17 +41,12 @@ list_cb(void *arg, const struct vf_domain_info *dom)
         lc->overflow = true;
         return 0;
     }
-    if (lc->n == lc->cap) {
-        size_t ncap = lc->cap == 0 ? 16 : lc->cap * 2;
-        struct vf_host_state *nr = realloc(lc->recs, ncap * sizeof(*nr));
-
-        if (nr == NULL) {
-            return -ENOMEM;
-        }
-        lc->recs = nr;
-        lc->cap = ncap;
+    recs = vf_array_reserve(lc->recs, lc->n + 1, &lc->cap, sizeof(*recs), 16);
+    if (recs == NULL) {
+        return -ENOMEM;
     }
-    hs = &lc->recs[lc->n++];
+    lc->recs = recs;
+    hs = &recs[lc->n++];
     memset(hs, 0, sizeof(*hs));
     /* 63 characters at most so that the wire field keeps a terminator (D16) */
     memcpy(hs->domain, dom->name, strnlen(dom->name, VF_DOMAIN_FIELD - 1));

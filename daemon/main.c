@@ -172,21 +172,30 @@ parse_args(int argc, char **argv)
     return 0;
 }
 
-static int
-do_list(void)
+/* The plugin registry from the configuration's module path (the default
+ * one if the configuration cannot be read), described.  \return the text
+ * (free()) or NULL */
+static char *
+registry_describe_conf(void)
 {
     struct vf_conf *conf = NULL;
     char err[512];
-    char *desc = NULL;
 
     (void)vf_conf_parse_file(vfd_arg.conf_path, &conf, err, sizeof(err));
     vf_registry_init(vfd_module_path(conf));
-    desc = vf_registry_describe();
+    vf_conf_free(conf);
+    return vf_registry_describe();
+}
+
+static int
+do_list(void)
+{
+    char *desc = registry_describe_conf();
+
     if (desc != NULL) {
         fputs(desc, stdout);
     }
     free(desc);
-    vf_conf_free(conf);
     vf_registry_fini();
     return 0;
 }
@@ -194,15 +203,9 @@ do_list(void)
 static int
 do_configure(void)
 {
-    struct vf_conf *conf = NULL;
-    char err[512];
-    char *desc = NULL;
+    char *desc = registry_describe_conf();
     int r = 0;
 
-    (void)vf_conf_parse_file(vfd_arg.conf_path, &conf, err, sizeof(err));
-    vf_registry_init(vfd_module_path(conf));
-    vf_conf_free(conf);
-    desc = vf_registry_describe();
     r = vf_configure_interactive(vfd_arg.conf_path, desc, stdin, stdout);
     free(desc);
     vf_registry_fini();

@@ -42,14 +42,10 @@ vf_replay_new(unsigned int entries)
     if (rc == NULL) {
         return NULL;
     }
-    rc->e = calloc((size_t)sets * REPLAY_WAYS, sizeof(*rc->e));
-    if (rc->e == NULL) {
-        free(rc);
-        return NULL;
-    }
     pthread_mutex_init(&rc->lock, NULL);
     rc->n_sets = sets;
-    return rc;
+    rc->e = calloc((size_t)sets * REPLAY_WAYS, sizeof(*rc->e));
+    return rc->e != NULL ? rc : vf_replay_free(rc);
 }
 
 struct vf_replay *

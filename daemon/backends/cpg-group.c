@@ -21,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "condwait.h"
 #include "backends/cpg-int.h"
 
 static const char *
@@ -460,12 +461,7 @@ cpg_wait_stopping(struct cpg_be *be, int ms)
     bool stopping;
 
     pthread_mutex_lock(&be->lock);
-    while (!be->stopping) {
-        if (pthread_cond_timedwait(&be->cond, &be->lock, &ts) == ETIMEDOUT) {
-            break;
-        }
-    }
-    stopping = be->stopping;
+    stopping = vf_cond_wait_flag(&be->cond, &be->lock, &be->stopping, &ts);
     pthread_mutex_unlock(&be->lock);
     return stopping;
 }

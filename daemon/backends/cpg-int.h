@@ -287,14 +287,16 @@ void cpg_set_fencer(struct cpg_be *be, const struct cpg_fencer *f);
 int cpg_fencer_open(struct cpg_be *be, char *err, size_t err_len);
 void cpg_fencer_close(struct cpg_be *be);
 
-/* ---- cpg-ops.c ---- */
-int cpg_op_lookup(void *priv, const char *target, unsigned int flags,
-                  struct vf_domain_info *ret_dom, int64_t deadline_ms);
+/* ---- cpg-ops.c: the ops of the table in cpg.c ---- */
+/* what changes power: every copy, every member asked */
 int cpg_op_off(void *priv, const char *target, unsigned int flags, int64_t deadline_ms);
 int cpg_op_on(void *priv, const char *target, unsigned int flags, int64_t deadline_ms);
 int cpg_op_reboot(void *priv, const char *target, unsigned int flags, int64_t deadline_ms);
+/* what reads */
 int cpg_op_status(void *priv, const char *target, unsigned int flags, bool *ret_on,
                   int64_t deadline_ms);
+int cpg_op_lookup(void *priv, const char *target, unsigned int flags,
+                  struct vf_domain_info *ret_dom, int64_t deadline_ms);
 int cpg_op_list(void *priv, vf_domain_cb cb, void *arg, int64_t deadline_ms);
 int cpg_op_monitor(void *priv, int64_t deadline_ms);
 

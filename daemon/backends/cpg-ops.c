@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "array.h"
 #include "backends/cpg-int.h"
 
 int
@@ -109,6 +110,28 @@ cpg_route_live(struct cpg_be *be, const char *target, unsigned int flags, int64_
 }
 
 /*
+ * Before an on or a status that found no running copy: every other member
+ * confirms live that it does not run @target (cpg_confirm), then a lost
+ * owner's host must be confirmed fenced for @op (cpg_lost_confirm).
+ * \return 0 when both confirmed, else the first error; *@ret_found: a
+ * member that had not listed @target runs it (nothing more is asked then)
+ */
+static int
+cpg_confirm_none(struct cpg_be *be, struct cpg_route *rt, const char *target, int op,
+                 int64_t deadline_ms, bool *ret_found)
+{
+    size_t n_known = rt->n;
+    int r;
+
+    r = cpg_confirm(be, rt, target, deadline_ms);
+    *ret_found = rt->n > n_known;
+    if (r < 0 || *ret_found) {
+        return r;
+    }
+    return cpg_lost_confirm(be, rt, target, op, deadline_ms);
+}
+
+/*
  * on: a copy already running (live, anywhere) is success.  Starting one
  * needs every place asked (a copy elsewhere plus a new one would corrupt
  * shared storage), and a lost owner's host confirmed fenced.
@@ -118,8 +141,7 @@ cpg_op_on(void *priv, const char *target, unsigned int flags, int64_t deadline_m
 {
     struct cpg_be *be = priv;
     struct cpg_route rt;
-    bool on;
-    size_t n_known;
+    bool on, found = false;
     int r, rr;
 
     rr = cpg_route_live(be, target, flags, deadline_ms, &rt, &on, &r);
@@ -130,14 +152,10 @@ cpg_op_on(void *priv, const char *target, unsigned int flags, int64_t deadline_m
         r = -EHOSTDOWN;
     }
     if (r == 0) {
-        n_known = rt.n;
-        r = cpg_confirm(be, &rt, target, deadline_ms);
-        if (rt.n > n_known) {
-            return 0;               /* it runs on a member that had not listed it */
-        }
+        r = cpg_confirm_none(be, &rt, target, VF_CMD_ON, deadline_ms, &found);
     }
-    if (r == 0) {
-        r = cpg_lost_confirm(be, &rt, target, VF_CMD_ON, deadline_ms);
+    if (found) {
+        return 0;                   /* it runs on a member that had not listed it */
     }
     if (r < 0) {
         vf_log(LOG_ERR, "cpg backend: not starting '%s': a host that may run it could not be asked",
@@ -233,7 +251,6 @@ cpg_op_status(void *priv, const char *target, unsigned int flags, bool *ret_on,
     struct cpg_be *be = priv;
     struct cpg_route rt;
     bool on;
-    size_t n_known;
     int r, rr;
 
     rr = cpg_route_live(be, target, flags, deadline_ms, &rt, &on, &r);
@@ -252,19 +269,11 @@ cpg_op_status(void *priv, const char *target, unsigned int flags, bool *ret_on,
                "may have it could not be asked; status unknown", target);
         return -EHOSTDOWN;
     }
-    n_known = rt.n;
-    r = cpg_confirm(be, &rt, target, deadline_ms);
-    if (rt.n > n_known) {
-        *ret_on = true;
-        return 0;
-    }
-    if (r == 0) {
-        r = cpg_lost_confirm(be, &rt, target, VF_CMD_STATUS, deadline_ms);
-    }
-    if (r < 0) {
+    r = cpg_confirm_none(be, &rt, target, VF_CMD_STATUS, deadline_ms, &on);
+    if (r < 0 && !on) {
         return r;
     }
-    *ret_on = false;
+    *ret_on = on;                   /* on: found on a member that had not listed it */
     return 0;
 }
 
@@ -277,6 +286,7 @@ struct cpg_listacc {
 static int
 cpg_listacc_add(struct cpg_listacc *a, const struct vf_domain_info *d)
 {
+    struct vf_domain_info *na = NULL;
     size_t i;
 
     for (i = 0; i < a->n; i++) {
@@ -284,16 +294,11 @@ cpg_listacc_add(struct cpg_listacc *a, const struct vf_domain_info *d)
             return 0;           /* each domain once */
         }
     }
-    if (a->n == a->cap) {
-        size_t ncap = a->cap == 0 ? 32 : a->cap * 2;
-        struct vf_domain_info *na = realloc(a->all, ncap * sizeof(*na));
-
-        if (na == NULL) {
-            return -ENOMEM;
-        }
-        a->all = na;
-        a->cap = ncap;
+    na = vf_array_reserve(a->all, a->n + 1, &a->cap, sizeof(*na), 32);
+    if (na == NULL) {
+        return -ENOMEM;
     }
+    a->all = na;
     a->all[a->n++] = *d;
     return 0;
 }

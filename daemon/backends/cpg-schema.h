@@ -27,7 +27,7 @@ static const struct vf_setting cpg_schema_settings[] = {
     LV_SCHEMA_REBOOT_POWERS_ON(0, NULL),
     { "fence_history", VF_ST_ENUM, "pacemaker", 0, 0, cpg_schema_histories,
       "Record fencing in Pacemaker's history (pacemaker or none)", 0, NULL, NULL },
-    { NULL, VF_ST_STRING, NULL, 0, 0, NULL, NULL, 0, NULL, NULL },
+    { .key = NULL },
 };
 
 static const struct vf_schema cpg_schema __attribute__((unused)) = {

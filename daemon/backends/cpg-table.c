@@ -25,6 +25,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "array.h"
 #include "backends/cpg-int.h"
 
 /* changes this close together are announced in one broadcast */
@@ -59,21 +60,17 @@ static int
 cpg_collect_cb(void *arg, const struct vf_domain_info *dom)
 {
     struct cpg_collect *c = arg;
+    struct vf_cpgw_dom *nd = NULL;
 
     if (!cpg_dom_announceable(dom) || c->n >= VF_CPGW_MAX_DOMAINS) {
         c->skipped++;
         return 0;
     }
-    if (c->n == c->cap) {
-        size_t ncap = c->cap == 0 ? 16 : c->cap * 2;
-        struct vf_cpgw_dom *nd = realloc(c->doms, ncap * sizeof(*nd));
-
-        if (nd == NULL) {
-            return -ENOMEM;
-        }
-        c->doms = nd;
-        c->cap = ncap;
+    nd = vf_array_reserve(c->doms, c->n + 1, &c->cap, sizeof(*nd), 16);
+    if (nd == NULL) {
+        return -ENOMEM;
     }
+    c->doms = nd;
     cpg_dom_to_wire(&c->doms[c->n++], dom);
     return 0;
 }

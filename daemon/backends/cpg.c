@@ -74,7 +74,27 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "condwait.h"
 #include "backends/cpg-int.h"
+#include "backends/cpg-schema.h"
+
+/* ---- the ops table (the plugin, VF_PLUGIN_DEFINE at the end) ----------- */
+
+static const struct vf_backend_ops cpg_ops = {
+    .schema = &cpg_schema,          /* cpg-schema.h */
+    .name = CPG_NAME,
+    .version = PACKAGE_VERSION,
+    .init = cpg_init,               /* this file */
+    .fini = cpg_fini,
+    .reload = cpg_reload,
+    .lookup = cpg_op_lookup,        /* cpg-ops.c */
+    .off = cpg_op_off,
+    .on = cpg_op_on,
+    .reboot = cpg_op_reboot,
+    .status = cpg_op_status,
+    .list = cpg_op_list,
+    .monitor = cpg_op_monitor,
+};
 
 /* ---- init / fini / reload ----------------------------------------------- */
 
@@ -177,10 +197,7 @@ cpg_fini(void *priv)
     if (be->lv != NULL && be->lv_priv != NULL) {
         cpg_watch_stop(be);         /* no event callback after this */
     }
-    pthread_mutex_lock(&be->lock);
-    be->stopping = true;
-    pthread_cond_broadcast(&be->cond);
-    pthread_mutex_unlock(&be->lock);
+    vf_cond_set_flag(&be->cond, &be->lock, &be->stopping);
     if (be->refresh_running) {
         pthread_join(be->refresh_thread, NULL);
     }
@@ -263,22 +280,5 @@ out:
     cpg_conf_done(&c);
     return r;
 }
-
-#include "backends/cpg-schema.h"
-static const struct vf_backend_ops cpg_ops = {
-    .schema = &cpg_schema,
-    .name = CPG_NAME,
-    .version = PACKAGE_VERSION,
-    .init = cpg_init,
-    .fini = cpg_fini,
-    .lookup = cpg_op_lookup,
-    .off = cpg_op_off,
-    .on = cpg_op_on,
-    .reboot = cpg_op_reboot,
-    .status = cpg_op_status,
-    .list = cpg_op_list,
-    .monitor = cpg_op_monitor,
-    .reload = cpg_reload,
-};
 
 VF_PLUGIN_DEFINE(cpg, NULL, &cpg_ops);

@@ -14,6 +14,7 @@
 
 #include <libvirt/virterror.h>
 
+#include "array.h"
 #include "io.h"
 #include "log.h"
 #include "libvirt-int.h"
@@ -111,21 +112,16 @@ lv_uuid_set_build(struct lv_uuid_set *set, const struct vf_domain_info *all, siz
 static int
 lv_list_reserve(struct vf_domain_info **all, size_t *cap, size_t n, size_t more)
 {
-    struct vf_domain_info *tmp;
-    size_t ncap = *cap == 0 ? 16 : *cap;
+    struct vf_domain_info *tmp = NULL;
 
     if (n + more <= *cap) {
         return 0;
     }
-    while (ncap < n + more) {
-        ncap *= 2;
-    }
-    tmp = realloc(*all, ncap * sizeof(*tmp));
+    tmp = vf_array_reserve(*all, n + more, cap, sizeof(*tmp), 16);
     if (tmp == NULL) {
         return -ENOMEM;
     }
     *all = tmp;
-    *cap = ncap;
     return 0;
 }
 

@@ -299,6 +299,16 @@ lv_witem_free(struct lv_witem *wi)
     free(wi);
 }
 
+/* SYNC number @gen has run: wake lv_watch_sync() (the registrations follow it). */
+static void
+lv_watch_synced(struct lv_backend *be, uint64_t gen)
+{
+    pthread_mutex_lock(&be->lock);
+    be->sync_done = gen;
+    pthread_cond_broadcast(&be->watch_cond);
+    pthread_mutex_unlock(&be->lock);
+}
+
 static void
 lv_witem_run(struct vf_workq_item *item, void *arg)
 {
@@ -319,10 +329,7 @@ lv_witem_run(struct vf_workq_item *item, void *arg)
         lv_resync_due(be);
     }
     if (wi->kind == LV_W_SYNC) {
-        pthread_mutex_lock(&be->lock);
-        be->sync_done = wi->gen;
-        pthread_cond_broadcast(&be->watch_cond);
-        pthread_mutex_unlock(&be->lock);
+        lv_watch_synced(be, wi->gen);
     }
     lv_witem_free(wi);
 }

@@ -125,14 +125,12 @@ vf_lsettings_read(const struct vf_conf *conf, const char *name,
 void
 vf_lsettings_done(struct vf_lsettings *s)
 {
-    if (s == NULL) {
+    if (s == NULL || s->key == NULL) {
         return;
     }
-    if (s->key != NULL) {
-        vf_key_clear(s->key);
-        free(s->key);
-        s->key = NULL;
-    }
+    vf_key_clear(s->key);
+    free(s->key);
+    s->key = NULL;
 }
 
 void

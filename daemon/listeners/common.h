@@ -67,14 +67,17 @@ int vf_conn_fd_send_host_state(struct vf_conn *c, const struct vf_host_state *hs
 #define VF_STREAM_PENDING_MAX 64
 #define VF_STREAM_REQ_TIMEOUT_MS 1000
 
+/* identity (ACL source) and peer (log text) of an accepted socket */
+typedef void vf_stream_describe_fn(int fd, const struct sockaddr *sa, socklen_t len,
+                                   char *identity, size_t id_len, char *peer,
+                                   size_t peer_len);
+
 struct vf_stream_listener {
     const char *name;
     int lfd;
     const struct vf_daemon_api *api;
     const struct vf_lsettings *settings;
-    /* identity (ACL source) and peer (log text) of an accepted socket */
-    void (*describe)(int fd, const struct sockaddr *sa, socklen_t len,
-                     char *identity, size_t id_len, char *peer, size_t peer_len);
+    vf_stream_describe_fn *describe;
 };
 
 /* close() of a conn whose struct vf_conn is the first member of a malloc'ed
@@ -89,11 +92,28 @@ struct vf_stream_priv {
     struct lf *lf;              /* the threads serving it (stream.c) */
 };
 
-/* Fill priv->sl once priv->fd listens. */
-void vf_stream_priv_ready(struct vf_stream_priv *priv, const char *name,
-                          const struct vf_daemon_api *api,
-                          void (*describe)(int, const struct sockaddr *, socklen_t,
-                                           char *, size_t, char *, size_t));
+/* What tells one stream listener (tcp, vsock) from another. */
+struct vf_stream_kind {
+    const char *name;           /* "tcp", "vsock": listeners/<name> */
+    const char *socket_hint;    /* appended to a socket() error, or "" */
+    vf_stream_describe_fn *describe;
+    /* The address to bind, from the settings, and its text for messages
+     * ("127.0.0.1:1229", "port 1229").  0, or -errno with @err set. */
+    int (*address)(const struct vf_lsettings *s, struct sockaddr_storage *sa,
+                   socklen_t *salen, char *text, size_t text_len, char *err,
+                   size_t err_len);
+};
+
+#define VF_STREAM_BACKLOG 1024  /* bursts of connections wait in the kernel, not in retransmits */
+
+/*
+ * listener ops init() of a stream listener: read listeners/<kind->name>,
+ * bind its address and listen (backlog VF_STREAM_BACKLOG).  Messages name
+ * the listener and the address.  \return 0 (*ret_priv set) or -errno
+ */
+int vf_stream_priv_init(const struct vf_stream_kind *kind, const struct vf_conf *conf,
+                        const struct vf_daemon_api *api, void **ret_priv, char *err,
+                        size_t err_len);
 /* listener ops run(): serve, then close the listening socket at once */
 int vf_stream_priv_run(void *priv);
 /* listener ops fini(): NULL-tolerant */

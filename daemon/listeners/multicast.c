@@ -152,6 +152,80 @@ mcast_fini(void *p)
     free(priv);
 }
 
+/* What joining a group takes: the wildcard address of the group's family
+ * on our port, and the membership request for the group on our interface. */
+struct mcast_join {
+    struct sockaddr_storage any;
+    socklen_t any_len;
+    int level;                          /* IPPROTO_IP / IPPROTO_IPV6 */
+    int option;                         /* IP_ / IPV6_ADD_MEMBERSHIP */
+    union {
+        struct ip_mreqn v4;
+        struct ipv6_mreq v6;
+    } mr;
+    socklen_t mr_len;
+};
+
+static void
+mcast_join_fill(const struct mcast_priv *priv, const struct sockaddr_storage *group,
+                struct mcast_join *j)
+{
+    memset(j, 0, sizeof(*j));
+    if (group->ss_family == AF_INET) {
+        struct sockaddr_in *any = (struct sockaddr_in *)&j->any;
+
+        *any = (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons(priv->s.port),
+                                     .sin_addr.s_addr = htonl(INADDR_ANY) };
+        j->any_len = sizeof(*any);
+        j->mr.v4.imr_multiaddr = ((const struct sockaddr_in *)group)->sin_addr;
+        j->mr.v4.imr_address.s_addr = htonl(INADDR_ANY);
+        j->mr.v4.imr_ifindex = (int)priv->ifindex;
+        j->mr_len = sizeof(j->mr.v4);
+        j->level = IPPROTO_IP;
+        j->option = IP_ADD_MEMBERSHIP;
+    } else {
+        struct sockaddr_in6 *any = (struct sockaddr_in6 *)&j->any;
+
+        *any = (struct sockaddr_in6){ .sin6_family = AF_INET6, .sin6_port = htons(priv->s.port),
+                                      .sin6_addr = IN6ADDR_ANY_INIT };
+        j->any_len = sizeof(*any);
+        j->mr.v6 = (struct ipv6_mreq){ .ipv6mr_multiaddr =
+                                           ((const struct sockaddr_in6 *)group)->sin6_addr,
+                                       .ipv6mr_interface = priv->ifindex };
+        j->mr_len = sizeof(j->mr.v6);
+        j->level = IPPROTO_IPV6;
+        j->option = IPV6_ADD_MEMBERSHIP;
+    }
+}
+
+/* priv->fd: a UDP socket on our port that joined @group (text @gaddr).
+ * 0, or -errno with @err set. */
+static int
+mcast_bind_join(struct mcast_priv *priv, const struct sockaddr_storage *group,
+                const char *gaddr, char *err, size_t err_len)
+{
+    struct mcast_join j;
+    int r = 0;
+
+    priv->fd = socket(group->ss_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (priv->fd < 0) {
+        r = -errno;
+        snprintf(err, err_len, "listener 'multicast': socket: %s", strerror(-r));
+        return r;
+    }
+    mcast_join_fill(priv, group, &j);
+    if (bind(priv->fd, (struct sockaddr *)&j.any, j.any_len) < 0) {
+        r = -errno;
+        snprintf(err, err_len, "listener 'multicast': cannot bind UDP port %u: %s",
+                 (unsigned int)priv->s.port, strerror(-r));
+    } else if (setsockopt(priv->fd, j.level, j.option, &j.mr, j.mr_len) < 0) {
+        r = -errno;
+        snprintf(err, err_len, "listener 'multicast': cannot join %s%s%s: %s", gaddr,
+                 priv->ifindex != 0 ? " on " : "", priv->s.interface, strerror(-r));
+    }
+    return r;
+}
+
 static int
 mcast_init(const struct vf_conf *conf, const struct vf_daemon_api *api, void **ret_priv,
            char *err, size_t err_len)
@@ -196,53 +270,9 @@ mcast_init(const struct vf_conf *conf, const struct vf_daemon_api *api, void **r
             goto fail;
         }
     }
-    priv->fd = socket(group.ss_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (priv->fd < 0) {
-        r = -errno;
-        snprintf(err, err_len, "listener 'multicast': socket: %s", strerror(errno));
+    r = mcast_bind_join(priv, &group, gaddr, err, err_len);
+    if (r < 0) {
         goto fail;
-    }
-    if (group.ss_family == AF_INET) {
-        struct sockaddr_in any = { .sin_family = AF_INET, .sin_port = htons(priv->s.port),
-                                   .sin_addr.s_addr = htonl(INADDR_ANY) };
-        struct ip_mreqn mr;
-
-        memset(&mr, 0, sizeof(mr));
-        mr.imr_multiaddr = ((struct sockaddr_in *)&group)->sin_addr;
-        mr.imr_address.s_addr = htonl(INADDR_ANY);
-        mr.imr_ifindex = (int)priv->ifindex;
-        if (bind(priv->fd, (struct sockaddr *)&any, sizeof(any)) < 0) {
-            r = -errno;
-            snprintf(err, err_len, "listener 'multicast': cannot bind UDP port %u: %s",
-                     (unsigned int)priv->s.port, strerror(errno));
-            goto fail;
-        }
-        if (setsockopt(priv->fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mr, sizeof(mr)) < 0) {
-            r = -errno;
-            snprintf(err, err_len, "listener 'multicast': cannot join %s%s%s: %s", gaddr,
-                     priv->ifindex != 0 ? " on " : "", priv->s.interface, strerror(errno));
-            goto fail;
-        }
-    } else {
-        struct sockaddr_in6 any = { .sin6_family = AF_INET6, .sin6_port = htons(priv->s.port),
-                                    .sin6_addr = IN6ADDR_ANY_INIT };
-        struct ipv6_mreq mr;
-
-        memset(&mr, 0, sizeof(mr));
-        mr.ipv6mr_multiaddr = ((struct sockaddr_in6 *)&group)->sin6_addr;
-        mr.ipv6mr_interface = priv->ifindex;
-        if (bind(priv->fd, (struct sockaddr *)&any, sizeof(any)) < 0) {
-            r = -errno;
-            snprintf(err, err_len, "listener 'multicast': cannot bind UDP port %u: %s",
-                     (unsigned int)priv->s.port, strerror(errno));
-            goto fail;
-        }
-        if (setsockopt(priv->fd, IPPROTO_IPV6, IPV6_ADD_MEMBERSHIP, &mr, sizeof(mr)) < 0) {
-            r = -errno;
-            snprintf(err, err_len, "listener 'multicast': cannot join %s%s%s: %s", gaddr,
-                     priv->ifindex != 0 ? " on " : "", priv->s.interface, strerror(errno));
-            goto fail;
-        }
     }
     vf_log(LOG_INFO, "listener multicast: group %s port %u%s%s (hash >= %s, auth %s)",
            gaddr, (unsigned int)priv->s.port, priv->ifindex != 0 ? " interface " : "",

@@ -132,8 +132,8 @@ sl_conn_close(struct vf_conn *conn)
     free(sc);
 }
 
+/* no .open: a guest's frames come in on the socket the answer goes out on */
 static const struct vf_conn_ops sl_conn_ops = {
-    .open = NULL,
     .send_response = sl_send_response,
     .send_host_state = sl_send_host_state,
     .close = sl_conn_close,

@@ -510,10 +510,7 @@ lf_new(const struct vf_stream_listener *sl)
 {
     struct lf *lf = calloc(1, sizeof(*lf));
 
-    if (lf == NULL) {
-        return NULL;
-    }
-    if (vf_cond_init_monotonic(&lf->state_cv) < 0) {
+    if (lf == NULL || vf_cond_init_monotonic(&lf->state_cv) < 0) {
         free(lf);
         return NULL;
     }
@@ -628,15 +625,70 @@ vf_stream_priv_fini(void *p)
     free(priv);
 }
 
-void
-vf_stream_priv_ready(struct vf_stream_priv *priv, const char *name,
-                     const struct vf_daemon_api *api,
-                     void (*describe)(int, const struct sockaddr *, socklen_t,
-                                      char *, size_t, char *, size_t))
+/* socket(), bind() to @sa, listen(): priv->fd, or -errno with @err set */
+static int
+stream_listen(struct vf_stream_priv *priv, const struct vf_stream_kind *kind,
+              const struct sockaddr_storage *sa, socklen_t salen, const char *where,
+              char *err, size_t err_len)
 {
-    priv->sl.name = name;
+    int one = 1;
+    int r = 0;
+
+    priv->fd = socket(sa->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (priv->fd < 0) {
+        r = -errno;
+        snprintf(err, err_len, "listener '%s': socket: %s%s", kind->name, strerror(-r),
+                 kind->socket_hint);
+        return r;
+    }
+    (void)setsockopt(priv->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(priv->fd, (const struct sockaddr *)sa, salen) < 0) {
+        r = -errno;
+        snprintf(err, err_len, "listener '%s': cannot bind %s: %s", kind->name, where,
+                 strerror(-r));
+    } else if (listen(priv->fd, VF_STREAM_BACKLOG) < 0) {
+        r = -errno;
+        snprintf(err, err_len, "listener '%s': listen on %s: %s", kind->name, where,
+                 strerror(-r));
+    }
+    return r;
+}
+
+int
+vf_stream_priv_init(const struct vf_stream_kind *kind, const struct vf_conf *conf,
+                    const struct vf_daemon_api *api, void **ret_priv, char *err,
+                    size_t err_len)
+{
+    struct vf_stream_priv *priv = calloc(1, sizeof(*priv));
+    struct sockaddr_storage sa;
+    socklen_t salen = 0;
+    char where[300];
+    int r = 0;
+
+    if (priv == NULL) {
+        snprintf(err, err_len, "out of memory");
+        return -ENOMEM;
+    }
+    priv->fd = -1;
+    memset(&sa, 0, sizeof(sa));
+    r = vf_lsettings_read(conf, kind->name, &priv->s, err, err_len);
+    if (r == 0) {
+        r = kind->address(&priv->s, &sa, &salen, where, sizeof(where), err, err_len);
+    }
+    if (r == 0) {
+        r = stream_listen(priv, kind, &sa, salen, where, err, err_len);
+    }
+    if (r < 0) {
+        vf_stream_priv_fini(priv);
+        return r;
+    }
+    priv->sl.name = kind->name;
     priv->sl.lfd = priv->fd;
     priv->sl.api = api;
     priv->sl.settings = &priv->s;
-    priv->sl.describe = describe;
+    priv->sl.describe = kind->describe;
+    vf_log(LOG_INFO, "listener %s: listening on %s (hash >= %s, auth %s)", kind->name, where,
+           vf_hash_name(priv->s.hash), vf_hash_name(priv->s.auth));
+    *ret_priv = priv;
+    return 0;
 }

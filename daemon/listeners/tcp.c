@@ -20,8 +20,6 @@
 #include "io.h"
 #include "log.h"
 
-#define TCP_BACKLOG 1024   /* bursts of connections wait in the kernel, not in SYN retransmits */
-
 
 static void
 tcp_describe(int fd, const struct sockaddr *sa, socklen_t len, char *identity,
@@ -52,66 +50,39 @@ tcp_describe(int fd, const struct sockaddr *sa, socklen_t len, char *identity,
     }
 }
 
+/* listeners/tcp/address (default by family) and port */
+static int
+tcp_address(const struct vf_lsettings *s, struct sockaddr_storage *sa, socklen_t *salen,
+            char *text, size_t text_len, char *err, size_t err_len)
+{
+    const char *addr = s->address[0] != '\0' ? s->address :
+                       (s->family == AF_INET6 ? "::1" : "127.0.0.1");
+
+    if (vf_sockaddr_parse(addr, s->port, sa, salen) < 0) {
+        snprintf(err, err_len, "listener 'tcp': address '%s' is not a literal IP address", addr);
+        return -EINVAL;
+    }
+    if (s->family_set && sa->ss_family != s->family) {
+        snprintf(err, err_len, "listener 'tcp': address '%s' does not match family '%s'",
+                 addr, s->family == AF_INET6 ? "ipv6" : "ipv4");
+        return -EINVAL;
+    }
+    vf_sockaddr_str((struct sockaddr *)sa, *salen, text, text_len, 1);
+    return 0;
+}
+
+static const struct vf_stream_kind tcp_kind = {
+    .name = "tcp",
+    .socket_hint = "",
+    .describe = tcp_describe,
+    .address = tcp_address,
+};
+
 static int
 tcp_init(const struct vf_conf *conf, const struct vf_daemon_api *api, void **ret_priv,
          char *err, size_t err_len)
 {
-    struct vf_stream_priv *priv = calloc(1, sizeof(*priv));
-    struct sockaddr_storage sa;
-    socklen_t salen = 0;
-    const char *addr = NULL;
-    char astr[300];
-    int one = 1;
-    int r = 0;
-
-    if (priv == NULL) {
-        snprintf(err, err_len, "out of memory");
-        return -ENOMEM;
-    }
-    priv->fd = -1;
-    r = vf_lsettings_read(conf, "tcp", &priv->s, err, err_len);
-    if (r < 0) {
-        goto fail;
-    }
-    addr = priv->s.address[0] != '\0' ? priv->s.address :
-           (priv->s.family == AF_INET6 ? "::1" : "127.0.0.1");
-    r = vf_sockaddr_parse(addr, priv->s.port, &sa, &salen);
-    if (r < 0) {
-        snprintf(err, err_len, "listener 'tcp': address '%s' is not a literal IP address", addr);
-        goto fail;
-    }
-    if (priv->s.family_set && sa.ss_family != priv->s.family) {
-        snprintf(err, err_len, "listener 'tcp': address '%s' does not match family '%s'",
-                 addr, priv->s.family == AF_INET6 ? "ipv6" : "ipv4");
-        r = -EINVAL;
-        goto fail;
-    }
-    priv->fd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (priv->fd < 0) {
-        r = -errno;
-        snprintf(err, err_len, "listener 'tcp': socket: %s", strerror(errno));
-        goto fail;
-    }
-    (void)setsockopt(priv->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    vf_sockaddr_str((struct sockaddr *)&sa, salen, astr, sizeof(astr), 1);
-    if (bind(priv->fd, (struct sockaddr *)&sa, salen) < 0) {
-        r = -errno;
-        snprintf(err, err_len, "listener 'tcp': cannot bind %s: %s", astr, strerror(errno));
-        goto fail;
-    }
-    if (listen(priv->fd, TCP_BACKLOG) < 0) {
-        r = -errno;
-        snprintf(err, err_len, "listener 'tcp': listen on %s: %s", astr, strerror(errno));
-        goto fail;
-    }
-    vf_stream_priv_ready(priv, "tcp", api, tcp_describe);
-    vf_log(LOG_INFO, "listener tcp: listening on %s (hash >= %s, auth %s)", astr,
-           vf_hash_name(priv->s.hash), vf_hash_name(priv->s.auth));
-    *ret_priv = priv;
-    return 0;
-fail:
-    vf_stream_priv_fini(priv);
-    return r;
+    return vf_stream_priv_init(&tcp_kind, conf, api, ret_priv, err, err_len);
 }
 
 static const struct vf_listener_ops tcp_ops = {

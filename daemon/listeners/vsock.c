@@ -20,8 +20,6 @@
 #ifdef HAVE_LINUX_VM_SOCKETS_H
 #include <linux/vm_sockets.h>
 
-#define VSOCK_BACKLOG 1024  /* bursts wait in the kernel, not in retransmits */
-
 
 static void
 vsock_describe(int fd, const struct sockaddr *sa, socklen_t len, char *identity,
@@ -43,53 +41,34 @@ vsock_describe(int fd, const struct sockaddr *sa, socklen_t len, char *identity,
     snprintf(peer, peer_len, "cid %u port %u", svm.svm_cid, svm.svm_port);
 }
 
+/* VMADDR_CID_ANY and listeners/vsock/port */
+static int
+vsock_address(const struct vf_lsettings *s, struct sockaddr_storage *sa, socklen_t *salen,
+              char *text, size_t text_len, char *err, size_t err_len)
+{
+    struct sockaddr_vm svm = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY,
+                               .svm_port = s->port };
+
+    (void)err;
+    (void)err_len;
+    memcpy(sa, &svm, sizeof(svm));
+    *salen = sizeof(svm);
+    snprintf(text, text_len, "port %u", (unsigned int)s->port);
+    return 0;
+}
+
+static const struct vf_stream_kind vsock_kind = {
+    .name = "vsock",
+    .socket_hint = " (is the vsock module loaded?)",
+    .describe = vsock_describe,
+    .address = vsock_address,
+};
+
 static int
 vsock_init(const struct vf_conf *conf, const struct vf_daemon_api *api, void **ret_priv,
            char *err, size_t err_len)
 {
-    struct vf_stream_priv *priv = calloc(1, sizeof(*priv));
-    struct sockaddr_vm svm;
-    int r = 0;
-
-    if (priv == NULL) {
-        snprintf(err, err_len, "out of memory");
-        return -ENOMEM;
-    }
-    priv->fd = -1;
-    r = vf_lsettings_read(conf, "vsock", &priv->s, err, err_len);
-    if (r < 0) {
-        goto fail;
-    }
-    priv->fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (priv->fd < 0) {
-        r = -errno;
-        snprintf(err, err_len, "listener 'vsock': socket(AF_VSOCK): %s (is the vsock "
-                 "module loaded?)", strerror(errno));
-        goto fail;
-    }
-    memset(&svm, 0, sizeof(svm));
-    svm.svm_family = AF_VSOCK;
-    svm.svm_cid = VMADDR_CID_ANY;
-    svm.svm_port = priv->s.port;
-    if (bind(priv->fd, (struct sockaddr *)&svm, sizeof(svm)) < 0) {
-        r = -errno;
-        snprintf(err, err_len, "listener 'vsock': cannot bind port %u: %s",
-                 (unsigned int)priv->s.port, strerror(errno));
-        goto fail;
-    }
-    if (listen(priv->fd, VSOCK_BACKLOG) < 0) {
-        r = -errno;
-        snprintf(err, err_len, "listener 'vsock': listen: %s", strerror(errno));
-        goto fail;
-    }
-    vf_stream_priv_ready(priv, "vsock", api, vsock_describe);
-    vf_log(LOG_INFO, "listener vsock: listening on port %u (hash >= %s, auth %s)",
-           (unsigned int)priv->s.port, vf_hash_name(priv->s.hash), vf_hash_name(priv->s.auth));
-    *ret_priv = priv;
-    return 0;
-fail:
-    vf_stream_priv_fini(priv);
-    return r;
+    return vf_stream_priv_init(&vsock_kind, conf, api, ret_priv, err, err_len);
 }
 
 static const struct vf_listener_ops vsock_ops = {

@@ -83,6 +83,38 @@ get_str(const uint8_t *lenp, const uint8_t *p, size_t max, char *out)
     return 0;
 }
 
+/* where a message keeps one string field: its 16-bit length, its
+ * zero-padded bytes, and their count */
+struct str_field {
+    uint16_t len_at;
+    uint16_t at;
+    uint16_t max;
+};
+
+/* put_str() for each of the @n fields of @f */
+static int
+put_strs(uint8_t *buf, const struct str_field *f, const char *const *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (put_str(buf + f[i].len_at, buf + f[i].at, f[i].max, s[i]) < 0) {
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
+/* get_str() for each of the @n fields of @f */
+static int
+get_strs(const uint8_t *buf, const struct str_field *f, char *const *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (get_str(buf + f[i].len_at, buf + f[i].at, f[i].max, out[i]) < 0) {
+            return -EBADMSG;
+        }
+    }
+    return 0;
+}
+
 static bool
 all_zero(const uint8_t *p, size_t n)
 {
@@ -94,15 +126,27 @@ all_zero(const uint8_t *p, size_t n)
     return true;
 }
 
-/* the 16 bytes both messages start with; the rest zeroed */
+/* the 8 bytes every message starts with (magic, version, type); the rest
+ * zeroed */
 static void
-put_header(uint8_t *buf, size_t len, uint32_t magic, uint16_t type, uint64_t id)
+put_header(uint8_t *buf, size_t len, uint32_t magic, uint16_t type)
 {
     memset(buf, 0, len);
     put32(buf, magic);
     put16(buf + 4, VF_PS_VERSION);
     put16(buf + 6, type);
-    put64(buf + 8, id);
+}
+
+/* Check that @buf is @size bytes and starts with @magic and our version;
+ * its type into @ret_type.  -EBADMSG if not. */
+static int
+get_header(const uint8_t *buf, size_t len, size_t size, uint32_t magic, uint16_t *ret_type)
+{
+    if (buf == NULL || len != size || get32(buf) != magic || get16(buf + 4) != VF_PS_VERSION) {
+        return -EBADMSG;
+    }
+    *ret_type = get16(buf + 6);
+    return 0;
 }
 
 /* ---- requests -------------------------------------------------------------- */
@@ -120,6 +164,12 @@ op_has_target(unsigned int op)
     return op >= VF_PS_OP_LOOKUP && op <= VF_PS_OP_STATUS;
 }
 
+/* target, identity */
+static const struct str_field req_strs[] = {
+    { 24, 26, VF_PS_TARGET_MAX },
+    { 282, 284, VF_PS_IDENTITY_MAX },
+};
+
 /**
  * \brief Encode a request.
  * \return 0, or -EINVAL (buffer size, op, flags, timeout, string lengths)
@@ -133,15 +183,12 @@ vf_ps_req_encode(const struct vf_ps_req *rq, uint8_t *buf, size_t len)
         (op_has_target(rq->op) && rq->target[0] == '\0')) {
         return -EINVAL;
     }
-    put_header(buf, len, VF_PS_REQ_MAGIC, rq->op, rq->id);
+    put_header(buf, len, VF_PS_REQ_MAGIC, rq->op);
+    put64(buf + 8, rq->id);
     put32(buf + 16, rq->flags);
     put32(buf + 20, rq->timeout_ms);
     put64(buf + 284 + VF_PS_IDENTITY_MAX, (uint64_t)rq->sent_ms);
-    if (put_str(buf + 24, buf + 26, VF_PS_TARGET_MAX, rq->target) < 0 ||
-        put_str(buf + 282, buf + 284, VF_PS_IDENTITY_MAX, rq->identity) < 0) {
-        return -EINVAL;
-    }
-    return 0;
+    return put_strs(buf, req_strs, (const char *const[]){ rq->target, rq->identity }, 2);
 }
 
 /**
@@ -151,22 +198,18 @@ vf_ps_req_encode(const struct vf_ps_req *rq, uint8_t *buf, size_t len)
 int
 vf_ps_req_decode(const uint8_t *buf, size_t len, struct vf_ps_req *ret_rq)
 {
-    struct vf_ps_req rq;
+    struct vf_ps_req rq = {0};
 
-    if (buf == NULL || len != VF_PS_REQ_SIZE || get32(buf) != VF_PS_REQ_MAGIC ||
-        get16(buf + 4) != VF_PS_VERSION) {
+    if (get_header(buf, len, VF_PS_REQ_SIZE, VF_PS_REQ_MAGIC, &rq.op) < 0) {
         return -EBADMSG;
     }
-    memset(&rq, 0, sizeof(rq));
-    rq.op = get16(buf + 6);
     rq.id = get64(buf + 8);
     rq.flags = get32(buf + 16);
     rq.timeout_ms = get32(buf + 20);
     rq.sent_ms = (int64_t)get64(buf + 284 + VF_PS_IDENTITY_MAX);
     if (!op_valid(rq.op) || (rq.flags & ~VF_BE_BY_UUID) != 0 || rq.timeout_ms == 0 ||
         rq.timeout_ms > VF_PS_MAX_TIMEOUT_MS || rq.sent_ms <= 0 ||
-        get_str(buf + 24, buf + 26, VF_PS_TARGET_MAX, rq.target) < 0 ||
-        get_str(buf + 282, buf + 284, VF_PS_IDENTITY_MAX, rq.identity) < 0) {
+        get_strs(buf, req_strs, (char *const[]){ rq.target, rq.identity }, 2) < 0) {
         return -EBADMSG;
     }
     if (op_has_target(rq.op) ? rq.target[0] == '\0' :
@@ -212,16 +255,14 @@ vf_ps_ans_encode(const struct vf_ps_ans *an, uint8_t *buf, size_t len)
     if (ulen > VF_PS_UUID_LEN || !uuid_chars_ok(an->dom.uuid)) {
         return -EINVAL;
     }
-    put_header(buf, len, VF_PS_ANS_MAGIC, an->kind, an->id);
+    put_header(buf, len, VF_PS_ANS_MAGIC, an->kind);
+    put64(buf + 8, an->id);
     put32(buf + 16, (uint32_t)an->result);
     buf[20] = an->on ? 1 : 0;
     buf[21] = an->dom.persistent ? 1 : 0;
     put32(buf + 24, (uint32_t)an->dom.state);
     memcpy(buf + 28, an->dom.uuid, ulen);
-    if (put_str(buf + 22, buf + 64, VF_PS_NAME_MAX - 1, an->dom.name) < 0) {
-        return -EINVAL;
-    }
-    return 0;
+    return put_str(buf + 22, buf + 64, VF_PS_NAME_MAX - 1, an->dom.name);
 }
 
 /**
@@ -231,15 +272,12 @@ vf_ps_ans_encode(const struct vf_ps_ans *an, uint8_t *buf, size_t len)
 int
 vf_ps_ans_decode(const uint8_t *buf, size_t len, struct vf_ps_ans *ret_an)
 {
-    struct vf_ps_ans an;
+    struct vf_ps_ans an = {0};
     int32_t state = 0;
 
-    if (buf == NULL || len != VF_PS_ANS_SIZE || get32(buf) != VF_PS_ANS_MAGIC ||
-        get16(buf + 4) != VF_PS_VERSION) {
+    if (get_header(buf, len, VF_PS_ANS_SIZE, VF_PS_ANS_MAGIC, &an.kind) < 0) {
         return -EBADMSG;
     }
-    memset(&an, 0, sizeof(an));
-    an.kind = get16(buf + 6);
     an.id = get64(buf + 8);
     an.result = (int32_t)get32(buf + 16);
     state = (int32_t)get32(buf + 24);
@@ -315,6 +353,14 @@ guest_fields_ok(const struct vf_ps_guest *gm)
     return true;
 }
 
+/* uuid, name, path; guest_fields_ok() takes only an empty or a
+ * 36-character UUID */
+static const struct str_field guest_strs[] = {
+    { 14, 16, VF_PS_UUID_LEN },
+    { 52, 56, VF_PS_GNAME_MAX },
+    { 54, 311, VF_PS_GPATH_MAX },
+};
+
 /**
  * \brief Encode a guest-channel message.
  * \return 0, or -EINVAL (buffer size, kind, fields the kind does not allow)
@@ -327,19 +373,10 @@ vf_ps_guest_encode(const struct vf_ps_guest *gm, uint8_t *buf, size_t len)
         strnlen(gm->path, sizeof(gm->path)) == sizeof(gm->path) || !guest_fields_ok(gm)) {
         return -EINVAL;
     }
-    memset(buf, 0, len);
-    put32(buf, VF_PS_GUEST_MAGIC);
-    put16(buf + 4, VF_PS_VERSION);
-    put16(buf + 6, gm->kind);
+    put_header(buf, len, VF_PS_GUEST_MAGIC, gm->kind);
     put32(buf + 8, gm->gen);
     put16(buf + 12, gm->mode);
-    put16(buf + 14, (uint16_t)strlen(gm->uuid));
-    memcpy(buf + 16, gm->uuid, strlen(gm->uuid));
-    if (put_str(buf + 52, buf + 56, VF_PS_GNAME_MAX, gm->name) < 0 ||
-        put_str(buf + 54, buf + 311, VF_PS_GPATH_MAX, gm->path) < 0) {
-        return -EINVAL;
-    }
-    return 0;
+    return put_strs(buf, guest_strs, (const char *const[]){ gm->uuid, gm->name, gm->path }, 3);
 }
 
 /**
@@ -349,22 +386,15 @@ vf_ps_guest_encode(const struct vf_ps_guest *gm, uint8_t *buf, size_t len)
 int
 vf_ps_guest_decode(const uint8_t *buf, size_t len, struct vf_ps_guest *ret_gm)
 {
-    struct vf_ps_guest gm;
-    uint16_t ulen = 0;
+    struct vf_ps_guest gm = {0};
 
-    if (buf == NULL || len != VF_PS_GUEST_SIZE || get32(buf) != VF_PS_GUEST_MAGIC ||
-        get16(buf + 4) != VF_PS_VERSION) {
+    if (get_header(buf, len, VF_PS_GUEST_SIZE, VF_PS_GUEST_MAGIC, &gm.kind) < 0 ||
+        get_strs(buf, guest_strs, (char *const[]){ gm.uuid, gm.name, gm.path }, 3) < 0) {
         return -EBADMSG;
     }
-    memset(&gm, 0, sizeof(gm));
-    gm.kind = get16(buf + 6);
     gm.gen = get32(buf + 8);
     gm.mode = get16(buf + 12);
-    ulen = get16(buf + 14);
-    if ((ulen != 0 && ulen != VF_PS_UUID_LEN) ||
-        get_str(buf + 14, buf + 16, VF_PS_UUID_LEN, gm.uuid) < 0 ||
-        get_str(buf + 52, buf + 56, VF_PS_GNAME_MAX, gm.name) < 0 ||
-        get_str(buf + 54, buf + 311, VF_PS_GPATH_MAX, gm.path) < 0 || !guest_fields_ok(&gm)) {
+    if (!guest_fields_ok(&gm)) {
         return -EBADMSG;
     }
     *ret_gm = gm;

@@ -35,21 +35,36 @@
 
 #define TICK_MS 100     /* signals and listener failures are looked at this often */
 
-/* Parse the conf text read from @fd into vfd_conf/vfd_rc; groups to @ret_groups. */
+/* A conf text from @fd (control pair, hand-over), parsed; failures logged
+ * as "@what: ...".  -errno */
 static int
-net_load(int fd, struct vf_groups **ret_groups)
+net_parse_fd(int fd, struct vf_conf **ret_conf, const char *what)
 {
-    char err[1024];
+    char err[1024] = "";
     char *text = NULL;
     size_t len = 0;
     int r = vfd_read_fd_text(fd, &text, &len);
 
-    if (r == 0) {
-        r = vf_conf_parse_buffer(vfd_arg.conf_path, text, len, &vfd_conf, err, sizeof(err));
+    if (r < 0) {
+        vf_log(LOG_ERR, "%s: cannot read the configuration handed over: %s", what,
+               strerror(-r));
+        return r;
+    }
+    r = vf_conf_parse_buffer(vfd_arg.conf_path, text, len, ret_conf, err, sizeof(err));
+    if (r < 0) {
+        vf_log(LOG_ERR, "%s: %s", what, err);
     }
     free(text);
+    return r;
+}
+
+/* Parse the conf text read from @fd into vfd_conf/vfd_rc; groups to @ret_groups. */
+static int
+net_load(int fd, struct vf_groups **ret_groups)
+{
+    int r = net_parse_fd(fd, &vfd_conf, "privsep");
+
     if (r < 0) {
-        vf_log(LOG_ERR, "privsep: cannot read the configuration handed over");
         return r;
     }
     vf_registry_init(vfd_module_path(vfd_conf));
@@ -102,25 +117,6 @@ net_sandbox(void)
     return r;
 }
 
-/* A text from the control pair, parsed; -errno */
-static int
-net_parse_fd(int fd, struct vf_conf **ret_conf)
-{
-    char err[1024];
-    char *text = NULL;
-    size_t len = 0;
-    int r = vfd_read_fd_text(fd, &text, &len);
-
-    if (r == 0) {
-        r = vf_conf_parse_buffer(vfd_arg.conf_path, text, len, ret_conf, err, sizeof(err));
-        if (r < 0) {
-            vf_log(LOG_ERR, "reload: %s", err);
-        }
-    }
-    free(text);
-    return r;
-}
-
 /* One RELOAD from the control pair: the listener reload, in place. */
 static int
 net_reload(int ctl)
@@ -139,9 +135,9 @@ net_reload(int ctl)
     if (r < 0) {
         return r;
     }
-    r = net_parse_fd(nfd, &conf);
+    r = net_parse_fd(nfd, &conf, "reload");
     if (r == 0) {
-        r = net_parse_fd(ofd, &old);
+        r = net_parse_fd(ofd, &old, "reload");
     } else {
         close(ofd);
     }

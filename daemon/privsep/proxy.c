@@ -36,6 +36,7 @@
 #include "log.h"
 #include "privsep/msg.h"
 #include "privsep/privsep.h"
+#include "privsep/scm.h"
 #include "timeutil.h"
 
 #define RECV_SLICE_MS 50        /* one blocking receive waits at most this */
@@ -327,26 +328,9 @@ vf_ps_proxy_free(struct vf_ps_proxy *px)
 static int
 send_msg(struct vf_ps_proxy *px, const uint8_t *buf, size_t len, int64_t deadline_ms)
 {
-    for (;;) {
-        struct pollfd pfd = { .fd = px->fd, .events = POLLOUT };
-        ssize_t n = send(px->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-        int left = 0;
+    int r = vf_ps_send_by(px->fd, buf, len, deadline_ms, &px->dead);
 
-        if (n == (ssize_t)len) {
-            return 0;
-        }
-        if (n >= 0 || (errno != EAGAIN && errno != EINTR)) {
-            return -EHOSTDOWN;
-        }
-        left = vf_ms_left(deadline_ms);
-        if (left <= 0) {
-            return -ETIMEDOUT;
-        }
-        (void)poll(&pfd, 1, left > 100 ? 100 : left);
-        if (atomic_load(&px->dead)) {
-            return -EHOSTDOWN;
-        }
-    }
+    return r == -ETIMEDOUT || r == 0 ? r : -EHOSTDOWN;
 }
 
 static void
@@ -476,54 +460,55 @@ px_fini(void *priv)
     (void)priv;                 /* freed by its creator (vf_ps_proxy_free) */
 }
 
+/* A round trip whose answer is its result and, on success, the domain
+ * (lookup) into @ret_dom or the power state (status) into @ret_on, either
+ * NULL when not wanted. */
 static int
-px_lookup(void *priv, const char *target, unsigned int flags, struct vf_domain_info *ret_dom,
-          int64_t deadline_ms)
+call_answer(struct vf_ps_proxy *px, uint16_t op, const char *target, unsigned int flags,
+            int64_t deadline_ms, struct vf_domain_info *ret_dom, bool *ret_on)
 {
     struct pending p;
-    int r = call(priv, VF_PS_OP_LOOKUP, target, flags, deadline_ms, &p);
+    int r = call(px, op, target, flags, deadline_ms, &p);
 
-    if (r == 0) {
+    if (r == 0 && ret_dom != NULL) {
         *ret_dom = p.dom;
+    }
+    if (r == 0 && ret_on != NULL) {
+        *ret_on = p.on;
     }
     return r;
 }
 
 static int
+px_lookup(void *priv, const char *target, unsigned int flags, struct vf_domain_info *ret_dom,
+          int64_t deadline_ms)
+{
+    return call_answer(priv, VF_PS_OP_LOOKUP, target, flags, deadline_ms, ret_dom, NULL);
+}
+
+static int
 px_off(void *priv, const char *target, unsigned int flags, int64_t deadline_ms)
 {
-    struct pending p;
-
-    return call(priv, VF_PS_OP_OFF, target, flags, deadline_ms, &p);
+    return call_answer(priv, VF_PS_OP_OFF, target, flags, deadline_ms, NULL, NULL);
 }
 
 static int
 px_on(void *priv, const char *target, unsigned int flags, int64_t deadline_ms)
 {
-    struct pending p;
-
-    return call(priv, VF_PS_OP_ON, target, flags, deadline_ms, &p);
+    return call_answer(priv, VF_PS_OP_ON, target, flags, deadline_ms, NULL, NULL);
 }
 
 static int
 px_reboot(void *priv, const char *target, unsigned int flags, int64_t deadline_ms)
 {
-    struct pending p;
-
-    return call(priv, VF_PS_OP_REBOOT, target, flags, deadline_ms, &p);
+    return call_answer(priv, VF_PS_OP_REBOOT, target, flags, deadline_ms, NULL, NULL);
 }
 
 static int
 px_status(void *priv, const char *target, unsigned int flags, bool *ret_on,
           int64_t deadline_ms)
 {
-    struct pending p;
-    int r = call(priv, VF_PS_OP_STATUS, target, flags, deadline_ms, &p);
-
-    if (r == 0) {
-        *ret_on = p.on;
-    }
-    return r;
+    return call_answer(priv, VF_PS_OP_STATUS, target, flags, deadline_ms, NULL, ret_on);
 }
 
 static int

@@ -162,6 +162,9 @@ struct ct_list {
 
 int ct_list_cb(void *arg, const struct vf_domain_info *d);
 
+/* the start of a cpg test program @prog: logging (VFT_DEBUG set: debug)
+ * and the fake libcpg; 0, or -1 (said on stderr) */
+int ct_begin(const char *prog);
 /* parse @text and cpg_init over the fake host: 0, or -errno (said on stderr) */
 int ct_start(const char *text, struct cpg_be **ret_be);
 

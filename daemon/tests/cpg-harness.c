@@ -5,8 +5,10 @@
  * cpg-fakes.h): every function returns what the test then checks.
  */
 #include <errno.h>
+#include <stdlib.h>
 
 #include "cpg-fakes.h"
+#include "log.h"
 
 int
 ct_list_cb(void *arg, const struct vf_domain_info *d)
@@ -17,6 +19,17 @@ ct_list_cb(void *arg, const struct vf_domain_info *d)
         snprintf(o->names[o->n], sizeof(o->names[0]), "%s", d->name);
         snprintf(o->uuids[o->n], sizeof(o->uuids[0]), "%s", d->uuid);
         o->n++;
+    }
+    return 0;
+}
+
+int
+ct_begin(const char *prog)
+{
+    vf_log_init(prog, VF_LOG_STDERR, getenv("VFT_DEBUG") != NULL ? 2 : 0);
+    if (fq_setup() < 0) {
+        perror("fake cpg: pipe2");
+        return -1;
     }
     return 0;
 }

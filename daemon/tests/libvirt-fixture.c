@@ -7,6 +7,7 @@
  * test program): these functions return results, the tests check them.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 
 #include "conftree.h"
 #include "io.h"
+#include "log.h"
 #include "timeutil.h"
 #include "backends/libvirt-int.h"
 #include "tests/libvirt-fixture.h"
@@ -272,16 +274,18 @@ lvt_dom_state(struct lv_backend *be, size_t idx, const char *name)
     return state;
 }
 
-int
+void
 lvt_setup(const char *name)
 {
     const char *base = getenv("TMPDIR");
 
+    signal(SIGPIPE, SIG_IGN);       /* as fence_virtd: libvirt writes with write() */
+    vf_log_init(name, VF_LOG_STDERR, getenv("VF_TEST_DEBUG") != NULL ? 9 : 0);
     snprintf(lvt_tmpdir, sizeof(lvt_tmpdir), "%s/vft-%s.XXXXXX", base != NULL ? base : "/tmp",
              name);
     if (mkdtemp(lvt_tmpdir) == NULL) {
         perror("mkdtemp");
-        return -1;
+        exit(99);
     }
     snprintf(lvt_file1, sizeof(lvt_file1), "%s/node1.xml", lvt_tmpdir);
     snprintf(lvt_file2, sizeof(lvt_file2), "%s/node2.xml", lvt_tmpdir);
@@ -291,9 +295,8 @@ lvt_setup(const char *name)
         write_file(lvt_file3, lvt_xml3) < 0 || write_file(lvt_file4, lvt_xml4) < 0) {
         perror("write");
         lvt_cleanup();
-        return -1;
+        exit(99);
     }
-    return 0;
 }
 
 void

@@ -28,8 +28,10 @@
 extern char lvt_tmpdir[256];
 extern char lvt_file1[300], lvt_file2[300], lvt_file3[300], lvt_file4[300];
 
-/* create the directory and write the files (0), or -1 with a message */
-int lvt_setup(const char *name);
+/* the start of test program @name: SIGPIPE ignored (as in fence_virtd),
+ * logging (VF_TEST_DEBUG set: debug), the directory created and the files
+ * written; when they cannot be, the program ends here (99, with a message) */
+void lvt_setup(const char *name);
 /* remove them */
 void lvt_cleanup(void);
 

@@ -330,14 +330,13 @@ pf_wait(struct pf_conn *fc)
 {
     struct timespec ts;
     bool closed = false;
+    int r = 0;
 
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_sec += 10;
     pthread_mutex_lock(&fc->mu);
-    while (!fc->closed) {
-        if (pthread_cond_timedwait(&fc->cv, &fc->mu, &ts) == ETIMEDOUT) {
-            break;
-        }
+    while (!fc->closed && r != ETIMEDOUT) {
+        r = pthread_cond_timedwait(&fc->cv, &fc->mu, &ts);
     }
     closed = fc->closed;
     pthread_mutex_unlock(&fc->mu);

@@ -287,6 +287,18 @@ struct bg_resp {
     int r;
 };
 
+/* a whole request @cmd for @dom (@seqno) sent by a guest on @fd (checked);
+ * \return the connection the listener made of it (2 s at most), or NULL */
+static struct vf_conn *
+ask(int fd, uint8_t cmd, const char *dom, uint32_t seqno)
+{
+    uint8_t f[VF_SERIAL_REQ_SIZE];
+
+    frame(f, cmd, dom, seqno);
+    VFT_EQ_INT(send_all(fd, f, sizeof(f)), 0);
+    return q_pop(2000);
+}
+
 static void *
 bg_send(void *arg)
 {
@@ -300,13 +312,10 @@ bg_send(void *arg)
 static void
 sm_plain(int fd1, int fd2)
 {
-    uint8_t f[VF_SERIAL_REQ_SIZE];
     struct vf_conn *c;
 
     /* a plain request */
-    frame(f, VF_CMD_STATUS, "target-vm", 7);
-    VFT_EQ_INT(send_all(fd1, f, sizeof(f)), 0);
-    c = q_pop(2000);
+    c = ask(fd1, VF_CMD_STATUS, "target-vm", 7);
     VFT_CHECK(c != NULL);
     if (c != NULL) {
         VFT_EQ_STR(c->identity, U("01"));
@@ -322,9 +331,7 @@ sm_plain(int fd1, int fd2)
         read_resp(fd1, VF_RESP_OFF);
     }
     /* the other guest has its own identity */
-    frame(f, VF_CMD_OFF, "x", 8);
-    VFT_EQ_INT(send_all(fd2, f, sizeof(f)), 0);
-    c = q_pop(2000);
+    c = ask(fd2, VF_CMD_OFF, "x", 8);
     VFT_CHECK(c != NULL && strcmp(c->identity, U("02")) == 0);
     if (c != NULL) {
         c->ops->close(c);
@@ -334,7 +341,7 @@ sm_plain(int fd1, int fd2)
 static void
 sm_junk(int fd1)
 {
-    uint8_t f[VF_SERIAL_REQ_SIZE], junk[200];
+    uint8_t junk[200];
     struct vf_conn *c;
 
     /* garbage, a fake magic followed by a bad command, then a good frame */
@@ -343,9 +350,7 @@ sm_junk(int fd1)
     memcpy(junk + 50, "abba\xff", 5);       /* magic + impossible command */
     memcpy(junk + 195, "abba", 4);          /* magic + (start of) bad frame: 'x' */
     VFT_EQ_INT(send_all(fd1, junk, sizeof(junk)), 0);
-    frame(f, VF_CMD_REBOOT, "resync-vm", 9);
-    VFT_EQ_INT(send_all(fd1, f, sizeof(f)), 0);
-    c = q_pop(2000);
+    c = ask(fd1, VF_CMD_REBOOT, "resync-vm", 9);
     VFT_CHECK(c != NULL);
     if (c != NULL) {
         VFT_EQ_INT(c->req.request, VF_CMD_REBOOT);
@@ -377,9 +382,7 @@ sm_split_and_stale(int fd1)
     frame(f, VF_CMD_OFF, "stale-vm", 11);
     VFT_EQ_INT(send_all(fd1, f, 20), 0);
     vf_sleep_ms(1300);
-    frame(f, VF_CMD_STATUS, "fresh-vm", 12);
-    VFT_EQ_INT(send_all(fd1, f, sizeof(f)), 0);
-    c = q_pop(2000);
+    c = ask(fd1, VF_CMD_STATUS, "fresh-vm", 12);
     VFT_CHECK(c != NULL && c->req.seqno == 12 && strcmp(c->req.domain, "fresh-vm") == 0);
     if (c != NULL) {
         c->ops->close(c);
@@ -396,9 +399,7 @@ sm_hostlist(int fd1)
     /* host list while another response is pending: no interleaving */
     frame(f, VF_CMD_HOSTLIST, "", 13);
     VFT_EQ_INT(send_all(fd1, f, sizeof(f)), 0);
-    frame(f, VF_CMD_STATUS, "other", 14);
-    VFT_EQ_INT(send_all(fd1, f, sizeof(f)), 0);
-    c = q_pop(2000);
+    c = ask(fd1, VF_CMD_STATUS, "other", 14);
     c2 = q_pop(2000);
     VFT_CHECK(c != NULL && c2 != NULL);
     if (c != NULL && c2 != NULL) {
@@ -448,7 +449,7 @@ sm_hostlist(int fd1)
 static void
 sm_event(struct lst *lp)
 {
-    uint8_t f[VF_SERIAL_REQ_SIZE], junk[200];
+    uint8_t junk[200];
     struct vf_conn *c;
     virDomainPtr d4;
     int64_t t0;
@@ -464,9 +465,7 @@ sm_event(struct lst *lp)
         VFT_CHECK(fd4 >= 0);
         /* the periodic rescan is 5 s: faster means the event did it */
         VFT_CHECK(vf_now_ms() - t0 < 2000);
-        frame(f, VF_CMD_STATUS, "from-vm4", 15);
-        VFT_EQ_INT(send_all(fd4, f, sizeof(f)), 0);
-        c = q_pop(2000);
+        c = ask(fd4, VF_CMD_STATUS, "from-vm4", 15);
         VFT_CHECK(c != NULL && strcmp(c->identity, U("04")) == 0);
         if (c != NULL) {
             c->ops->close(c);
@@ -484,13 +483,10 @@ sm_event(struct lst *lp)
 static void
 sm_late(int fd2)
 {
-    uint8_t f[VF_SERIAL_REQ_SIZE];
     struct vf_conn *c;
 
     /* a request in flight when the guest socket goes away */
-    frame(f, VF_CMD_STATUS, "late", 16);
-    VFT_EQ_INT(send_all(fd2, f, sizeof(f)), 0);
-    c = q_pop(2000);
+    c = ask(fd2, VF_CMD_STATUS, "late", 16);
     VFT_CHECK(c != NULL);
     (void)vf_close(fd2);                    /* QEMU side closes */
     vf_sleep_ms(200);                       /* listener sees EOF, drops the guest */
@@ -539,7 +535,6 @@ test_vmchannel_mode(void)
 {
     struct lst l;
     struct vf_conn *c;
-    uint8_t f[VF_SERIAL_REQ_SIZE];
     int fd5;
 
     VFT_EQ_INT(lst_start(&l, "vmchannel"), 0);
@@ -548,9 +543,7 @@ test_vmchannel_mode(void)
     VFT_EQ_INT(qemu_accept(lfd[1], 300), -1);   /* serial sockets are not used */
     VFT_EQ_INT(qemu_accept(lfd[6], 300), -1);   /* nor the guest agent's channel (R3) */
     if (fd5 >= 0) {
-        frame(f, VF_CMD_HOSTLIST, "", 1);
-        VFT_EQ_INT(send_all(fd5, f, sizeof(f)), 0);
-        c = q_pop(2000);
+        c = ask(fd5, VF_CMD_HOSTLIST, "", 1);
         VFT_CHECK(c != NULL && strcmp(c->identity, U("05")) == 0);
         if (c != NULL) {
             c->ops->close(c);

@@ -45,6 +45,37 @@ parse_fails(const char *text, size_t len, const char *msg)
     vf_conf_free(conf);
 }
 
+/* the value of the key at @path, "" included (NULL: no such key) */
+static const char *
+key_value(const struct vf_conf *conf, const char *path)
+{
+    const struct vf_conf_node *n = vf_conf_key(conf, NULL, path);
+
+    return n != NULL ? n->value : NULL;
+}
+
+/* the value of the block at @path (NULL: no such block, or none given) */
+static const char *
+block_value(const struct vf_conf *conf, const char *path)
+{
+    const struct vf_conf_node *n = vf_conf_block(conf, NULL, path);
+
+    return n != NULL ? n->value : NULL;
+}
+
+/* parse_ok(@text), then @checks on it, then free it */
+static void
+with_conf(const char *text, void (*checks)(const struct vf_conf *conf))
+{
+    struct vf_conf *conf = parse_ok(text);
+
+    if (conf == NULL) {
+        return;
+    }
+    checks(conf);
+    vf_conf_free(conf);
+}
+
 static char *
 write_str(const struct vf_conf *conf)
 {
@@ -60,10 +91,42 @@ write_str(const struct vf_conf *conf)
     return buf;
 }
 
+/* the grammar's forms in one text */
+static void
+grammar_checks(const struct vf_conf *conf)
+{
+    const struct vf_conf_node *n;
+
+    VFT_EQ_STR(vf_conf_get(conf, "a", NULL), "1");
+    VFT_EQ_STR(vf_conf_get(conf, "blk/k", NULL), "v");
+    n = vf_conf_block(conf, NULL, "empty");
+    VFT_CHECK(n != NULL && n->is_block && n->children == NULL && n->value == NULL);
+    n = vf_conf_block(conf, NULL, "named");
+    VFT_CHECK(n != NULL && n->is_block);
+    VFT_EQ_STR(block_value(conf, "named"), "n1");
+    VFT_EQ_STR(vf_conf_get(conf, "named/x", NULL), "y");
+    VFT_CHECK(vf_conf_get(conf, "path-ids/qemu:///x.y/z-1", NULL) == NULL);  /* '/' splits */
+    n = vf_conf_block(conf, NULL, "path-ids");
+    VFT_EQ_STR(n != NULL && n->children != NULL ? n->children->name : NULL, "qemu:///x.y/z-1");
+    VFT_EQ_STR(vf_conf_get(conf, "multi", NULL), "line one\nline two");
+    VFT_EQ_STR(vf_conf_get(conf, "esc", NULL), "q\"b\\c\\d");
+    VFT_EQ_STR(key_value(conf, "nothing"), "");
+    VFT_EQ_STR(vf_conf_get(conf, "nothing", "dflt"), "dflt");   /* "" = not set */
+    VFT_EQ_STR(vf_conf_get(conf, "nest/a/b/c", NULL), "deep");
+    VFT_EQ_STR(vf_conf_get(conf, "tight/k", NULL), "v");
+    n = vf_conf_key(conf, NULL, "nest/a/b/c");
+    VFT_EQ_INT(n != NULL ? n->line : 0, 10);
+    VFT_EQ_INT(n != NULL ? n->col : 0, 16);
+    n = vf_conf_key(conf, NULL, "esc");
+    VFT_EQ_INT(n != NULL ? n->line : 0, 8);         /* multi-line value counted */
+}
+
 static void
 test_grammar_forms(void)
 {
-    struct vf_conf *conf = parse_ok(
+    struct vf_conf *conf = NULL;
+
+    with_conf(
         "a = \"1\";\n"
         "blk { k = \"v\"; }\n"
         "empty { }\n"
@@ -73,36 +136,8 @@ test_grammar_forms(void)
         "esc = \"q\\\"b\\\\c\\d\";\n"
         "nothing = \"\";\n"
         "nest { a { b { c = \"deep\"; } } }\n"
-        "tight{k=\"v\";}\n");
-    const struct vf_conf_node *n;
-
-    if (conf == NULL) {
-        return;
-    }
-    VFT_EQ_STR(vf_conf_get(conf, "a", NULL), "1");
-    VFT_EQ_STR(vf_conf_get(conf, "blk/k", NULL), "v");
-    n = vf_conf_block(conf, NULL, "empty");
-    VFT_CHECK(n != NULL && n->is_block && n->children == NULL && n->value == NULL);
-    n = vf_conf_block(conf, NULL, "named");
-    VFT_CHECK(n != NULL && n->is_block);
-    VFT_EQ_STR(n != NULL ? n->value : NULL, "n1");
-    VFT_EQ_STR(vf_conf_get(conf, "named/x", NULL), "y");
-    VFT_CHECK(vf_conf_get(conf, "path-ids/qemu:///x.y/z-1", NULL) == NULL);  /* '/' splits */
-    n = vf_conf_block(conf, NULL, "path-ids");
-    VFT_EQ_STR(n != NULL && n->children != NULL ? n->children->name : NULL, "qemu:///x.y/z-1");
-    VFT_EQ_STR(vf_conf_get(conf, "multi", NULL), "line one\nline two");
-    VFT_EQ_STR(vf_conf_get(conf, "esc", NULL), "q\"b\\c\\d");
-    n = vf_conf_key(conf, NULL, "nothing");
-    VFT_EQ_STR(n != NULL ? n->value : NULL, "");
-    VFT_EQ_STR(vf_conf_get(conf, "nothing", "dflt"), "dflt");   /* "" = not set */
-    VFT_EQ_STR(vf_conf_get(conf, "nest/a/b/c", NULL), "deep");
-    VFT_EQ_STR(vf_conf_get(conf, "tight/k", NULL), "v");
-    n = vf_conf_key(conf, NULL, "nest/a/b/c");
-    VFT_EQ_INT(n != NULL ? n->line : 0, 10);
-    VFT_EQ_INT(n != NULL ? n->col : 0, 16);
-    n = vf_conf_key(conf, NULL, "esc");
-    VFT_EQ_INT(n != NULL ? n->line : 0, 8);         /* multi-line value counted */
-    vf_conf_free(conf);
+        "tight{k=\"v\";}\n",
+        grammar_checks);
 
     /* empty file, only comments, "};", CRLF */
     conf = parse_ok("");
@@ -122,32 +157,18 @@ test_grammar_forms(void)
     vf_conf_free(conf);
 }
 
+/* lookups: repeated names, selectors, relative paths */
 static void
-test_lookup_semantics(void)
+lookup_checks(const struct vf_conf *conf)
 {
-    struct vf_conf *conf = parse_ok(
-        "fence_virtd { listener = \"first\"; Listener = \"second\"; }\n"
-        "listeners { tcp { port = \"1\"; } }\n"
-        "LISTENERS { multicast { port = \"2\"; } }\n"
-        "groups {\n"
-        "  group = \"a\" { ip = \"1.1.1.1\"; ip = \"1.1.1.2\"; }\n"
-        "  group = \"b\" { ip = \"2.2.2.2\"; }\n"
-        "  group { name = \"c\"; }\n"
-        "}\n"
-        "x = \"assign\";\n"
-        "x { y = \"block\"; }\n");
     const struct vf_conf_node *n;
 
-    if (conf == NULL) {
-        return;
-    }
     /* last one wins, names compare case-insensitively */
     VFT_EQ_STR(vf_conf_get(conf, "FENCE_VIRTD/LISTENER", NULL), "second");
     VFT_EQ_STR(vf_conf_get(conf, "listeners/multicast/port", NULL), "2");
     VFT_EQ_STR(vf_conf_get(conf, "listeners/tcp/port", "none"), "none");  /* earlier block */
     /* [N] file order, [@value] */
-    n = vf_conf_block(conf, NULL, "groups/group[1]");
-    VFT_EQ_STR(n != NULL ? n->value : NULL, "a");
+    VFT_EQ_STR(block_value(conf, "groups/group[1]"), "a");
     n = vf_conf_block(conf, NULL, "groups/group[3]");
     VFT_CHECK(n != NULL && n->value == NULL);
     VFT_CHECK(vf_conf_block(conf, NULL, "groups/group[4]") == NULL);
@@ -172,7 +193,23 @@ test_lookup_semantics(void)
     VFT_CHECK(vf_conf_block(conf, NULL, "groups/group[0]") == NULL);
     VFT_CHECK(vf_conf_block(conf, NULL, "groups/group[x]") == NULL);
     VFT_CHECK(vf_conf_get(NULL, "a", NULL) == NULL);
-    vf_conf_free(conf);
+}
+
+static void
+test_lookup_semantics(void)
+{
+    with_conf(
+        "fence_virtd { listener = \"first\"; Listener = \"second\"; }\n"
+        "listeners { tcp { port = \"1\"; } }\n"
+        "LISTENERS { multicast { port = \"2\"; } }\n"
+        "groups {\n"
+        "  group = \"a\" { ip = \"1.1.1.1\"; ip = \"1.1.1.2\"; }\n"
+        "  group = \"b\" { ip = \"2.2.2.2\"; }\n"
+        "  group { name = \"c\"; }\n"
+        "}\n"
+        "x = \"assign\";\n"
+        "x { y = \"block\"; }\n",
+        lookup_checks);
 }
 
 static void

@@ -631,14 +631,15 @@ test_unparsable(void)
     }
 }
 
-int
-main(int argc, char **argv)
+/* find configure-driver beside this program (@argv0) and make the scratch
+ * directory; the program ends here when either cannot be had (77: the
+ * driver is not built, 1: no directory) */
+static void
+setup(const char *argv0)
 {
     char *slash;
-    char cmd[PATH_MAX + 16];
 
-    (void)argc;
-    snprintf(driver, sizeof(driver), "%s", argv[0]);
+    snprintf(driver, sizeof(driver), "%s", argv0);
     slash = strrchr(driver, '/');
     if (slash != NULL) {
         snprintf(slash + 1, sizeof(driver) - (size_t)(slash + 1 - driver), "configure-driver");
@@ -647,25 +648,41 @@ main(int argc, char **argv)
     }
     if (access(driver, X_OK) != 0) {
         fprintf(stderr, "SKIP: %s not built\n", driver);
-        return 77;
+        exit(77);
     }
     if (mkdtemp(tmpdir) == NULL) {
         perror("mkdtemp");
-        return 1;
+        exit(1);
     }
+}
+
+/* remove the scratch directory, unless a check failed: then it is kept */
+static void
+teardown(void)
+{
+    char cmd[PATH_MAX + 16];
+
+    if (vft_failures != 0) {
+        fprintf(stderr, "files kept in %s\n", tmpdir);
+        return;
+    }
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "could not remove %s\n", tmpdir);
+    }
+}
+
+int
+main(int argc, char **argv)
+{
+    (void)argc;
+    setup(argv[0]);
     VFT_RUN(test_fresh_defaults);
     VFT_RUN(test_tcp_and_group);
     VFT_RUN(test_serial_vsock);
     VFT_RUN(test_existing_keeps_comments);
     VFT_RUN(test_eof_declines);
     VFT_RUN(test_unparsable);
-    if (vft_failures == 0) {
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-        if (system(cmd) != 0) {
-            fprintf(stderr, "could not remove %s\n", tmpdir);
-        }
-    } else {
-        fprintf(stderr, "files kept in %s\n", tmpdir);
-    }
+    teardown();
     VFT_EXIT();
 }

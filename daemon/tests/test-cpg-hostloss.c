@@ -308,9 +308,7 @@ test_lost_corosync(void)
 int
 main(void)
 {
-    vf_log_init("test-cpg-hostloss", VF_LOG_STDERR, getenv("VFT_DEBUG") != NULL ? 2 : 0);
-    if (fq_setup() < 0) {
-        perror("fake cpg: pipe2");
+    if (ct_begin("test-cpg-hostloss") < 0) {
         return 1;
     }
     VFT_EQ_INT(ct_start(CT_CONF_TEXT, &be), 0);

@@ -20,6 +20,36 @@
 
 static struct cpg_be *be;
 
+/* @text parsed as "t.conf" (checked); NULL when it did not parse */
+static struct vf_conf *
+conf_of(const char *text)
+{
+    struct vf_conf *conf = NULL;
+    char err[512] = "";
+
+    VFT_EQ_INT(vf_conf_parse_buffer("t.conf", text, strlen(text), &conf, err, sizeof(err)), 0);
+    return conf;
+}
+
+/* ct_start() of the usual configuration into be (checked); whether it started */
+static bool
+start_be(void)
+{
+    VFT_EQ_INT(ct_start(CT_CONF_TEXT, &be), 0);
+    VFT_CHECK(be != NULL);
+    return be != NULL;
+}
+
+/* cpg_op_status() of @target (by name) here, within 2 s: 1 on, 0 off, or -errno */
+static int
+power_of(const char *target)
+{
+    bool on = false;
+    int r = cpg_op_status(be, target, 0, &on, dl(2000));
+
+    return r < 0 ? r : on;
+}
+
 static void
 test_join_and_config(void)
 {
@@ -40,19 +70,15 @@ test_bad_config(void)
         "backends { cpg { reply_timeout = \"x\"; } }\n",
         "backends { cpg { fence_history = \"maybe\"; } }\n",
     };
-    struct vf_conf *conf = NULL;
-    char err[512];
-    void *priv = NULL;
-    size_t i;
 
-    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        VFT_EQ_INT(
-            vf_conf_parse_buffer("bad.conf", bad[i], strlen(bad[i]), &conf, err, sizeof(err)), 0);
-        err[0] = '\0';
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct vf_conf *conf = conf_of(bad[i]);
+        char err[512] = "";
+        void *priv = NULL;
+
         VFT_CHECK(cpg_init(&fake_host, conf, &priv, err, sizeof(err)) < 0);
-        VFT_CHECK(strstr(err, "bad.conf:1") != NULL);
+        VFT_CHECK(strstr(err, "t.conf:1") != NULL);
         vf_conf_free(conf);
-        conf = NULL;
     }
 }
 
@@ -106,16 +132,11 @@ test_remote_routing(void)
 static void
 test_local_ops(void)
 {
-    bool on = true;
-
-    VFT_EQ_INT(cpg_op_status(be, "h1-a", 0, &on, dl(2000)), 0);
-    VFT_CHECK(on);
+    VFT_EQ_INT(power_of("h1-a"), 1);
     VFT_EQ_INT(cpg_op_off(be, "h1-a", 0, dl(2000)), 0);
-    VFT_EQ_INT(cpg_op_status(be, "h1-a", 0, &on, dl(2000)), 0);
-    VFT_CHECK(!on);
+    VFT_EQ_INT(power_of("h1-a"), 0);
     VFT_EQ_INT(cpg_op_on(be, U_H1A, 0, dl(2000)), 0);
-    VFT_EQ_INT(cpg_op_status(be, "h1-a", 0, &on, dl(2000)), 0);
-    VFT_CHECK(on);
+    VFT_EQ_INT(power_of("h1-a"), 1);
 }
 
 static void
@@ -123,10 +144,9 @@ test_unknown_never_success(void)
 {
     struct vf_domain_info info;
     int before = peer_requests;
-    bool on = true;
 
     VFT_EQ_INT(cpg_op_lookup(be, "no-such", 0, &info, dl(2000)), -ENOENT);
-    VFT_EQ_INT(cpg_op_status(be, "no-such", 0, &on, dl(2000)), -ENOENT);
+    VFT_EQ_INT(power_of("no-such"), -ENOENT);
     VFT_EQ_INT(cpg_op_off(be, "no-such", 0, dl(2000)), -ENOENT);
     VFT_EQ_INT(cpg_op_reboot(be, "no-such", 0, dl(2000)), -ENOENT);
     VFT_EQ_INT(cpg_op_on(be, U_NONE, 0, dl(2000)), -ENOENT);
@@ -391,14 +411,14 @@ test_uuid_mode_reload(void)
     char err[512];
     bool on = false;
 
-    VFT_EQ_INT(vf_conf_parse_buffer("r.conf", t1, strlen(t1), &conf, err, sizeof(err)), 0);
+    conf = conf_of(t1);
     VFT_EQ_INT(cpg_reload(be, conf, err, sizeof(err)), 0);
     vf_conf_free(conf);
     VFT_CHECK(be->uuid_mode);
     VFT_EQ_INT(be->reply_timeout_ms, 2000);
     VFT_EQ_INT(cpg_op_status(be, "h1-a", 0, &on, dl(2000)), -ENOENT);
     VFT_EQ_INT(cpg_op_status(be, U_H1A, 0, &on, dl(2000)), 0);
-    VFT_EQ_INT(vf_conf_parse_buffer("r.conf", t2, strlen(t2), &conf, err, sizeof(err)), 0);
+    conf = conf_of(t2);
     err[0] = '\0';
     VFT_EQ_INT(cpg_reload(be, conf, err, sizeof(err)), -EINVAL);
     VFT_CHECK(strstr(err, "restart") != NULL);
@@ -524,16 +544,12 @@ test_events(void)
 int
 main(void)
 {
-    vf_log_init("test-cpg", VF_LOG_STDERR, getenv("VFT_DEBUG") != NULL ? 2 : 0);
-    if (fq_setup() < 0) {
-        perror("fake cpg: pipe2");
+    if (ct_begin("test-cpg") < 0) {
         return 1;
     }
     f_ref_node = 7; /* a fence-virt daemon in "fence-agents" */
     VFT_RUN(test_bad_config);
-    VFT_EQ_INT(ct_start(CT_CONF_TEXT, &be), 0);
-    VFT_CHECK(be != NULL);
-    if (be == NULL) {
+    if (!start_be()) {
         return 1;
     }
     VFT_RUN(test_join_and_config);
@@ -557,9 +573,7 @@ main(void)
     pthread_mutex_lock(&fq_lock);
     f_states_sent = 0;
     pthread_mutex_unlock(&fq_lock);
-    VFT_EQ_INT(ct_start(CT_CONF_TEXT, &be), 0);
-    VFT_CHECK(be != NULL);
-    if (be == NULL) {
+    if (!start_be()) {
         return 1;
     }
     VFT_RUN(test_events);

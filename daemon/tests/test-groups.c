@@ -29,14 +29,42 @@ load(const char *text, int *ret, char *err, size_t err_len)
     return g;
 }
 
+/* the groups of @text, loaded without an error (checked) */
+static struct vf_groups *
+loaded(const char *text)
+{
+    char err[256] = "";
+    int r = 0;
+    struct vf_groups *g = load(text, &r, err, sizeof(err));
+
+    VFT_EQ_INT(r, 0);
+    return g;
+}
+
+/* @text refused with -EINVAL and no groups, the message naming @where and
+ * @what unless NULL (checked) */
+static void
+load_fails(const char *text, const char *where, const char *what)
+{
+    char err[256] = "";
+    int r = 0;
+    struct vf_groups *g = load(text, &r, err, sizeof(err));
+
+    VFT_EQ_INT(r, -EINVAL);
+    VFT_CHECK(g == NULL);
+    if (where != NULL) {
+        VFT_CHECK(strstr(err, where) != NULL);
+    }
+    if (what != NULL) {
+        VFT_CHECK(strstr(err, what) != NULL);
+    }
+}
+
 static void
 test_no_groups_allows_all(void)
 {
-    char err[256];
-    int r = 0;
-    struct vf_groups *g = load("fence_virtd { listener = \"tcp\"; }\n", &r, err, sizeof(err));
+    struct vf_groups *g = loaded("fence_virtd { listener = \"tcp\"; }\n");
 
-    VFT_EQ_INT(r, 0);
     VFT_CHECK(!vf_groups_active(g));
     VFT_CHECK(vf_groups_allowed(g, "1.2.3.4", "anything", NULL, NULL));
     vf_groups_free(g);
@@ -45,12 +73,9 @@ test_no_groups_allows_all(void)
 static void
 test_name_and_uuid_cross_resolve(void)
 {
-    char err[256];
-    int r = 0;
-    struct vf_groups *g = load("groups {\n group {\n  name = \"c1\";\n  ip = \"10.0.0.5\";\n"
-                               "  uuid = \"vm1\";\n }\n}\n", &r, err, sizeof(err));
+    struct vf_groups *g = loaded("groups {\n group {\n  name = \"c1\";\n  ip = \"10.0.0.5\";\n"
+                                 "  uuid = \"vm1\";\n }\n}\n");
 
-    VFT_EQ_INT(r, 0);
     VFT_EQ_INT(vf_groups_count(g), 1);
     /* by name */
     VFT_CHECK(vf_groups_allowed(g, "10.0.0.5", "vm1", "vm1", U1));
@@ -81,12 +106,9 @@ test_name_and_uuid_cross_resolve(void)
 static void
 test_case_and_literal_cannot_widen(void)
 {
-    char err[256];
-    int r = 0;
-    struct vf_groups *g = load("groups { group { ip = \"10.0.0.5\"; uuid = \"web1\";\n"
-                               " uuid = \"" U1 "\"; } }\n", &r, err, sizeof(err));
+    struct vf_groups *g = loaded("groups { group { ip = \"10.0.0.5\"; uuid = \"web1\";\n"
+                                 " uuid = \"" U1 "\"; } }\n");
 
-    VFT_EQ_INT(r, 0);
     /* another domain whose name differs only in case: denied */
     VFT_CHECK(!vf_groups_allowed(g, "10.0.0.5", "WEB1", "WEB1", U2));
     VFT_CHECK(!vf_groups_allowed(g, "10.0.0.5", "WEB1", NULL, NULL));
@@ -104,13 +126,9 @@ test_case_and_literal_cannot_widen(void)
 static void
 test_uuid_entries_and_domain_sources(void)
 {
-    char err[256];
-    int r = 0;
-    struct vf_groups *g = load("groups { group { uuid = \"" U1 "\"; uuid = \"" U2 "\"; }\n"
-                               " group { ip = \"3\"; uuid = \"vm2\"; } }\n",
-                               &r, err, sizeof(err));
+    struct vf_groups *g = loaded("groups { group { uuid = \"" U1 "\"; uuid = \"" U2 "\"; }\n"
+                                 " group { ip = \"3\"; uuid = \"vm2\"; } }\n");
 
-    VFT_EQ_INT(r, 0);
     /* serial: source is a domain UUID, matched against uuid entries */
     VFT_CHECK(vf_groups_allowed(g, U1, "vm2", "vm2", U2));
     VFT_CHECK(vf_groups_allowed(g, "5CA1AB1E-0000-4000-8000-000000000001", U2, NULL, NULL));
@@ -124,33 +142,16 @@ test_uuid_entries_and_domain_sources(void)
 static void
 test_malformed_group_is_error(void)
 {
-    char err[256];
-    int r = 0;
-    struct vf_groups *g = load("groups {\n group {\n  ip = \"10.0.0.5\";\n  uuid = \"vm1\";\n }\n"
-                               " group {\n  name = \"placeholder\";\n }\n}\n",
-                               &r, err, sizeof(err));
-
-    VFT_EQ_INT(r, -EINVAL);
-    VFT_CHECK(g == NULL);
-    VFT_CHECK(strstr(err, "test.conf:6") != NULL);
-    VFT_CHECK(strstr(err, "placeholder") != NULL);
-    g = load("groups { group { } }\n", &r, err, sizeof(err));
-    VFT_EQ_INT(r, -EINVAL);
-    VFT_CHECK(g == NULL);
+    load_fails("groups {\n group {\n  ip = \"10.0.0.5\";\n  uuid = \"vm1\";\n }\n"
+               " group {\n  name = \"placeholder\";\n }\n}\n", "test.conf:6", "placeholder");
+    load_fails("groups { group { } }\n", NULL, NULL);
 }
 
 static void
 test_second_groups_block_is_error(void)
 {
-    char err[256];
-    int r = 0;
-    struct vf_groups *g = load("groups { group { ip = \"1.1.1.1\"; uuid = \"a\"; } }\n"
-                               "groups { group { ip = \"2.2.2.2\"; uuid = \"b\"; } }\n",
-                               &r, err, sizeof(err));
-
-    VFT_EQ_INT(r, -EINVAL);
-    VFT_CHECK(g == NULL);
-    VFT_CHECK(strstr(err, "test.conf:2") != NULL);
+    load_fails("groups { group { ip = \"1.1.1.1\"; uuid = \"a\"; } }\n"
+               "groups { group { ip = \"2.2.2.2\"; uuid = \"b\"; } }\n", "test.conf:2", NULL);
 }
 
 static void

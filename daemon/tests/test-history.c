@@ -23,15 +23,37 @@ mk(const char *listener, const char *id, uint8_t req, uint32_t seq, const char *
     return k;
 }
 
+/* a new table (16 entries, 10 s window) in which @k is reserved at @now
+ * (checked), its ticket in *@t */
+static struct vf_history *
+with_reserved(const struct vf_history_key *k, uint64_t now, uint64_t *t)
+{
+    struct vf_history *h = vf_history_new(16, 10000);
+
+    VFT_EQ_INT(vf_history_reserve(h, k, now, t), 0);
+    return h;
+}
+
+/* reserve seqnos 0 to @n - 1 from tcp "a" at time 0 (checked), their
+ * tickets in @t */
+static void
+reserve_seqs(struct vf_history *h, uint32_t n, uint64_t *t)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        struct vf_history_key k = mk("tcp", "a", 1, i, "x");
+
+        VFT_EQ_INT(vf_history_reserve(h, &k, 0, &t[i]), 0);
+    }
+}
+
 static void
 test_duplicate_within_window(void)
 {
-    struct vf_history *h = vf_history_new(16, 10000);
     struct vf_history_key k = mk("tcp", "10.0.0.1", 1, 42, "vm1");
     struct vf_history_key k_case = mk("tcp", "10.0.0.1", 1, 42, "VM1");
     uint64_t t = 0;
+    struct vf_history *h = with_reserved(&k, 1000, &t);
 
-    VFT_EQ_INT(vf_history_reserve(h, &k, 1000, &t), 0);
     /* in progress: a retransmission is a duplicate */
     VFT_EQ_INT(vf_history_reserve(h, &k, 1001, &t), -EEXIST);
     vf_history_complete(h, t, 2000);
@@ -65,11 +87,10 @@ test_different_clients_do_not_collide(void)
 static void
 test_release_forgets(void)
 {
-    struct vf_history *h = vf_history_new(4, 10000);
     struct vf_history_key k = mk("multicast", "", 4, 7, "x");
     uint64_t t = 0;
+    struct vf_history *h = with_reserved(&k, 0, &t);
 
-    VFT_EQ_INT(vf_history_reserve(h, &k, 0, &t), 0);
     vf_history_release(h, t);
     VFT_EQ_INT(vf_history_reserve(h, &k, 1, &t), 0);
     vf_history_free(h);
@@ -81,11 +102,7 @@ test_bounded(void)
     struct vf_history *h = vf_history_new(4, 10000);
     uint64_t t[6];
 
-    for (uint32_t i = 0; i < 4; i++) {
-        struct vf_history_key k = mk("tcp", "a", 1, i, "x");
-
-        VFT_EQ_INT(vf_history_reserve(h, &k, 0, &t[i]), 0);
-    }
+    reserve_seqs(h, 4, t);
     {
         struct vf_history_key k = mk("tcp", "a", 1, 99, "x");
 

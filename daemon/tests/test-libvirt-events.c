@@ -16,7 +16,6 @@
  */
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -320,11 +319,7 @@ out:
 int
 main(void)
 {
-    signal(SIGPIPE, SIG_IGN);       /* as fence_virtd: libvirt writes with write() */
-    vf_log_init("test-libvirt-events", VF_LOG_STDERR, getenv("VF_TEST_DEBUG") != NULL ? 9 : 0);
-    if (lvt_setup("test-libvirt-events") < 0) {
-        return 99;
-    }
+    lvt_setup("test-libvirt-events");
     VFT_RUN(test_watch);
     VFT_RUN(test_status_cache);
     lvt_cleanup();

@@ -26,7 +26,6 @@
  */
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -559,11 +558,7 @@ test_threads(void)
 int
 main(void)
 {
-    signal(SIGPIPE, SIG_IGN);       /* as fence_virtd: libvirt writes with write() */
-    vf_log_init("test-libvirt", VF_LOG_STDERR, getenv("VF_TEST_DEBUG") != NULL ? 9 : 0);
-    if (lvt_setup("test-libvirt") < 0) {
-        return 99;
-    }
+    lvt_setup("test-libvirt");
     VFT_RUN(test_config_errors);
     VFT_RUN(test_unreachable);
     VFT_RUN(test_main_ops);

@@ -29,33 +29,7 @@
 #include "pipeline.h"
 #include "tests/pipeline-fakes.h"
 #include "vftest.h"
-
-/* pf_prepare(), checked */
-static void
-fc_prepare(struct pf_conn *fc, const char *identity, uint8_t cmd, const char *domain,
-           enum vf_hash hash, const struct vf_key *k)
-{
-    VFT_EQ_INT(pf_prepare(fc, identity, cmd, domain, hash, k), 0);
-}
-
-/* pf_wait(), checked: the pipeline closed @fc in time */
-static void
-fc_wait(struct pf_conn *fc)
-{
-    VFT_CHECK(pf_wait(fc));
-}
-
-/* submit and wait; returns the first response byte or -1 */
-static int
-run1(const char *identity, uint8_t cmd, const char *domain)
-{
-    struct pf_conn fc;
-
-    fc_prepare(&fc, identity, cmd, domain, VF_HASH_SHA256, NULL);
-    pf_api->submit(pf_api->ctx, &fc.conn);
-    fc_wait(&fc);
-    return fc.n_resp > 0 ? fc.resp[0] : -1;
-}
+#include "tests/pipeline-checks.h"
 
 /* ---- tests ---------------------------------------------------------------------- */
 
@@ -75,8 +49,7 @@ test_fair_share(void)
 
     atomic_store(&pf_vm1_delay_ms, 800);
     for (int i = 0; i < N; i++) {
-        fc_prepare(&hog[i], "10.0.8.1", VF_CMD_STATUS, "vm1", VF_HASH_SHA256, NULL);
-        pf_api->submit(pf_api->ctx, &hog[i].conn);
+        fc_send(&hog[i], "10.0.8.1", VF_CMD_STATUS, "vm1");
     }
     t0 = vf_now_ms();
     resp = run1("10.0.8.2", VF_CMD_STATUS, "vm2");
@@ -121,8 +94,7 @@ test_listener_slots_survive_reloads(void)
             break;
         }
         snprintf(id, sizeof(id), "10.0.9.%d", i);
-        fc_prepare(&fc[i], id, VF_CMD_STATUS, "vm1", VF_HASH_SHA256, NULL);
-        pf_api->submit(pf_api->ctx, &fc[i].conn);
+        fc_send(&fc[i], id, VF_CMD_STATUS, "vm1");
         vf_listener_stop(li, 0);      /* its request still runs: orphaned */
     }
     pf_api = saved;
@@ -133,29 +105,45 @@ test_listener_slots_survive_reloads(void)
     atomic_store(&pf_vm1_delay_ms, 0);
 }
 
+/* every operation on vm1 made to take @delay_ms, the count of those running
+ * at once reset, and @n requests @cmd on vm1 submitted at once (from
+ * 10.0.0.1).  \return when they were submitted */
+static int64_t
+vm1_burst(struct pf_conn *fc, int n, uint8_t cmd, int delay_ms)
+{
+    int64_t t0 = 0;
+
+    atomic_store(&pf_vm1_delay_ms, delay_ms);
+    atomic_store(&pf_max_same, 0);
+    t0 = vf_now_ms();
+    for (int i = 0; i < n; i++) {
+        fc_send(&fc[i], "10.0.0.1", cmd, "vm1");
+    }
+    return t0;
+}
+
+/* wait for the @n requests of @fc, each answered SUCCESS (checked) */
+static void
+wait_all_success(struct pf_conn *fc, int n)
+{
+    for (int i = 0; i < n; i++) {
+        fc_wait(&fc[i]);
+        VFT_EQ_INT(fc[i].resp[0], VF_RESP_SUCCESS);
+    }
+}
+
 static void
 test_concurrency(void)
 {
     struct pf_conn slow[3];
     struct pf_conn fast;
-    int64_t t0 = 0;
+    int64_t t0 = vm1_burst(slow, 3, VF_CMD_REBOOT, 600);
 
-    atomic_store(&pf_vm1_delay_ms, 600);
-    atomic_store(&pf_max_same, 0);
-    t0 = vf_now_ms();
-    for (int i = 0; i < 3; i++) {
-        fc_prepare(&slow[i], "10.0.0.1", VF_CMD_REBOOT, "vm1", VF_HASH_SHA256, NULL);
-        pf_api->submit(pf_api->ctx, &slow[i].conn);
-    }
     /* another domain is not held up by the three operations on vm1 */
     fc_prepare(&fast, "10.0.0.9", VF_CMD_STATUS, "vm2", VF_HASH_SHA256, NULL);
-    pf_api->submit(pf_api->ctx, &fast.conn);
-    fc_wait(&fast);
+    fc_submit_wait(&fast);
     VFT_CHECK(fast.done_ms - t0 < 500);
-    for (int i = 0; i < 3; i++) {
-        fc_wait(&slow[i]);
-        VFT_EQ_INT(slow[i].resp[0], VF_RESP_SUCCESS);
-    }
+    wait_all_success(slow, 3);
     /* the three operations on vm1 ran one after the other */
     VFT_EQ_INT(atomic_load(&pf_max_same), 1);
     VFT_CHECK(vf_now_ms() - t0 >= 1750);
@@ -173,19 +161,9 @@ test_status_shared(void)
     struct pf_conn st[3];
     struct pf_conn rb;
     struct pf_conn after;
-    int64_t t0 = 0;
+    int64_t t0 = vm1_burst(st, 3, VF_CMD_STATUS, 300);
 
-    atomic_store(&pf_vm1_delay_ms, 300);
-    atomic_store(&pf_max_same, 0);
-    t0 = vf_now_ms();
-    for (int i = 0; i < 3; i++) {
-        fc_prepare(&st[i], "10.0.0.1", VF_CMD_STATUS, "vm1", VF_HASH_SHA256, NULL);
-        pf_api->submit(pf_api->ctx, &st[i].conn);
-    }
-    for (int i = 0; i < 3; i++) {
-        fc_wait(&st[i]);
-        VFT_EQ_INT(st[i].resp[0], VF_RESP_SUCCESS);
-    }
+    wait_all_success(st, 3);
     /* together: about 300 ms, not 900 */
     VFT_CHECK(vf_now_ms() - t0 < 800);
     VFT_CHECK(atomic_load(&pf_max_same) >= 2);
@@ -193,15 +171,9 @@ test_status_shared(void)
     /* a status behind a reboot waits for it; they never overlap */
     atomic_store(&pf_max_same, 0);
     t0 = vf_now_ms();
-    fc_prepare(&rb, "10.0.0.1", VF_CMD_REBOOT, "vm1", VF_HASH_SHA256, NULL);
-    pf_api->submit(pf_api->ctx, &rb.conn);
-    {
-        struct timespec ts = { 0, 100 * 1000000L };
-
-        nanosleep(&ts, NULL);
-    }
-    fc_prepare(&after, "10.0.0.1", VF_CMD_STATUS, "vm1", VF_HASH_SHA256, NULL);
-    pf_api->submit(pf_api->ctx, &after.conn);
+    fc_send(&rb, "10.0.0.1", VF_CMD_REBOOT, "vm1");
+    usleep(100 * 1000);
+    fc_send(&after, "10.0.0.1", VF_CMD_STATUS, "vm1");
     fc_wait(&rb);
     fc_wait(&after);
     VFT_EQ_INT(rb.resp[0], VF_RESP_SUCCESS);
@@ -213,22 +185,11 @@ test_status_shared(void)
     /* an off submitted while statuses run waits for them, and statuses
      * submitted after the off wait for it (power operations first) */
     atomic_store(&pf_max_same, 0);
-    fc_prepare(&st[0], "10.0.0.1", VF_CMD_STATUS, "vm1", VF_HASH_SHA256, NULL);
-    pf_api->submit(pf_api->ctx, &st[0].conn);
-    {
-        struct timespec ts = { 0, 100 * 1000000L };
-
-        nanosleep(&ts, NULL);
-    }
-    fc_prepare(&rb, "10.0.0.1", VF_CMD_OFF, "vm1", VF_HASH_SHA256, NULL);
-    pf_api->submit(pf_api->ctx, &rb.conn);
-    {
-        struct timespec ts = { 0, 50 * 1000000L };
-
-        nanosleep(&ts, NULL);
-    }
-    fc_prepare(&st[1], "10.0.0.1", VF_CMD_STATUS, "vm1", VF_HASH_SHA256, NULL);
-    pf_api->submit(pf_api->ctx, &st[1].conn);
+    fc_send(&st[0], "10.0.0.1", VF_CMD_STATUS, "vm1");
+    usleep(100 * 1000);
+    fc_send(&rb, "10.0.0.1", VF_CMD_OFF, "vm1");
+    usleep(50 * 1000);
+    fc_send(&st[1], "10.0.0.1", VF_CMD_STATUS, "vm1");
     fc_wait(&st[0]);
     fc_wait(&rb);
     fc_wait(&st[1]);
@@ -250,18 +211,16 @@ test_status_by_name_vs_power_by_uuid(void)
 {
     struct pf_conn off;
     struct pf_conn st;
-    struct timespec ts = { 0, 100 * 1000000L };
 
     atomic_store(&pf_vm1_delay_ms, 300);
     atomic_store(&pf_max_same, 0);
     fc_prepare(&off, "10.0.0.1", VF_CMD_OFF, "5ca1ab1e-0000-4000-8000-000000000001",
                VF_HASH_SHA256, NULL);
     off.conn.req.flags = VF_RF_UUID;
-    VFT_EQ_INT(vf_req_sign(&off.conn.req, pf_key.data, pf_key.len, off.conn.raw), 0);
+    fc_resign(&off);
     pf_api->submit(pf_api->ctx, &off.conn);
-    nanosleep(&ts, NULL);
-    fc_prepare(&st, "10.0.0.1", VF_CMD_STATUS, "vm1", VF_HASH_SHA256, NULL);
-    pf_api->submit(pf_api->ctx, &st.conn);
+    usleep(100 * 1000);
+    fc_send(&st, "10.0.0.1", VF_CMD_STATUS, "vm1");
     fc_wait(&off);
     fc_wait(&st);
     VFT_EQ_INT(off.resp[0], VF_RESP_SUCCESS);
@@ -271,10 +230,26 @@ test_status_by_name_vs_power_by_uuid(void)
     VFT_EQ_INT(run1("10.0.0.1", VF_CMD_ON, "vm1"), VF_RESP_SUCCESS);
 }
 
+/* the queue bounded to @qmax requests waiting @timeout_ms at most, and every
+ * backend call taking @delay_ms */
+static void
+limits_set(int qmax, int timeout_ms, int delay_ms)
+{
+    vf_pipeline_set_queue_limits(qmax, timeout_ms);
+    atomic_store(&pf_delay_ms, delay_ms);
+}
+
+/* back to the default limits and no delay */
+static void
+limits_reset(void)
+{
+    limits_set(VF_MAX_QUEUED, VF_QUEUE_TIMEOUT_MS, 0);
+}
+
 /*
- * Submit @n status requests at once, from 10.@net.0.i for ghost-@tag-i
- * (distinct unknown targets: the per-target lock does not serialise them),
- * and wait for every one.  \return how many were answered
+ * Submit @n status requests at once, from 10.@net.(i / 200).(i % 200) for
+ * ghost-@tag-i (distinct unknown targets: the per-target lock does not
+ * serialise them), and wait for every one.  \return how many were answered
  */
 static int
 flood_distinct(struct pf_conn *fc, int n, int net, const char *tag)
@@ -285,15 +260,29 @@ flood_distinct(struct pf_conn *fc, int n, int net, const char *tag)
         char id[32];
         char dom[32];
 
-        snprintf(id, sizeof(id), "10.%d.0.%d", net, i);
+        snprintf(id, sizeof(id), "10.%d.%d.%d", net, i / 200, i % 200);
         snprintf(dom, sizeof(dom), "ghost-%s-%d", tag, i);
-        fc_prepare(&fc[i], id, VF_CMD_STATUS, dom, VF_HASH_SHA256, NULL);
-        pf_api->submit(pf_api->ctx, &fc[i].conn);
+        fc_send(&fc[i], id, VF_CMD_STATUS, dom);
     }
     for (int i = 0; i < n; i++) {
         fc_wait(&fc[i]);
         answered += fc[i].n_resp != 0;
     }
+    return answered;
+}
+
+/* flood_distinct() under limits_set(@qmax, @timeout_ms, @delay_ms), then back
+ * to the defaults, where vm1's status is answered again (checked).
+ * \return how many of the flood were answered */
+static int
+flood_limited(struct pf_conn *fc, int n, int net, int qmax, int timeout_ms, int delay_ms)
+{
+    int answered = 0;
+
+    limits_set(qmax, timeout_ms, delay_ms);
+    answered = flood_distinct(fc, n, net, "lim");
+    limits_reset();
+    VFT_EQ_INT(run1("10.0.0.1", VF_CMD_STATUS, "vm1"), VF_RESP_SUCCESS);
     return answered;
 }
 
@@ -307,20 +296,12 @@ test_worker_cap(void)
 {
     enum { QMAX = 16, N = VF_MAX_WORKERS + QMAX + 6 };
     static struct pf_conn fc[N];
-    int refused = 0;
-    int answered = 0;
+    int answered = flood_limited(fc, N, 1, QMAX, 5000, 100);
 
-    vf_pipeline_set_queue_limits(QMAX, 5000);
-    atomic_store(&pf_delay_ms, 100);
-    answered = flood_distinct(fc, N, 1, "cap");
-    refused = N - answered;
-    fprintf(stderr, "  %d answered, %d refused\n", answered, refused);
-    VFT_CHECK(refused >= 1);
-    VFT_CHECK(refused <= 6);
+    fprintf(stderr, "  %d answered, %d refused\n", answered, N - answered);
+    VFT_CHECK(N - answered >= 1);
+    VFT_CHECK(N - answered <= 6);
     VFT_CHECK(answered >= VF_MAX_WORKERS + QMAX);
-    atomic_store(&pf_delay_ms, 0);
-    vf_pipeline_set_queue_limits(VF_MAX_QUEUED, VF_QUEUE_TIMEOUT_MS);
-    VFT_EQ_INT(run1("10.0.0.1", VF_CMD_STATUS, "vm1"), VF_RESP_SUCCESS);
 }
 
 /*
@@ -333,19 +314,12 @@ test_queue_timeout(void)
 {
     enum { QN = 8, N = VF_MAX_WORKERS + QN };
     static struct pf_conn fc[N];
-    int dropped = 0;
-    int answered = 0;
+    int answered = flood_limited(fc, N, 3, VF_MAX_QUEUED, 100, 400);
 
-    vf_pipeline_set_queue_limits(VF_MAX_QUEUED, 100);
-    atomic_store(&pf_delay_ms, 400);
-    answered = flood_distinct(fc, N, 3, "q");
-    dropped = N - answered;
-    fprintf(stderr, "  %d answered, %d dropped at their queue deadline\n", answered, dropped);
-    VFT_CHECK(dropped >= 1);
+    fprintf(stderr, "  %d answered, %d dropped at their queue deadline\n", answered,
+            N - answered);
+    VFT_CHECK(N - answered >= 1);
     VFT_CHECK(answered >= VF_MAX_WORKERS);
-    atomic_store(&pf_delay_ms, 0);
-    vf_pipeline_set_queue_limits(VF_MAX_QUEUED, VF_QUEUE_TIMEOUT_MS);
-    VFT_EQ_INT(run1("10.0.0.1", VF_CMD_STATUS, "vm1"), VF_RESP_SUCCESS);
 }
 
 /*
@@ -372,25 +346,9 @@ test_refusals_rate_limited(void)
     unlink(path);
     fflush(stderr);
     dup2(tmp, STDERR_FILENO);
-    vf_pipeline_set_queue_limits(QMAX, 5000);
-    atomic_store(&pf_delay_ms, 300);
-    for (int i = 0; i < N; i++) {
-        char id[32];
-
-        char dom[32];
-
-        /* distinct (unknown) targets, so that the per-target lock does not
-         * serialise the running ones */
-        snprintf(id, sizeof(id), "10.2.%d.%d", i / 200, i % 200);
-        snprintf(dom, sizeof(dom), "ghost-%d", i);
-        fc_prepare(&fc[i], id, VF_CMD_STATUS, dom, VF_HASH_SHA256, NULL);
-        pf_api->submit(pf_api->ctx, &fc[i].conn);
-    }
-    for (int i = 0; i < N; i++) {
-        fc_wait(&fc[i]);
-    }
-    atomic_store(&pf_delay_ms, 0);
-    vf_pipeline_set_queue_limits(VF_MAX_QUEUED, VF_QUEUE_TIMEOUT_MS);
+    limits_set(QMAX, 5000, 300);
+    flood_distinct(fc, N, 2, "refuse");
+    limits_reset();
     fflush(stderr);
     dup2(saved, STDERR_FILENO);
     close(saved);
@@ -414,19 +372,7 @@ test_refusals_rate_limited(void)
 int
 main(void)
 {
-    struct vf_listener_inst *li = NULL;
-    char err[256] = "";
-
-    vf_log_init("test-pipeline-limits", VF_LOG_STDERR, 0);
-    if (vf_auth_init() < 0) {
-        return 77;
-    }
-    VFT_EQ_INT(pf_start(&li, err, sizeof(err)), 0);
-    VFT_CHECK(pf_api != NULL);
-    if (pf_api == NULL) {
-        fprintf(stderr, "start: %s\n", err);
-        VFT_EXIT();
-    }
+    struct vf_listener_inst *li = pf_test_begin("test-pipeline-limits");
 
     VFT_RUN(test_fair_share);
     VFT_RUN(test_listener_slots_survive_reloads);
@@ -437,6 +383,5 @@ main(void)
     VFT_RUN(test_queue_timeout);
     VFT_RUN(test_refusals_rate_limited);
 
-    VFT_EQ_INT(pf_stop(li), 0);
-    VFT_EXIT();
+    return pf_test_end(li);
 }

@@ -28,33 +28,7 @@
 #include "pipeline.h"
 #include "tests/pipeline-fakes.h"
 #include "vftest.h"
-
-/* pf_prepare(), checked */
-static void
-fc_prepare(struct pf_conn *fc, const char *identity, uint8_t cmd, const char *domain,
-           enum vf_hash hash, const struct vf_key *k)
-{
-    VFT_EQ_INT(pf_prepare(fc, identity, cmd, domain, hash, k), 0);
-}
-
-/* pf_wait(), checked: the pipeline closed @fc in time */
-static void
-fc_wait(struct pf_conn *fc)
-{
-    VFT_CHECK(pf_wait(fc));
-}
-
-/* submit and wait; returns the first response byte or -1 */
-static int
-run1(const char *identity, uint8_t cmd, const char *domain)
-{
-    struct pf_conn fc;
-
-    fc_prepare(&fc, identity, cmd, domain, VF_HASH_SHA256, NULL);
-    pf_api->submit(pf_api->ctx, &fc.conn);
-    fc_wait(&fc);
-    return fc.n_resp > 0 ? fc.resp[0] : -1;
-}
+#include "tests/pipeline-checks.h"
 
 /* ---- tests ---------------------------------------------------------------------- */
 
@@ -88,9 +62,7 @@ test_served_in_place(void)
 
     VFT_CHECK(pf_api->serve != NULL);
     fc_prepare(&a, "10.0.9.1", VF_CMD_STATUS, "vm1", VF_HASH_SHA256, NULL);
-    copy = a;
-    pthread_mutex_init(&copy.mu, NULL);
-    pthread_cond_init(&copy.cv, NULL);
+    fc_copy(&copy, &a);
     pf_api->serve(pf_api->ctx, &a.conn);
     VFT_CHECK(a.closed);
     VFT_EQ_INT(a.n_resp, 1);
@@ -133,8 +105,7 @@ test_auth_without_stream_fails_closed(void)
     fc_prepare(&fc, "10.0.0.1", VF_CMD_OFF, "vm3", VF_HASH_SHA256, NULL);
     fc.conn.auth = VF_HASH_SHA256;
     fc.conn.fd = -1;
-    pf_api->submit(pf_api->ctx, &fc.conn);
-    fc_wait(&fc);
+    fc_submit_wait(&fc);
     VFT_EQ_INT(fc.n_resp, 0);
     VFT_EQ_INT(atomic_load(&pf_calls), calls);
 }
@@ -149,17 +120,14 @@ test_bad_signatures_dropped(void)
     memcpy(wrong.data, "wrong", 5);
     calls = atomic_load(&pf_calls);
     fc_prepare(&fc, "10.0.0.1", VF_CMD_OFF, "vm1", VF_HASH_SHA256, &wrong);
-    pf_api->submit(pf_api->ctx, &fc.conn);
-    fc_wait(&fc);
+    fc_submit_wait(&fc);
     VFT_EQ_INT(fc.n_resp, 0);
     fc_prepare(&fc, "10.0.0.1", VF_CMD_OFF, "vm1", VF_HASH_SHA1, NULL);
-    pf_api->submit(pf_api->ctx, &fc.conn);
-    fc_wait(&fc);
+    fc_submit_wait(&fc);
     VFT_EQ_INT(fc.n_resp, 0);
     VFT_EQ_INT(atomic_load(&pf_calls), calls);
     fc_prepare(&fc, "10.0.0.1", VF_CMD_STATUS, "vm1", VF_HASH_SHA512, NULL);
-    pf_api->submit(pf_api->ctx, &fc.conn);
-    fc_wait(&fc);
+    fc_submit_wait(&fc);
     VFT_EQ_INT(fc.n_resp, 1);
 }
 
@@ -171,33 +139,25 @@ test_duplicates_dropped(void)
     struct pf_conn c;
 
     fc_prepare(&a, "10.0.0.1", VF_CMD_STATUS, "vm1", VF_HASH_SHA256, NULL);
-    b = a;          /* the very same signed bytes (replay) */
-    pthread_mutex_init(&b.mu, NULL);
-    pthread_cond_init(&b.cv, NULL);
-    pf_api->submit(pf_api->ctx, &a.conn);
-    fc_wait(&a);
-    pf_api->submit(pf_api->ctx, &b.conn);
-    fc_wait(&b);
+    fc_copy(&b, &a);    /* the very same signed bytes (replay) */
+    fc_submit_wait(&a);
+    fc_submit_wait(&b);
     VFT_EQ_INT(a.n_resp, 1);
     VFT_EQ_INT(b.n_resp, 0);
     /* same seqno from another requester (signed by it: other random
      * bytes) is not a duplicate (D25) ... */
     fc_prepare(&c, "10.0.0.2", VF_CMD_STATUS, "vm1", VF_HASH_SHA256, NULL);
     c.conn.req.seqno = a.conn.req.seqno;
-    VFT_EQ_INT(vf_req_sign(&c.conn.req, pf_key.data, pf_key.len, c.conn.raw), 0);
-    pf_api->submit(pf_api->ctx, &c.conn);
-    fc_wait(&c);
+    fc_resign(&c);
+    fc_submit_wait(&c);
     VFT_EQ_INT(c.n_resp, 1);
     /* ... but a's very bytes sent by another peer are a replay (issue 13:
      * the dedupe key held the peer, so a replay from elsewhere ran again) */
-    b = a;
-    pthread_mutex_init(&b.mu, NULL);
-    pthread_cond_init(&b.cv, NULL);
+    fc_copy(&b, &a);
     b.closed = false;
     b.n_resp = 0;
     snprintf(b.conn.identity, sizeof(b.conn.identity), "10.0.0.3");
-    pf_api->submit(pf_api->ctx, &b.conn);
-    fc_wait(&b);
+    fc_submit_wait(&b);
     VFT_EQ_INT(b.n_resp, 0);
 }
 
@@ -214,24 +174,17 @@ test_replay_after_window_dropped(void)
     static struct pf_conn copies[50];
     int calls = 0, opens = 0;
 
-    fc_prepare(&a, "10.0.5.1", VF_CMD_STATUS, "vm1", VF_HASH_SHA256, NULL);
-    a.conn.ops = &pf_conn_cb_ops;
-    a.conn.req.port = 1229;
-    VFT_EQ_INT(vf_req_sign(&a.conn.req, pf_key.data, pf_key.len, a.conn.raw), 0);
+    fc_prepare_cb(&a, "10.0.5.1", 0, 0, 0);
     for (size_t i = 0; i < sizeof(copies) / sizeof(copies[0]); i++) {
-        copies[i] = a;
-        pthread_mutex_init(&copies[i].mu, NULL);
-        pthread_cond_init(&copies[i].cv, NULL);
+        fc_copy(&copies[i], &a);
         copies[i].open_rc = -ECONNREFUSED;      /* the agent is long gone */
     }
-    pf_api->submit(pf_api->ctx, &a.conn);
-    fc_wait(&a);
+    fc_submit_wait(&a);
     VFT_EQ_INT(a.n_resp, 1);
     calls = atomic_load(&pf_calls);
     opens = atomic_load(&pf_open_calls);
     for (size_t i = 0; i < sizeof(copies) / sizeof(copies[0]); i++) {
-        pf_api->submit(pf_api->ctx, &copies[i].conn);
-        fc_wait(&copies[i]);
+        fc_submit_wait(&copies[i]);
         VFT_EQ_INT(copies[i].n_resp, 0);
     }
     VFT_EQ_INT(atomic_load(&pf_calls), calls);
@@ -254,17 +207,15 @@ test_stream_callback_fields_refused(void)
     fc.conn.req.addrlen = 4;
     fc.conn.req.port = 1229;
     fc.conn.req.address[0] = 10;
-    VFT_EQ_INT(vf_req_sign(&fc.conn.req, pf_key.data, pf_key.len, fc.conn.raw), 0);
-    pf_api->submit(pf_api->ctx, &fc.conn);
-    fc_wait(&fc);
+    fc_resign(&fc);
+    fc_submit_wait(&fc);
     VFT_EQ_INT(fc.n_resp, 0);
     VFT_EQ_INT(atomic_load(&pf_calls), calls);
     /* each field alone is enough */
     fc_prepare(&fc, "10.0.6.1", VF_CMD_STATUS, "vm1", VF_HASH_SHA256, NULL);
     fc.conn.req.port = 1;
-    VFT_EQ_INT(vf_req_sign(&fc.conn.req, pf_key.data, pf_key.len, fc.conn.raw), 0);
-    pf_api->submit(pf_api->ctx, &fc.conn);
-    fc_wait(&fc);
+    fc_resign(&fc);
+    fc_submit_wait(&fc);
     VFT_EQ_INT(fc.n_resp, 0);
     /* fence_virt's zeroed fields still work */
     VFT_EQ_INT(run1("10.0.6.1", VF_CMD_STATUS, "vm1"), VF_RESP_SUCCESS);
@@ -283,23 +234,12 @@ test_refused_connect_back_does_not_wait(void)
     int64_t t0 = 0;
 
     /* a sibling copy (same seqno/domain/port) that is still connecting */
-    fc_prepare(&sib, "192.0.2.7", VF_CMD_STATUS, "vm1", VF_HASH_SHA256, NULL);
-    sib.conn.ops = &pf_conn_cb_ops;
-    sib.conn.req.port = 1229;
-    sib.open_delay_ms = 1500;
-    sib.open_rc = -ETIMEDOUT;
-    VFT_EQ_INT(vf_req_sign(&sib.conn.req, pf_key.data, pf_key.len, sib.conn.raw), 0);
-    fc_prepare(&a, "10.0.7.1", VF_CMD_STATUS, "vm1", VF_HASH_SHA256, NULL);
-    a.conn.ops = &pf_conn_cb_ops;
-    a.conn.req.port = 1229;
-    a.conn.req.seqno = sib.conn.req.seqno;
-    a.open_rc = -ECONNREFUSED;
-    VFT_EQ_INT(vf_req_sign(&a.conn.req, pf_key.data, pf_key.len, a.conn.raw), 0);
+    fc_prepare_cb(&sib, "192.0.2.7", 0, 1500, -ETIMEDOUT);
+    fc_prepare_cb(&a, "10.0.7.1", sib.conn.req.seqno, 0, -ECONNREFUSED);
     pf_api->submit(pf_api->ctx, &sib.conn);
     usleep(50000);
     t0 = vf_now_ms();
-    pf_api->submit(pf_api->ctx, &a.conn);
-    fc_wait(&a);
+    fc_submit_wait(&a);
     fprintf(stderr, "  refused copy ended after %lld ms\n", (long long)(a.done_ms - t0));
     VFT_CHECK(a.done_ms - t0 < 1000);
     VFT_EQ_INT(a.n_resp, 0);
@@ -319,34 +259,21 @@ test_unreachable_copy_does_not_block(void)
     struct pf_conn b;
     struct pf_conn c;
 
-    fc_prepare(&a, "192.0.2.1", VF_CMD_STATUS, "vm1", VF_HASH_SHA256, NULL);
-    a.conn.ops = &pf_conn_cb_ops;
-    a.conn.req.port = 1229;
-    a.open_delay_ms = 400;
-    a.open_rc = -ETIMEDOUT;
-    VFT_EQ_INT(vf_req_sign(&a.conn.req, pf_key.data, pf_key.len, a.conn.raw), 0);
+    fc_prepare_cb(&a, "192.0.2.1", 0, 400, -ETIMEDOUT);
     /* the same request (seqno, domain, port) from the client's other address */
-    fc_prepare(&b, "10.0.0.1", VF_CMD_STATUS, "vm1", VF_HASH_SHA256, NULL);
-    b.conn.ops = &pf_conn_cb_ops;
-    b.conn.req.port = 1229;
-    b.conn.req.seqno = a.conn.req.seqno;
-    VFT_EQ_INT(vf_req_sign(&b.conn.req, pf_key.data, pf_key.len, b.conn.raw), 0);
-    c = b;      /* a retransmission of b, submitted after b completed */
-    pthread_mutex_init(&c.mu, NULL);
-    pthread_cond_init(&c.cv, NULL);
+    fc_prepare_cb(&b, "10.0.0.1", a.conn.req.seqno, 0, 0);
+    fc_copy(&c, &b);    /* a retransmission of b, submitted after b completed */
 
     pf_api->submit(pf_api->ctx, &a.conn);
     usleep(50000);
-    pf_api->submit(pf_api->ctx, &b.conn);
-    fc_wait(&b);
+    fc_submit_wait(&b);
     VFT_EQ_INT(b.n_resp, 1);
     VFT_EQ_INT(b.resp[0], VF_RESP_SUCCESS);
     fc_wait(&a);
     VFT_EQ_INT(a.n_resp, 0);
     /* once served, further copies are duplicates: no second call-back */
     c.open_delay_ms = 0;
-    pf_api->submit(pf_api->ctx, &c.conn);
-    fc_wait(&c);
+    fc_submit_wait(&c);
     VFT_EQ_INT(c.n_resp, 0);
 }
 
@@ -356,8 +283,7 @@ test_list(void)
     struct pf_conn fc;
 
     fc_prepare(&fc, "10.0.0.1", VF_CMD_HOSTLIST, "", VF_HASH_SHA256, NULL);
-    pf_api->submit(pf_api->ctx, &fc.conn);
-    fc_wait(&fc);
+    fc_submit_wait(&fc);
     VFT_EQ_INT(fc.n_resp, 2);
     VFT_EQ_INT(fc.resp[0], VF_RESP_HOSTLIST);
     VFT_EQ_INT(fc.resp[1], VF_RESP_SUCCESS);
@@ -396,8 +322,7 @@ test_groups(void)
     VFT_EQ_INT(atomic_load(&pf_calls), calls);      /* denied before the backend */
     VFT_EQ_INT(run1("10.0.0.6", VF_CMD_DEVSTATUS, ""), VF_RESP_SUCCESS);
     fc_prepare(&fc, "10.0.0.5", VF_CMD_HOSTLIST, "", VF_HASH_SHA256, NULL);
-    pf_api->submit(pf_api->ctx, &fc.conn);
-    fc_wait(&fc);
+    fc_submit_wait(&fc);
     VFT_EQ_INT(fc.n_recs, 2);
     VFT_EQ_STR(fc.recs[0].domain, "vm1");
 
@@ -411,19 +336,7 @@ test_groups(void)
 int
 main(void)
 {
-    struct vf_listener_inst *li = NULL;
-    char err[256] = "";
-
-    vf_log_init("test-pipeline", VF_LOG_STDERR, 0);
-    if (vf_auth_init() < 0) {
-        return 77;
-    }
-    VFT_EQ_INT(pf_start(&li, err, sizeof(err)), 0);
-    VFT_CHECK(pf_api != NULL);
-    if (pf_api == NULL) {
-        fprintf(stderr, "start: %s\n", err);
-        VFT_EXIT();
-    }
+    struct vf_listener_inst *li = pf_test_begin("test-pipeline");
 
     VFT_RUN(test_response_mapping);
     VFT_RUN(test_served_in_place);
@@ -438,6 +351,5 @@ main(void)
     VFT_RUN(test_list);
     VFT_RUN(test_groups);
 
-    VFT_EQ_INT(pf_stop(li), 0);
-    VFT_EXIT();
+    return pf_test_end(li);
 }

@@ -22,6 +22,7 @@
 
 #include <libvirt/virterror.h>
 
+#include "condwait.h"
 #include "io.h"
 #include "log.h"
 #include "timeutil.h"
@@ -179,17 +180,24 @@ virt_notify(struct virt_entry *e, virConnectPtr conn, bool up)
     pthread_mutex_unlock(&e->cb_lock);
 }
 
+/* Free @e, whose cond and locks are initialised and whose thread is gone or never ran. */
 static void
-virt_entry_unref(struct virt_entry *e)
+virt_entry_free(struct virt_entry *e)
 {
-    if (e == NULL || atomic_fetch_sub(&e->refs, 1) != 1) {
-        return;
-    }
     pthread_cond_destroy(&e->cond);
     pthread_mutex_destroy(&e->lock);
     pthread_mutex_destroy(&e->cb_lock);
     free(e->uri);
     free(e);
+}
+
+/* Drop a reference to @e; the last one frees it (NULL-tolerant). */
+static void
+virt_entry_unref(struct virt_entry *e)
+{
+    if (e != NULL && atomic_fetch_sub(&e->refs, 1) == 1) {
+        virt_entry_free(e);
+    }
 }
 
 /* The connection was found dead: forget it, tell the handles, close it (e->lock held). */
@@ -268,10 +276,7 @@ virt_entry_main(void *arg)
     e->conn = NULL;
     pthread_mutex_unlock(&e->lock);
     virt_conn_drop(last);
-    pthread_mutex_lock(&e->lock);
-    e->thread_done = true;
-    pthread_cond_broadcast(&e->cond);
-    pthread_mutex_unlock(&e->lock);
+    vf_cond_set_flag(&e->cond, &e->lock, &e->thread_done);
     virt_entry_unref(e);
     return NULL;
 }
@@ -283,32 +288,28 @@ virt_entry_new_locked(const char *uri)
     struct virt_entry *e = calloc(1, sizeof(*e));
     int r;
 
-    if (e == NULL || (e->uri = strdup(uri)) == NULL) {
+    if (e == NULL) {
+        return NULL;
+    }
+    e->uri = strdup(uri);
+    if (e->uri == NULL || vf_cond_init_monotonic(&e->cond) < 0) {
+        free(e->uri);
         free(e);
         return NULL;
     }
     atomic_init(&e->refs, 2);           /* the handles' share + the thread */
     pthread_mutex_init(&e->cb_lock, NULL);
     pthread_mutex_init(&e->lock, NULL);
-    if (vf_cond_init_monotonic(&e->cond) < 0) {
-        goto fail;
-    }
     e->backoff_ms = VIRT_BACKOFF_MIN_MS;
     e->next_try_ms = vf_now_ms();
     r = pthread_create(&e->thread, NULL, virt_entry_main, e);
     if (r != 0) {
-        pthread_cond_destroy(&e->cond);
-        goto fail;
+        virt_entry_free(e);
+        return NULL;
     }
     e->next = table;
     table = e;
     return e;
-fail:
-    pthread_mutex_destroy(&e->lock);
-    pthread_mutex_destroy(&e->cb_lock);
-    free(e->uri);
-    free(e);
-    return NULL;
 }
 
 int
@@ -387,12 +388,7 @@ virt_entry_stop(struct virt_entry *e, int64_t deadline_ms)
     pthread_mutex_lock(&e->lock);
     e->stop = true;
     pthread_cond_broadcast(&e->cond);
-    while (!e->thread_done) {
-        if (pthread_cond_timedwait(&e->cond, &e->lock, &ts) == ETIMEDOUT) {
-            break;
-        }
-    }
-    done = e->thread_done;
+    done = vf_cond_wait_flag(&e->cond, &e->lock, &e->thread_done, &ts);
     pthread_mutex_unlock(&e->lock);
     if (done) {
         pthread_join(e->thread, NULL);
@@ -453,11 +449,7 @@ vf_virt_wait_first(struct vf_virt_conn *c, int64_t deadline_ms)
     int r;
 
     pthread_mutex_lock(&e->lock);
-    while (!e->tried) {
-        if (pthread_cond_timedwait(&e->cond, &e->lock, &ts) == ETIMEDOUT) {
-            break;
-        }
-    }
+    (void)vf_cond_wait_flag(&e->cond, &e->lock, &e->tried, &ts);
     r = e->conn != NULL && !e->dead ? 0 : e->tried ? -EHOSTDOWN : -ETIMEDOUT;
     pthread_mutex_unlock(&e->lock);
     return r;

@@ -32,6 +32,7 @@
 
 set -u
 SRC=$(cd "$(dirname "$0")/.." && pwd)
+. "$SRC/bench/lib.sh"
 BUILD=${VF_BENCH_BUILD:-${VF_BUILD_ROOT:-$SRC/_build}/normal}
 ROUNDS=${BENCH_ROUNDS:-3}
 N=${BENCH_N:-40}
@@ -66,21 +67,7 @@ command -v perf >/dev/null || die "perf missing (package linux-perf)"
 case "$ROUNDS" in ''|*[!0-9]*|0) die "--rounds wants a positive number" ;; esac
 case "$N" in ''|*[!0-9]*|0) die "--n wants a positive number" ;; esac
 
-TMP=$(mktemp -d /tmp/vmfence-agent-bench.XXXXXX)
-DPID=
-stop_daemon() {
-    [ -n "$DPID" ] || return 0
-    kill -TERM "$DPID" 2>/dev/null
-    for _ in $(seq 1 50); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$DPID" 2>/dev/null
-    wait "$DPID" 2>/dev/null
-    DPID=
-}
-trap 'stop_daemon; rm -rf "$TMP"' EXIT
-trap 'exit 1' INT TERM
-
-head -c 4096 /dev/urandom >"$TMP/key"
-chmod 600 "$TMP/key"
+bench_work vmfence-agent-bench
 cat >"$TMP/node.xml" <<'EOF'
 <node>
   <domain type="test">
@@ -91,35 +78,9 @@ cat >"$TMP/node.xml" <<'EOF'
 EOF
 
 # the reference daemon: tcp listener on a free loopback port
-PORT=
-for _ in $(seq 1 50); do
-    p=$((20000 + RANDOM % 12000))
-    ss -Hltn "sport = :$p" | grep -q . || { PORT=$p; break; }
-done
-[ -n "$PORT" ] || die "no free TCP port on loopback"
-cat >"$TMP/fvd.conf" <<EOF
-fence_virtd {
-    listener = "tcp";
-    backend = "libvirt";
-    module_path = "$REF_MODULES";
-}
-listeners {
-    tcp {
-        key_file = "$TMP/key";
-        address = "127.0.0.1";
-        family = "ipv4";
-        port = "$PORT";
-        hash = "sha256";
-        auth = "sha256";
-    }
-}
-backends {
-    libvirt {
-        uri = "test://$TMP/node.xml";
-    }
-}
-EOF
-chmod 600 "$TMP/fvd.conf"
+PORT=$(free_port) || die "no free TCP port on loopback"
+vft_fvd_conf "$TMP/fvd.conf" tcp "$REF_MODULES" "test://$TMP/node.xml" key_file="$TMP/key" \
+    address=127.0.0.1 family=ipv4 port="$PORT" hash=sha256 auth=sha256
 "$REF_DAEMON" -F -f "$TMP/fvd.conf" -p "$TMP/fvd.pid" >"$TMP/fvd.log" 2>&1 &
 DPID=$!
 for _ in $(seq 1 100); do

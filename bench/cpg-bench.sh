@@ -38,6 +38,7 @@
 # keeps its state only while a connection is open).
 set -u
 SRC=$(cd "$(dirname "$0")/.." && pwd)
+. "$SRC/tests/lib/nslab.sh"
 BUILD=${VF_BENCH_BUILD:-${VF_BUILD_ROOT:-$SRC/_build}/normal}
 ROUNDS=${BENCH_ROUNDS:-3}
 VMS=1000
@@ -147,83 +148,18 @@ kv() { tr ' ' '\n' | sed -n "s/^$1=//p" | head -1; }   # kv KEY < "k=v k=v"
 head -c 512 /dev/urandom >"$KEY"; chmod 600 "$KEY"
 mkdir -p "$PINS"
 mount --bind "$PINS" "$PINS" && mount --make-private "$PINS" || die "cannot make a private mount for the pins"
-ip netns add "$SW" || die "cannot create network namespaces"
-ip -n "$SW" link set lo up
-ip -n "$SW" link add br0 type bridge
-ip -n "$SW" link set br0 up
+nslab_switch "$SW" || die "cannot create network namespaces"
 
 node_setup() {   # I: namespaces, corosync.conf, fence_virt.conf
     local i=$1 ns=${NS[$1]} D=$TMP/n$1
-    ip netns add "$ns" || die "cannot create network namespace $ns"
-    ip -n "$ns" link set lo up
-    ip -n "$SW" link add "p-n$i" type veth peer name eth0 netns "$ns"
-    ip -n "$SW" link set "p-n$i" master br0 up
-    ip -n "$ns" addr add "$NET.$i/24" dev eth0
-    ip -n "$ns" link set eth0 up
-    mkdir -p "$D/run" "$D/etc" "$D/varlib" "$D/lv/home" "$D/lv/run" "$D/xml"
+    nslab_attach "$SW" "$ns" "p-n$i" "$NET.$i/24" || die "cannot create network namespace $ns"
+    mkdir -p "$D/lv/home" "$D/lv/run" "$D/xml"
     chown -R "$LV_UID:$LV_UID" "$D/lv"
-    touch "$PINS/n$i.mnt"
-    unshare --mount="$PINS/n$i.mnt" --propagation private sh -c \
-        "mount --bind '$D/run' /run && mount --bind '$D/etc' /etc/corosync &&
-         mount --bind '$D/varlib' /var/lib/corosync && mount -t tmpfs -o size=256m tmpfs /dev/shm" ||
-        die "cannot set up the mount namespace of node $i"
-    cat >"$D/etc/corosync.conf" <<EOC
-totem {
-    version: 2
-    cluster_name: vmfcpgb$$
-    transport: knet
-    crypto_cipher: none
-    crypto_hash: none
-}
-logging {
-    to_stderr: no
-    to_logfile: yes
-    logfile: $D/corosync.log
-    to_syslog: no
-}
-quorum {
-    provider: corosync_votequorum
-}
-nodelist {
-    node {
-        name: n1
-        nodeid: 1
-        ring0_addr: $NET.1
-    }
-    node {
-        name: n2
-        nodeid: 2
-        ring0_addr: $NET.2
-    }
-    node {
-        name: n3
-        nodeid: 3
-        ring0_addr: $NET.3
-    }
-}
-EOC
-    cat >"$D/fence_virt.conf" <<EOC
-fence_virtd {
-	listener = "tcp";
-	backend = "cpg";
-	${BENCH_CPG_CONF:-}
-}
-listeners {
-	tcp {
-		address = "127.0.0.1";
-		port = "$PORT";
-		key_file = "$KEY";
-	}
-}
-backends {
-	cpg {
-		uri = "$(uri_of "$i")";
-		fence_history = "none";
-		reply_timeout = "5";
-	}
-}
-EOC
-    chmod 600 "$D/fence_virt.conf"
+    nslab_corosync_mounts "$PINS/n$i.mnt" "$D" 256m || die "cannot set up the mount namespace of node $i"
+    nslab_corosync_conf "vmfcpgb$$" "$D/corosync.log" "n1=$NET.1" "n2=$NET.2" "n3=$NET.3" \
+        >"$D/etc/corosync.conf"
+    nslab_cpg_conf "$D/fence_virt.conf" "$(uri_of "$i")" "$PORT" "$KEY" \
+        "fence_virtd:${BENCH_CPG_CONF:-}" 'cpg:fence_history = "none";'
 }
 
 # lv_start I: node I's libvirtd (its netns; unprivileged), a keeper connection,

@@ -14,6 +14,7 @@
 #   --n       requests of the one-client latency run (default 2000)
 set -u
 SRC=$(cd "$(dirname "$0")/.." && pwd)
+. "$SRC/bench/lib.sh"
 BUILD=${VF_BENCH_BUILD:-$SRC/_build/normal}
 ROUNDS=3; SECS=3; N=2000
 while [ $# -gt 0 ]; do
@@ -36,19 +37,8 @@ die() { echo "privsep-bench.sh: $*" >&2; exit 1; }
 [ -x "$LOADGEN" ] || die "no $LOADGEN (make -C $BUILD/bench loadgen)"
 [ "$(id -u)" = 0 ] || die "privilege separation needs root"
 
-TMP=$(mktemp -d /tmp/vmfence-psbench.XXXXXX)
-DPID=
-stop_daemon() {
-    [ -n "$DPID" ] || return 0
-    kill -TERM "$DPID" 2>/dev/null
-    for _ in $(seq 1 100); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$DPID" 2>/dev/null
-    wait "$DPID" 2>/dev/null
-    DPID=
-}
-trap 'stop_daemon; rm -rf "$TMP"' EXIT
-trap 'exit 1' INT TERM
-head -c 4096 /dev/urandom >"$TMP/key"; chmod 600 "$TMP/key"
+BENCH_STOP_TENTHS=100
+bench_work vmfence-psbench
 printf '<node><domain type="test"><name>dom00001</name><memory>65536</memory><vcpu>1</vcpu><os><type>hvm</type></os></domain></node>\n' >"$TMP/hv.xml"
 
 # start IMPL: ref | yes | no

@@ -25,6 +25,7 @@
 
 set -u
 SRC=$(cd "$(dirname "$0")/.." && pwd)
+. "$SRC/bench/lib.sh"
 BUILD=${VF_BENCH_BUILD:-${VF_BUILD_ROOT:-$SRC/_build}/normal}
 N=${BENCH_N:-30}
 SECS=${BENCH_SECS:-3}
@@ -62,21 +63,7 @@ if [ ! -x "$LOADGEN" ] || [ ! -x "$RESPONDER" ]; then
 fi
 case "$ROUNDS" in ''|*[!0-9]*|0) die "--rounds wants a positive number" ;; esac
 
-TMP=$(mktemp -d /tmp/vmfence-bench.XXXXXX)
-DPID=
-stop_daemon() {
-    [ -n "$DPID" ] || return 0
-    kill -TERM "$DPID" 2>/dev/null
-    for _ in $(seq 1 50); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$DPID" 2>/dev/null
-    wait "$DPID" 2>/dev/null
-    DPID=
-}
-trap 'stop_daemon; rm -rf "$TMP"' EXIT
-trap 'exit 1' INT TERM
-
-head -c 4096 /dev/urandom >"$TMP/key"
-chmod 600 "$TMP/key"
+bench_work vmfence-bench
 
 # hv_xml N: a test-driver hypervisor with domains dom00001..domN (all running)
 hv_xml() {
@@ -91,17 +78,6 @@ hv_xml() {
         print "</node>"
     }' >"$f"
     echo "$f"
-}
-
-# free_port: a port below the ephemeral range (loadgen leaves thousands of
-# TIME_WAIT sockets there, and the reference daemon binds without SO_REUSEADDR)
-free_port() {
-    local p
-    for _ in $(seq 1 50); do
-        p=$((20000 + RANDOM % 12000))
-        ss -Htan "sport = :$p" | grep -q . || { echo "$p"; return 0; }
-    done
-    return 1
 }
 
 # start_daemon IMPL HVFILE: start the daemon, set PORT and DPID; 1 on failure

@@ -20,7 +20,7 @@ lab_need
 vft_need_cmd xsltproc
 XSL=/usr/share/cluster/relaxng/fence2rng.xsl
 [ -r "$XSL" ] || vft_skip "needs fence-agents' $XSL"
-lab_watchdog 240
+nslab_watchdog 240
 lab_select
 DATA=$VFT_SRC/tests/data/cluster
 

@@ -13,9 +13,7 @@
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/hostlab.sh"
 
-hl_need
-hl_watchdog 300
-hl_up || { vft_fail "host cluster bed did not come up"; hl_finish; }
+hl_begin 300
 
 hl_gate fail
 hl_kill_host h2

@@ -11,9 +11,7 @@
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/hostlab.sh"
 
-hl_need
-hl_watchdog 330
-hl_up || { vft_fail "host cluster bed did not come up"; hl_finish; }
+hl_begin 330
 hl_guests_up || { vft_fail "guest cluster did not come up"; hl_finish; }
 
 hl_gate hold

@@ -15,9 +15,7 @@
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/hostlab.sh"
 
-hl_need
-hl_watchdog 300
-hl_up || { vft_fail "host cluster bed did not come up"; hl_finish; }
+hl_begin 300
 
 hl_expect "status vm-2a before" 0 ours tcp h1 status vm-2a
 hl_gate hold

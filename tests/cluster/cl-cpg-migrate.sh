@@ -20,7 +20,7 @@
 HL_LIBVIRTD=1
 hl_need
 vft_need_cmd virsh setpriv /usr/sbin/libvirtd
-hl_watchdog 300
+nslab_watchdog 300
 hl_up || { vft_fail "host cluster bed did not come up"; hl_finish; }
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }

@@ -9,9 +9,7 @@
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/hostlab.sh"
 
-hl_need
-hl_watchdog 300
-hl_up || { vft_fail "host cluster bed did not come up"; hl_finish; }
+hl_begin 300
 
 # each VM vm-Ia (on host I) through each host J
 for i in 1 2 3; do

@@ -19,9 +19,7 @@
 # cannot be broken from outside the daemon).
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/lab.sh"
-lab_need
-lab_watchdog 420
-lab_select
+lab_begin 420
 
 reg() {   # reg ID AGENT OPTS...: register a device with the fencer
     local id=$1 a=$2 o args=()
@@ -36,18 +34,13 @@ common_tcp() { echo "ipaddr=$LAB_HV_IP ipport=$LAB_TPORT timeout=5 pcmk_reboot_r
 # wait_monitor_failure ID SECONDS: crm_mon reports a failed operation of ID
 # (the recurring monitor, or the start of the recovery that follows it,
 # whichever is the newest) and ID is not running
-wait_monitor_failure() {
-    local i x
-    for i in $(seq 1 $(($2 * 2))); do
-        x=$(lab_nsx n1 timeout 10 crm_mon -1 --output-as=xml 2>/dev/null)
-        if echo "$x" | grep -Eq "<failure op_key=\"${1}_(monitor|start)_" &&
-            ! echo "$x" | grep -q "<resource id=\"$1\".*role=\"Started\""; then
-            echo "$x" | grep -Eo "<failure op_key=\"${1}_[a-z]+_[0-9]+\"[^>]*" | head -1 | cut -c1-160
-            return 0
-        fi
-        sleep 0.5
-    done
-    return 1
+wait_monitor_failure() { lab_poll "$2" monitor_failed "$1"; }
+monitor_failed() {
+    local x
+    x=$(lab_nsx n1 timeout 10 crm_mon -1 --output-as=xml 2>/dev/null)
+    echo "$x" | grep -Eq "<failure op_key=\"${1}_(monitor|start)_" || return 1
+    echo "$x" | grep -q "<resource id=\"$1\".*role=\"Started\"" && return 1
+    echo "$x" | grep -Eo "<failure op_key=\"${1}_[a-z]+_[0-9]+\"[^>]*" | head -1 | cut -c1-160
 }
 
 scenario() {

@@ -5,9 +5,7 @@
 # does not list is refused without running an off/reboot.
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/lab.sh"
-lab_need
-lab_watchdog 300
-lab_select
+lab_begin 300
 
 # the targets the fencer got from the agent's list action
 check_targets() {
@@ -27,8 +25,7 @@ check_targets() {
 scenario() {
     local d=$1 tag
     tag="dynamic/mcast/$LAB_AGENT-agent/$d-daemon"
-    lab_device n1 xvm fence_xvm key_file="$LAB_KEY" multicast_address="$LAB_MCAST" \
-        ipport="$LAB_MPORT" timeout=5 pcmk_host_check=dynamic-list &&
+    lab_xvm_device xvm pcmk_host_check=dynamic-list &&
     {
         check_targets "$tag" xvm
         lab_fence_cycle "$tag" mc n2 n2
@@ -38,8 +35,7 @@ scenario() {
     }
     lab_device_del n1 xvm || vft_fail "$tag: could not delete xvm"
     tag="dynamic/tcp/$LAB_AGENT-agent/$d-daemon"
-    lab_device n1 tcpdev fence_virt ipaddr="$LAB_HV_IP" ipport="$LAB_TPORT" key_file="$LAB_KEY" \
-        timeout=5 pcmk_host_check=dynamic-list &&
+    lab_tcp_device tcpdev pcmk_host_check=dynamic-list &&
     {
         check_targets "$tag" tcpdev
         lab_fence_cycle "$tag" tcp n3 n3

@@ -7,15 +7,12 @@
 # LAB_DAEMON_LIST (ours and the reference by default).
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/lab.sh"
-lab_need
-lab_watchdog 300
-lab_select
+lab_begin 300
 
 scenario() {
     local d=$1 tag
     tag="hostmap/mcast/$LAB_AGENT-agent/$d-daemon"
-    lab_device n1 xvm fence_xvm key_file="$LAB_KEY" multicast_address="$LAB_MCAST" \
-        ipport="$LAB_MPORT" timeout=5 pcmk_host_map="n1:vm-n1;n2:vm-n2;n3:vm-n3" &&
+    lab_xvm_device xvm pcmk_host_map="n1:vm-n1;n2:vm-n2;n3:vm-n3" &&
     {
         vft_expect_rc "$tag: stonith_admin --list n2 names xvm" 0 lab_nsx n1 stonith_admin --list n2
         grep -qw xvm "$VFT_OUT" && vft_ok "$tag: xvm can fence n2" || vft_fail "$tag: xvm cannot fence n2"
@@ -24,8 +21,7 @@ scenario() {
     }
     lab_device_del n1 xvm || vft_fail "$tag: could not delete xvm"
     tag="hostmap/tcp/$LAB_AGENT-agent/$d-daemon"
-    lab_device n1 tcpdev fence_virt ipaddr="$LAB_HV_IP" ipport="$LAB_TPORT" key_file="$LAB_KEY" \
-        timeout=5 pcmk_host_map="n1:vm-n1;n2:vm-n2;n3:vm-n3" &&
+    lab_tcp_device tcpdev pcmk_host_map="n1:vm-n1;n2:vm-n2;n3:vm-n3" &&
         lab_fence_cycle "$tag" tcp n2 vm-n2
     lab_device_del n1 tcpdev || vft_fail "$tag: could not delete tcpdev"
 }

@@ -11,9 +11,7 @@
 # stop n2's namespace; the test kills n2 itself afterwards.
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/lab.sh"
-lab_need
-lab_watchdog 300
-lab_select
+lab_begin 300
 
 # n2_online: n1 sees n2 online (restart n2 first if it is not)
 n2_online() {
@@ -28,17 +26,12 @@ n2_online() {
 }
 
 # wait_fenced SECONDS: n1's history shows a successful fencing of n2
-wait_fenced() {
-    local i out
-    for i in $(seq 1 $(($1 * 2))); do
-        out=$(lab_nsx n1 timeout 10 stonith_admin --output-as=xml --verbose --history n2 2>/dev/null)
-        if echo "$out" | grep -q '<fence_event[^>]*status="success"'; then
-            echo "$out" | grep -o '<fence_event[^>]*status="success"[^>]*' | head -1
-            return 0
-        fi
-        sleep 0.5
-    done
-    return 1
+wait_fenced() { lab_poll "$1" n2_fenced; }
+n2_fenced() {
+    local out
+    out=$(lab_nsx n1 timeout 10 stonith_admin --output-as=xml --verbose --history n2 2>/dev/null)
+    echo "$out" | grep -q '<fence_event[^>]*status="success"' || return 1
+    echo "$out" | grep -o '<fence_event[^>]*status="success"[^>]*' | head -1
 }
 
 scenario() {
@@ -71,8 +64,7 @@ scenario() {
 lab_up 2 || { vft_fail "lab up"; lab_finish; }
 vft_expect_rc "stonith-action=off" 0 \
     lab_nsx n1 timeout 20 crm_attribute -t crm_config -n stonith-action -v off
-lab_device n1 xvm fence_xvm key_file="$LAB_KEY" multicast_address="$LAB_MCAST" \
-    ipport="$LAB_MPORT" timeout=5 pcmk_host_map="n1:vm-n1;n2:vm-n2" ||
+lab_xvm_device xvm pcmk_host_map="n1:vm-n1;n2:vm-n2" ||
     lab_finish
 lab_wait_device n2 xvm 20 && vft_ok "n2's fencer has xvm too" || vft_fail "n2's fencer lacks xvm"
 lab_for_daemons scenario

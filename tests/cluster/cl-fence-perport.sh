@@ -7,17 +7,13 @@
 # each fencing must touch only its own VM.
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/lab.sh"
-lab_need
-lab_watchdog 300
-lab_select
+lab_begin 300
 
 scenario() {
     local d=$1
     local tag="perport/$LAB_AGENT-agent/$d-daemon"
-    lab_device n1 fence-n2 fence_xvm port=vm-n2 pcmk_host_list=n2 key_file="$LAB_KEY" \
-        multicast_address="$LAB_MCAST" ipport="$LAB_MPORT" timeout=5 &&
-    lab_device n1 fence-n3 fence_virt port=vm-n3 pcmk_host_list=n3 ipaddr="$LAB_HV_IP" \
-        ipport="$LAB_TPORT" key_file="$LAB_KEY" timeout=5 &&
+    lab_xvm_device fence-n2 port=vm-n2 pcmk_host_list=n2 &&
+    lab_tcp_device fence-n3 port=vm-n3 pcmk_host_list=n3 &&
     {
         vft_expect_rc "$tag: devices for n2" 0 lab_nsx n1 stonith_admin --list n2
         if grep -qw fence-n2 "$VFT_OUT" && ! grep -qw fence-n3 "$VFT_OUT"; then

@@ -6,15 +6,12 @@
 # be refused by the fencer without touching any VM.
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/lab.sh"
-lab_need
-lab_watchdog 300
-lab_select
+lab_begin 300
 
 scenario() {
     local d=$1 tag
     tag="static/mcast/$LAB_AGENT-agent/$d-daemon"
-    lab_device n1 xvm fence_xvm key_file="$LAB_KEY" multicast_address="$LAB_MCAST" \
-        ipport="$LAB_MPORT" timeout=5 pcmk_host_list="vm-n2 vm-n3" pcmk_host_check=static-list &&
+    lab_xvm_device xvm pcmk_host_list="vm-n2 vm-n3" pcmk_host_check=static-list &&
     {
         lab_fence_cycle "$tag" mc vm-n2 vm-n2
         lab_expect_fence "$tag: vm-n4 is not in the list" n1 "$LAB_RC_NODEV" \
@@ -24,8 +21,7 @@ scenario() {
     }
     lab_device_del n1 xvm || vft_fail "$tag: could not delete xvm"
     tag="static/tcp/$LAB_AGENT-agent/$d-daemon"
-    lab_device n1 tcpdev fence_virt ipaddr="$LAB_HV_IP" ipport="$LAB_TPORT" key_file="$LAB_KEY" \
-        timeout=5 pcmk_host_list="vm-n2,vm-n3" pcmk_host_check=static-list &&
+    lab_tcp_device tcpdev pcmk_host_list="vm-n2,vm-n3" pcmk_host_check=static-list &&
     {
         lab_fence_cycle "$tag" tcp vm-n3 vm-n3
         lab_expect_fence "$tag: vm-n4 is not in the list" n1 "$LAB_RC_NODEV" \

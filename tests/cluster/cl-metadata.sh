@@ -8,9 +8,7 @@
 # reference ignores them; our fence_xvm documents callback_port/interface).
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/lab.sh"
-lab_need
-lab_watchdog 240
-lab_select
+lab_begin 240
 AGENTS=${VF_LAB_AGENTS:-$LAB_AGENT}
 [ "$LAB_AGENT" = ours ] && [ -z "${VF_LAB_AGENTS:-}" ] && AGENTS="ours ref"
 

@@ -10,9 +10,7 @@
 # another process on the node (needs socat; skipped without it).
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/lab.sh"
-lab_need
-lab_watchdog 180
-lab_select
+lab_begin 180
 
 scenario() {
     local d=$1

@@ -50,8 +50,11 @@
 # and by namespace name; never by process name.  Every wait is bounded.
 
 VFT_NAME=${VF_LAB_NAME:-$VFT_NAME}
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/nslab.sh"
 HL_ID=${HL_ID:-vhl$$}
 HL_R=$VFT_TMP/hl
+NSLAB_ID=$HL_ID
+NSLAB_R=$HL_R
 HL_NET=10.213.7
 HL_GC_IP=$HL_NET.100
 HL_MCAST=225.0.0.13
@@ -69,7 +72,7 @@ HL_T0=$(date +%s)
 HL_SCEN_T0=$HL_T0
 
 hl_log() { echo "[$VFT_NAME $(($(date +%s) - HL_T0))s] $*" >&2; }
-hl_ns() { echo "$HL_ID-$1"; }
+hl_ns() { nslab_ns "$1"; }
 
 # hl_need: skip (77) unless root with the whole stack and our daemon with cpg
 hl_need() {
@@ -83,22 +86,12 @@ hl_need() {
     unshare --net --mount --uts true 2>/dev/null || vft_skip "cannot create namespaces here"
 }
 
-# hl_watchdog SECONDS: TERM this script (cleanup trap runs) after SECONDS
-hl_watchdog() {
-    local me=$$ secs=$1
-    (
-        i=0
-        while [ "$i" -lt "$secs" ]; do
-            sleep 1
-            kill -0 "$me" 2>/dev/null || exit 0
-            i=$((i + 1))
-        done
-        echo "[$VFT_NAME] watchdog: ${secs}s elapsed, aborting" >&2
-        kill -TERM "$me"
-    ) </dev/null >/dev/null &
-    local wd=$!
-    disown "$wd"
-    vft_on_exit "kill $wd"
+# hl_begin SECONDS: skip unless the bed can run here, a watchdog of
+# SECONDS, the host cluster up (or fail and finish)
+hl_begin() {
+    hl_need
+    nslab_watchdog "$1"
+    hl_up || { vft_fail "host cluster bed did not come up"; hl_finish; }
 }
 
 # hl_uuid NAME: the VM's UUID (from its name: the same on every host)
@@ -134,82 +127,25 @@ hl_host_vms() {
 
 # --- namespaces ----------------------------------------------------------------
 
-hl_attach() {   # hl_attach NAME IP
-    local ns
-    ns=$(hl_ns "$1")
-    ip netns add "$ns" || return 1
-    echo "$ns" >>"$HL_R/netns.list"
-    ip -n "$ns" link set lo up
-    ip -n "$(hl_ns sw)" link add "p-$1" type veth peer name eth0 netns "$ns" || return 1
-    ip -n "$(hl_ns sw)" link set "p-$1" master br0 up
-    ip -n "$ns" addr add "$2/24" dev eth0
-    ip -n "$ns" link set eth0 up
-}
-
-# hl_node_ns NAME IP KIND: a node (host|guest) with pinned mount/UTS namespaces
+# hl_node_ns NAME IP KIND: a node (host|guest) with pinned mount/UTS namespaces;
+# a host has the host fence agent over fence_dummy, a guest our agent
 hl_node_ns() {
-    local n=$1 ip=$2 kind=$3 d=$HL_R/$1 binds
-    mkdir -p "$d/ns" "$d/etc-corosync" "$d/var-lib-corosync" "$d/log" "$d/run" \
-        "$d/pcmk/cib" "$d/pcmk/pengine" "$d/pcmk/blackbox" "$d/pcmk/cores"
-    chown -R hacluster:haclient "$d/pcmk" "$d/log"
-    chmod 750 "$d/pcmk"/* && chmod 770 "$d/log"
-    touch "$d/ns/mnt" "$d/ns/uts"
-    hl_attach "$n" "$ip" || return 1
-    if [ "$kind" = host ]; then
+    local n=$1 binds
+    nslab_member "$n" "$2" || return 1
+    if [ "$3" = host ]; then
         binds="mount --bind '$HL_HOST_AGENT' /usr/sbin/fence_dummy"
     else
-        binds="mount --bind '$VF_AGENT' /usr/sbin/fence_virt"
-        if [ -f /usr/sbin/fence_xvm ] && [ ! -L /usr/sbin/fence_xvm ]; then
-            binds="$binds && mount --bind '$VF_AGENT' /usr/sbin/fence_xvm"
-        fi
+        binds=$(nslab_agent_binds "$VF_AGENT")
     fi
-    unshare --mount="$d/ns/mnt" --uts="$d/ns/uts" --propagation private /bin/sh -ec "
-        hostname '$n'
-        mount --bind '$d/etc-corosync' /etc/corosync
-        mount --bind '$d/var-lib-corosync' /var/lib/corosync
-        mount --bind '$d/pcmk' /var/lib/pacemaker
-        mount --bind '$d/log' /var/log/pacemaker
-        mount --bind '$d/run' /run
-        mount -t tmpfs -o size=1g,mode=1777 vftshm /dev/shm
-        $binds" || return 1
-    echo "$n" >>"$HL_R/nodes.list"
-    stat -L -c %i "$d/ns/mnt" >"$HL_STATE/$n.mntns"
+    nslab_node_mounts "$n" "$binds" || return 1
+    # for the host fence agent: what to kill when it fences NAME
+    stat -L -c %i "$HL_R/$n/ns/mnt" >"$HL_STATE/$n.mntns"
 }
 
 # hl_nsx NODE CMD...: run CMD inside NODE (net+mount+UTS)
-hl_nsx() {
-    local n=$1; shift
-    nsenter --net="/run/netns/$(hl_ns "$n")" --mount="$HL_R/$n/ns/mnt" \
-        --uts="$HL_R/$n/ns/uts" -- "$@"
-}
+hl_nsx() { nslab_nsx "$@"; }
 # hl_gcx CMD...: run CMD in the asking guest's namespace
 hl_gcx() { ip netns exec "$(hl_ns gc)" "$@"; }
-
-# hl_mntns_pids NODE: pids inside NODE's mount namespace
-hl_mntns_pids() {
-    local ino p
-    ino=$(cat "$HL_STATE/$1.mntns" 2>/dev/null) || return 0
-    [ -n "$ino" ] || return 0
-    for p in /proc/[0-9]*; do
-        [ "$(readlink "$p/ns/mnt" 2>/dev/null)" = "mnt:[$ino]" ] && echo "${p#/proc/}"
-    done
-}
-
-# hl_pid_ours PID: PID runs inside one of our network namespaces
-hl_pid_ours() {
-    local ns want have
-    have=$(readlink "/proc/$1/ns/net" 2>/dev/null) || return 1
-    for ns in $(cat "$HL_R/netns.list" 2>/dev/null); do
-        want=$(stat -L -c %i "/run/netns/$ns" 2>/dev/null) || continue
-        [ "$have" = "net:[$want]" ] && return 0
-    done
-    return 1
-}
-hl_wait_gone() {   # hl_wait_gone PID TENTHS
-    local i
-    for i in $(seq 1 "$2"); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
-    ! kill -0 "$1" 2>/dev/null
-}
 
 # --- corosync and Pacemaker ------------------------------------------------------
 
@@ -226,85 +162,22 @@ hl_corosync_conf() {
         install -m 400 "$HL_R/authkey" "$d/authkey"
         ;;
     *)
-        cat >"$d/corosync.conf" <<EOF
-totem {
-  version: 2
-  cluster_name: guests
-  transport: knet
-  crypto_cipher: none
-  crypto_hash: none
-}
-logging {
-  to_stderr: no
-  to_logfile: yes
-  logfile: /var/log/pacemaker/corosync.log
-  to_syslog: no
-  timestamp: hires
-}
-quorum {
-  provider: corosync_votequorum
-  two_node: 1
-}
-nodelist {
-  node {
-    name: g1
-    nodeid: 1
-    ring0_addr: $HL_NET.101
-  }
-  node {
-    name: g2
-    nodeid: 2
-    ring0_addr: $HL_NET.102
-  }
-}
-EOF
+        nslab_corosync_conf guests /var/log/pacemaker/corosync.log \
+            "g1=$HL_NET.101" "g2=$HL_NET.102" >"$d/corosync.conf"
         ;;
     esac
 }
 
-# pre-seeded CIB: dc-deadtime 2s (cluster-lab.md), fencing on, startup
-# fencing off (the nodes start at once), a stonith-timeout that covers a
-# held host fencing (host-fence-agent waits at most 60 s)
-hl_seed_cib() {
-    local f=$HL_R/$1/pcmk/cib/cib.xml
-    cat >"$f" <<'EOF'
-<cib crm_feature_set="3.16.1" validate-with="pacemaker-3.9" epoch="1" num_updates="0" admin_epoch="0">
-  <configuration>
-    <crm_config>
-      <cluster_property_set id="cib-bootstrap-options">
-        <nvpair id="cib-bootstrap-options-dc-deadtime" name="dc-deadtime" value="2s"/>
-        <nvpair id="cib-bootstrap-options-stonith-enabled" name="stonith-enabled" value="true"/>
-        <nvpair id="cib-bootstrap-options-startup-fencing" name="startup-fencing" value="false"/>
-        <nvpair id="cib-bootstrap-options-stonith-timeout" name="stonith-timeout" value="90s"/>
-      </cluster_property_set>
-    </crm_config>
-    <nodes/>
-    <resources/>
-    <constraints/>
-  </configuration>
-  <status/>
-</cib>
-EOF
-    chown hacluster:haclient "$f"
-    chmod 600 "$f"
-}
+# hl_seed_cib NODE: a stonith-timeout that covers a held host fencing
+# (host-fence-agent waits at most 60 s)
+hl_seed_cib() { nslab_seed_cib "$1" 90s; }
 
 # hl_node_start NODE: corosync (quorum tool answers) then pacemakerd
 hl_node_start() {
-    local n=$1 d=$HL_R/$1 i
-    hl_corosync_conf "$n"
-    hl_nsx "$n" sh -c 'rm -f /dev/shm/qb-* 2>/dev/null; true'
-    (exec nsenter --net="/run/netns/$(hl_ns "$n")" --mount="$d/ns/mnt" --uts="$d/ns/uts" -- \
-        corosync -f -c /etc/corosync/corosync.conf) >>"$d/corosync.out" 2>&1 </dev/null &
-    echo $! >"$d/corosync.pid"; echo $! >>"$HL_R/pids.list"; disown $!
-    for i in $(seq 1 50); do
-        hl_nsx "$n" corosync-quorumtool -s >/dev/null 2>&1 && break
-        sleep 0.1
-    done
-    (exec nsenter --net="/run/netns/$(hl_ns "$n")" --mount="$d/ns/mnt" --uts="$d/ns/uts" -- \
-        env PCMK_logfile=/var/log/pacemaker/pacemaker.log PCMK_logfacility=none pacemakerd) \
-        >>"$d/pacemakerd.out" 2>&1 </dev/null &
-    echo $! >"$d/pacemakerd.pid"; echo $! >>"$HL_R/pids.list"; disown $!
+    hl_corosync_conf "$1"
+    hl_nsx "$1" sh -c 'rm -f /dev/shm/qb-* 2>/dev/null; true'
+    nslab_corosync_up "$1"
+    nslab_pacemakerd "$1"
 }
 
 # hl_wait_online SECONDS NODE...: each NODE sees a DC and every NODE online
@@ -327,14 +200,7 @@ hl_wait_online() {
 }
 
 # hl_wait_device NODE ID [SECONDS]: the fencer has registered ID
-hl_wait_device() {
-    local n=$1 id=$2 secs=${3:-30} i
-    for i in $(seq 1 $((secs * 4))); do
-        hl_nsx "$n" timeout 5 stonith_admin -L 2>/dev/null | grep -qw "$id" && return 0
-        sleep 0.25
-    done
-    return 1
-}
+hl_wait_device() { nslab_wait_device "$1" "$2" "${3:-30}"; }
 
 # --- HL_LIBVIRTD=1: a libvirtd per host ---------------------------------------------
 # The test driver keeps its state per connection, so a VM cannot be moved
@@ -356,11 +222,8 @@ hl_lvd_start() {   # hl_lvd_start HOST
     local h=$1 d=$HL_R/$1/lvd i
     mkdir -p "$d/home" "$d/run" && chown 65534:65534 "$d/home" "$d/run"
     rm -f "$(hl_lvd_sock "$h")"
-    (exec nsenter --net="/run/netns/$(hl_ns "$h")" --mount="$HL_R/$h/ns/mnt" --uts="$HL_R/$h/ns/uts" -- \
-        env HOME="$d/home" XDG_RUNTIME_DIR="$d/run" \
-        setpriv --reuid=65534 --regid=65534 --clear-groups /usr/sbin/libvirtd) \
-        >>"$d/libvirtd.log" 2>&1 </dev/null &
-    echo $! >"$d/pid"; echo $! >>"$HL_R/pids.list"; disown $!
+    nslab_spawn "$h" "$d/libvirtd.log" "$d/pid" env HOME="$d/home" XDG_RUNTIME_DIR="$d/run" \
+        setpriv --reuid=65534 --regid=65534 --clear-groups /usr/sbin/libvirtd
     for i in $(seq 1 100); do
         [ -S "$(hl_lvd_sock "$h")" ] && hl_virsh "$h" version >/dev/null 2>&1 && return 0
         sleep 0.1
@@ -414,10 +277,8 @@ hl_fvd_conf() {
 hl_fvd_start() {
     local h=$1 d=$HL_R/$1
     hl_fvd_conf "$h"
-    (exec nsenter --net="/run/netns/$(hl_ns "$h")" --mount="$d/ns/mnt" --uts="$d/ns/uts" -- \
-        "$VF_DAEMON" -F -d 2 -f "$d/fence_virt.conf" -p /run/fence_virtd.pid) \
-        >>"$d/fvd.log" 2>&1 </dev/null &
-    echo $! >"$d/fvd.pid"; echo $! >>"$HL_R/pids.list"; disown $!
+    nslab_spawn "$h" "$d/fvd.log" "$d/fvd.pid" \
+        "$VF_DAEMON" -F -d 2 -f "$d/fence_virt.conf" -p /run/fence_virtd.pid
 }
 
 # hl_ask AGENT VIA HOST OP TARGET [SECS]: one request from the guest
@@ -485,49 +346,30 @@ hl_gate() {   # hl_gate hold|release|fail|succeed
     esac
 }
 # hl_wait_record WORD HOST SECONDS: the agent recorded "WORD ... HOST"
-hl_wait_record() {
-    local i
-    for i in $(seq 1 $(($3 * 4))); do
-        grep -Eq "^$1 [0-9]+ (off|reboot) $2\$" "$HL_STATE/record" 2>/dev/null && return 0
-        sleep 0.25
-    done
-    return 1
-}
+hl_wait_record() { nslab_wait_grep "$3" "$HL_STATE/record" "^$1 [0-9]+ (off|reboot) $2\$"; }
 # hl_wait_log HOST REGEX SECONDS: HOST's fence_virtd logged REGEX
-hl_wait_log() {
-    local i
-    for i in $(seq 1 $(($3 * 4))); do
-        grep -Eq -- "$2" "$HL_R/$1/fvd.log" 2>/dev/null && return 0
-        sleep 0.25
-    done
-    return 1
-}
-
+hl_wait_log() { nslab_wait_grep "$3" "$HL_R/$1/fvd.log" "$2"; }
 # hl_wait_log_pcmk NODE REGEX SECONDS: NODE's Pacemaker logged REGEX
-hl_wait_log_pcmk() {
-    local i
-    for i in $(seq 1 $(($3 * 2))); do
-        grep -Eq -- "$2" "$HL_R/$1/log/pacemaker.log" 2>/dev/null && return 0
-        sleep 0.5
-    done
-    return 1
-}
+hl_wait_log_pcmk() { nslab_wait_grep "$3" "$HL_R/$1/log/pacemaker.log" "$2"; }
 
 # hl_kill_host HOST: the host dies hard: SIGKILL to every process of its
 # mount and network namespaces (corosync, Pacemaker, fence_virtd: its VMs,
 # which live in that daemon's test driver, die with it)
 hl_kill_host() {
-    local h=$1 p i
+    local i
     for i in 1 2 3; do
-        for p in $(hl_mntns_pids "$h") $(ip netns pids "$(hl_ns "$h")" 2>/dev/null); do
-            kill -KILL "$p" 2>/dev/null
-        done
+        nslab_kill_node "$1"
         sleep 0.1
     done
-    hl_log "host $h killed"
+    hl_log "host $1 killed"
+}
+# hl_kill_fenced HOST: HOST dies; the host cluster must fence it within 60 s
+hl_kill_fenced() {
+    hl_kill_host "$1"
+    if hl_wait_record DONE "$1" 60; then vft_ok "the host cluster fenced $1"; else vft_fail "$1 not fenced within 60 s"; fi
 }
 # hl_host_alive HOST: some process still runs in HOST
-hl_host_alive() { [ -n "$(hl_mntns_pids "$1")" ]; }
+hl_host_alive() { [ -n "$(nslab_mntns_pids "$1")" ]; }
 
 # hl_host_start HOST: corosync + pacemakerd + fence_virtd in HOST
 hl_host_start() {
@@ -537,26 +379,14 @@ hl_host_start() {
 
 # --- the whole bed ------------------------------------------------------------------
 
-hl_sweep_stale() {
-    local ns pid p
-    for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^vhl[0-9]+-'); do
-        pid=${ns#vhl}; pid=${pid%%-*}
-        kill -0 "$pid" 2>/dev/null && continue
-        for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
-        ip netns del "$ns" 2>/dev/null && hl_log "removed stale namespace $ns"
-    done
-}
-
 hl_base() {
-    mkdir -p "$HL_R" "$HL_STATE"
-    : >"$HL_R/netns.list"; : >"$HL_R/nodes.list"; : >"$HL_R/pids.list"; : >"$HL_STATE/record"
-    printf '%s\n' "${HL_HOSTS[@]}" >"$HL_STATE/hosts"
     vft_on_exit hl_down
     HL_UP=1
-    hl_sweep_stale
-    echo $$ >"$HL_R/owner"
-    mount --bind "$HL_R" "$HL_R" && mount --make-private "$HL_R" && echo 1 >"$HL_R/.selfbind" ||
-        { hl_log "cannot make $HL_R private"; return 1; }
+    nslab_sweep_stale vhl
+    nslab_base || { hl_log "cannot make $HL_R private"; return 1; }
+    mkdir -p "$HL_STATE"
+    : >"$HL_STATE/record"
+    printf '%s\n' "${HL_HOSTS[@]}" >"$HL_STATE/hosts"
     vft_gen_key "$HL_KEY" 512
     vft_gen_key "$HL_TKEY" 512
     # an executable copy of the host agent (a tarball or checkout may lose the mode)
@@ -568,16 +398,11 @@ hl_base() {
 # fence_virtd) and the asking guest; returns when every host's daemon
 # lists every domain of the cluster
 hl_up() {
-    local sw h t0 vm
+    local h t0 vm
     t0=$(date +%s)
     hl_base || return 1
-    sw=$(hl_ns sw)
-    ip netns add "$sw" || return 1
-    echo "$sw" >>"$HL_R/netns.list"
-    ip -n "$sw" link set lo up
-    ip -n "$sw" link add br0 type bridge mcast_snooping 0 || return 1
-    ip -n "$sw" link set br0 up
-    hl_attach gc "$HL_GC_IP" || return 1
+    nslab_bed_switch || return 1
+    nslab_member gc "$HL_GC_IP" || return 1
     for h in "${HL_HOSTS[@]}"; do
         hl_node_ns "$h" "$HL_NET.${h#h}" host || { hl_log "host $h setup failed"; return 1; }
         # shellcheck disable=SC2046 # a list of specs
@@ -655,52 +480,16 @@ hl_dump() {
     sed 's/^/  [host agent] /' "$HL_STATE/record" >&2 2>/dev/null
 }
 
-# hl_node_stop NODE: pacemakerd TERM, corosync TERM, then KILL the rest
-hl_node_stop() {
-    local n=$1 d=$HL_R/$1 pm cs p
-    pm=$(cat "$d/pacemakerd.pid" 2>/dev/null)
-    cs=$(cat "$d/corosync.pid" 2>/dev/null)
-    for p in $(cat "$d/fvd.pid" 2>/dev/null); do hl_pid_ours "$p" && kill -TERM "$p" 2>/dev/null; done
-    for p in $pm; do hl_pid_ours "$p" && kill -TERM "$p" 2>/dev/null && hl_wait_gone "$p" 100; done
-    [ -n "$cs" ] && hl_pid_ours "$cs" && kill -TERM "$cs" 2>/dev/null && hl_wait_gone "$cs" 50
-    for p in $(hl_mntns_pids "$n") $(ip netns pids "$(hl_ns "$n")" 2>/dev/null); do
-        kill -KILL "$p" 2>/dev/null
-    done
-}
-
 hl_down() {
     [ "$HL_UP" = 1 ] || return 0
     HL_UP=0
-    local t0 n ns p w=()
+    local t0
     t0=$(date +%s)
     rm -f "$HL_STATE/hold"          # a held agent returns at once
-    for n in $(cat "$HL_R/nodes.list" 2>/dev/null); do hl_node_stop "$n" & w+=($!); done
-    for p in "${w[@]}"; do wait "$p"; done
-    for p in $(cat "$HL_R/pids.list" 2>/dev/null); do hl_pid_ours "$p" && kill -KILL "$p" 2>/dev/null; done
-    for n in $(cat "$HL_R/nodes.list" 2>/dev/null); do
-        for p in $(hl_mntns_pids "$n"); do kill -KILL "$p" 2>/dev/null; done
-    done
-    for ns in $(cat "$HL_R/netns.list" 2>/dev/null); do
-        for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
-    done
-    sleep 0.2
-    for n in $(cat "$HL_R/nodes.list" 2>/dev/null); do
-        umount "$HL_R/$n/ns/mnt" "$HL_R/$n/ns/uts" 2>/dev/null
-    done
-    for ns in $(cat "$HL_R/netns.list" 2>/dev/null); do ip netns del "$ns" 2>/dev/null; done
-    for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$HL_ID-"); do
-        ip netns del "$ns" 2>/dev/null
-    done
-    if [ -n "${VF_LAB_LOGDIR:-}" ]; then
-        local dst=$VF_LAB_LOGDIR/$VFT_NAME.$$
-        mkdir -p "$dst"
-        cp "$HL_STATE/record" "$dst/host-agent.record" 2>/dev/null
-        for n in $(cat "$HL_R/nodes.list" 2>/dev/null); do
-            mkdir -p "$dst/$n"
-            cp "$HL_R/$n"/log/*.log "$HL_R/$n"/*.out "$HL_R/$n"/*.log "$dst/$n/" 2>/dev/null
-        done
-    fi
-    [ -f "$HL_R/.selfbind" ] && umount -l "$HL_R" 2>/dev/null
+    nslab_stop_nodes
+    nslab_reap
+    nslab_keep_logs "$VFT_NAME.$$"
+    [ -n "${VF_LAB_LOGDIR:-}" ] && cp "$HL_STATE/record" "$VF_LAB_LOGDIR/$VFT_NAME.$$/host-agent.record" 2>/dev/null
     hl_log "bed down in $(($(date +%s) - t0))s"
 }
 

@@ -46,8 +46,11 @@
 
 # a wrapper script exec'ing a scenario under another selection names itself
 VFT_NAME=${VF_LAB_NAME:-$VFT_NAME}
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/nslab.sh"
 LAB_ID=${LAB_ID:-vcl$$}
 LAB_R=$VFT_TMP/lab
+NSLAB_ID=$LAB_ID
+NSLAB_R=$LAB_R
 LAB_NET=10.213.0
 LAB_HV_IP=$LAB_NET.254
 LAB_OB_IP=$LAB_NET.253
@@ -69,7 +72,7 @@ LAB_RC_ERROR=1
 LAB_DOMAINS=(vm-n1 vm-n2 vm-n3 vm-n4 n1 n2 n3 n4 vm-off:off)
 
 lab_log() { echo "[$VFT_NAME $(($(date +%s) - LAB_T0))s] $*" >&2; }
-lab_ns() { echo "$LAB_ID-$1"; }
+lab_ns() { nslab_ns "$1"; }
 
 # lab_need: skip (77) unless root with the whole stack installed
 lab_need() {
@@ -80,24 +83,12 @@ lab_need() {
     unshare --net --mount --uts true 2>/dev/null || vft_skip "cannot create namespaces here"
 }
 
-# lab_watchdog SECONDS: kill this script (and so run the cleanup trap) if it
-# is still running after SECONDS
-# (it polls once a second, so it never outlives the script by more than 1 s)
-lab_watchdog() {
-    local me=$$ secs=$1
-    (
-        i=0
-        while [ "$i" -lt "$secs" ]; do
-            sleep 1
-            kill -0 "$me" 2>/dev/null || exit 0
-            i=$((i + 1))
-        done
-        echo "[$VFT_NAME] watchdog: ${secs}s elapsed, aborting" >&2
-        kill -TERM "$me"
-    ) </dev/null >/dev/null &
-    local wd=$!
-    disown "$wd"
-    vft_on_exit "kill $wd"
+# lab_begin SECONDS: skip unless the lab can run here, a watchdog of
+# SECONDS, agent and daemon selected
+lab_begin() {
+    lab_need
+    nslab_watchdog "$1"
+    lab_select
 }
 
 # lab_select: choose agent and daemon under test (see the header)
@@ -153,81 +144,29 @@ lab_module_path() {
 
 # --- namespaces --------------------------------------------------------------
 
-# lab_attach NAME IP: new netns NAME joined to the switch with address IP
-lab_attach() {
-    local name=$1 ip=$2 ns
-    ns=$(lab_ns "$name")
-    ip netns add "$ns" || return 1
-    echo "$ns" >>"$LAB_R/netns.list"
-    ip -n "$ns" link set lo up
-    ip -n "$(lab_ns sw)" link add "p-$name" type veth peer name eth0 netns "$ns" || return 1
-    ip -n "$(lab_ns sw)" link set "p-$name" master br0 up
-    ip -n "$ns" addr add "$ip/24" dev eth0
-    ip -n "$ns" link set eth0 up
-}
-
 # lab_net_up: switch, hypervisor and observer namespaces
 lab_net_up() {
-    local sw
-    sw=$(lab_ns sw)
-    ip netns add "$sw" || return 1
-    echo "$sw" >>"$LAB_R/netns.list"
-    ip -n "$sw" link set lo up
-    ip -n "$sw" link add br0 type bridge mcast_snooping 0 || return 1
-    ip -n "$sw" link set br0 up
-    lab_attach hv "$LAB_HV_IP" && lab_attach ob "$LAB_OB_IP"
-}
-
-# lab_pin_dir: make $LAB_R a private mount so mount-namespace files can be
-# pinned under it even on hosts whose root is shared
-lab_private_root() {
-    mount --bind "$LAB_R" "$LAB_R" && mount --make-private "$LAB_R" && echo 1 >"$LAB_R/.selfbind"
+    nslab_bed_switch || return 1
+    nslab_member hv "$LAB_HV_IP" && nslab_member ob "$LAB_OB_IP"
 }
 
 # lab_node_ns NODE INDEX: netns + pinned mount/UTS namespaces for NODE
+# (the agent under test bind-mounted when it is ours)
 lab_node_ns() {
-    local n=$1 i=$2 d=$LAB_R/$1
-    mkdir -p "$d/ns" "$d/etc-corosync" "$d/var-lib-corosync" "$d/log" "$d/run" \
-        "$d/pcmk/cib" "$d/pcmk/pengine" "$d/pcmk/blackbox" "$d/pcmk/cores"
-    chown -R hacluster:haclient "$d/pcmk" "$d/log"
-    chmod 750 "$d/pcmk"/* && chmod 770 "$d/log"
-    touch "$d/ns/mnt" "$d/ns/uts"
+    local n=$1 binds=""
     if [ -n "${LAB_NO_SWITCH:-}" ]; then
-        ip netns add "$(lab_ns "$n")" || return 1
         lab_ns "$n" >>"$LAB_R/netns.list"
+        ip netns add "$(lab_ns "$n")" || return 1
         ip -n "$(lab_ns "$n")" link set lo up
     else
-        lab_attach "$n" "$LAB_NET.$i" || return 1
+        nslab_member "$n" "$LAB_NET.$2" || return 1
     fi
-    local binds=""
-    if [ "$LAB_AGENT" = ours ]; then
-        # /usr/sbin/fence_xvm is a symlink to fence_virt on Debian: one bind
-        # mount covers both names; a regular file gets its own
-        binds="mount --bind '$LAB_AGENT_BIN' /usr/sbin/fence_virt"
-        if [ -f /usr/sbin/fence_xvm ] && [ ! -L /usr/sbin/fence_xvm ]; then
-            binds="$binds && mount --bind '$LAB_AGENT_BIN' /usr/sbin/fence_xvm"
-        fi
-    fi
-    unshare --mount="$d/ns/mnt" --uts="$d/ns/uts" --propagation private \
-        /bin/sh -ec "
-        hostname '$n'
-        mount --bind '$d/etc-corosync' /etc/corosync
-        mount --bind '$d/var-lib-corosync' /var/lib/corosync
-        mount --bind '$d/pcmk' /var/lib/pacemaker
-        mount --bind '$d/log' /var/log/pacemaker
-        mount --bind '$d/run' /run
-        mount -t tmpfs -o size=1g,mode=1777 vftshm /dev/shm
-        ${binds:-true}
-        " || return 1
-    echo "$n" >>"$LAB_R/nodes.list"
+    [ "$LAB_AGENT" = ours ] && binds=$(nslab_agent_binds "$LAB_AGENT_BIN")
+    nslab_node_mounts "$n" "$binds"
 }
 
 # lab_nsx NODE CMD...: run CMD inside NODE (net+mount+UTS namespaces)
-lab_nsx() {
-    local n=$1; shift
-    nsenter --net="/run/netns/$(lab_ns "$n")" --mount="$LAB_R/$n/ns/mnt" \
-        --uts="$LAB_R/$n/ns/uts" -- "$@"
-}
+lab_nsx() { nslab_nsx "$@"; }
 # lab_obs CMD...: run CMD in the observer namespace (host mount namespace,
 # so /usr/sbin/fence_* are the reference binaries)
 lab_obs() { ip netns exec "$(lab_ns ob)" "$@"; }
@@ -340,12 +279,12 @@ lab_daemon_start() {
 lab_daemon_stop() {
     local pid
     for pid in "${LAB_DPIDS[@]}"; do
-        lab_pid_ours "$pid" || continue
+        nslab_pid_ours "$pid" || continue
         kill -CONT "$pid" 2>/dev/null
         kill -TERM "$pid" 2>/dev/null
     done
-    for pid in "${LAB_DPIDS[@]}"; do lab_wait_gone "$pid" 50 || kill -KILL "$pid" 2>/dev/null; done
-    for pid in "${LAB_DPIDS[@]}"; do lab_wait_gone "$pid" 20; done
+    for pid in "${LAB_DPIDS[@]}"; do nslab_wait_gone "$pid" 50 || kill -KILL "$pid" 2>/dev/null; done
+    for pid in "${LAB_DPIDS[@]}"; do nslab_wait_gone "$pid" 20; done
     LAB_DPIDS=()
 }
 lab_daemon_signal() {   # lab_daemon_signal SIG
@@ -359,90 +298,20 @@ lab_daemon_signal() {   # lab_daemon_signal SIG
     done
 }
 
-# lab_wait_gone PID TENTHS: wait until PID has exited
-lab_wait_gone() {
-    local i
-    for i in $(seq 1 "$2"); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
-    ! kill -0 "$1" 2>/dev/null
-}
-
 # --- cluster nodes -------------------------------------------------------------
 
 lab_corosync_conf() {   # lab_corosync_conf NODE (nodes from LAB_NODES)
-    local f=$LAB_R/$1/etc-corosync/corosync.conf n i=0
-    {
-        echo "totem {"
-        echo "  version: 2"
-        echo "  cluster_name: vftlab"
-        echo "  transport: knet"
-        echo "  crypto_cipher: none"
-        echo "  crypto_hash: none"
-        echo "}"
-        echo "logging {"
-        echo "  to_stderr: no"
-        echo "  to_logfile: yes"
-        echo "  logfile: /var/log/pacemaker/corosync.log"
-        echo "  to_syslog: no"
-        echo "  timestamp: hires"
-        echo "}"
-        echo "quorum {"
-        echo "  provider: corosync_votequorum"
-        [ "${#LAB_NODES[@]}" = 2 ] && echo "  two_node: 1"
-        echo "}"
-        echo "nodelist {"
-        for n in "${LAB_NODES[@]}"; do
-            i=$((i + 1))
-            echo "  node {"
-            echo "    name: $n"
-            echo "    nodeid: $i"
-            echo "    ring0_addr: $LAB_NET.$i"
-            echo "  }"
-        done
-        echo "}"
-    } >"$f"
-}
-
-# pre-seeded CIB: dc-deadtime=2s saves 18 s per start (cluster-lab.md)
-lab_seed_cib() {
-    local f=$LAB_R/$1/pcmk/cib/cib.xml
-    cat >"$f" <<'EOF'
-<cib crm_feature_set="3.16.1" validate-with="pacemaker-3.9" epoch="1" num_updates="0" admin_epoch="0">
-  <configuration>
-    <crm_config>
-      <cluster_property_set id="cib-bootstrap-options">
-        <nvpair id="cib-bootstrap-options-dc-deadtime" name="dc-deadtime" value="2s"/>
-        <nvpair id="cib-bootstrap-options-stonith-enabled" name="stonith-enabled" value="true"/>
-        <nvpair id="cib-bootstrap-options-startup-fencing" name="startup-fencing" value="false"/>
-        <nvpair id="cib-bootstrap-options-stonith-timeout" name="stonith-timeout" value="30s"/>
-      </cluster_property_set>
-    </crm_config>
-    <nodes/>
-    <resources/>
-    <constraints/>
-  </configuration>
-  <status/>
-</cib>
-EOF
-    chown hacluster:haclient "$f"
-    chmod 600 "$f"
+    local n i=0 nodes=()
+    for n in "${LAB_NODES[@]}"; do i=$((i + 1)); nodes+=("$n=$LAB_NET.$i"); done
+    nslab_corosync_conf vftlab /var/log/pacemaker/corosync.log "${nodes[@]}" \
+        >"$LAB_R/$1/etc-corosync/corosync.conf"
 }
 
 lab_node_start() {   # lab_node_start NODE
-    local n=$1 d=$LAB_R/$1
-    lab_corosync_conf "$n"
-    lab_seed_cib "$n"
-    (exec nsenter --net="/run/netns/$(lab_ns "$n")" --mount="$d/ns/mnt" --uts="$d/ns/uts" -- \
-        corosync -f -c /etc/corosync/corosync.conf) >"$d/corosync.out" 2>&1 </dev/null &
-    echo $! >"$d/corosync.pid"; echo $! >>"$LAB_R/pids.list"; disown $!
-    local i
-    for i in $(seq 1 50); do
-        lab_nsx "$n" corosync-quorumtool -s >/dev/null 2>&1 && break
-        sleep 0.1
-    done
-    (exec nsenter --net="/run/netns/$(lab_ns "$n")" --mount="$d/ns/mnt" --uts="$d/ns/uts" -- \
-        env PCMK_logfile=/var/log/pacemaker/pacemaker.log PCMK_logfacility=none pacemakerd) \
-        >"$d/pacemakerd.out" 2>&1 </dev/null &
-    echo $! >"$d/pacemakerd.pid"; echo $! >>"$LAB_R/pids.list"; disown $!
+    lab_corosync_conf "$1"
+    nslab_seed_cib "$1" 30s
+    nslab_corosync_up "$1"
+    nslab_pacemakerd "$1"
 }
 
 # lab_fencer_start NODE: the light mode (cts-fencing style): a private
@@ -453,17 +322,9 @@ lab_node_start() {   # lab_node_start NODE
 lab_fencer_start() {
     local n=$1 d=$LAB_R/$1 i
     lab_corosync_conf "$n"
-    (exec nsenter --net="/run/netns/$(lab_ns "$n")" --mount="$d/ns/mnt" --uts="$d/ns/uts" -- \
-        corosync -f -c /etc/corosync/corosync.conf) >"$d/corosync.out" 2>&1 </dev/null &
-    echo $! >"$d/corosync.pid"; echo $! >>"$LAB_R/pids.list"; disown $!
-    for i in $(seq 1 50); do
-        lab_nsx "$n" corosync-quorumtool -s >/dev/null 2>&1 && break
-        sleep 0.1
-    done
-    (exec nsenter --net="/run/netns/$(lab_ns "$n")" --mount="$d/ns/mnt" --uts="$d/ns/uts" -- \
-        env PCMK_logfacility=none "$REF_FENCED" --stand-alone-w-cpg -l /var/log/pacemaker/fenced.log) \
-        >"$d/fenced.out" 2>&1 </dev/null &
-    echo $! >"$d/fenced.pid"; echo $! >>"$LAB_R/pids.list"; disown $!
+    nslab_corosync_up "$n"
+    nslab_spawn "$n" "$d/fenced.out" "$d/fenced.pid" \
+        env PCMK_logfacility=none "$REF_FENCED" --stand-alone-w-cpg -l /var/log/pacemaker/fenced.log
     for i in $(seq 1 100); do
         lab_nsx "$n" timeout 5 stonith_admin -L >/dev/null 2>&1 && return 0
         sleep 0.1
@@ -492,26 +353,17 @@ lab_wait_online() {
 # lab_base: the lab's directory (a private self-bind mount), bookkeeping
 # lists, owner pid, key; registers lab_down for exit
 lab_base() {
-    mkdir -p "$LAB_R"
-    : >"$LAB_R/netns.list"; : >"$LAB_R/nodes.list"; : >"$LAB_R/pids.list"
     vft_on_exit lab_down
     LAB_UP=1
     lab_sweep_stale
-    echo $$ >"$LAB_R/owner"
-    lab_private_root || { lab_log "cannot make $LAB_R private"; return 1; }
+    nslab_base || { lab_log "cannot make $LAB_R private"; return 1; }
     vft_gen_key "$LAB_KEY" 512
 }
 
 # lab_sweep_stale: remove labs left by runs that were killed outright
 # (netns named vcl<PID>-* whose PID is gone; processes inside them are ours)
 lab_sweep_stale() {
-    local ns pid p
-    for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^vcl[0-9]+-'); do
-        pid=${ns#vcl}; pid=${pid%%-*}
-        kill -0 "$pid" 2>/dev/null && continue
-        for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
-        ip netns del "$ns" 2>/dev/null && lab_log "removed stale namespace $ns"
-    done
+    nslab_sweep_stale vcl
     # pinned mount/UTS namespaces and the private self-bind of dead labs
     local m owner
     for m in $(awk '$5 ~ "^/tmp/vft-cl-[^/]+/lab(/|$)" { print $5 }' /proc/self/mountinfo | sort -r); do
@@ -585,84 +437,21 @@ lab_dump() {
     tail -n 15 "$LAB_R"/hv/*.log 2>/dev/null | sed 's/^/  [hv] /' >&2
 }
 
-# lab_mntns_pids NODE: pids of processes inside NODE's mount namespace
-lab_mntns_pids() {
-    local ino p
-    ino=$(stat -L -c %i "$LAB_R/$1/ns/mnt" 2>/dev/null) || return 0
-    [ -n "$ino" ] && [ "$ino" != 0 ] || return 0
-    for p in /proc/[0-9]*; do
-        [ "$(readlink "$p/ns/mnt" 2>/dev/null)" = "mnt:[$ino]" ] && echo "${p#/proc/}"
-    done
-}
-
-# lab_node_stop NODE: pacemakerd (or the stand-alone fencer) TERM (orderly),
-# corosync TERM, then KILL
-# whatever is left in the node's namespaces
-lab_node_stop() {
-    local n=$1 d=$LAB_R/$1 pm cs p
-    pm=$(cat "$d/pacemakerd.pid" "$d/fenced.pid" 2>/dev/null)
-    cs=$(cat "$d/corosync.pid" 2>/dev/null)
-    for p in $pm; do lab_pid_ours "$p" && kill -TERM "$p" 2>/dev/null && lab_wait_gone "$p" 100; done
-    [ -n "$cs" ] && lab_pid_ours "$cs" && kill -TERM "$cs" 2>/dev/null && lab_wait_gone "$cs" 50
-    for p in $(lab_mntns_pids "$n") $(ip netns pids "$(lab_ns "$n")" 2>/dev/null); do
-        kill -KILL "$p" 2>/dev/null
-    done
-    for p in $pm $cs; do lab_wait_gone "$p" 20; done
-    rm -f "$d/pacemakerd.pid" "$d/fenced.pid" "$d/corosync.pid"
-}
-
-# lab_pid_ours PID: PID still runs inside one of our network namespaces
-# (guards against signalling a recycled PID)
-lab_pid_ours() {
-    local ns want have
-    have=$(readlink "/proc/$1/ns/net" 2>/dev/null) || return 1
-    for ns in $(cat "$LAB_R/netns.list" 2>/dev/null); do
-        want=$(stat -L -c %i "/run/netns/$ns" 2>/dev/null) || continue
-        [ "$have" = "net:[$want]" ] && return 0
-    done
-    return 1
-}
+# lab_node_stop NODE: see nslab_node_stop
+lab_node_stop() { nslab_node_stop "$1"; }
 
 # lab_down: tear everything down (idempotent; registered by lab_up)
 lab_down() {
     [ "$LAB_UP" = 1 ] || return 0
     LAB_UP=0
-    local t0 n ns p w=()
+    local t0
     t0=$(date +%s)
-    for n in $(cat "$LAB_R/nodes.list" 2>/dev/null); do lab_node_stop "$n" & w+=($!); done
+    nslab_stop_nodes &
+    local stopping=$!
     lab_daemon_stop
-    # only our stop jobs: a bare "wait" would also wait for the watchdog
-    for p in "${w[@]}"; do wait "$p"; done
-    # anything else we recorded, then anything left in our namespaces
-    for p in $(cat "$LAB_R/pids.list" 2>/dev/null); do
-        lab_pid_ours "$p" && kill -KILL "$p" 2>/dev/null
-    done
-    for n in $(cat "$LAB_R/nodes.list" 2>/dev/null); do
-        for p in $(lab_mntns_pids "$n"); do kill -KILL "$p" 2>/dev/null; done
-    done
-    for ns in $(cat "$LAB_R/netns.list" 2>/dev/null); do
-        for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
-    done
-    sleep 0.2
-    for n in $(cat "$LAB_R/nodes.list" 2>/dev/null); do
-        umount "$LAB_R/$n/ns/mnt" "$LAB_R/$n/ns/uts" 2>/dev/null
-    done
-    for ns in $(cat "$LAB_R/netns.list" 2>/dev/null); do ip netns del "$ns" 2>/dev/null; done
-    # by name too, in case the list is incomplete
-    for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$LAB_ID-"); do
-        ip netns del "$ns" 2>/dev/null
-    done
-    [ -f "$LAB_R/.selfbind" ] && umount -l "$LAB_R" 2>/dev/null
-    # VF_LAB_LOGDIR=DIR keeps the daemons' and nodes' logs (CI artifacts)
-    if [ -n "${VF_LAB_LOGDIR:-}" ]; then
-        local dst=$VF_LAB_LOGDIR/$VFT_NAME.$$
-        mkdir -p "$dst"
-        cp "$LAB_R"/hv/*.log "$dst/" 2>/dev/null
-        for n in $(cat "$LAB_R/nodes.list" 2>/dev/null); do
-            mkdir -p "$dst/$n"
-            cp "$LAB_R/$n"/log/*.log "$LAB_R/$n"/*.out "$dst/$n/" 2>/dev/null
-        done
-    fi
+    wait "$stopping"
+    nslab_reap
+    nslab_keep_logs "$VFT_NAME.$$" 'hv/*.log'
     lab_log "lab down in $(($(date +%s) - t0))s"
 }
 
@@ -674,15 +463,20 @@ lab_finish() {
 
 # --- Pacemaker helpers -------------------------------------------------------
 
-# lab_wait_device NODE ID [SECONDS]: until the fencer has registered ID
-lab_wait_device() {
-    local n=$1 id=$2 secs=${3:-20} i
-    for i in $(seq 1 $((secs * 4))); do
-        lab_nsx "$n" timeout 5 stonith_admin -L 2>/dev/null | grep -qw "$id" && return 0
-        sleep 0.25
+# lab_poll SECONDS CMD...: run CMD twice a second until it succeeds (0) or
+# SECONDS have passed (1)
+lab_poll() {
+    local i secs=$1
+    shift
+    for i in $(seq 1 $((secs * 2))); do
+        "$@" && return 0
+        sleep 0.5
     done
     return 1
 }
+
+# lab_wait_device NODE ID [SECONDS]: until the fencer has registered ID
+lab_wait_device() { nslab_wait_device "$1" "$2" "${3:-20}"; }
 
 # lab_history_status NODE TARGET: status of the newest fencing event for
 # TARGET ("success", "failed", ... or "none")
@@ -803,6 +597,21 @@ lab_device_del() {
         sleep 0.25
     done
     return 1
+}
+
+# lab_xvm_device ID OPTION...: lab_device on n1 for fence_xvm over the
+# lab's multicast group; lab_tcp_device likewise for fence_virt over TCP
+lab_xvm_device() {
+    local id=$1
+    shift
+    lab_device n1 "$id" fence_xvm key_file="$LAB_KEY" multicast_address="$LAB_MCAST" \
+        ipport="$LAB_MPORT" timeout=5 "$@"
+}
+lab_tcp_device() {
+    local id=$1
+    shift
+    lab_device n1 "$id" fence_virt ipaddr="$LAB_HV_IP" ipport="$LAB_TPORT" key_file="$LAB_KEY" \
+        timeout=5 "$@"
 }
 
 # lab_expect_fence_fail DESC NODE CMD...: a fencing command on NODE must

@@ -24,14 +24,7 @@
 #include "confcheck.h"
 #include "registry.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FUZZ_ASSERT(cond) do { \
-        if (!(cond)) { \
-            fprintf(stderr, "%s:%d: assertion failed: %s\n", __FILE__, __LINE__, #cond); \
-            abort(); \
-        } \
-    } while (0)
+#include "fuzz.h"
 
 static char *
 write_str(const struct vf_conf *conf, size_t *ret_len)

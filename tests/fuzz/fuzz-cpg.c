@@ -18,14 +18,7 @@
 
 #include "backends/cpg-wire.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FUZZ_ASSERT(cond) do { \
-        if (!(cond)) { \
-            fprintf(stderr, "%s:%d: assertion failed: %s\n", __FILE__, __LINE__, #cond); \
-            abort(); \
-        } \
-    } while (0)
+#include "fuzz.h"
 
 /* Input with the reserved fields zeroed, as the encoder writes them. */
 static int

@@ -20,15 +20,7 @@
 
 #include "opts.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FUZZ_ASSERT(cond) do { \
-        if (!(cond)) { \
-            fprintf(stderr, "%s:%d: assertion failed: %s\n", __FILE__, \
-                    __LINE__, #cond); \
-            abort(); \
-        } \
-    } while (0)
+#include "fuzz.h"
 
 #define MAX_ARGS 64
 

@@ -23,15 +23,7 @@
 #include "auth.h"
 #include "wire.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FUZZ_ASSERT(cond) do { \
-        if (!(cond)) { \
-            fprintf(stderr, "%s:%d: assertion failed: %s\n", __FILE__, \
-                    __LINE__, #cond); \
-            abort(); \
-        } \
-    } while (0)
+#include "fuzz.h"
 
 /* zero everything after the first NUL of a string field */
 static void

@@ -16,7 +16,7 @@
 
 #include "../../agents/xenapi/xmlrpc.h"   /* not on run-fuzz.sh's -I path */
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 static size_t
 walk(const struct vf_xr_value *v, unsigned int depth)

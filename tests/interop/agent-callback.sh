@@ -21,26 +21,10 @@
 #    is reliably first, as an attacker next to the guest would be.
 . "$(dirname "$0")/../lib/common.sh"
 
-vft_need_root
-vft_need_cmd "$REF_DAEMON" "$VF_AGENT_XVM" ip python3 stdbuf ss
-[ -f "$REF_MODULES/multicast.so" ] && [ -f "$REF_MODULES/virt.so" ] || vft_skip "reference multicast.so/virt.so missing"
+vft_need_ref multicast "$VF_AGENT_XVM" ip python3 stdbuf ss
 
 IMP="$VFT_SRC/tests/interop/agent-callback-impostor.py"
-NSH=vft-acb-hv-$$
-NSG=vft-acb-g-$$
-VH=vfch$$
-VG=vfcg$$
-NET=10.78.$(($$ % 250)).
-vft_netns_add "$NSH" || vft_skip "cannot create network namespaces"
-vft_netns_add "$NSG" || vft_skip "cannot create network namespaces"
-vft_on_exit "vft_netns_pids_kill $NSH; vft_netns_pids_kill $NSG"
-ip link add "$VH" netns "$NSH" type veth peer name "$VG" netns "$NSG" || vft_skip "cannot create veth"
-ip -n "$NSH" addr add "${NET}1/24" dev "$VH"
-ip -n "$NSG" addr add "${NET}2/24" dev "$VG"
-ip -n "$NSH" link set "$VH" up
-ip -n "$NSG" link set "$VG" up
-ip -n "$NSH" route add 224.0.0.0/4 dev "$VH"
-ip -n "$NSG" route add 224.0.0.0/4 dev "$VG"
+vft_ns_pair acb c "10.78.$(($$ % 250))"
 
 KEY=$VFT_TMP/key
 vft_gen_key "$KEY" 512
@@ -54,32 +38,10 @@ DPORT=1229      # the daemon's port
 # write_conf WITH_MODULE_PATH: a sha256 multicast listener on port 1229
 write_conf() {
     local mp=
-    [ "$1" = yes ] && mp="module_path = \"$REF_MODULES\";"
+    [ "$1" = yes ] && mp=$REF_MODULES
     vft_testdriver_xml "$NODE" vm-a vm-b vm-c
-    cat >"$VFT_TMP/fvd.conf" <<EOF
-fence_virtd {
-    listener = "multicast";
-    backend = "libvirt";
-    $mp
-}
-listeners {
-    multicast {
-        key_file = "$KEY";
-        address = "225.0.0.12";
-        family = "ipv4";
-        port = "$DPORT";
-        interface = "$VH";
-        hash = "sha256";
-        auth = "sha256";
-    }
-}
-backends {
-    libvirt {
-        uri = "test://$NODE";
-    }
-}
-EOF
-    chmod 600 "$VFT_TMP/fvd.conf"
+    vft_fvd_conf "$VFT_TMP/fvd.conf" multicast "$mp" "test://$NODE" key_file="$KEY" \
+        address=225.0.0.12 family=ipv4 port="$DPORT" interface="$VH" hash=sha256 auth=sha256
 }
 stop_daemon() {
     [ -n "$DPID" ] && vft_kill_pid "$DPID"
@@ -89,25 +51,25 @@ stop_daemon() {
 start_ref_daemon() {
     stop_daemon
     write_conf yes
-    vft_ref_daemon_start DPID "$VFT_TMP/fvd.conf" "$NSH"
-    vft_wait_udp "$DPORT" 10 "$NSH"
+    vft_ref_daemon_start DPID "$VFT_TMP/fvd.conf" "$HV"
+    vft_wait_udp "$DPORT" 10 "$HV"
 }
 start_our_daemon() {
     stop_daemon
     write_conf no
-    ip netns exec "$NSH" "$VF_DAEMON" -F -d 2 -f "$VFT_TMP/fvd.conf" -p "$VFT_TMP/vfd.pid" \
+    ip netns exec "$HV" "$VF_DAEMON" -F -d 2 -f "$VFT_TMP/fvd.conf" -p "$VFT_TMP/vfd.pid" \
         >>"$VFT_TMP/vfd.log" 2>&1 &
     DPID=$!
     vft_on_exit "vft_kill_pid $DPID"
-    vft_wait_udp "$DPORT" 10 "$NSH"
+    vft_wait_udp "$DPORT" 10 "$HV"
 }
 
 # the relay that delays the daemon's view of the datagrams (see the header)
-ip netns exec "$NSH" python3 "$IMP" delay 225.0.0.12 "$PORT" "${NET}1" "${NET}1" "$DPORT" \
+ip netns exec "$HV" python3 "$IMP" delay 225.0.0.12 "$PORT" "$NET.1" "$NET.1" "$DPORT" \
     --delay 0.7 --life 55 >"$VFT_TMP/relay.log" 2>&1 &
 RPID=$!
 vft_on_exit "vft_kill_pid $RPID"
-vft_wait_udp "$PORT" 5 "$NSH" || vft_fail "the delaying relay did not start"
+vft_wait_udp "$PORT" 5 "$HV" || vft_fail "the delaying relay did not start"
 
 # impostor MODE [ARGS...]: start it in the guest, connecting to the agent's
 # call-back port on 127.0.0.1 as soon as it listens; give it time to start
@@ -116,7 +78,7 @@ impostor() {
     local mode=$1; shift
     stop_impostor
     echo "--- $mode $*" >>"$ILOG"
-    ip netns exec "$NSG" python3 "$IMP" "$mode" 127.0.0.1 "$PORT" --wait 8 --life 15 "$@" \
+    ip netns exec "$GU" python3 "$IMP" "$mode" 127.0.0.1 "$PORT" --wait 8 --life 15 "$@" \
         >>"$ILOG" 2>&1 &
     IPID=$!
     vft_on_exit "vft_kill_pid $IPID"
@@ -133,7 +95,7 @@ impostor_last() { sed -n '/^--- /h; /^--- /!H; ${x;p}' "$ILOG"; }
 impostor_did() { stop_impostor; impostor_last | grep -q -- "$1"; }
 
 # our agent, in the guest namespace only
-xvm() { ip netns exec "$NSG" timeout 30 "$VF_AGENT_XVM" -k "$KEY" -p "$PORT" -r 10 "$@"; }
+xvm() { ip netns exec "$GU" timeout 30 "$VF_AGENT_XVM" -k "$KEY" -p "$PORT" -r 10 "$@"; }
 state_is() {   # NAME on|off (no impostor)
     local rc=0
     xvm -t 8 -o status -n "$1" >/dev/null 2>&1 || rc=$?

@@ -19,21 +19,7 @@
 vft_need_root
 vfd_need ip "$VF_AGENT_XVM"
 
-HV=vft-dia-hv-$$; GU=vft-dia-g-$$
-VH=vfdh$(($$ % 100000)); VG=vfdg$(($$ % 100000))
-NET=10.80.$(($$ % 250 + 1))
-vft_netns_add "$HV" || vft_skip "cannot create network namespaces"
-vft_netns_add "$GU" || vft_skip "cannot create network namespaces"
-vft_on_exit "vft_netns_pids_kill $HV; vft_netns_pids_kill $GU"
-ip link add "$VH" netns "$HV" type veth peer name "$VG" netns "$GU" || vft_skip "cannot create veth"
-ip -n "$HV" addr add "$NET.1/24" dev "$VH"; ip -n "$HV" link set "$VH" up
-ip -n "$GU" addr add "$NET.2/24" dev "$VG"; ip -n "$GU" link set "$VG" up
-ip -n "$HV" route add 224.0.0.0/4 dev "$VH"
-ip -n "$GU" route add 224.0.0.0/4 dev "$VG"
-
-vft_testdriver_xml "$VFT_TMP/node.xml" vm1:running vm2:off vm3:running
-VFD_URI="test://$VFT_TMP/node.xml"
-KEY="$VFT_TMP/key"; vft_gen_key "$KEY" 512
+vfd_ns_bed dia d "10.80.$(($$ % 250 + 1))" 512 vm1:running vm2:off vm3:running
 BADKEY="$VFT_TMP/badkey"; vft_gen_key "$BADKEY" 512
 VFD_LISTENER=multicast
 mcast_block() {   # [PORT] [HASH]

@@ -9,30 +9,11 @@
 # driver inside the reference daemon).
 . "$(dirname "$0")/../lib/common.sh"
 
-vft_need_root
-vft_need_cmd "$REF_DAEMON" "$VF_AGENT_XVM" ip stdbuf ss
-[ -f "$REF_MODULES/multicast.so" ] && [ -f "$REF_MODULES/virt.so" ] || vft_skip "reference multicast.so/virt.so missing"
+vft_need_ref multicast "$VF_AGENT_XVM" ip stdbuf ss
 
-NSH=vft-agt-hv-$$
-NSG=vft-agt-g-$$
-VH=vfah$$
-VG=vfag$$
-NET=10.77.$(($$ % 250)).
-vft_netns_add "$NSH" || vft_skip "cannot create network namespaces"
-vft_netns_add "$NSG" || vft_skip "cannot create network namespaces"
-vft_on_exit "vft_netns_pids_kill $NSH; vft_netns_pids_kill $NSG"
-ip link add "$VH" netns "$NSH" type veth peer name "$VG" netns "$NSG" || vft_skip "cannot create veth"
-ip -n "$NSH" addr add "${NET}1/24" dev "$VH"
-ip -n "$NSG" addr add "${NET}2/24" dev "$VG"
-ip -n "$NSH" link set "$VH" up
-ip -n "$NSG" link set "$VG" up
-ip -n "$NSH" route add 224.0.0.0/4 dev "$VH"
-ip -n "$NSG" route add 224.0.0.0/4 dev "$VG"
+vft_ns_pair agt a "10.77.$(($$ % 250))"
 
-KEY=$VFT_TMP/key
-KEY2=$VFT_TMP/key.wrong
-vft_gen_key "$KEY" 512
-vft_gen_key "$KEY2" 512
+vft_key_pair 512
 NODE=$VFT_TMP/node.xml
 DPID=
 UA=$(vft_uuid_of 1)
@@ -42,37 +23,15 @@ start_daemon() {
     [ -n "$DPID" ] && vft_kill_pid "$DPID"
     DPID=
     vft_testdriver_xml "$NODE" vm-a vm-b:off "vm c" vm-d
-    cat >"$VFT_TMP/fvd.conf" <<EOF
-fence_virtd {
-    listener = "multicast";
-    backend = "libvirt";
-    module_path = "$REF_MODULES";
-}
-listeners {
-    multicast {
-        key_file = "$KEY";
-        address = "$group";
-        family = "$fam";
-        port = "1229";
-        interface = "$VH";
-        hash = "$h";
-        auth = "$h";
-    }
-}
-backends {
-    libvirt {
-        uri = "test://$NODE";
-    }
-}
-EOF
-    chmod 600 "$VFT_TMP/fvd.conf"
-    vft_ref_daemon_start DPID "$VFT_TMP/fvd.conf" "$NSH"
-    vft_wait_udp 1229 10 "$NSH"
+    vft_fvd_conf "$VFT_TMP/fvd.conf" multicast "$REF_MODULES" "test://$NODE" key_file="$KEY" \
+        address="$group" family="$fam" port=1229 interface="$VH" hash="$h" auth="$h"
+    vft_ref_daemon_start DPID "$VFT_TMP/fvd.conf" "$HV"
+    vft_wait_udp 1229 10 "$HV"
 }
 
 # in the guest namespace only
-xvm() { ip netns exec "$NSG" "$VF_AGENT_XVM" -k "$KEY" -t 10 "$@"; }
-ref_xvm() { ip netns exec "$NSG" "$REF_AGENT_XVM" -k "$KEY" -t 10 "$@"; }
+xvm() { ip netns exec "$GU" "$VF_AGENT_XVM" -k "$KEY" -t 10 "$@"; }
+ref_xvm() { ip netns exec "$GU" "$REF_AGENT_XVM" -k "$KEY" -t 10 "$@"; }
 
 expect() { vft_expect_out "$@"; }
 expect_err() { vft_expect_err "$@"; }
@@ -81,6 +40,8 @@ state() {
     xvm -c "$3" -C "$3" -o status -n "$1" >/dev/null 2>&1 || rc=$?
     case $2 in on) [ "$rc" = 0 ] ;; off) [ "$rc" = 2 ] ;; esac
 }
+# round_state NAME WANT: state with the hash of this round ($h)
+round_state() { state "$1" "$2" "$h"; }
 
 for h in sha1 sha256 sha512; do
     if ! start_daemon "$h"; then
@@ -94,12 +55,7 @@ for h in sha1 sha256 sha512; do
     expect "[$h] list-status" 0 "^vm-b +$(vft_uuid_of 2) off$" xvm "${A[@]}" -o list-status
     expect "[$h] monitor" 0 '' xvm "${A[@]}" -o monitor
     expect_err "[$h] null" 1 'Operation failed' xvm "${A[@]}" -o null -n vm-a
-    expect "[$h] off vm-a" 0 '' xvm "${A[@]}" -o off -n vm-a
-    vft_check "[$h] vm-a off" state vm-a off "$h"
-    expect "[$h] on vm-a" 0 '' xvm "${A[@]}" -o on -n vm-a
-    vft_check "[$h] vm-a on" state vm-a on "$h"
-    expect "[$h] reboot vm-a" 0 '' xvm "${A[@]}" -o reboot -n vm-a
-    vft_check "[$h] vm-a on after reboot" state vm-a on "$h"
+    vft_agent_cycle "[$h]" vm-a round_state xvm "${A[@]}"
     expect "[$h] on vm-b" 0 '' xvm "${A[@]}" -o on -n vm-b
     vft_check "[$h] vm-b on" state vm-b on "$h"
     expect "[$h] -u with a UUID target" 0 '^Status: ON$' xvm "${A[@]}" -u -o status -n "$UA"
@@ -118,28 +74,28 @@ expect "call-back on another TCP port (-L 4123)" 0 '^Status: ON$' xvm -L 4123 -o
 # Review R1: more local addresses than fence_xvm used to consider (64): 70
 # extra ones on lo, which come before the veth in the address dump, must
 # not hide the veth address (before the fix: timeout, exit 1)
-for i in $(seq 1 70); do ip -n "$NSG" addr add "127.0.9.$i/32" dev lo; done
+for i in $(seq 1 70); do ip -n "$GU" addr add "127.0.9.$i/32" dev lo; done
 expect "71 addresses on lo ahead of the veth address" 0 '^Status: ON$' xvm -t 5 -o status -n vm-a
-for i in $(seq 1 70); do ip -n "$NSG" addr del "127.0.9.$i/32" dev lo; done
+for i in $(seq 1 70); do ip -n "$GU" addr del "127.0.9.$i/32" dev lo; done
 
 vft_expect_rc "stdin interface, Pacemaker style" 0 bash -c \
-    "printf 'key_file=$KEY\naction=status\nport=vm-a\nnodename=x\n' | ip netns exec $NSG $VF_AGENT_XVM"
+    "printf 'key_file=$KEY\naction=status\nport=vm-a\nnodename=x\n' | ip netns exec $GU $VF_AGENT_XVM"
 expect_err "challenge algorithm mismatch (sha512 vs sha256)" 1 'authentication failed' \
     xvm -C sha512 -o status -n vm-a
 
 # wrong key: the daemon drops the packets ("Key mismatch"): timeout, naming the key
 t0=$(date +%s)
 expect_err "wrong key: timeout with a diagnosis" 1 'key' \
-    ip netns exec "$NSG" "$VF_AGENT_XVM" -k "$KEY2" -t 3 -r 10 -o status -n vm-a
+    ip netns exec "$GU" "$VF_AGENT_XVM" -k "$KEY2" -t 3 -r 10 -o status -n vm-a
 t1=$(date +%s)
 [ $((t1 - t0)) -le 6 ] && vft_ok "wrong key gives up within the timeout ($((t1 - t0)) s)" \
     || vft_fail "wrong key took $((t1 - t0)) s"
 
 # two concurrent runs: the second waits for the call-back port
 rc1=0; rc2=0
-ip netns exec "$NSG" "$VF_AGENT_XVM" -k "$KEY" -t 10 -o status -n vm-a >"$VFT_TMP/c1.out" 2>&1 &
+ip netns exec "$GU" "$VF_AGENT_XVM" -k "$KEY" -t 10 -o status -n vm-a >"$VFT_TMP/c1.out" 2>&1 &
 p1=$!
-ip netns exec "$NSG" "$VF_AGENT_XVM" -k "$KEY" -t 10 -o status -n vm-b >"$VFT_TMP/c2.out" 2>&1 &
+ip netns exec "$GU" "$VF_AGENT_XVM" -k "$KEY" -t 10 -o status -n vm-b >"$VFT_TMP/c2.out" 2>&1 &
 p2=$!
 wait "$p1" || rc1=$?
 wait "$p2" || rc2=$?
@@ -150,12 +106,12 @@ else
     vft_fail "concurrent runs: rc $rc1/$rc2"; cat "$VFT_TMP/c1.out" "$VFT_TMP/c2.out" | head
 fi
 # ... and a second one while the port is held by something else for a second
-ip netns exec "$NSG" python3 -c '
+ip netns exec "$GU" python3 -c '
 import socket, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("0.0.0.0", 1229)); s.listen(1); time.sleep(1.5)' &
 hp=$!
-vft_wait_tcp 0.0.0.0 1229 5 "$NSG" || vft_fail "port holder did not start"
+vft_wait_tcp 0.0.0.0 1229 5 "$GU" || vft_fail "port holder did not start"
 t0=$(date +%s%N)
 expect "port busy for 1.5 s: waits, then succeeds" 0 '^Status: ON$' xvm -o status -n vm-a
 t1=$(date +%s%N)
@@ -164,34 +120,19 @@ wait "$hp" 2>/dev/null
 
 # side by side with the reference fence_xvm
 for req in "-o status -n vm-a" "-o status -n vm-b" "-o list" "-o null -n vm-a" "-o monitor"; do
-    rc_o=0; rc_r=0
     # shellcheck disable=SC2086
-    xvm $req >"$VFT_TMP/ours" 2>&1 || rc_o=$?
-    # shellcheck disable=SC2086
-    ref_xvm $req >"$VFT_TMP/ref" 2>&1 || rc_r=$?
-    if [ "$rc_o" = "$rc_r" ] && cmp -s "$VFT_TMP/ours" "$VFT_TMP/ref"; then
-        vft_ok "same as reference fence_xvm: $req (rc $rc_o)"
-    else
-        vft_fail "differs from reference fence_xvm: $req (ours $rc_o, ref $rc_r)"; diff "$VFT_TMP/ref" "$VFT_TMP/ours" | head
-    fi
+    vft_same_as_ref "fence_xvm $req" xvm ref_xvm $req
 done
 
 # IPv6 multicast (ff05::3:1) with global addresses on the veth pair
-ip -n "$NSH" addr add fd77:$(($$ % 9999))::1/64 dev "$VH" nodad
-ip -n "$NSG" addr add fd77:$(($$ % 9999))::2/64 dev "$VG" nodad
+ip -n "$HV" addr add fd77:$(($$ % 9999))::1/64 dev "$VH" nodad
+ip -n "$GU" addr add fd77:$(($$ % 9999))::2/64 dev "$VG" nodad
 if start_daemon sha256 ipv6 ff05::3:1; then
     expect "[ipv6] status vm-a (-i ipv6)" 0 '^Status: ON$' xvm -i ipv6 -o status -n vm-a
     expect "[ipv6] list (-a ff05::3:1)" 0 "^vm-a +$UA on$" xvm -a ff05::3:1 -o list
     expect "[ipv6] off vm-a" 0 '' xvm -i ipv6 -o off -n vm-a
     expect "[ipv6] vm-a is off" 2 '^Status: OFF$' xvm -i ipv6 -o status -n vm-a
-    rc_o=0; rc_r=0
-    xvm -i ipv6 -o list >"$VFT_TMP/ours" 2>&1 || rc_o=$?
-    ref_xvm -i ipv6 -o list >"$VFT_TMP/ref" 2>&1 || rc_r=$?
-    if [ "$rc_o" = "$rc_r" ] && cmp -s "$VFT_TMP/ours" "$VFT_TMP/ref"; then
-        vft_ok "[ipv6] list same as reference fence_xvm (rc $rc_o)"
-    else
-        vft_fail "[ipv6] list differs from reference fence_xvm (ours $rc_o, ref $rc_r)"; diff "$VFT_TMP/ref" "$VFT_TMP/ours" | head
-    fi
+    vft_same_as_ref "[ipv6] fence_xvm list" xvm ref_xvm -i ipv6 -o list
 else
     vft_fail "[ipv6] reference fence_virtd did not start"
 fi
@@ -201,9 +142,9 @@ vft_kill_pid "$DPID"
 DPID=
 t0=$(date +%s)
 if expect_err "no daemon: timeout" 1 'Timed out waiting for response' \
-    ip netns exec "$NSG" "$VF_AGENT_XVM" -k "$KEY" -t 3 -r 10 -o status -n vm-a; then
+    ip netns exec "$GU" "$VF_AGENT_XVM" -k "$KEY" -t 3 -r 10 -o status -n vm-a; then
     if grep -q "225.0.0.12" "$VFT_ERR" && grep -q "1229" "$VFT_ERR" && grep -q "$VG" "$VFT_ERR" \
-        && grep -q "${NET}2" "$VFT_ERR" && grep -q "3 s" "$VFT_ERR"; then
+        && grep -q "$NET.2" "$VFT_ERR" && grep -q "3 s" "$VFT_ERR"; then
         vft_ok "timeout message names group, port, interface, address and timeout"
     else
         vft_fail "timeout message lacks detail: $(cat "$VFT_ERR")"

@@ -151,12 +151,7 @@ if [ -x "$REF_AGENT" ]; then
         # shellcheck disable=SC2086
         "$REF_AGENT" -A 127.0.0.1 -p "$P" -k "$VFT_TMP/key" -t 5 $req >"$VFT_TMP/ref" 2>&1 || rc_r=$?
         peer_verdict "[vmchannel] reference: $req"
-        if [ "$rc_o" = "$rc_r" ] && cmp -s "$VFT_TMP/ours" "$VFT_TMP/ref"; then
-            vft_ok "[vmchannel] same as reference fence_virt: $req (rc $rc_o)"
-        else
-            vft_fail "[vmchannel] differs from reference: $req (ours $rc_o, ref $rc_r)"
-            diff "$VFT_TMP/ref" "$VFT_TMP/ours" | head
-        fi
+        vft_same_output "[vmchannel] fence_virt $req" "$rc_o" "$rc_r"
     done
 else
     vft_skip_part "reference $REF_AGENT missing: [vmchannel] comparison with it not run"

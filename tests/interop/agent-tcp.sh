@@ -8,14 +8,9 @@
 # reference fence_virt.  Loopback only.
 . "$(dirname "$0")/../lib/common.sh"
 
-vft_need_root
-vft_need_cmd "$REF_DAEMON" "$VF_AGENT" stdbuf ss
-[ -f "$REF_MODULES/tcp.so" ] && [ -f "$REF_MODULES/virt.so" ] || vft_skip "reference tcp.so/virt.so missing"
+vft_need_ref tcp "$VF_AGENT" stdbuf ss
 
-KEY=$VFT_TMP/key
-KEY2=$VFT_TMP/key.wrong
-vft_gen_key "$KEY" 256
-vft_gen_key "$KEY2" 256
+vft_key_pair 256
 NODE=$VFT_TMP/node.xml
 DPID=
 PORT=
@@ -37,29 +32,8 @@ start_daemon() {
         DPID=
         vft_testdriver_xml "$NODE" vm-a vm-b:off "vm c" vm-d
         PORT=$(vft_free_port) || return 1
-        cat >"$VFT_TMP/fvd.conf" <<EOF
-fence_virtd {
-    listener = "tcp";
-    backend = "libvirt";
-    module_path = "$REF_MODULES";
-}
-listeners {
-    tcp {
-        key_file = "$KEY";
-        address = "127.0.0.1";
-        family = "ipv4";
-        port = "$PORT";
-        hash = "$h";
-        auth = "$h";
-    }
-}
-backends {
-    libvirt {
-        uri = "test://$NODE";
-    }
-}
-EOF
-        chmod 600 "$VFT_TMP/fvd.conf"
+        vft_fvd_conf "$VFT_TMP/fvd.conf" tcp "$REF_MODULES" "test://$NODE" key_file="$KEY" \
+            address=127.0.0.1 family=ipv4 port="$PORT" hash="$h" auth="$h"
         vft_ref_daemon_start DPID "$VFT_TMP/fvd.conf"
         # the port may be taken meanwhile (e.g. as another socket's ephemeral
         # port): if the daemon dies, try another one
@@ -90,6 +64,8 @@ state() {
         off) [ "$rc" = 2 ] ;;
     esac
 }
+# round_state NAME WANT: state with the hash of this round ($h)
+round_state() { state "$1" "$2" "$h"; }
 
 list_line() { printf '%-32s %s %s\n' "$1" "$2" "$3"; }
 
@@ -122,13 +98,11 @@ for h in sha1 sha256 sha512; do
     expect "[$h] monitor" 0 '' agent "${A[@]}" -o monitor
     expect_err "[$h] null answers failure" 1 'Operation failed' agent "${A[@]}" -o null -n vm-a
 
-    expect "[$h] off vm-a" 0 '' agent "${A[@]}" -o off -n vm-a
-    vft_check "[$h] vm-a is off after off" state vm-a off "$h"
+    vft_agent_cycle "[$h]" vm-a round_state agent "${A[@]}"
+    expect "[$h] off vm-a once more" 0 '' agent "${A[@]}" -o off -n vm-a
     expect "[$h] off vm-a again (already off)" 0 '' agent "${A[@]}" -o off -n vm-a
-    expect "[$h] on vm-a" 0 '' agent "${A[@]}" -o on -n vm-a
-    vft_check "[$h] vm-a is on after on" state vm-a on "$h"
-    expect "[$h] reboot vm-a" 0 '' agent "${A[@]}" -o reboot -n vm-a
-    vft_check "[$h] vm-a is on after reboot" state vm-a on "$h"
+    vft_check "[$h] vm-a is off after off" state vm-a off "$h"
+    expect "[$h] on vm-a again" 0 '' agent "${A[@]}" -o on -n vm-a
     expect "[$h] reboot of shut-off vm-b succeeds" 0 '' agent "${A[@]}" -o reboot -n vm-b
     vft_check "[$h] vm-b stays off after reboot (reference semantics)" state vm-b off "$h"
     expect "[$h] on vm-b" 0 '' agent "${A[@]}" -o on -n vm-b
@@ -165,17 +139,8 @@ for h in sha1 sha256 sha512; do
     # side by side with the reference agent (stdout+stderr combined, exit code)
     for req in "-o status -n vm-a" "-o status -n vm-b" "-o list" "-o null -n vm-a" \
                "-o off -n no-such-vm" "-o monitor"; do
-        rc_o=0; rc_r=0
         # shellcheck disable=SC2086
-        agent "${A[@]}" $req >"$VFT_TMP/ours" 2>&1 || rc_o=$?
-        # shellcheck disable=SC2086
-        ref_agent "${A[@]}" $req >"$VFT_TMP/ref" 2>&1 || rc_r=$?
-        if [ "$rc_o" = "$rc_r" ] && cmp -s "$VFT_TMP/ours" "$VFT_TMP/ref"; then
-            vft_ok "[$h] same as reference fence_virt: $req (rc $rc_o)"
-        else
-            vft_fail "[$h] differs from reference fence_virt: $req (ours rc $rc_o, ref rc $rc_r)"
-            diff "$VFT_TMP/ref" "$VFT_TMP/ours" | head
-        fi
+        vft_same_as_ref "[$h] fence_virt $req" agent ref_agent "${A[@]}" $req
     done
 done
 

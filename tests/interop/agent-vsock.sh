@@ -10,16 +10,11 @@
 # loaded); elsewhere it is reported as skipped inside this script.
 . "$(dirname "$0")/../lib/common.sh"
 
-vft_need_root
-vft_need_cmd "$REF_DAEMON" "$VF_AGENT" stdbuf
-[ -f "$REF_MODULES/vsock.so" ] && [ -f "$REF_MODULES/virt.so" ] || vft_skip "reference vsock.so/virt.so missing"
+vft_need_ref vsock "$VF_AGENT" stdbuf
 SHIM=$VFT_BUILD/tests/shim/.libs/vsock-shim.so
 [ -f "$SHIM" ] || vft_skip "vsock shim not built ($SHIM)"
 
-KEY=$VFT_TMP/key
-KEY2=$VFT_TMP/key.wrong
-vft_gen_key "$KEY" 64
-vft_gen_key "$KEY2" 64
+vft_key_pair 64
 NODE=$VFT_TMP/node.xml
 export VFT_VSOCK_DIR=$VFT_TMP/vsock
 mkdir -p "$VFT_VSOCK_DIR"
@@ -38,28 +33,9 @@ start_daemon() {
     vft_testdriver_xml "$NODE" vm-a vm-b:off vm-c
     rm -f "$VFT_VSOCK_DIR"/port-*
     # D1: vsock's auth overwrites hash; the challenge stays sha256
-    cat >"$VFT_TMP/fvd.conf" <<EOF
-fence_virtd {
-    listener = "vsock";
-    backend = "libvirt";
-    module_path = "$REF_MODULES";
-}
-listeners {
-    vsock {
-        key_file = "$KEY";
-        port = "$PORT";
-        hash = "$h";
-        auth = "$h";
-    }
-}
-backends {
-    libvirt {
-        uri = "test://$NODE";
-    }
-}
-$groups
-EOF
-    chmod 600 "$VFT_TMP/fvd.conf"
+    vft_fvd_conf "$VFT_TMP/fvd.conf" vsock "$REF_MODULES" "test://$NODE" key_file="$KEY" \
+        port="$PORT" hash="$h" auth="$h"
+    echo "$groups" >>"$VFT_TMP/fvd.conf"
     LD_PRELOAD=$shim stdbuf -oL -eL "$REF_DAEMON" -F -d 2 -f "$VFT_TMP/fvd.conf" \
         -p "$VFT_TMP/refd.$PORT.pid" >>"$VFT_TMP/refd.log" 2>&1 &
     DPID=$!
@@ -88,6 +64,8 @@ state() {
     agent -c "$3" -C sha256 -o status -n "$1" >/dev/null 2>&1 || rc=$?
     case $2 in on) [ "$rc" = 0 ] ;; off) [ "$rc" = 2 ] ;; esac
 }
+# round_state NAME WANT: state with the hash of this round ($h)
+round_state() { state "$1" "$2" "$h"; }
 
 for h in sha1 sha256 sha512; do
     if ! start_daemon "$h"; then
@@ -100,26 +78,15 @@ for h in sha1 sha256 sha512; do
     expect "[$h] list" 0 "^vm-a +$UA on$" agent "${A[@]}" -o list
     expect "[$h] monitor" 0 '' agent "${A[@]}" -o monitor
     expect_err "[$h] null" 1 'Operation failed' agent "${A[@]}" -o null -n vm-a
-    expect "[$h] off vm-a" 0 '' agent "${A[@]}" -o off -n vm-a
-    vft_check "[$h] vm-a off" state vm-a off "$h"
-    expect "[$h] on vm-a" 0 '' agent "${A[@]}" -o on -n vm-a
-    vft_check "[$h] vm-a on" state vm-a on "$h"
+    vft_agent_cycle "[$h]" vm-a round_state agent "${A[@]}"
     expect "[$h] reboot vm-c" 0 '' agent "${A[@]}" -o reboot -n vm-c
     vft_check "[$h] vm-c on after reboot" state vm-c on "$h"
     expect_err "[$h] wrong key" 1 'authentication failed' \
         env LD_PRELOAD="$SHIM" ASAN_OPTIONS="$AGENT_ASAN" "$VF_AGENT" -S2 -p "$PORT" -k "$KEY2" -t 5 \
         "${A[@]}" -o status -n vm-a
     for req in "-o status -n vm-a" "-o status -n vm-b" "-o list" "-o null -n vm-a"; do
-        rc_o=0; rc_r=0
         # shellcheck disable=SC2086
-        agent "${A[@]}" $req >"$VFT_TMP/ours" 2>&1 || rc_o=$?
-        # shellcheck disable=SC2086
-        ref_agent "${A[@]}" $req >"$VFT_TMP/ref" 2>&1 || rc_r=$?
-        if [ "$rc_o" = "$rc_r" ] && cmp -s "$VFT_TMP/ours" "$VFT_TMP/ref"; then
-            vft_ok "[$h] same as reference fence_virt: $req (rc $rc_o)"
-        else
-            vft_fail "[$h] differs from reference: $req (ours $rc_o, ref $rc_r)"; diff "$VFT_TMP/ref" "$VFT_TMP/ours" | head
-        fi
+        vft_same_as_ref "[$h] fence_virt $req" agent ref_agent "${A[@]}" $req
     done
 done
 

@@ -28,6 +28,7 @@
 # Skips (77) without root, corosync, nsenter/unshare, the reference agent or
 # a fence_virtd built with the cpg backend.
 . "$(dirname "$0")/../lib/common.sh"
+. "$(dirname "$0")/../lib/nslab.sh"
 
 vft_need_root
 vft_need_cmd corosync corosync-cpgtool nsenter unshare ip "$REF_AGENT"
@@ -97,80 +98,15 @@ vft_on_exit stop_all
 vft_gen_key "$KEY" 256
 mkdir -p "$PINS"
 mount --bind "$PINS" "$PINS" && mount --make-private "$PINS" || vft_skip "cannot make a private mount for the namespace pins"
-for ns in "$SW" "$N1" "$N2"; do
-    ip netns add "$ns" || vft_skip "cannot create network namespace '$ns'"
-    ip -n "$ns" link set lo up
-done
-ip -n "$SW" link add br0 type bridge
-ip -n "$SW" link set br0 up
+nslab_switch "$SW" || vft_skip "cannot create network namespace '$SW'"
 for i in 1 2; do
-    ns=vft-cpg-n$i-$$
-    ip -n "$SW" link add "p-n$i" type veth peer name eth0 netns "$ns"
-    ip -n "$SW" link set "p-n$i" master br0 up
-    ip -n "$ns" addr add "$NET.$i/24" dev eth0
-    ip -n "$ns" link set eth0 up
-
+    nslab_attach "$SW" "vft-cpg-n$i-$$" "p-n$i" "$NET.$i/24" ||
+        vft_skip "cannot create network namespace 'vft-cpg-n$i-$$'"
     D=$VFT_TMP/n$i
-    mkdir -p "$D/run" "$D/etc" "$D/varlib"
-    touch "$PINS/n$i.mnt"
-    unshare --mount="$PINS/n$i.mnt" --propagation private sh -c \
-        "mount --bind '$D/run' /run && mount --bind '$D/etc' /etc/corosync &&
-         mount --bind '$D/varlib' /var/lib/corosync && mount -t tmpfs -o size=512m tmpfs /dev/shm" ||
-        vft_skip "cannot set up the mount namespace of node $i"
-
-    cat >"$D/etc/corosync.conf" <<EOC
-totem {
-    version: 2
-    cluster_name: vftcpg$$
-    transport: knet
-    crypto_cipher: none
-    crypto_hash: none
-}
-logging {
-    to_stderr: no
-    to_logfile: yes
-    logfile: $D/corosync.log
-    to_syslog: no
-    timestamp: hires
-}
-quorum {
-    provider: corosync_votequorum
-    two_node: 1
-}
-nodelist {
-    node {
-        name: n1
-        nodeid: 1
-        ring0_addr: $NET.1
-    }
-    node {
-        name: n2
-        nodeid: 2
-        ring0_addr: $NET.2
-    }
-}
-EOC
+    nslab_corosync_mounts "$PINS/n$i.mnt" "$D" 512m || vft_skip "cannot set up the mount namespace of node $i"
+    nslab_corosync_conf "vftcpg$$" "$D/corosync.log" "n1=$NET.1" "n2=$NET.2" >"$D/etc/corosync.conf"
     domains_xml "$D/domains.xml" "$i"
-    cat >"$D/fence_virt.conf" <<EOC
-fence_virtd {
-	listener = "tcp";
-	backend = "cpg";
-}
-listeners {
-	tcp {
-		address = "127.0.0.1";
-		port = "$PORT";
-		key_file = "$KEY";
-	}
-}
-backends {
-	cpg {
-		uri = "test://$D/domains.xml";
-		reply_timeout = "5";
-	}
-}
-EOC
-    chmod 600 "$D/fence_virt.conf"
+    nslab_cpg_conf "$D/fence_virt.conf" "test://$D/domains.xml" "$PORT" "$KEY"
 done
 
 # ---- corosync ---------------------------------------------------------------

@@ -8,6 +8,17 @@ vfd_need() {
     vft_need_cmd "$@"
 }
 
+# vfd_ns_bed TAG IFTAG NET KEYSIZE DOMAIN...: hypervisor and guest
+# namespaces (vft_ns_pair), the test driver with DOMAIN... (VFD_URI; see
+# vft_testdriver_xml) and a key KEY of KEYSIZE bytes
+vfd_ns_bed() {
+    vft_ns_pair "$1" "$2" "$3"
+    KEY="$VFT_TMP/key"; vft_gen_key "$KEY" "$4"
+    shift 4
+    vft_testdriver_xml "$VFT_TMP/node.xml" "$@"
+    VFD_URI="test://$VFT_TMP/node.xml"
+}
+
 # vfd_write_conf FILE LISTENER-BLOCKS [EXTRA]: fence_virtd config with the
 # libvirt backend on $VFD_URI; LISTENER-BLOCKS is the text inside listeners { }
 # $VFD_LISTENER names the listener(s) (default tcp)
@@ -96,6 +107,23 @@ vfd_expect_out() {
             vft_fail "$d: output lacks '$pat'"; sed 's/^/    out: /' "$VFT_OUT" | head
         fi
     fi
+}
+
+# vfd_expect_cycle NAMEOPT CMD...: the power cycle every listener test runs
+# through the agent command CMD (domain named with NAMEOPT, -n or -H):
+# status of the running vm1 and the shut-off vm2, then off, on and reboot of
+# vm1, each followed by its status
+vfd_expect_cycle() {
+    local o=$1
+    shift
+    vfd_expect_out "status vm1 (running)" 0 "Status: ON" "$@" -o status "$o" vm1
+    vfd_expect_out "status vm2 (off)" 2 "Status: OFF" "$@" -o status "$o" vm2
+    vfd_expect_out "off vm1" 0 "" "$@" -o off "$o" vm1
+    vfd_expect_out "status vm1 after off" 2 "Status: OFF" "$@" -o status "$o" vm1
+    vfd_expect_out "on vm1" 0 "" "$@" -o on "$o" vm1
+    vfd_expect_out "status vm1 after on" 0 "Status: ON" "$@" -o status "$o" vm1
+    vfd_expect_out "reboot vm1" 0 "" "$@" -o reboot "$o" vm1
+    vfd_expect_out "status vm1 after reboot" 0 "Status: ON" "$@" -o status "$o" vm1
 }
 
 # vfd_free_port: a loopback TCP port below the ephemeral range (32768+) that

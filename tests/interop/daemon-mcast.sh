@@ -9,24 +9,8 @@
 vft_need_root
 vfd_need ip "$REF_AGENT_XVM"
 
-HV=vft-dmn-hv-$$; GU=vft-dmn-g-$$
-VH=vfdh$(($$ % 100000)); VG=vfdg$(($$ % 100000))
-NET=10.78.$(($$ % 250 + 1))
-vft_netns_add "$HV" || vft_skip "cannot create network namespaces"
-vft_netns_add "$GU" || vft_skip "cannot create network namespaces"
-vft_on_exit "vft_netns_pids_kill $HV; vft_netns_pids_kill $GU"
-ip link add "$VH" type veth peer name "$VG" || vft_skip "cannot create veth"
-vft_on_exit "ip link del $VH"
-ip link set "$VH" netns "$HV"; ip link set "$VG" netns "$GU"
-ip -n "$HV" addr add "$NET.1/24" dev "$VH"; ip -n "$HV" link set "$VH" up
-ip -n "$GU" addr add "$NET.2/24" dev "$VG"; ip -n "$GU" link set "$VG" up
-ip -n "$HV" route add 224.0.0.0/4 dev "$VH"
-ip -n "$GU" route add 224.0.0.0/4 dev "$VG"
-
+vfd_ns_bed dmn d "10.78.$(($$ % 250 + 1))" 1024 vm1:running vm2:off vm3:running
 U1=$(vft_uuid_of 1)
-vft_testdriver_xml "$VFT_TMP/node.xml" vm1:running vm2:off vm3:running
-VFD_URI="test://$VFT_TMP/node.xml"
-KEY="$VFT_TMP/key"; vft_gen_key "$KEY" 1024
 mcast_block() {   # HASH AUTH [INTERFACE]
     printf '\tmulticast {\n\t\tkey_file = "%s";\n\t\tinterface = "%s";\n\t\thash = "%s";\n\t\tauth = "%s";\n\t}\n' \
         "$KEY" "${3:-$VH}" "$1" "$2"
@@ -37,14 +21,8 @@ VFD_LISTENER=multicast
 # ---- every action, minimum hash sha1, auth sha256 -------------------------------
 vfd_write_conf "$VFT_TMP/m.conf" "$(mcast_block sha1 sha256)"
 vfd_start DPID "$VFT_TMP/m.conf" "$HV" || { vft_fail "daemon start"; vft_finish; }
-vfd_expect_out "status vm1" 0 "Status: ON" xvm -o status -H vm1
-vfd_expect_out "status vm2 (off)" 2 "Status: OFF" xvm -o status -H vm2
+vfd_expect_cycle -H xvm
 vfd_expect_out "status by UUID" 0 "Status: ON" xvm -o status -H "$U1"
-vfd_expect_out "off vm1" 0 "" xvm -o off -H vm1
-vfd_expect_out "status after off" 2 "Status: OFF" xvm -o status -H vm1
-vfd_expect_out "on vm1" 0 "" xvm -o on -H vm1
-vfd_expect_out "reboot vm1" 0 "" xvm -o reboot -H vm1
-vfd_expect_out "status after reboot" 0 "Status: ON" xvm -o status -H vm1
 vfd_expect_out "list" 0 "^vm2 .* off" xvm -o list
 vfd_expect_out "list-status" 0 "^vm1 .*$U1 on" xvm -o list-status
 vfd_expect_out "monitor" 0 "" xvm -o monitor

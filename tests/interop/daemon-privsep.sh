@@ -36,6 +36,22 @@ alive() { [ -e "/proc/$1" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/n
 
 # the network process: the child of the daemon run with --privsep-net
 net_pid() { pgrep -P "$1" -f -- '--privsep-net' | head -1; }
+running() { kill -0 "$1" 2>/dev/null; }
+# ms_until_gone CHECK PID: poll "CHECK PID" (true while PID lives) up to 30
+# times, 50 ms apart; prints the milliseconds until it failed (or gave up)
+ms_until_gone() {
+    local t0 i
+    t0=$(date +%s%N)
+    for i in $(seq 1 30); do "$1" "$2" || break; sleep 0.05; done
+    echo $(( ($(date +%s%N) - t0) / 1000000 ))
+}
+# restart_pair DESC: the daemon started again (else the test ends), its
+# network process in NPID, answering a status request
+restart_pair() {
+    vfd_start DPID "$VFT_TMP/d.conf" || { vft_fail "daemon restart"; vft_finish; }
+    NPID=$(net_pid "$DPID")
+    vfd_expect_out "$1: status vm1" 0 "Status: ON" ref -o status -n vm1
+}
 
 write_conf
 vfd_start DPID "$VFT_TMP/d.conf" || { vft_fail "daemon start"; vft_finish; }
@@ -119,9 +135,7 @@ KEY="$KEY_SAVED"; write_conf
 
 # ---- kill -9 of the network process: the executor exits at once, non-zero ------
 kill -KILL "$NPID"
-t0=$(date +%s%N)
-for i in $(seq 1 30); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.05; done
-dt=$(( ($(date +%s%N) - t0) / 1000000 ))
+dt=$(ms_until_gone running "$DPID")
 if kill -0 "$DPID" 2>/dev/null; then
     vft_fail "executor still running after the network process died"
 else
@@ -134,14 +148,10 @@ vft_check "executor logged why" grep -q "network process is gone" "$VFD_LOG"
 vft_expect_rc "no answer from a dead pair" 1 ref -o off -n vm1 -t 2
 
 # ---- kill -9 of the executor: the network process exits at once ----------------
-vfd_start DPID "$VFT_TMP/d.conf" || { vft_fail "daemon restart"; vft_finish; }
-NPID=$(net_pid "$DPID")
-vfd_expect_out "restarted: status vm1" 0 "Status: ON" ref -o status -n vm1
+restart_pair restarted
 kill -KILL "$DPID"
 wait "$DPID" 2>/dev/null
-t0=$(date +%s%N)
-for i in $(seq 1 30); do alive "$NPID" || break; sleep 0.05; done
-dt=$(( ($(date +%s%N) - t0) / 1000000 ))
+dt=$(ms_until_gone alive "$NPID")
 alive "$NPID" && { vft_fail "network process outlived the executor"; kill -KILL "$NPID"; } || \
     { [ "$dt" -lt 1000 ] && vft_ok "network process exited ${dt} ms after the executor" || \
       vft_fail "network process took ${dt} ms"; }
@@ -149,9 +159,7 @@ vft_check "network process logged why" grep -q "the executor is gone" "$VFD_LOG"
 vft_expect_rc "no success from a half-dead pair" 1 ref -o off -n vm1 -t 2
 
 # ---- SIGSEGV of the network process: the pair ends, nothing answered wrongly -----
-vfd_start DPID "$VFT_TMP/d.conf" || { vft_fail "daemon restart"; vft_finish; }
-NPID=$(net_pid "$DPID")
-vfd_expect_out "restarted again: status vm1" 0 "Status: ON" ref -o status -n vm1
+restart_pair "restarted again"
 kill -SEGV "$NPID"
 for i in $(seq 1 100); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.05; done
 if kill -0 "$DPID" 2>/dev/null; then

@@ -184,12 +184,7 @@ GPID=$GUEST_PID
 vft_on_exit "vft_kill_pid $GPID"
 GIN=${GUEST[1]}
 GOUT=${GUEST[0]}
-g() {
-    local l
-    echo "$*" >&"$GIN"
-    if ! read -t 40 -r l <&"$GOUT"; then l=TIMEOUT; fi
-    echo "$l"
-}
+g() { vft_ask "$GIN" "$GOUT" 40 "$*"; }
 expect() {  # DESC WANT GOT
     if [ "$2" = "$3" ]; then vft_ok "$1 ($3)"; else vft_fail "$1: got '$3', expected '$2'"; fi
 }
@@ -396,21 +391,13 @@ if [ "$(id -u)" != 0 ] || [ ! -x /usr/sbin/libvirtd ] || ! command -v setpriv >/
     vft_finish
 fi
 vft_libvirtd_prepare "$D"
-SOCK=$VFT_LVD_SOCK
 URI=$VFT_LVD_URI
-LVD_PID=
-lvd_start() {   # (re)start libvirtd and wait until it answers
-    local r=0
-    vft_libvirtd_start || r=$?
-    LVD_PID=$VFT_LVD_PID
-    return $r
-}
 vcreate() {  # NAME UUID: transient domain with a serial socket
     { echo; domain_xml "$1" "$2"; } >"$D/$1.xml"
     timeout 10 virsh -q -c "$URI" create "$D/$1.xml" >/dev/null 2>>"$D/virsh.err"
 }
 
-if ! lvd_start; then
+if ! vft_libvirtd_start; then
     vft_skip_part "libvirtd does not start here: part 2 (libvirtd restart) not run"
     vft_finish
 fi
@@ -428,9 +415,9 @@ vft_check "virsh create sg1 (after the daemon started)" vcreate sg1 5e71a100-000
 expect "lifecycle event: daemon connects to sg1's socket" accepted "$(g accept sg1 8)"
 expect "status via libvirtd" "resp=0" "$(g req sg1 4 test 201)"
 
-kill -KILL "$LVD_PID"; wait "$LVD_PID" 2>/dev/null
+kill -KILL "$VFT_LVD_PID"; wait "$VFT_LVD_PID" 2>/dev/null
 expect "libvirtd down: the guest socket still answers (backend FAIL)" "resp=1" "$(g req sg1 4 test 202 8)"
-vft_check "libvirtd restarted" lvd_start
+vft_check "libvirtd restarted" vft_libvirtd_start
 # the fresh libvirtd has no sg1: the rescan after reconnect drops its socket
 expect "after reconnect + rescan the vanished domain's socket is closed" eof "$(g eof sg1 15)"
 vft_check "virsh create sg2 (after the restart)" vcreate sg2 5e71a100-0000-4000-8000-000000000022
@@ -440,8 +427,8 @@ expect "status via the restarted libvirtd" "resp=0" "$(g req sg2 4 sg2 203)"
 # libvirtd HUNG (SIGSTOP): the listener makes no libvirt call in its socket
 # loop, so guests are still served (a null request needs no backend), and
 # the daemon still shuts down in bounded time.
-kill -STOP "$LVD_PID"
-vft_on_exit "kill -CONT $LVD_PID"
+kill -STOP "$VFT_LVD_PID"
+vft_on_exit "kill -CONT $VFT_LVD_PID"
 sleep 6                                 # let a periodic rescan get stuck
 t0=$(date +%s%N)
 expect "libvirtd hung: the guest socket is still served" "resp=1" "$(g req sg2 0 - 204 3)"
@@ -456,7 +443,7 @@ if kill -0 "$DPID" 2>/dev/null; then
 else
     vft_ok "libvirtd hung: fence_virtd stopped after $(( $(date +%s) - t0 )) s"
 fi
-kill -CONT "$LVD_PID"
+kill -CONT "$VFT_LVD_PID"
 daemon_stop
 grep -q 'Segmentation\|Sanitizer\|runtime error' "$D/part2.log" &&
     vft_fail "daemon log shows a crash or sanitizer report"

@@ -20,15 +20,8 @@ ref() { timeout 30 "$REF_AGENT" -T 127.0.0.1 -p "$PORT" -k "$KEY" "$@"; }
 vfd_write_conf "$VFT_TMP/d.conf" "$(vfd_tcp_block "$PORT" "$KEY")"
 vfd_start DPID "$VFT_TMP/d.conf" || { vft_fail "daemon start"; vft_finish; }
 
-vfd_expect_out "status vm1 (running)" 0 "Status: ON" ref -o status -n vm1
-vfd_expect_out "status vm2 (off)" 2 "Status: OFF" ref -o status -n vm2
+vfd_expect_cycle -n ref
 vfd_expect_out "status by UUID" 0 "Status: ON" ref -o status -n "$U1"
-vfd_expect_out "off vm1" 0 "" ref -o off -n vm1
-vfd_expect_out "status vm1 after off" 2 "Status: OFF" ref -o status -n vm1
-vfd_expect_out "on vm1" 0 "" ref -o on -n vm1
-vfd_expect_out "status vm1 after on" 0 "Status: ON" ref -o status -n vm1
-vfd_expect_out "reboot vm1" 0 "" ref -o reboot -n vm1
-vfd_expect_out "status vm1 after reboot" 0 "Status: ON" ref -o status -n vm1
 vfd_expect_out "reboot vm2 (off) succeeds" 0 "" ref -o reboot -n vm2
 vfd_expect_out "vm2 stays off after reboot" 2 "Status: OFF" ref -o status -n vm2
 vfd_expect_out "list" 0 "^vm1 .*$U1 on" ref -o list

@@ -27,12 +27,7 @@ start() { LD_PRELOAD=$SHIM vfd_start "$@"; }
 
 vfd_write_conf "$VFT_TMP/v.conf" "$(vblock)"
 start DPID "$VFT_TMP/v.conf" || { vft_fail "daemon start"; vft_finish; }
-vfd_expect_out "status vm1" 0 "Status: ON" ref -o status -n vm1
-vfd_expect_out "status vm2 (off)" 2 "Status: OFF" ref -o status -n vm2
-vfd_expect_out "off vm1" 0 "" ref -o off -n vm1
-vfd_expect_out "status after off" 2 "Status: OFF" ref -o status -n vm1
-vfd_expect_out "on vm1" 0 "" ref -o on -n vm1
-vfd_expect_out "reboot vm1" 0 "" ref -o reboot -n vm1
+vfd_expect_cycle -n ref
 vfd_expect_out "list" 0 "^vm2 .* off" ref -o list
 vfd_expect_out "monitor" 0 "" ref -o monitor
 vfd_expect_out "unknown domain = 1" 1 "" ref -o status -n nosuch

@@ -25,24 +25,16 @@ HARNESS="$VFT_BUILD/daemon/tests/libvirt-harness"
 EHOSTDOWN=-112
 D="$VFT_TMP"
 vft_libvirtd_prepare "$D"
-SOCK=$VFT_LVD_SOCK
 URI=$VFT_LVD_URI
-LVD_PID=
-lvd_start() {   # (re)start libvirtd and wait until it answers
-    local r=0
-    vft_libvirtd_start || r=$?
-    LVD_PID=$VFT_LVD_PID
-    return $r
-}
 lvd_stop() {   # lvd_stop SIGNAL
-    kill "-$1" "$LVD_PID" 2>/dev/null
+    kill "-$1" "$VFT_LVD_PID" 2>/dev/null
     local i
     for i in $(seq 1 100); do
-        kill -0 "$LVD_PID" 2>/dev/null || break
+        kill -0 "$VFT_LVD_PID" 2>/dev/null || break
         sleep 0.05
     done
-    wait "$LVD_PID" 2>/dev/null
-    ! kill -0 "$LVD_PID" 2>/dev/null
+    wait "$VFT_LVD_PID" 2>/dev/null
+    ! kill -0 "$VFT_LVD_PID" 2>/dev/null
 }
 
 cat >"$D/fence_virt.conf" <<EOF
@@ -53,11 +45,11 @@ backends {
 }
 EOF
 
-if ! lvd_start; then
+if ! vft_libvirtd_start; then
     sed 's/^/    libvirtd: /' "$D/libvirtd.log" | tail -20
     vft_skip "libvirtd does not start here"
 fi
-vft_ok "libvirtd (pid $LVD_PID) serves the test driver"
+vft_ok "libvirtd (pid $VFT_LVD_PID) serves the test driver"
 
 coproc HARN { exec "$HARNESS" "$D/fence_virt.conf" 2>"$D/harness.log"; }
 HPID=$HARN_PID
@@ -66,12 +58,7 @@ HIN=${HARN[1]}
 HOUT=${HARN[0]}
 
 # h CMD...: send a command, echo the answer line ("TIMEOUT" if none in 30 s)
-h() {
-    local l
-    echo "$*" >&"$HIN"
-    if ! read -t 30 -r l <&"$HOUT"; then l=TIMEOUT; fi
-    echo "$l"
-}
+h() { vft_ask "$HIN" "$HOUT" 30 "$*"; }
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
 expect_line() {  # DESC LINE RC [ON]
     local d=$1 l=$2 rc=$3 on=${4:-}
@@ -137,18 +124,18 @@ recovery_check() {
 
 lvd_stop KILL && vft_ok "libvirtd killed (SIGKILL)" || vft_fail "libvirtd did not die"
 outage_check "kill"
-lvd_start && vft_ok "libvirtd restarted (pid $LVD_PID)" || vft_fail "libvirtd restart"
+vft_libvirtd_start && vft_ok "libvirtd restarted (pid $VFT_LVD_PID)" || vft_fail "libvirtd restart"
 recovery_check "kill"
 
 lvd_stop TERM && vft_ok "libvirtd stopped (SIGTERM)" || vft_fail "libvirtd did not stop"
 outage_check "term"
-lvd_start && vft_ok "libvirtd restarted (pid $LVD_PID)" || vft_fail "libvirtd restart"
+vft_libvirtd_start && vft_ok "libvirtd restarted (pid $VFT_LVD_PID)" || vft_fail "libvirtd restart"
 recovery_check "term"
 
 # a HUNG libvirtd (SIGSTOP: socket alive, no answers).  libvirt calls cannot
 # be cancelled; the backend abandons the call at the request deadline and
 # fails further requests at once until it returns.
-kill -STOP "$LVD_PID"
+kill -STOP "$VFT_LVD_PID"
 l=$(h status test 3000)
 ms=$(field ms "$l")
 if [ "$(field rc "$l")" = -110 ] && [ -n "$ms" ] && [ "$ms" -ge 2500 ] && [ "$ms" -lt 4500 ]; then
@@ -164,7 +151,7 @@ else
     vft_fail "hung libvirtd: expected a fast rc=$EHOSTDOWN, got '$l'"
 fi
 expect_line "hung libvirtd: monitor reports the backend broken" "$(h monitor 3000)" "$EHOSTDOWN"
-kill -CONT "$LVD_PID"
+kill -CONT "$VFT_LVD_PID"
 recovery_check "stop/cont"
 
 echo quit >&"$HIN"
@@ -224,7 +211,7 @@ fi
 set -- $(ref off)
 [ "$1" = 1 ] && vft_ok "daemon: libvirtd down -> off fails, never a false success" ||
     vft_fail "daemon: off with libvirtd down: rc $1"
-lvd_start || vft_fail "libvirtd restart"
+vft_libvirtd_start || vft_fail "libvirtd restart"
 ok=0
 for i in $(seq 1 40); do
     set -- $(ref status)

@@ -34,15 +34,8 @@ vft_need_root
 vfd_need ip python3 "$VF_AGENT_XVM" "$VF_AGENT"
 
 ATT="$VFT_SRC/tests/interop/sec-attacker.py"
-HV=vft-sec-hv-$$; GU=vft-sec-g-$$
-VH=vfsh$(($$ % 100000)); VG=vfsg$(($$ % 100000))
-NET=10.76.$(($$ % 250 + 1))
-vft_veth_ns "$HV" "$GU" "$VH" "$VG" "$NET"
-
-vft_testdriver_xml "$VFT_TMP/node.xml" vm1:running vm2:running
-VFD_URI="test://$VFT_TMP/node.xml"
+vfd_ns_bed sec s "10.76.$(($$ % 250 + 1))" 512 vm1:running vm2:running
 VFD_LISTENER="multicast,tcp"
-KEY="$VFT_TMP/key"; vft_gen_key "$KEY" 512
 TPORT=1230      # the daemon's tcp listener, on the host's veth address
 
 # conf FILE MPORT [MKEY] [TKEY]

@@ -26,15 +26,8 @@ vft_need_root
 vfd_need ip python3 "$VF_AGENT_XVM"
 
 ATT="$VFT_SRC/tests/interop/sec-attacker.py"
-HV=vft-srf-hv-$$; GU=vft-srf-g-$$
-VH=vfrh$(($$ % 100000)); VG=vfrg$(($$ % 100000))
-NET=10.75.$(($$ % 250 + 1))
-vft_veth_ns "$HV" "$GU" "$VH" "$VG" "$NET"
-
-vft_testdriver_xml "$VFT_TMP/node.xml" vm1:running vm2:running
-VFD_URI="test://$VFT_TMP/node.xml"
+vfd_ns_bed srf r "10.75.$(($$ % 250 + 1))" 512 vm1:running vm2:running
 VFD_LISTENER=multicast
-KEY="$VFT_TMP/key"; vft_gen_key "$KEY" 512
 LPORT=1301      # call-back port of the captured request, then the attacker's
 printf -v BLOCK '\tmulticast {\n\t\tkey_file = "%s";\n\t\tinterface = "%s";\n\t}\n' "$KEY" "$VH"
 vfd_write_conf "$VFT_TMP/f.conf" "$BLOCK"

@@ -149,38 +149,25 @@ vft_gen_key() {
     chmod 600 "$1"
 }
 
+# vft_wait_listen SS_OPTS PORT SECONDS [NETNS]: wait until "ss SS_OPTS"
+# shows a socket on PORT (in NETNS)
+vft_wait_listen() {
+    local opts=$1 port=$2 secs=$3 ns=${4:-} i
+    local pre=()
+    [ -n "$ns" ] && pre=(ip netns exec "$ns")
+    for i in $(seq 1 $((secs * 10))); do
+        if "${pre[@]}" ss "$opts" "sport = :$port" 2>/dev/null | grep -q .; then return 0; fi
+        sleep 0.1
+    done
+    return 1
+}
 # vft_wait_tcp HOST PORT [SECONDS] [NETNS]: wait until something listens
-vft_wait_tcp() {
-    local host=$1 port=$2 secs=${3:-10} ns=${4:-} i
-    local pre=()
-    [ -n "$ns" ] && pre=(ip netns exec "$ns")
-    for i in $(seq 1 $((secs * 10))); do
-        if "${pre[@]}" ss -Hltn "sport = :$port" 2>/dev/null | grep -q .; then return 0; fi
-        sleep 0.1
-    done
-    return 1
-}
+vft_wait_tcp() { vft_wait_listen -Hltn "$2" "${3:-10}" "${4:-}"; }
 # vft_wait_udp PORT [SECONDS] [NETNS]
-vft_wait_udp() {
-    local port=$1 secs=${2:-10} ns=${3:-} i
-    local pre=()
-    [ -n "$ns" ] && pre=(ip netns exec "$ns")
-    for i in $(seq 1 $((secs * 10))); do
-        if "${pre[@]}" ss -Hlun "sport = :$port" 2>/dev/null | grep -q .; then return 0; fi
-        sleep 0.1
-    done
-    return 1
-}
+vft_wait_udp() { vft_wait_listen -Hlun "$1" "${2:-10}" "${3:-}"; }
 
-# vft_free_port: a TCP port on loopback nobody listens on (best effort)
-vft_free_port() {
-    local p
-    for _ in $(seq 1 50); do
-        p=$((20000 + RANDOM % 12000))
-        ss -Hltn "sport = :$p" | grep -q . || { echo "$p"; return 0; }
-    done
-    return 1
-}
+# vft_free_port, vft_fvd_conf: see tools.sh
+. "$(dirname "${BASH_SOURCE[0]}")/tools.sh"
 
 # vft_testdriver_xml PATH NAME:STATE...  (STATE running|off); UUIDs derived
 # from the position: 5ca1ab1e-0000-4000-8000-00000000000N
@@ -235,6 +222,24 @@ vft_libvirtd_start() {
     return 1
 }
 
+# vft_need_ref LISTENER CMD...: skip unless root, the reference fence_virtd
+# with its LISTENER and virt plugins, and CMD... are there
+vft_need_ref() {
+    local l=$1
+    shift
+    vft_need_root
+    vft_need_cmd "$REF_DAEMON" "$@"
+    [ -f "$REF_MODULES/$l.so" ] && [ -f "$REF_MODULES/virt.so" ] || vft_skip "reference $l.so/virt.so missing"
+}
+
+# vft_key_pair BYTES: KEY and a different KEY2 (key.wrong), BYTES each
+vft_key_pair() {
+    KEY=$VFT_TMP/key
+    KEY2=$VFT_TMP/key.wrong
+    vft_gen_key "$KEY" "$1"
+    vft_gen_key "$KEY2" "$1"
+}
+
 # vft_netns_add NAME: create a network namespace with lo up; removed at exit
 vft_netns_add() {
     local ns=$1
@@ -262,10 +267,64 @@ vft_veth_ns() {
     ip -n "$hv" route add 224.0.0.0/4 dev "$vh"
     ip -n "$gu" route add 224.0.0.0/4 dev "$vg"
 }
+# vft_ns_pair TAG IFTAG NET: vft_veth_ns with the names it sets: HV and GU
+# (vft-TAG-hv-PID, vft-TAG-g-PID), VH and VG (vfIFTAGh/g + PID), NET
+vft_ns_pair() {
+    HV=vft-$1-hv-$$; GU=vft-$1-g-$$
+    VH=vf$2h$(($$ % 100000)); VG=vf$2g$(($$ % 100000))
+    NET=$3
+    vft_veth_ns "$HV" "$GU" "$VH" "$VG" "$NET"
+}
 # vft_netns_pids_kill NAME: kill processes still inside a namespace we created
 vft_netns_pids_kill() {
     local p
     for p in $(ip netns pids "$1" 2>/dev/null); do vft_kill_pid "$p"; done
+}
+
+# vft_agent_cycle TAG VM STATE CMD...: off, on and reboot of VM through the
+# agent command CMD, each exiting 0, and after each "STATE VM off|on" (a
+# command checking the domain's state through the daemon) holding
+vft_agent_cycle() {
+    local t=$1 vm=$2 st=$3
+    shift 3
+    vft_expect_out "$t off $vm" 0 '' "$@" -o off -n "$vm"
+    vft_check "$t $vm off" "$st" "$vm" off
+    vft_expect_out "$t on $vm" 0 '' "$@" -o on -n "$vm"
+    vft_check "$t $vm on" "$st" "$vm" on
+    vft_expect_out "$t reboot $vm" 0 '' "$@" -o reboot -n "$vm"
+    vft_check "$t $vm on after reboot" "$st" "$vm" on
+}
+
+# vft_same_output DESC RC_OURS RC_REF: our agent's run (exit code RC_OURS,
+# stdout and stderr in $VFT_TMP/ours) matches the reference agent's
+# (RC_REF, $VFT_TMP/ref)
+vft_same_output() {
+    if [ "$2" = "$3" ] && cmp -s "$VFT_TMP/ours" "$VFT_TMP/ref"; then
+        vft_ok "$1: same as the reference (rc $2)"
+        return 0
+    fi
+    vft_fail "$1: differs from the reference (ours rc $2, ref rc $3)"
+    diff "$VFT_TMP/ref" "$VFT_TMP/ours" | head
+    return 1
+}
+# vft_same_as_ref DESC OURS REF ARGS...: the agent commands OURS ARGS and
+# REF ARGS give the same exit code and output (vft_same_output)
+vft_same_as_ref() {
+    local d=$1 ours=$2 ref=$3 rc_o=0 rc_r=0
+    shift 3
+    "$ours" "$@" >"$VFT_TMP/ours" 2>&1 || rc_o=$?
+    "$ref" "$@" >"$VFT_TMP/ref" 2>&1 || rc_r=$?
+    vft_same_output "$d" "$rc_o" "$rc_r"
+}
+
+# vft_ask IN OUT SECONDS LINE: write LINE to file descriptor IN (a
+# coprocess's input) and print the line read back from OUT, or "TIMEOUT"
+# when none comes within SECONDS
+vft_ask() {
+    local l
+    echo "$4" >&"$1"
+    if ! read -t "$3" -r l <&"$2"; then l=TIMEOUT; fi
+    echo "$l"
 }
 
 # vft_ref_daemon_start VAR CONF [NETNS]: start the reference fence_virtd in

@@ -122,12 +122,7 @@ chk "status by upper-case UUID" 0 '^Status: ON$' oursa -n "$(xa_uuid 1 | tr a-f 
 xa_expect_count "a UUID plug uses VM.get_by_uuid" a calls $((c0 + 2)) VM.get_by_uuid
 chk "long options" 0 '^Status: ON$' ours --session-url "$URL" --username "$XA_USER" \
     --password "$XA_PASS" --plug vm1 --action status
-xa_stdin_file "$S" action=status "session_url=$URL" "login=$XA_USER" "passwd=$XA_PASS" port=vm1 \
-    nodename=node1
-chk "stdin status (login/passwd/port)" 0 '^Status: ON$' xa_with_stdin "$S" ours
-xa_stdin_file "$S" action=status "session_url=$URL" "username=$XA_USER" "password=$XA_PASS" \
-    plug=vm-off
-chk "stdin status (username/password/plug)" 2 '^Status: OFF$' xa_with_stdin "$S" ours
+xa_stdin_aliases chk ours
 if xa_q a originators | grep -q .; then
     vft_ok "logins carry an originator ($(xa_q a originators | sort -u | head -1))"
 else
@@ -159,16 +154,12 @@ xa_expect_power "paused VM off" a vm-paused Halted
 chk "off vm-suspended" 0 '^Success: Powered OFF$' oursa -n vm-suspended -o off
 xa_expect_power "suspended VM off" a vm-suspended Halted
 xa_ctl a $INIT
-xa_stdin_file "$S" action=off "session_url=$URL" "login=$XA_USER" "passwd=$XA_PASS" port=vm1
-chk "stdin off" 0 '^Success: Powered OFF$' xa_with_stdin "$S" ours
-xa_expect_power "stdin off" a vm1 Halted
-xa_stdin_file "$S" action=on "session_url=$URL" "username=$XA_USER" "password=$XA_PASS" \
-    "plug=$(xa_uuid 1)"
-chk "stdin on (UUID)" 0 '^Success: Powered ON$' xa_with_stdin "$S" ours
-xa_expect_power "stdin on" a vm1 Running
-xa_stdin_file "$S" action=reboot "session_url=$URL" "login=$XA_USER" "passwd=$XA_PASS" port=vm1
-chk "stdin reboot" 0 '^Success: Rebooted$' xa_with_stdin "$S" ours
-xa_expect_power "stdin reboot" a vm1 Running
+xa_stdin_power chk "stdin off" '^Success: Powered OFF$' ours vm1 Halted \
+    action=off "session_url=$URL" "login=$XA_USER" "passwd=$XA_PASS" port=vm1
+xa_stdin_power chk "stdin on (UUID)" '^Success: Powered ON$' ours vm1 Running \
+    action=on "session_url=$URL" "username=$XA_USER" "password=$XA_PASS" "plug=$(xa_uuid 1)"
+xa_stdin_power chk "stdin reboot" '^Success: Rebooted$' ours vm1 Running \
+    action=reboot "session_url=$URL" "login=$XA_USER" "passwd=$XA_PASS" port=vm1
 xa_expect_count "never VM.power_state_reset" a calls 0 VM.power_state_reset
 
 # --- list / list-status / monitor ----------------------------------------------------

@@ -38,7 +38,7 @@ ref)  BIN=$XA_REF ;;
 *)    vft_skip "VF_XENAPI_PCMK_AGENT must be ours or ref" ;;
 esac
 echo "# agent under test: $WHO ($BIN)"
-lab_watchdog 150
+nslab_watchdog 150
 FA_RNG=/usr/share/cluster/relaxng/metadata.rng
 PCS_RNG=/usr/share/pcs/data/ocf-1.0.rng
 

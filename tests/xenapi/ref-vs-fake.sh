@@ -57,12 +57,7 @@ vft_expect_out "status by UUID" 2 '^Status: OFF$' refa -n "$(xa_uuid 3)" -o stat
 vft_expect_out "status by upper-case UUID" 0 '^Status: ON$' \
     refa -n "$(xa_uuid 1 | tr a-f A-F)" -o status
 xa_expect_count "UUID plug uses VM.get_by_uuid" a calls 2 VM.get_by_uuid
-xa_stdin_file "$S" action=status "session_url=$URL" "login=$XA_USER" "passwd=$XA_PASS" port=vm1 \
-    nodename=node1
-vft_expect_out "stdin status (login/passwd/port)" 0 '^Status: ON$' xa_with_stdin "$S" ref
-xa_stdin_file "$S" action=status "session_url=$URL" "username=$XA_USER" "password=$XA_PASS" \
-    plug=vm-off
-vft_expect_out "stdin status (username/password/plug)" 2 '^Status: OFF$' xa_with_stdin "$S" ref
+xa_stdin_aliases vft_expect_out ref
 
 # --- off / on / reboot ---------------------------------------------------------
 vft_expect_out "off vm2" 0 '^Success: Powered OFF$' refa -n vm2 -o off
@@ -88,17 +83,13 @@ vft_expect_out "reboot of a halted VM (vm-off) turns it on" 0 '^Success: Reboote
 xa_expect_power "after reboot of a halted VM" a vm-off Running
 xa_ctl a power:vm-off=Halted
 # by stdin
-xa_stdin_file "$S" action=off "session_url=$URL" "login=$XA_USER" "passwd=$XA_PASS" port=vm3
 xa_ctl a power:vm3=Running
-vft_expect_out "stdin off vm3" 0 '^Success: Powered OFF$' xa_with_stdin "$S" ref
-xa_expect_power "stdin off" a vm3 Halted
-xa_stdin_file "$S" action=on "session_url=$URL" "login=$XA_USER" "passwd=$XA_PASS" \
-    "port=$(xa_uuid 14)"
-vft_expect_out "stdin on vm3 by UUID" 0 '^Success: Powered ON$' xa_with_stdin "$S" ref
-xa_expect_power "stdin on" a vm3 Running
-xa_stdin_file "$S" action=reboot "session_url=$URL" "username=$XA_USER" "password=$XA_PASS" plug=vm3
-vft_expect_out "stdin reboot vm3" 0 '^Success: Rebooted$' xa_with_stdin "$S" ref
-xa_expect_power "stdin reboot" a vm3 Running
+xa_stdin_power vft_expect_out "stdin off vm3" '^Success: Powered OFF$' ref vm3 Halted \
+    action=off "session_url=$URL" "login=$XA_USER" "passwd=$XA_PASS" port=vm3
+xa_stdin_power vft_expect_out "stdin on vm3 by UUID" '^Success: Powered ON$' ref vm3 Running \
+    action=on "session_url=$URL" "login=$XA_USER" "passwd=$XA_PASS" "port=$(xa_uuid 14)"
+xa_stdin_power vft_expect_out "stdin reboot vm3" '^Success: Rebooted$' ref vm3 Running \
+    action=reboot "session_url=$URL" "username=$XA_USER" "password=$XA_PASS" plug=vm3
 xa_ctl a power:vm3=Halted
 # the reference's power calls are the ones XAPI accepts: no failure seen
 if xa_q a calls | grep -E '^VM\.(hard_shutdown|start) ' | grep -qv -- '-> Success$'; then

@@ -156,6 +156,31 @@ xa_pw_leak() {
 xa_with_stdin() { local f=$1; shift; "$@" <"$f"; }
 # xa_stdin_file PATH KEY=VALUE...: a fence-agent stdin file, one key a line
 xa_stdin_file() { local f=$1; shift; printf '%s\n' "$@" >"$f"; }
+# xa_stdin_aliases CHECK AGENT: status from the fake at $URL over stdin
+# (AGENT run by xa_with_stdin, checked by CHECK as in xa_stdin_power) with either spelling
+# of the credentials and target: login/passwd/port (and nodename) asking
+# for vm1, on; username/password/plug asking for vm-off, off
+xa_stdin_aliases() {
+    local f=$VFT_TMP/stdin.aliases
+    xa_stdin_file "$f" action=status "session_url=$URL" "login=$XA_USER" "passwd=$XA_PASS" port=vm1 \
+        nodename=node1
+    "$1" "stdin status (login/passwd/port)" 0 '^Status: ON$' xa_with_stdin "$f" "$2"
+    xa_stdin_file "$f" action=status "session_url=$URL" "username=$XA_USER" "password=$XA_PASS" \
+        plug=vm-off
+    "$1" "stdin status (username/password/plug)" 2 '^Status: OFF$' xa_with_stdin "$f" "$2"
+}
+
+# xa_stdin_power CHECK DESC REGEX AGENT VM STATE KEY=VALUE...: AGENT (a
+# command) run with a stdin file of the KEY=VALUE lines must exit 0 with
+# output REGEX, as checked by CHECK (called as CHECK DESC RC REGEX CMD...,
+# e.g. vft_expect_out), and leave VM in STATE on fake a
+xa_stdin_power() {
+    local chk=$1 d=$2 re=$3 who=$4 vm=$5 st=$6 f=$VFT_TMP/stdin.power
+    shift 6
+    xa_stdin_file "$f" "$@"
+    "$chk" "$d" 0 "$re" xa_with_stdin "$f" "$who"
+    xa_expect_power "$d" a "$vm" "$st"
+}
 
 # xa_now: seconds since the epoch with decimals; xa_since T0: elapsed
 xa_now() { date +%s.%N; }

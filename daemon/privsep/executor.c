@@ -285,9 +285,9 @@ answer_inline(struct vf_ps_exec *ex, const struct vf_ps_req *rq, int64_t deadlin
         (ops->schema->flags & VF_BC_STATUS_NOWAIT) != 0 &&
         (rq->identity[0] == '\0' || !vf_groups_active(g->groups))) {
         vf_ps_set_requester(rq->identity);
-        r = ops->status(vf_backend_inst_priv(g->be), rq->target,
-                        (rq->flags & ~(unsigned int)VF_BE_NOWAIT) | VF_BE_NOWAIT, &on,
-                        deadline_ms);
+        /* rq->flags holds at most VF_BE_BY_UUID (vf_ps_req_decode refuses the rest) */
+        r = ops->status(vf_backend_inst_priv(g->be), rq->target, rq->flags | VF_BE_NOWAIT,
+                        &on, deadline_ms);
         /* a deadline already past: one try at sending, no wait */
         done = r != -EWOULDBLOCK && send_result(ex, rq->id, r, on, NULL, 0) == 0;
         if (done) {

@@ -6,6 +6,7 @@
  * stonith configurations keep working.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -21,132 +22,85 @@
 #define SCRIPT_MAX_OUTPUT 4096u
 #define SCRIPT_TIMEOUT_MS 30000
 
+/*
+ * One row a common option vf_fa_opt_<name>: stdin key <name>, getopt letter
+ * (0: none), long option, argument name (NULL: a flag), type
+ * (VF_OPT_<type>), id (VF_FA_ID_<id>), then the description and any other
+ * field (.def, .obsoletes, .flags ...).
+ */
+#define OPT_(name, l, lo, arg, t, num, ...) \
+    const struct vf_opt vf_fa_opt_##name = { \
+        .key = #name, .letter = l, .longopt = lo, .arg_name = arg, \
+        .type = VF_OPT_##t, .id = num, .shortdesc = __VA_ARGS__ }
+#define OPT(name, l, lo, arg, t, i, ...) \
+    OPT_(name, l, lo, arg, t, VF_FA_ID_##i, __VA_ARGS__)
 /* a deprecated name kept as an alias of the current option (string value) */
-#define ALIAS(k, l, lo, arg, i, text) { .key = k, .letter = l, .longopt = lo, \
-    .arg_name = arg, .type = VF_OPT_STRING, .deprecated = true, .flags = VF_OPT_F_ALIAS, \
-    .id = i, .shortdesc = text }
+#define ALIAS(name, l, lo, arg, i, text) \
+    OPT_(name, l, lo, arg, STRING, VF_FA_ID_##i, text, .deprecated = true, \
+         .flags = VF_OPT_F_ALIAS)
+#define SEC(name, lo, d, i, text) \
+    OPT_(name, 0, lo, "seconds", SECOND, VF_FA_ID_##i, text, .def = d)
+#define SEPARATOR(name, l, lo, i, text) \
+    OPT_(name, l, lo, "char", STRING, VF_FA_ID_##i, text, .def = ",")
 
-#define SEC(k, lo, d, text, i) { .key = k, .longopt = lo, .arg_name = "seconds", \
-    .type = VF_OPT_SECOND, .def = d, .shortdesc = text, .id = i }
-
-const struct vf_opt vf_fa_opt_action = {
-    .key = "action", .letter = 'o', .longopt = "action", .arg_name = "action",
-    .type = VF_OPT_STRING, .def = "reboot", .id = VF_FA_ID_ACTION,
-    .shortdesc = "Fencing action: on, off, reboot, status, list, list-status, "
-                 "monitor, metadata, manpage or validate-all",
-};
-const struct vf_opt vf_fa_opt_login =
-    ALIAS("login", 'l', "username", "name", VF_FA_ID_USERNAME,
-          "Login name (deprecated, use username)");
-const struct vf_opt vf_fa_opt_passwd =
-    ALIAS("passwd", 'p', "password", "password", VF_FA_ID_PASSWORD,
-          "Login password (deprecated, use password)");
-const struct vf_opt vf_fa_opt_passwd_script =
-    ALIAS("passwd_script", 'S', "password-script", "script", VF_FA_ID_PASSWORD_SCRIPT,
-          "Script that prints the password (deprecated, use password_script)");
-const struct vf_opt vf_fa_opt_password = {
-    .key = "password", .letter = 'p', .longopt = "password", .arg_name = "password",
-    .type = VF_OPT_STRING, .obsoletes = "passwd", .id = VF_FA_ID_PASSWORD,
-    .shortdesc = "Login password (prefer password_script: command lines are "
-                 "visible to every local user)",
-};
-const struct vf_opt vf_fa_opt_password_script = {
-    .key = "password_script", .letter = 'S', .longopt = "password-script",
-    .arg_name = "script", .type = VF_OPT_STRING, .obsoletes = "passwd_script",
-    .id = VF_FA_ID_PASSWORD_SCRIPT,
-    .shortdesc = "Script run with /bin/sh whose first output line is the password",
-};
-const struct vf_opt vf_fa_opt_plug = {
-    .key = "plug", .letter = 'n', .longopt = "plug", .arg_name = "id",
-    .type = VF_OPT_STRING, .obsoletes = "port", .id = VF_FA_ID_PLUG,
-    .need_for = VF_FA_NEED_POWER,
-    .shortdesc = "Name or UUID of the virtual machine",
-};
-const struct vf_opt vf_fa_opt_port =
-    ALIAS("port", 'n', "plug", "id", VF_FA_ID_PLUG,
-          "Name or UUID of the virtual machine (deprecated, use plug)");
-const struct vf_opt vf_fa_opt_username = {
-    .key = "username", .letter = 'l', .longopt = "username", .arg_name = "name",
-    .type = VF_OPT_STRING, .obsoletes = "login", .id = VF_FA_ID_USERNAME,
-    .shortdesc = "Login name",
-};
-const struct vf_opt vf_fa_opt_quiet = {
-    .key = "quiet", .letter = 'q', .longopt = "quiet", .type = VF_OPT_BOOL,
-    .id = VF_FA_ID_QUIET, .shortdesc = "No messages on standard error (the "
-                                       "debug file and syslog are not affected)",
-};
-const struct vf_opt vf_fa_opt_verbose = {
-    .key = "verbose", .letter = 'v', .longopt = "verbose", .type = VF_OPT_BOOL,
-    .id = VF_FA_ID_VERBOSE, .shortdesc = "Verbose output on standard error; each "
-                                         "-v on the command line adds a level",
-};
-const struct vf_opt vf_fa_opt_verbose_level = {
-    .key = "verbose_level", .longopt = "verbose-level", .arg_name = "level",
-    .mixed = "--verbose-level", .type = VF_OPT_INTEGER, .id = VF_FA_ID_VERBOSE_LEVEL,
-    .shortdesc = "Level of verbose output (default: the number of -v, or 1 "
-                 "for verbose=1 on standard input)",
-};
-const struct vf_opt vf_fa_opt_debug =
-    ALIAS("debug", 'D', "debug-file", "debugfile", VF_FA_ID_DEBUG_FILE,
-          "Append debug output to this file (deprecated, use debug_file)");
-const struct vf_opt vf_fa_opt_debug_file = {
-    .key = "debug_file", .letter = 'D', .longopt = "debug-file", .arg_name = "debugfile",
-    .type = VF_OPT_STRING, .obsoletes = "debug", .id = VF_FA_ID_DEBUG_FILE,
-    .shortdesc = "Append debug output to this file",
-};
-const struct vf_opt vf_fa_opt_version = {
-    .key = "version", .letter = 'V', .longopt = "version", .type = VF_OPT_BOOL,
-    .flags = VF_OPT_F_BUILTIN, .id = VF_FA_ID_VERSION,
-    .shortdesc = "Print the version and exit",
-};
-const struct vf_opt vf_fa_opt_help = {
-    .key = "help", .letter = 'h', .longopt = "help", .type = VF_OPT_BOOL,
-    .flags = VF_OPT_F_BUILTIN, .id = VF_FA_ID_HELP,
-    .shortdesc = "Print the options and exit",
-};
-const struct vf_opt vf_fa_opt_plug_separator = {
-    .key = "plug_separator", .longopt = "plug-separator", .arg_name = "char",
-    .type = VF_OPT_STRING, .def = ",", .id = VF_FA_ID_PLUG_SEPARATOR,
-    .shortdesc = "Separator between several plugs in plug",
-};
-const struct vf_opt vf_fa_opt_separator = {
-    .key = "separator", .letter = 'C', .longopt = "separator", .arg_name = "char",
-    .type = VF_OPT_STRING, .def = ",", .id = VF_FA_ID_SEPARATOR,
-    .shortdesc = "Separator of the fields printed by list and list-status",
-};
-const struct vf_opt vf_fa_opt_delay =
-    SEC("delay", "delay", "0", "Wait this many seconds before off or reboot",
-        VF_FA_ID_DELAY);
-const struct vf_opt vf_fa_opt_disable_timeout = {
-    .key = "disable_timeout", .longopt = "disable-timeout", .arg_name = "true/false",
-    .type = VF_OPT_STRING, .id = VF_FA_ID_DISABLE_TIMEOUT,
-    .shortdesc = "Ignore power_timeout (default: true when run by Pacemaker's "
-                 "fencer); the power change is still confirmed within "
-                 "120 seconds",
-};
-const struct vf_opt vf_fa_opt_login_timeout =
-    SEC("login_timeout", "login-timeout", "5",
-        "Seconds allowed for connecting to the device", VF_FA_ID_LOGIN_TIMEOUT);
-const struct vf_opt vf_fa_opt_power_timeout =
-    SEC("power_timeout", "power-timeout", "20",
-        "Seconds allowed for a power change, confirmation included (0: 120)",
-        VF_FA_ID_POWER_TIMEOUT);
-const struct vf_opt vf_fa_opt_power_wait =
-    SEC("power_wait", "power-wait", "0",
-        "Seconds to wait after a power change before checking it", VF_FA_ID_POWER_WAIT);
-const struct vf_opt vf_fa_opt_shell_timeout =
-    SEC("shell_timeout", "shell-timeout", "3",
-        "Seconds allowed for each request after login (added to login_timeout)",
-        VF_FA_ID_SHELL_TIMEOUT);
-const struct vf_opt vf_fa_opt_stonith_status_sleep =
-    SEC("stonith_status_sleep", "stonith-status-sleep", "1",
-        "Seconds between status checks while confirming a power change",
-        VF_FA_ID_STONITH_STATUS_SLEEP);
-const struct vf_opt vf_fa_opt_retry_on = {
-    .key = "retry_on", .longopt = "retry-on", .arg_name = "attempts",
-    .type = VF_OPT_INTEGER, .def = "1", .id = VF_FA_ID_RETRY_ON,
-    .shortdesc = "Extra attempts of on when it is not confirmed in time",
-};
+OPT(action, 'o', "action", "action", STRING, ACTION,
+    "Fencing action: on, off, reboot, status, list, list-status, monitor, "
+    "metadata, manpage or validate-all", .def = "reboot");
+ALIAS(login, 'l', "username", "name", USERNAME,
+      "Login name (deprecated, use username)");
+ALIAS(passwd, 'p', "password", "password", PASSWORD,
+      "Login password (deprecated, use password)");
+ALIAS(passwd_script, 'S', "password-script", "script", PASSWORD_SCRIPT,
+      "Script that prints the password (deprecated, use password_script)");
+OPT(password, 'p', "password", "password", STRING, PASSWORD,
+    "Login password (prefer password_script: command lines are visible to "
+    "every local user)", .obsoletes = "passwd");
+OPT(password_script, 'S', "password-script", "script", STRING, PASSWORD_SCRIPT,
+    "Script run with /bin/sh whose first output line is the password",
+    .obsoletes = "passwd_script");
+OPT(plug, 'n', "plug", "id", STRING, PLUG, "Name or UUID of the virtual machine",
+    .obsoletes = "port", .need_for = VF_FA_NEED_POWER);
+ALIAS(port, 'n', "plug", "id", PLUG,
+      "Name or UUID of the virtual machine (deprecated, use plug)");
+OPT(username, 'l', "username", "name", STRING, USERNAME, "Login name",
+    .obsoletes = "login");
+OPT(quiet, 'q', "quiet", NULL, BOOL, QUIET,
+    "No messages on standard error (the debug file and syslog are not "
+    "affected)");
+OPT(verbose, 'v', "verbose", NULL, BOOL, VERBOSE,
+    "Verbose output on standard error; each -v on the command line adds a "
+    "level");
+OPT(verbose_level, 0, "verbose-level", "level", INTEGER, VERBOSE_LEVEL,
+    "Level of verbose output (default: the number of -v, or 1 for verbose=1 "
+    "on standard input)", .mixed = "--verbose-level");
+ALIAS(debug, 'D', "debug-file", "debugfile", DEBUG_FILE,
+      "Append debug output to this file (deprecated, use debug_file)");
+OPT(debug_file, 'D', "debug-file", "debugfile", STRING, DEBUG_FILE,
+    "Append debug output to this file", .obsoletes = "debug");
+OPT(version, 'V', "version", NULL, BOOL, VERSION, "Print the version and exit",
+    .flags = VF_OPT_F_BUILTIN);
+OPT(help, 'h', "help", NULL, BOOL, HELP, "Print the options and exit",
+    .flags = VF_OPT_F_BUILTIN);
+SEPARATOR(plug_separator, 0, "plug-separator", PLUG_SEPARATOR,
+          "Separator between several plugs in plug");
+SEPARATOR(separator, 'C', "separator", SEPARATOR,
+          "Separator of the fields printed by list and list-status");
+SEC(delay, "delay", "0", DELAY, "Wait this many seconds before off or reboot");
+OPT(disable_timeout, 0, "disable-timeout", "true/false", STRING, DISABLE_TIMEOUT,
+    "Ignore power_timeout (default: true when run by Pacemaker's fencer); the "
+    "power change is still confirmed within 120 seconds");
+SEC(login_timeout, "login-timeout", "5", LOGIN_TIMEOUT,
+    "Seconds allowed for connecting to the device");
+SEC(power_timeout, "power-timeout", "20", POWER_TIMEOUT,
+    "Seconds allowed for a power change, confirmation included (0: 120)");
+SEC(power_wait, "power-wait", "0", POWER_WAIT,
+    "Seconds to wait after a power change before checking it");
+SEC(shell_timeout, "shell-timeout", "3", SHELL_TIMEOUT,
+    "Seconds allowed for each request after login (added to login_timeout)");
+SEC(stonith_status_sleep, "stonith-status-sleep", "1", STONITH_STATUS_SLEEP,
+    "Seconds between status checks while confirming a power change");
+OPT(retry_on, 0, "retry-on", "attempts", INTEGER, RETRY_ON,
+    "Extra attempts of on when it is not confirmed in time", .def = "1");
 
 const struct vf_fa_action vf_fa_power_actions[] = {
     { .name = "on", .automatic = "0" }, { .name = "off" }, { .name = "reboot" },
@@ -248,18 +202,64 @@ parse_action(const char *val, enum vf_fa_act *ret)
     return 0;
 }
 
-static int
-set_seconds(unsigned int *dst, const char *val, const char *name, char *msg, size_t len)
-{
-    unsigned long n = 0;
+/*
+ * Where the value of a common option goes, by id: a field of struct
+ * vf_fa_common and how it is read.  Ids without a slot are handled by
+ * vf_fa_common_apply() itself (action, the flags) or are not values
+ * (version, help).
+ */
+enum slot_kind { SLOT_NONE, SLOT_STRING, SLOT_SECRET, SLOT_SECONDS, SLOT_COUNT };
 
-    if (vf_parse_uint(val, false, 0, VF_FA_MAX_SECONDS, &n) < 0) {
-        snprintf(msg, len, "invalid value '%s' for %s: expected seconds, 0-%u", val,
-                 name, VF_FA_MAX_SECONDS);
-        return -EINVAL;
+struct slot {
+    enum slot_kind kind;
+    size_t off;                 /* offsetof(struct vf_fa_common, field) */
+};
+
+#define SLOT(k, field) { .kind = SLOT_##k, .off = offsetof(struct vf_fa_common, field) }
+static const struct slot slots[VF_FA_ID_RETRY_ON + 1] = {
+    [VF_FA_ID_PLUG] = SLOT(STRING, plug),
+    [VF_FA_ID_USERNAME] = SLOT(STRING, username),
+    [VF_FA_ID_PASSWORD] = SLOT(SECRET, password),
+    [VF_FA_ID_PASSWORD_SCRIPT] = SLOT(STRING, password_script),
+    [VF_FA_ID_DEBUG_FILE] = SLOT(STRING, debug_file),
+    [VF_FA_ID_SEPARATOR] = SLOT(STRING, separator),
+    [VF_FA_ID_PLUG_SEPARATOR] = SLOT(STRING, plug_separator),
+    [VF_FA_ID_DELAY] = SLOT(SECONDS, delay),
+    [VF_FA_ID_LOGIN_TIMEOUT] = SLOT(SECONDS, login_timeout),
+    [VF_FA_ID_POWER_TIMEOUT] = SLOT(SECONDS, power_timeout),
+    [VF_FA_ID_POWER_WAIT] = SLOT(SECONDS, power_wait),
+    [VF_FA_ID_SHELL_TIMEOUT] = SLOT(SECONDS, shell_timeout),
+    [VF_FA_ID_STONITH_STATUS_SLEEP] = SLOT(SECONDS, stonith_status_sleep),
+    [VF_FA_ID_RETRY_ON] = SLOT(COUNT, retry_on),
+};
+#undef SLOT
+
+/* store @val in the slot @s of @c */
+static int
+set_slot(struct vf_fa_common *c, const struct slot *s, const char *val,
+         const char *name, char *msg, size_t len)
+{
+    void *field = (char *)c + s->off;
+    unsigned long max = s->kind == SLOT_SECONDS ? VF_FA_MAX_SECONDS : 100, n = 0;
+    int r;
+
+    if (s->kind == SLOT_SECONDS || s->kind == SLOT_COUNT) {
+        if (vf_parse_uint(val, false, 0, max, &n) < 0) {
+            snprintf(msg, len, "invalid value '%s' for %s: expected %s0-%lu", val,
+                     name, s->kind == SLOT_SECONDS ? "seconds, " : "", max);
+            return -EINVAL;
+        }
+        *(unsigned int *)field = (unsigned int)n;
+        return 0;
     }
-    *dst = (unsigned int)n;
-    return 0;
+    if (s->kind == SLOT_SECRET) {
+        free_secret(field);
+    }
+    r = vf_set_str(field, val);
+    if (r < 0) {
+        snprintf(msg, len, "%s: out of memory", name);
+    }
+    return r;
 }
 
 static int
@@ -316,9 +316,6 @@ int
 vf_fa_common_apply(struct vf_fa_common *c, const struct vf_opt *o, const char *val,
                    enum vf_fa_src src, const char *name, char *msg, size_t len)
 {
-    char **str = NULL;
-    int r;
-
     if (o->id > 0) {
         mark_seen(c, o->id);    /* the agent's own options too */
     }
@@ -339,58 +336,14 @@ vf_fa_common_apply(struct vf_fa_common *c, const struct vf_opt *o, const char *v
     case VF_FA_ID_VERBOSE_LEVEL:
     case VF_FA_ID_DISABLE_TIMEOUT:
         return apply_flag(c, o->id, val, src, name, msg, len);
-    case VF_FA_ID_DELAY:
-        return set_seconds(&c->delay, val, name, msg, len);
-    case VF_FA_ID_LOGIN_TIMEOUT:
-        return set_seconds(&c->login_timeout, val, name, msg, len);
-    case VF_FA_ID_POWER_TIMEOUT:
-        return set_seconds(&c->power_timeout, val, name, msg, len);
-    case VF_FA_ID_POWER_WAIT:
-        return set_seconds(&c->power_wait, val, name, msg, len);
-    case VF_FA_ID_SHELL_TIMEOUT:
-        return set_seconds(&c->shell_timeout, val, name, msg, len);
-    case VF_FA_ID_STONITH_STATUS_SLEEP:
-        return set_seconds(&c->stonith_status_sleep, val, name, msg, len);
-    case VF_FA_ID_RETRY_ON: {
-        unsigned long n = 0;
-
-        if (vf_parse_uint(val, false, 0, 100, &n) < 0) {
-            snprintf(msg, len, "invalid value '%s' for %s: expected 0-100", val, name);
-            return -EINVAL;
-        }
-        c->retry_on = (unsigned int)n;
-        return 0;
-    }
-    case VF_FA_ID_PLUG:
-        str = &c->plug;
-        break;
-    case VF_FA_ID_USERNAME:
-        str = &c->username;
-        break;
-    case VF_FA_ID_PASSWORD:
-        free_secret(&c->password);
-        str = &c->password;
-        break;
-    case VF_FA_ID_PASSWORD_SCRIPT:
-        str = &c->password_script;
-        break;
-    case VF_FA_ID_DEBUG_FILE:
-        str = &c->debug_file;
-        break;
-    case VF_FA_ID_SEPARATOR:
-        str = &c->separator;
-        break;
-    case VF_FA_ID_PLUG_SEPARATOR:
-        str = &c->plug_separator;
-        break;
     default:
+        break;
+    }
+    if ((size_t)o->id >= sizeof(slots) / sizeof(slots[0])
+        || slots[o->id].kind == SLOT_NONE) {
         return -ENOENT;
     }
-    r = vf_set_str(str, val);
-    if (r < 0) {
-        snprintf(msg, len, "%s: out of memory", name);
-    }
-    return r;
+    return set_slot(c, &slots[o->id], val, name, msg, len);
 }
 
 /* read the script's output until EOF, @max bytes or the deadline */

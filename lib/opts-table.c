@@ -15,155 +15,89 @@
 
 static const char *const hash_choices[] = { "none", "sha1", "sha256", "sha512", NULL };
 static const char *const family_choices[] = { "auto", "ipv4", "ipv6", NULL };
+#define HASH_TEXT "none, sha1, sha256 or sha512"
 
 /*
- * The table.  Metadata order is not the table order: see meta_xvm[] and
- * meta_virt[] below.  No parameter is required="1": list, monitor and
- * metadata need no target, and Pacemaker supplies plug/port itself (the
- * reference marked plug and port required, D23).
+ * The table, one row an option: id (OPT_<id>), stdin key, getopt letter (0:
+ * none), argument name (NULL: a flag), type (VF_OPT_<type>), default (NULL:
+ * none), binaries (AGENT_<agents>), then the description and any other
+ * field (.choices, .obsoletes, .deprecated, .flags).  Metadata order is not
+ * the table order: see meta_xvm[] and meta_virt[] below.  No parameter is
+ * required="1": list, monitor and metadata need no target, and Pacemaker
+ * supplies plug/port itself (the reference marked plug and port required,
+ * D23).
  */
+#define ROW(id, k, l, arg, t, d, ag, ...) \
+    [OPT_##id] = { .key = k, .letter = l, .arg_name = arg, .type = VF_OPT_##t, \
+                   .def = d, .agents = AGENT_##ag, .shortdesc = __VA_ARGS__ }
+#define TARGET_TEXT "Name or UUID of the virtual machine to act on"
+#define TARGET_DEPRECATED TARGET_TEXT " (deprecated, use plug)", .deprecated = true
+
 const struct vf_opt vf__opt_table[OPT__MAX] = {
-    [OPT_DEBUG] = {
-        .key = "debug", .letter = 'd', .type = VF_OPT_BOOL, .agents = AGENT_BOTH,
-        .shortdesc = "Debug level: on stdin a number sets it (no value adds one); "
-                     "each -d on the command line adds one",
-    },
-    [OPT_IP_FAMILY] = {
-        .key = "ip_family", .letter = 'i', .arg_name = "family",
-        .type = VF_OPT_SELECT, .def = "auto", .agents = AGENT_XVM,
-        .choices = family_choices,
-        .shortdesc = "IP family of the multicast group: auto (taken from the "
-                     "address), ipv4 or ipv6",
-    },
-    [OPT_MCAST_ADDR] = {
-        .key = "multicast_address", .letter = 'a', .arg_name = "address",
-        .type = VF_OPT_STRING, .agents = AGENT_XVM,
-        .shortdesc = "Multicast group the request is sent to (default "
-                     VF_DEFAULT_MCAST_V4 " for IPv4, " VF_DEFAULT_MCAST_V6
-                     " for IPv6)",
-    },
-    [OPT_IPPORT] = {
-        .key = "ipport", .letter = 'p', .arg_name = "port",
-        .type = VF_OPT_INTEGER, .def = STR(VF_DEFAULT_PORT), .agents = AGENT_BOTH,
-        .shortdesc = "Port of the host daemon for multicast, TCP, vmchannel "
-                     "and vsock (1-65535)",
-    },
-    [OPT_RETRANS] = {
-        .key = "retrans", .letter = 'r', .arg_name = "tenths",
-        .type = VF_OPT_INTEGER, .def = "20", .agents = AGENT_XVM,
-        .shortdesc = "Interval between multicast retransmissions, in tenths "
-                     "of a second",
-    },
-    [OPT_AUTH] = {
-        .key = "auth", .letter = 'C', .arg_name = "algorithm",
-        .type = VF_OPT_SELECT, .def = "sha256", .agents = AGENT_BOTH,
-        .choices = hash_choices,
-        .shortdesc = "Challenge/response algorithm: none, sha1, sha256 or sha512",
-    },
-    [OPT_HASH] = {
-        .key = "hash", .letter = 'c', .arg_name = "algorithm",
-        .type = VF_OPT_SELECT, .def = "sha256", .agents = AGENT_BOTH,
-        .choices = hash_choices,
-        .shortdesc = "Hash used to sign the request: none, sha1, sha256 or sha512",
-    },
-    [OPT_KEY_FILE] = {
-        .key = "key_file", .letter = 'k', .arg_name = "file",
-        .type = VF_OPT_STRING, .def = VF_DEFAULT_KEY_FILE, .agents = AGENT_BOTH,
-        .shortdesc = "File holding the key shared with the host daemon",
-    },
-    [OPT_PLUG] = {
-        .key = "plug", .letter = 'n', .arg_name = "vm",
-        .type = VF_OPT_STRING, .agents = AGENT_BOTH, .obsoletes = "port",
-        .shortdesc = "Name or UUID of the virtual machine to act on",
-    },
-    [OPT_PORT] = {
-        .key = "port", .letter = 'H', .arg_name = "vm",
-        .type = VF_OPT_STRING, .agents = AGENT_BOTH, .deprecated = true,
-        .shortdesc = "Name or UUID of the virtual machine to act on "
-                     "(deprecated, use plug)",
-    },
-    [OPT_USE_UUID] = {
-        .key = "use_uuid", .letter = 'u', .type = VF_OPT_BOOL,
-        .def = "0", .agents = AGENT_XVM,
-        .shortdesc = "Mark the target as a UUID in the request (kept for old "
-                     "hosts; fence_virtd recognises UUIDs by itself)",
-    },
-    [OPT_ACTION] = {
-        .key = "action", .letter = 'o', .arg_name = "action",
-        .type = VF_OPT_STRING, .def = "reboot", .agents = AGENT_BOTH,
-        .shortdesc = "Action: null, on, off, reboot, status, monitor, list, "
-                     "list-status, metadata or validate-all",
-    },
-    [OPT_TIMEOUT] = {
-        .key = "timeout", .letter = 't', .arg_name = "seconds",
-        .type = VF_OPT_INTEGER, .def = "30", .agents = AGENT_BOTH,
-        .shortdesc = "Seconds to wait for the host daemon (greater than 0)",
-    },
-    [OPT_DELAY] = {
-        .key = "delay", .letter = 'w', .arg_name = "seconds",
-        .type = VF_OPT_INTEGER, .def = "0", .agents = AGENT_BOTH,
-        .shortdesc = "Seconds to wait before contacting the host daemon (not "
-                     "applied to status, monitor or list)",
-    },
-    [OPT_SERIAL_DEVICE] = {
-        .key = "serial_device", .letter = 'D', .arg_name = "device",
-        .type = VF_OPT_STRING, .agents = AGENT_VIRT,
-        .shortdesc = "Serial device to reach the host through (e.g. "
-                     VF_DEFAULT_SERIAL_DEV "); when unset, the vmchannel "
-                     "address is used",
-    },
-    [OPT_SERIAL_PARAMS] = {
-        .key = "serial_params", .letter = 'P', .arg_name = "params",
-        .type = VF_OPT_STRING, .def = VF_DEFAULT_SERIAL_PARAMS, .agents = AGENT_VIRT,
-        .shortdesc = "Serial line settings: speed (2400, 9600, 19200, 38400, "
-                     "57600 or 115200)[,data bits (5-8) parity (N, E, O) stop "
-                     "bits (1, 2)]",
-    },
-    [OPT_CHANNEL_ADDR] = {
-        .key = "channel_address", .letter = 'A', .arg_name = "address",
-        .type = VF_OPT_STRING, .def = VF_DEFAULT_CHANNEL_ADDR, .agents = AGENT_VIRT,
-        .shortdesc = "Address of the vmchannel (guestfwd) connection to the host",
-    },
-    [OPT_IPADDR] = {
-        .key = "ipaddr", .letter = 'T', .arg_name = "address",
-        .type = VF_OPT_STRING, .agents = AGENT_VIRT,
-        .shortdesc = "IPv4 or IPv6 address of a host daemon TCP listener; "
-                     "setting it selects TCP",
-    },
-    [OPT_VSOCK] = {
-        .key = "vsock", .letter = 'S', .arg_name = "cid",
-        .type = VF_OPT_INTEGER, .agents = AGENT_VIRT, .flags = VF_OPT_F_OPTIONAL_ARG,
-        .shortdesc = "vsock CID of the host daemon (2 = the host, which is "
-                     "also what -S without a value means); setting it "
-                     "selects vsock",
-    },
-    [OPT_DOMAIN] = {
-        .key = "domain", .letter = 0, .arg_name = "vm",
-        .type = VF_OPT_STRING, .agents = AGENT_BOTH, .deprecated = true,
-        .shortdesc = "Name or UUID of the virtual machine to act on "
-                     "(deprecated, use plug)",
-    },
-    [OPT_INTERFACE] = {
-        .key = "interface", .letter = 'I', .arg_name = "interface",
-        .type = VF_OPT_STRING, .agents = AGENT_XVM,
-        .shortdesc = "Send the multicast request only through this network "
-                     "interface (default: all interfaces)",
-    },
-    [OPT_CALLBACK_PORT] = {
-        .key = "callback_port", .letter = 'L', .arg_name = "port",
-        .type = VF_OPT_INTEGER, .agents = AGENT_XVM,
-        .shortdesc = "TCP port on which to wait for the host's call-back "
-                     "(1-65535; default: the ipport value)",
-    },
-    [OPT_DIAGNOSE] = {
-        .key = "diagnose", .letter = 0, .type = VF_OPT_BOOL,
-        .def = "0", .agents = AGENT_XVM,
-        .shortdesc = "Report on stderr which step of the request succeeded or "
-                     "failed (request sent, call-back attempted and arrived, "
-                     "key, answer) and what to check; e.g. "
-                     "fence_xvm -o list --diagnose",
-    },
+    ROW(DEBUG, "debug", 'd', NULL, BOOL, NULL, BOTH,
+        "Debug level: on stdin a number sets it (no value adds one); "
+        "each -d on the command line adds one"),
+    ROW(IP_FAMILY, "ip_family", 'i', "family", SELECT, "auto", XVM,
+        "IP family of the multicast group: auto (taken from the address), "
+        "ipv4 or ipv6", .choices = family_choices),
+    ROW(MCAST_ADDR, "multicast_address", 'a', "address", STRING, NULL, XVM,
+        "Multicast group the request is sent to (default " VF_DEFAULT_MCAST_V4
+        " for IPv4, " VF_DEFAULT_MCAST_V6 " for IPv6)"),
+    ROW(IPPORT, "ipport", 'p', "port", INTEGER, STR(VF_DEFAULT_PORT), BOTH,
+        "Port of the host daemon for multicast, TCP, vmchannel and vsock "
+        "(1-65535)"),
+    ROW(RETRANS, "retrans", 'r', "tenths", INTEGER, "20", XVM,
+        "Interval between multicast retransmissions, in tenths of a second"),
+    ROW(AUTH, "auth", 'C', "algorithm", SELECT, "sha256", BOTH,
+        "Challenge/response algorithm: " HASH_TEXT, .choices = hash_choices),
+    ROW(HASH, "hash", 'c', "algorithm", SELECT, "sha256", BOTH,
+        "Hash used to sign the request: " HASH_TEXT, .choices = hash_choices),
+    ROW(KEY_FILE, "key_file", 'k', "file", STRING, VF_DEFAULT_KEY_FILE, BOTH,
+        "File holding the key shared with the host daemon"),
+    ROW(PLUG, "plug", 'n', "vm", STRING, NULL, BOTH, TARGET_TEXT,
+        .obsoletes = "port"),
+    ROW(PORT, "port", 'H', "vm", STRING, NULL, BOTH, TARGET_DEPRECATED),
+    ROW(USE_UUID, "use_uuid", 'u', NULL, BOOL, "0", XVM,
+        "Mark the target as a UUID in the request (kept for old hosts; "
+        "fence_virtd recognises UUIDs by itself)"),
+    ROW(ACTION, "action", 'o', "action", STRING, "reboot", BOTH,
+        "Action: null, on, off, reboot, status, monitor, list, list-status, "
+        "metadata or validate-all"),
+    ROW(TIMEOUT, "timeout", 't', "seconds", INTEGER, "30", BOTH,
+        "Seconds to wait for the host daemon (greater than 0)"),
+    ROW(DELAY, "delay", 'w', "seconds", INTEGER, "0", BOTH,
+        "Seconds to wait before contacting the host daemon (not applied to "
+        "status, monitor or list)"),
+    ROW(SERIAL_DEVICE, "serial_device", 'D', "device", STRING, NULL, VIRT,
+        "Serial device to reach the host through (e.g. " VF_DEFAULT_SERIAL_DEV
+        "); when unset, the vmchannel address is used"),
+    ROW(SERIAL_PARAMS, "serial_params", 'P', "params", STRING,
+        VF_DEFAULT_SERIAL_PARAMS, VIRT,
+        "Serial line settings: speed (2400, 9600, 19200, 38400, 57600 or "
+        "115200)[,data bits (5-8) parity (N, E, O) stop bits (1, 2)]"),
+    ROW(CHANNEL_ADDR, "channel_address", 'A', "address", STRING,
+        VF_DEFAULT_CHANNEL_ADDR, VIRT,
+        "Address of the vmchannel (guestfwd) connection to the host"),
+    ROW(IPADDR, "ipaddr", 'T', "address", STRING, NULL, VIRT,
+        "IPv4 or IPv6 address of a host daemon TCP listener; setting it "
+        "selects TCP"),
+    ROW(VSOCK, "vsock", 'S', "cid", INTEGER, NULL, VIRT,
+        "vsock CID of the host daemon (2 = the host, which is also what -S "
+        "without a value means); setting it selects vsock",
+        .flags = VF_OPT_F_OPTIONAL_ARG),
+    ROW(DOMAIN, "domain", 0, "vm", STRING, NULL, BOTH, TARGET_DEPRECATED),
+    ROW(INTERFACE, "interface", 'I', "interface", STRING, NULL, XVM,
+        "Send the multicast request only through this network interface "
+        "(default: all interfaces)"),
+    ROW(CALLBACK_PORT, "callback_port", 'L', "port", INTEGER, NULL, XVM,
+        "TCP port on which to wait for the host's call-back (1-65535; "
+        "default: the ipport value)"),
+    ROW(DIAGNOSE, "diagnose", 0, NULL, BOOL, "0", XVM,
+        "Report on stderr which step of the request succeeded or failed "
+        "(request sent, call-back attempted and arrived, key, answer) and "
+        "what to check; e.g. fence_xvm -o list --diagnose"),
 };
+#undef ROW
 
 /*
  * Metadata order: the reference getopt-string order (fence_xvm

@@ -2,57 +2,104 @@
  * vmfence - lib/wire.c: encoders and decoders for the fence-virt v1 wire
  * structures (protocol.md 2.2, 2.7, 2.9), plus the name tables.
  *
- * Every field is written and read at its fixed offset with explicit
- * little-endian helpers; no packed struct is ever copied to or from a
- * buffer.  Encoders zero every byte they do not set (including the pad byte
- * of host_state_t, which the reference leaks from its stack: D16).
+ * Each structure is a table of its fields (offset, length, kind, member),
+ * walked by one encoder and one decoder: every field is written and read at
+ * its fixed offset with explicit little-endian helpers; no packed struct is
+ * ever copied to or from a buffer.  Encoders zero every byte they do not
+ * set (including the pad byte of host_state_t, which the reference leaks
+ * from its stack: D16).
  * Decoders check the length and always NUL-terminate strings.
  * Pure functions: no I/O, no logging, no allocation.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #include <strings.h>
 
 #include "wire.h"
 
-/* fence_req_t offsets (protocol.md 2.2) */
-enum {
-    REQ_OFF_REQUEST = 0,
-    REQ_OFF_HASHTYPE = 1,
-    REQ_OFF_ADDRLEN = 2,
-    REQ_OFF_FLAGS = 3,
-    REQ_OFF_DOMAIN = 4,
-    REQ_OFF_ADDRESS = 68,
-    REQ_OFF_PORT = 96,
-    REQ_OFF_RANDOM = 98,
-    REQ_OFF_SEQNO = 104,
-    REQ_OFF_FAMILY = 108,
-    REQ_OFF_HASH = 112,
+/*
+ * One field of a wire structure: how it travels (an unsigned little-endian
+ * integer, raw bytes, or a string in a zero-padded field), where (offset and
+ * length on the wire) and where it is kept (the member of the decoded
+ * struct).
+ */
+enum field_kind { F_UINT, F_BYTES, F_STR };
+
+struct field {
+    enum field_kind kind;
+    uint8_t off;                /* offset on the wire */
+    uint8_t len;                /* bytes on the wire */
+    size_t mem;                 /* offsetof() the member in the decoded struct */
 };
 
-/* host_state_t offsets (protocol.md 2.7) */
-enum {
-    HS_OFF_DOMAIN = 0,
-    HS_OFF_UUID = 64,
-    HS_OFF_STATE = 128,
-    HS_OFF_PAD = 129,
+/*
+ * A structure: its fields, its size on the wire and decoded, and whether it
+ * is a serial frame.  Serial frames begin with the magic (4 bytes, wire
+ * offset 0): the encoder writes a magic of 0 as VF_SERIAL_MAGIC (so a
+ * zero-initialised struct encodes a valid frame) and any other value as
+ * given (tests); the decoder fills the struct even when the magic is wrong
+ * (the reference daemon does not check it) and then returns -EPROTO.
+ */
+struct layout {
+    const struct field *fields;
+    size_t n_fields;
+    size_t wire_size;
+    size_t mem_size;
+    bool serial;
 };
 
-/* serial_req_t / serial_resp_t offsets (protocol.md 2.9) */
-enum {
-    SREQ_OFF_MAGIC = 0,
-    SREQ_OFF_REQUEST = 4,
-    SREQ_OFF_FLAGS = 5,
-    SREQ_OFF_DOMAIN = 6,
-    SREQ_OFF_SEQNO = 70,
-    SRESP_OFF_MAGIC = 0,
-    SRESP_OFF_RESPONSE = 4,
-};
+#define N_ELEMENTS(a) (sizeof(a) / sizeof((a)[0]))
 
-_Static_assert(REQ_OFF_HASH + VF_DIGEST_MAX == VF_REQ_SIZE, "fence_req_t size");
-_Static_assert(HS_OFF_PAD + 1 == VF_HOST_STATE_SIZE, "host_state_t size");
-_Static_assert(SREQ_OFF_SEQNO + 4 == VF_SERIAL_REQ_SIZE, "serial_req_t size");
-_Static_assert(SRESP_OFF_RESPONSE + 1 == VF_SERIAL_RESP_SIZE, "serial_resp_t size");
+/*
+ * F(kind, member, wire offset, wire length) of the struct T.  The build
+ * fails unless the member is as large as the wire field (a string: one
+ * byte more, for its NUL).
+ */
+#define F(k, m, o, n) { .kind = F_##k, .off = (o), .len = (n), .mem = offsetof(T, m) \
+    + 0 * sizeof(char[sizeof(((T *)0)->m) == (n) + (F_##k == F_STR) ? 1 : -1]) }
+#define LAYOUT(fields, wire, serial) \
+    { fields, N_ELEMENTS(fields), wire, sizeof(T), serial }
+
+#define T struct vf_req              /* fence_req_t, protocol.md 2.2 */
+static const struct field req_fields[] = {
+    F(UINT, request, 0, 1), F(UINT, hashtype, 1, 1), F(UINT, addrlen, 2, 1),
+    F(UINT, flags, 3, 1), F(STR, domain, 4, VF_DOMAIN_FIELD),
+    F(BYTES, address, 68, VF_ADDR_FIELD), F(UINT, port, 96, 2),
+    F(BYTES, random, 98, VF_RANDOM_FIELD), F(UINT, seqno, 104, 4),
+    F(UINT, family, 108, 4), F(BYTES, hash, 112, VF_DIGEST_MAX),
+};
+static const struct layout req_layout = LAYOUT(req_fields, VF_REQ_SIZE, false);
+_Static_assert(112 + VF_DIGEST_MAX == VF_REQ_SIZE, "fence_req_t size");
+#undef T
+
+#define T struct vf_host_state       /* host_state_t, protocol.md 2.7 */
+static const struct field hs_fields[] = {
+    F(STR, domain, 0, VF_DOMAIN_FIELD), F(STR, uuid, 64, VF_UUID_FIELD),
+    F(UINT, state, 128, 1),          /* then the pad byte, always zero */
+};
+static const struct layout hs_layout = LAYOUT(hs_fields, VF_HOST_STATE_SIZE, false);
+_Static_assert(128 + 1 + 1 == VF_HOST_STATE_SIZE, "host_state_t size");
+#undef T
+
+#define T struct vf_serial_req       /* serial_req_t, protocol.md 2.9 */
+static const struct field sreq_fields[] = {
+    F(UINT, magic, 0, 4), F(UINT, request, 4, 1), F(UINT, flags, 5, 1),
+    F(STR, domain, 6, VF_DOMAIN_FIELD), F(UINT, seqno, 70, 4),
+};
+static const struct layout sreq_layout = LAYOUT(sreq_fields, VF_SERIAL_REQ_SIZE, true);
+_Static_assert(70 + 4 == VF_SERIAL_REQ_SIZE, "serial_req_t size");
+#undef T
+
+#define T struct vf_serial_resp      /* serial_resp_t, protocol.md 2.9 */
+static const struct field sresp_fields[] = {
+    F(UINT, magic, 0, 4), F(UINT, response, 4, 1),
+};
+static const struct layout sresp_layout = LAYOUT(sresp_fields, VF_SERIAL_RESP_SIZE, true);
+_Static_assert(4 + 1 == VF_SERIAL_RESP_SIZE, "serial_resp_t size");
+#undef T
+#undef LAYOUT
+#undef F
 
 /* Whether the C string @s is at most @max bytes long (read no further). */
 static bool
@@ -61,25 +108,98 @@ str_fits(const char *s, size_t max)
     return strnlen(s, max + 1) <= max;
 }
 
-/* Copy a C string that str_fits() @max bytes into a zeroed wire field. */
-static void
-put_str(uint8_t *field, const char *s, size_t max)
+/* the integer member of @n bytes (1, 2 or 4) at @p */
+static uint64_t
+load_uint(const void *p, size_t n)
 {
-    memcpy(field, s, strnlen(s, max));
+    return n == 1 ? *(const uint8_t *)p
+         : n == 2 ? *(const uint16_t *)p : *(const uint32_t *)p;
+}
+
+static void
+store_uint(void *p, size_t n, uint64_t v)
+{
+    if (n == 1) {
+        *(uint8_t *)p = (uint8_t)v;
+    } else if (n == 2) {
+        *(uint16_t *)p = (uint16_t)v;
+    } else {
+        *(uint32_t *)p = (uint32_t)v;
+    }
 }
 
 /*
- * Copy a fixed wire field into a NUL-terminated buffer of field_len + 1
- * bytes.  Returns true if the field contained no NUL.
+ * Encode the struct @in of layout @l into @out (l->wire_size bytes, every
+ * byte written: what no field covers is zero; a serial frame's magic 0 as
+ * VF_SERIAL_MAGIC).  Every string must fit its
+ * field (a string as long as the field travels without terminator).
+ * \return 0, or -ENAMETOOLONG (nothing written)
  */
-static bool
-get_str(char *out, const uint8_t *field, size_t field_len)
+static int
+encode(const struct layout *l, const void *in, uint8_t *out)
 {
-    bool unterminated = memchr(field, 0, field_len) == NULL;
+    const uint8_t *mem = in;
 
-    memcpy(out, field, field_len);
-    out[field_len] = '\0';
-    return unterminated;
+    for (size_t i = 0; i < l->n_fields; i++) {
+        const struct field *f = &l->fields[i];
+
+        if (f->kind == F_STR && !str_fits((const char *)mem + f->mem, f->len)) {
+            return -ENAMETOOLONG;
+        }
+    }
+    memset(out, 0, l->wire_size);
+    for (size_t i = 0; i < l->n_fields; i++) {
+        const struct field *f = &l->fields[i];
+        const uint8_t *m = mem + f->mem;
+
+        if (f->kind == F_UINT) {
+            vf_put_le(out + f->off, load_uint(m, f->len), f->len);
+        } else {
+            memcpy(out + f->off, m,
+                   f->kind == F_STR ? strnlen((const char *)m, f->len) : f->len);
+        }
+    }
+    if (l->serial && vf_get_le(out, 4) == 0) {
+        vf_put_le(out, VF_SERIAL_MAGIC, 4);
+    }
+    return 0;
+}
+
+/*
+ * Decode @len bytes at @buf of layout @l into the struct @ret (zeroed
+ * first; strings always NUL-terminated).  *ret_unterminated (may be NULL):
+ * whether a string field held no NUL.
+ * \return 0, -EBADMSG on a wrong length (nothing filled), -EPROTO on a
+ *         serial frame's wrong magic (filled)
+ */
+static int
+decode(const struct layout *l, const uint8_t *buf, size_t len, void *ret,
+       bool *ret_unterminated)
+{
+    uint8_t *mem = ret;
+    bool unterminated = false;
+
+    if (buf == NULL || len != l->wire_size) {
+        return -EBADMSG;
+    }
+    memset(ret, 0, l->mem_size);
+    for (size_t i = 0; i < l->n_fields; i++) {
+        const struct field *f = &l->fields[i];
+
+        if (f->kind == F_UINT) {
+            store_uint(mem + f->mem, f->len, vf_get_le(buf + f->off, f->len));
+            continue;
+        }
+        memcpy(mem + f->mem, buf + f->off, f->len);
+        if (f->kind == F_STR) {
+            unterminated |= memchr(buf + f->off, 0, f->len) == NULL;
+            mem[f->mem + f->len] = '\0';
+        }
+    }
+    if (ret_unterminated != NULL) {
+        *ret_unterminated = unterminated;
+    }
+    return l->serial && vf_get_le(buf, 4) != VF_SERIAL_MAGIC ? -EPROTO : 0;
 }
 
 /**
@@ -92,24 +212,10 @@ get_str(char *out, const uint8_t *field, size_t field_len)
 int
 vf_req_encode(const struct vf_req *req, uint8_t out[VF_REQ_SIZE])
 {
-    size_t max = req->domain_unterminated ? VF_DOMAIN_FIELD : VF_DOMAIN_MAX;
-
-    if (!str_fits(req->domain, max)) {
+    if (!req->domain_unterminated && !str_fits(req->domain, VF_DOMAIN_MAX)) {
         return -ENAMETOOLONG;
     }
-    memset(out, 0, VF_REQ_SIZE);
-    out[REQ_OFF_REQUEST] = req->request;
-    out[REQ_OFF_HASHTYPE] = req->hashtype;
-    out[REQ_OFF_ADDRLEN] = req->addrlen;
-    out[REQ_OFF_FLAGS] = req->flags;
-    put_str(out + REQ_OFF_DOMAIN, req->domain, max);
-    memcpy(out + REQ_OFF_ADDRESS, req->address, VF_ADDR_FIELD);
-    vf_put_le(out + REQ_OFF_PORT, req->port, 2);
-    memcpy(out + REQ_OFF_RANDOM, req->random, VF_RANDOM_FIELD);
-    vf_put_le(out + REQ_OFF_SEQNO, req->seqno, 4);
-    vf_put_le(out + REQ_OFF_FAMILY, req->family, 4);
-    memcpy(out + REQ_OFF_HASH, req->hash, VF_DIGEST_MAX);
-    return 0;
+    return encode(&req_layout, req, out);
 }
 
 /**
@@ -122,60 +228,13 @@ vf_req_encode(const struct vf_req *req, uint8_t out[VF_REQ_SIZE])
 int
 vf_req_decode(const uint8_t *buf, size_t len, struct vf_req *ret_req)
 {
-    if (buf == NULL || len != VF_REQ_SIZE) {
-        return -EBADMSG;
-    }
-    *ret_req = (struct vf_req){
-        .request = buf[REQ_OFF_REQUEST],
-        .hashtype = buf[REQ_OFF_HASHTYPE],
-        .addrlen = buf[REQ_OFF_ADDRLEN],
-        .flags = buf[REQ_OFF_FLAGS],
-        .port = (uint16_t)vf_get_le(buf + REQ_OFF_PORT, 2),
-        .seqno = (uint32_t)vf_get_le(buf + REQ_OFF_SEQNO, 4),
-        .family = (uint32_t)vf_get_le(buf + REQ_OFF_FAMILY, 4),
-    };
-    ret_req->domain_unterminated = get_str(ret_req->domain, buf + REQ_OFF_DOMAIN,
-                                           VF_DOMAIN_FIELD);
-    memcpy(ret_req->address, buf + REQ_OFF_ADDRESS, VF_ADDR_FIELD);
-    memcpy(ret_req->random, buf + REQ_OFF_RANDOM, VF_RANDOM_FIELD);
-    memcpy(ret_req->hash, buf + REQ_OFF_HASH, VF_DIGEST_MAX);
-    return 0;
-}
+    bool unterminated = false;
+    int r = decode(&req_layout, buf, len, ret_req, &unterminated);
 
-/**
- * \brief Encode one host_state_t record.  Names of up to 64 bytes are
- *        accepted (64 travels without terminator, as libvirt names that
- *        long do in the reference); the pad byte is zero.
- * \return 0, or -ENAMETOOLONG
- */
-int
-vf_host_state_encode(const struct vf_host_state *hs,
-                     uint8_t out[VF_HOST_STATE_SIZE])
-{
-    if (!str_fits(hs->domain, VF_DOMAIN_FIELD) || !str_fits(hs->uuid, VF_UUID_FIELD)) {
-        return -ENAMETOOLONG;
+    if (r == 0) {
+        ret_req->domain_unterminated = unterminated;
     }
-    memset(out, 0, VF_HOST_STATE_SIZE);     /* the pad byte too */
-    put_str(out + HS_OFF_DOMAIN, hs->domain, VF_DOMAIN_FIELD);
-    put_str(out + HS_OFF_UUID, hs->uuid, VF_UUID_FIELD);
-    out[HS_OFF_STATE] = hs->state;
-    return 0;
-}
-
-/**
- * \brief Decode one host_state_t record (the pad byte is ignored).
- * \return 0, or -EBADMSG on a wrong length
- */
-int
-vf_host_state_decode(const uint8_t *buf, size_t len, struct vf_host_state *ret_hs)
-{
-    if (buf == NULL || len != VF_HOST_STATE_SIZE) {
-        return -EBADMSG;
-    }
-    *ret_hs = (struct vf_host_state){ .state = buf[HS_OFF_STATE] };
-    (void)get_str(ret_hs->domain, buf + HS_OFF_DOMAIN, VF_DOMAIN_FIELD);
-    (void)get_str(ret_hs->uuid, buf + HS_OFF_UUID, VF_UUID_FIELD);
-    return 0;
+    return r;
 }
 
 bool
@@ -184,121 +243,46 @@ vf_host_state_is_end(const struct vf_host_state *hs)
     return hs->domain[0] == '\0' && hs->uuid[0] == '\0';
 }
 
-/* the magic an encoder writes: 0 stands for VF_SERIAL_MAGIC */
-static uint32_t
-serial_magic(uint32_t magic)
-{
-    return magic != 0 ? magic : VF_SERIAL_MAGIC;
-}
-
-/**
- * \brief Encode a serial_req_t.  A magic of 0 is written as
- *        VF_SERIAL_MAGIC (so a zero-initialised struct encodes a valid
- *        frame); any other value is written as given (tests).  The domain
- *        may be up to 64 bytes (64 without terminator).
- * \return 0, or -ENAMETOOLONG
+/*
+ * The encoder and decoder of a structure of fixed layout (wire.h): host
+ * state records take names of up to 64 bytes (64 travels without
+ * terminator, as libvirt names that long do in the reference), and so do
+ * serial requests; see struct layout for the serial frames' magic.
  */
-int
-vf_serial_req_encode(const struct vf_serial_req *req,
-                     uint8_t out[VF_SERIAL_REQ_SIZE])
-{
-    if (!str_fits(req->domain, VF_DOMAIN_FIELD)) {
-        return -ENAMETOOLONG;
+#define CODEC(name, size, layout) \
+    int vf_##name##_encode(const struct vf_##name *in, uint8_t out[size]) \
+    { \
+        return encode(&layout, in, out); \
+    } \
+    int vf_##name##_decode(const uint8_t *buf, size_t len, struct vf_##name *ret) \
+    { \
+        return decode(&layout, buf, len, ret, NULL); \
     }
-    memset(out, 0, VF_SERIAL_REQ_SIZE);
-    vf_put_le(out + SREQ_OFF_MAGIC, serial_magic(req->magic), 4);
-    out[SREQ_OFF_REQUEST] = req->request;
-    out[SREQ_OFF_FLAGS] = req->flags;
-    put_str(out + SREQ_OFF_DOMAIN, req->domain, VF_DOMAIN_FIELD);
-    vf_put_le(out + SREQ_OFF_SEQNO, req->seqno, 4);
-    return 0;
-}
-
-/**
- * \brief Decode a serial_req_t.
- * \return 0; -EBADMSG on a wrong length (nothing filled); -EPROTO on a
- *         wrong magic (@ret_req is still filled, the reference daemon does
- *         not check the magic)
- */
-int
-vf_serial_req_decode(const uint8_t *buf, size_t len, struct vf_serial_req *ret_req)
-{
-    if (buf == NULL || len != VF_SERIAL_REQ_SIZE) {
-        return -EBADMSG;
-    }
-    *ret_req = (struct vf_serial_req){
-        .magic = (uint32_t)vf_get_le(buf + SREQ_OFF_MAGIC, 4),
-        .request = buf[SREQ_OFF_REQUEST],
-        .flags = buf[SREQ_OFF_FLAGS],
-        .seqno = (uint32_t)vf_get_le(buf + SREQ_OFF_SEQNO, 4),
-    };
-    (void)get_str(ret_req->domain, buf + SREQ_OFF_DOMAIN, VF_DOMAIN_FIELD);
-    return ret_req->magic == VF_SERIAL_MAGIC ? 0 : -EPROTO;
-}
-
-/**
- * \brief Encode a serial_resp_t (magic 0 is written as VF_SERIAL_MAGIC).
- */
-int
-vf_serial_resp_encode(const struct vf_serial_resp *resp,
-                      uint8_t out[VF_SERIAL_RESP_SIZE])
-{
-    vf_put_le(out + SRESP_OFF_MAGIC, serial_magic(resp->magic), 4);
-    out[SRESP_OFF_RESPONSE] = resp->response;
-    return 0;
-}
-
-/**
- * \brief Decode a serial_resp_t.
- * \return 0; -EBADMSG on a wrong length; -EPROTO on a wrong magic (still
- *         filled)
- */
-int
-vf_serial_resp_decode(const uint8_t *buf, size_t len, struct vf_serial_resp *ret_resp)
-{
-    if (buf == NULL || len != VF_SERIAL_RESP_SIZE) {
-        return -EBADMSG;
-    }
-    *ret_resp = (struct vf_serial_resp){
-        .magic = (uint32_t)vf_get_le(buf + SRESP_OFF_MAGIC, 4),
-        .response = buf[SRESP_OFF_RESPONSE],
-    };
-    return ret_resp->magic == VF_SERIAL_MAGIC ? 0 : -EPROTO;
-}
+CODEC(host_state, VF_HOST_STATE_SIZE, hs_layout)
+CODEC(serial_req, VF_SERIAL_REQ_SIZE, sreq_layout)
+CODEC(serial_resp, VF_SERIAL_RESP_SIZE, sresp_layout)
+#undef CODEC
 
 /* ---- name tables ---- */
 
 static const char *const cmd_names[] = {
-    [VF_CMD_NULL] = "null",
-    [VF_CMD_OFF] = "off",
-    [VF_CMD_REBOOT] = "reboot",
-    [VF_CMD_ON] = "on",
-    [VF_CMD_STATUS] = "status",
-    [VF_CMD_DEVSTATUS] = "monitor",
-    [VF_CMD_HOSTLIST] = "list",
-    [VF_CMD_METADATA] = "metadata",
+    [VF_CMD_NULL] = "null", [VF_CMD_OFF] = "off", [VF_CMD_REBOOT] = "reboot",
+    [VF_CMD_ON] = "on", [VF_CMD_STATUS] = "status", [VF_CMD_DEVSTATUS] = "monitor",
+    [VF_CMD_HOSTLIST] = "list", [VF_CMD_METADATA] = "metadata",
     [VF_CMD_VALIDATEALL] = "validate-all",
 };
 
 static const char *const state_names[] = {
-    [VF_STATE_NOSTATE] = "nostate",
-    [VF_STATE_RUNNING] = "running",
-    [VF_STATE_BLOCKED] = "blocked",
-    [VF_STATE_PAUSED] = "paused",
-    [VF_STATE_SHUTDOWN] = "shutdown",
-    [VF_STATE_SHUTOFF] = "shutoff",
-    [VF_STATE_CRASHED] = "crashed",
-    [VF_STATE_PMSUSPENDED] = "pmsuspended",
+    [VF_STATE_NOSTATE] = "nostate", [VF_STATE_RUNNING] = "running",
+    [VF_STATE_BLOCKED] = "blocked", [VF_STATE_PAUSED] = "paused",
+    [VF_STATE_SHUTDOWN] = "shutdown", [VF_STATE_SHUTOFF] = "shutoff",
+    [VF_STATE_CRASHED] = "crashed", [VF_STATE_PMSUSPENDED] = "pmsuspended",
 };
 
 static const char *const hash_names[] = {
-    [VF_HASH_NONE] = "none",
-    [VF_HASH_SHA1] = "sha1",
-    [VF_HASH_SHA256] = "sha256",
+    [VF_HASH_NONE] = "none", [VF_HASH_SHA1] = "sha1", [VF_HASH_SHA256] = "sha256",
     [VF_HASH_SHA512] = "sha512",
 };
-
-#define N_ELEMENTS(a) (sizeof(a) / sizeof((a)[0]))
 
 /* @names[@i]; NULL when @i is outside the table */
 static const char *

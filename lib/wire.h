@@ -136,6 +136,10 @@ int vf_req_encode(const struct vf_req *req, uint8_t out[VF_REQ_SIZE]);
 /* Decode; -EBADMSG unless @len == VF_REQ_SIZE. */
 int vf_req_decode(const uint8_t *buf, size_t len, struct vf_req *ret_req);
 
+/*
+ * Names and UUIDs of up to 64 bytes (64 travels without terminator), else
+ * -ENAMETOOLONG; the pad byte is zero.  Decode: -EBADMSG on wrong length.
+ */
 int vf_host_state_encode(const struct vf_host_state *hs,
                          uint8_t out[VF_HOST_STATE_SIZE]);
 int vf_host_state_decode(const uint8_t *buf, size_t len,
@@ -143,6 +147,10 @@ int vf_host_state_decode(const uint8_t *buf, size_t len,
 /* true for the all-empty terminator record (empty name and empty uuid) */
 bool vf_host_state_is_end(const struct vf_host_state *hs);
 
+/*
+ * Serial frames: a magic of 0 is encoded as VF_SERIAL_MAGIC, any other as
+ * given; the domain may be up to 64 bytes, else -ENAMETOOLONG.
+ */
 int vf_serial_req_encode(const struct vf_serial_req *req,
                          uint8_t out[VF_SERIAL_REQ_SIZE]);
 /* Decode; -EBADMSG on wrong length, -EPROTO on wrong magic (still filled). */

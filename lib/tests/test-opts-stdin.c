@@ -51,17 +51,42 @@ stream_expect(FILE *f, enum vf_agent_kind kind, const char *want_domain, enum vf
     vf_args_done(&a);
 }
 
+/* what @cli filled, as the expectation for another parse (strings point into @cli) */
+static void
+xvm_expect_of(struct xvm_expect *want, const struct vf_args *cli)
+{
+    *want = (struct xvm_expect){
+        .debug = cli->debug, .family = cli->family, .mcast_addr = cli->mcast_addr,
+        .port = cli->port, .retrans = cli->retrans, .auth = cli->auth, .hash = cli->hash,
+        .key_file = cli->key_file, .key_file_set = cli->key_file_set,
+        .domain = cli->domain, .use_uuid = cli->use_uuid, .cmd = cli->cmd,
+        .timeout = cli->timeout, .delay = cli->delay, .interface = cli->interface,
+        .callback_port = cli->callback_port,
+    };
+}
+
+/*
+ * Every fence_xvm key on stdin fills what the same options fill on the
+ * command line (whose literal values test-opts.c checks with another set).
+ */
 static void
 test_stdin_all_keys_xvm(void)
 {
-    static const struct xvm_expect want = {
-        .debug = 3, .family = AF_INET, .mcast_addr = "225.0.0.99", .port = 1300,
-        .retrans = 7, .auth = VF_HASH_SHA512, .hash = VF_HASH_NONE, .key_file = "/etc/k",
-        .key_file_set = true, .domain = "vm1", .use_uuid = true, .cmd = VF_CMD_ON,
-        .timeout = 9, .delay = 4, .interface = "br0", .callback_port = 1500,
-    };
-    struct vf_args a;
+    struct vf_args a, cli;
+    struct xvm_expect want;
+    char err[256];
 
+    VFT_EQ_INT(argv_parse(&cli, VF_AGENT_XVM, err, sizeof(err), "-d", "-d", "-d",
+                          "-i", "ipv4", "-a", "225.0.0.99", "-p", "1300", "-r", "7",
+                          "-C", "sha512", "-c", "none", "-k", "/etc/k", "-n", "vm1",
+                          "-u", "-o", "on", "-t", "9", "-w", "4", "-I", "br0",
+                          "-L", "1500", NULL), 0);
+    xvm_expect_of(&want, &cli);
+    /* a few of them literally, so a slip in both parsers shows too */
+    VFT_EQ_INT(want.debug, 3);
+    VFT_EQ_INT(want.family, AF_INET);
+    VFT_EQ_INT(want.hash, VF_HASH_NONE);
+    VFT_EQ_INT(want.callback_port, 1500);
     VFT_EQ_INT(stdin_parse(&a, VF_AGENT_XVM,
                            "debug=3\n"
                            "ip_family=ipv4\n"
@@ -87,6 +112,7 @@ test_stdin_all_keys_xvm(void)
     expect_xvm_fields(&a, &want);
     VFT_EQ_INT(vf_args_finish(&a), 0);
     vf_args_done(&a);
+    vf_args_done(&cli);
 }
 
 static void

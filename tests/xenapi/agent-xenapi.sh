@@ -42,6 +42,9 @@ echo "# agent under test: $VF_AGENT_XENAPI"
 
 xa_start a || { vft_fail "fake XAPI starts"; vft_finish; }
 URL=http://127.0.0.1:$(xa_port a)
+# the credentials of a stdin file, with the reference's old key names and the current ones
+OLD_KEYS=("session_url=$URL" "login=$XA_USER" "passwd=$XA_PASS")
+NEW_KEYS=("session_url=$URL" "username=$XA_USER" "password=$XA_PASS")
 S=$VFT_TMP/stdin
 ours() { timeout 30 "$VF_AGENT_XENAPI" "$@"; }
 oursa() { ours -s "$URL" -l "$XA_USER" -p "$XA_PASS" "$@"; }
@@ -154,12 +157,8 @@ xa_expect_power "paused VM off" a vm-paused Halted
 chk "off vm-suspended" 0 '^Success: Powered OFF$' oursa -n vm-suspended -o off
 xa_expect_power "suspended VM off" a vm-suspended Halted
 xa_ctl a $INIT
-xa_stdin_power chk "stdin off" '^Success: Powered OFF$' ours vm1 Halted \
-    action=off "session_url=$URL" "login=$XA_USER" "passwd=$XA_PASS" port=vm1
-xa_stdin_power chk "stdin on (UUID)" '^Success: Powered ON$' ours vm1 Running \
-    action=on "session_url=$URL" "username=$XA_USER" "password=$XA_PASS" "plug=$(xa_uuid 1)"
-xa_stdin_power chk "stdin reboot" '^Success: Rebooted$' ours vm1 Running \
-    action=reboot "session_url=$URL" "login=$XA_USER" "passwd=$XA_PASS" port=vm1
+xa_stdin_cycle chk ours vm1 "${OLD_KEYS[*]} port=vm1" "${NEW_KEYS[*]} plug=$(xa_uuid 1)" \
+    "${OLD_KEYS[*]} port=vm1"
 xa_expect_count "never VM.power_state_reset" a calls 0 VM.power_state_reset
 
 # --- list / list-status / monitor ----------------------------------------------------
@@ -176,7 +175,7 @@ else
     vft_ok "list: no template, snapshot or control domain"
 fi
 chk "list -C ';'" 0 "^$(xa_uuid 1);vm1\$" oursa -o list -C ';'
-xa_stdin_file "$S" action=list "session_url=$URL" "login=$XA_USER" "passwd=$XA_PASS"
+xa_stdin_file "$S" action=list "${OLD_KEYS[@]}"
 chk "stdin list" 0 "^$(xa_uuid 2),vm2\$" xa_with_stdin "$S" ours
 chk "list-status" 0 "^$(xa_uuid 1),vm1,ON\$" oursa -o list-status
 for spec in 3:vm-off:OFF 4:vm-paused:ON 5:vm-suspended:ON 7:dup:OFF; do
@@ -186,12 +185,12 @@ for spec in 3:vm-off:OFF 4:vm-paused:ON 5:vm-suspended:ON 7:dup:OFF; do
 done
 grep -q UNKNOWN "$VFT_TMP/last.out" && vft_fail "list-status prints UNKNOWN" ||
     vft_ok "list-status: no UNKNOWN"
-xa_stdin_file "$S" action=list-status "session_url=$URL" "username=$XA_USER" "password=$XA_PASS"
+xa_stdin_file "$S" action=list-status "${NEW_KEYS[@]}"
 chk "stdin list-status" 0 "^$(xa_uuid 3),vm-off,OFF\$" xa_with_stdin "$S" ours
-xa_stdin_file "$S" action=validate-all "session_url=$URL" "login=$XA_USER" "passwd=$XA_PASS" port=vm1
+xa_stdin_file "$S" action=validate-all "${OLD_KEYS[@]}" port=vm1
 vft_expect_rc "stdin validate-all" 0 xa_with_stdin "$S" ours
 chk "monitor" 0 '' oursa -o monitor
-xa_stdin_file "$S" action=monitor "session_url=$URL" "login=$XA_USER" "passwd=$XA_PASS"
+xa_stdin_file "$S" action=monitor "${OLD_KEYS[@]}"
 chk "stdin monitor" 0 '' xa_with_stdin "$S" ours
 
 # --- names: duplicates, templates, snapshots, control domain ----------------------------
@@ -311,7 +310,7 @@ chk "list -v -v -v" 0 '' oursa -o list -v -v -v
 chk "wrong password -v" 1 '' ours -s "$URL" -l "$XA_USER" -p "$XA_PASS-nope" -n vm1 -o status -v
 grep -qF -- "$XA_PASS-nope" "$VFT_TMP/last.out" "$VFT_TMP/last.err" &&
     vft_fail "the wrong password is printed" || vft_ok "the wrong password is not printed"
-xa_stdin_file "$S" action=status "session_url=$URL" "login=$XA_USER" "passwd=$XA_PASS" port=vm1 \
+xa_stdin_file "$S" action=status "${OLD_KEYS[@]}" port=vm1 \
     verbose=1 "debug_file=$VFT_TMP/debug.log"
 chk "stdin verbose=1 debug_file=" 0 '^Status: ON$' xa_with_stdin "$S" ours
 [ -f "$VFT_TMP/debug.log" ] && xa_pw_leak "debug file" "$VFT_TMP/debug.log"

@@ -29,6 +29,9 @@ vft_need_cmd python3 timeout xmllint
 xa_start a || { vft_fail "fake XAPI starts"; vft_finish; }
 vft_ok "fake XAPI listening on 127.0.0.1:$(xa_port a)"
 URL=http://127.0.0.1:$(xa_port a)
+# the credentials of a stdin file, with the reference's old key names and the current ones
+OLD_KEYS=("session_url=$URL" "login=$XA_USER" "passwd=$XA_PASS")
+NEW_KEYS=("session_url=$URL" "username=$XA_USER" "password=$XA_PASS")
 ref() { timeout 30 "$XA_REF" "$@"; }
 refa() { ref -s "$URL" -l "$XA_USER" -p "$XA_PASS" "$@"; }
 S=$VFT_TMP/stdin
@@ -84,12 +87,8 @@ xa_expect_power "after reboot of a halted VM" a vm-off Running
 xa_ctl a power:vm-off=Halted
 # by stdin
 xa_ctl a power:vm3=Running
-xa_stdin_power vft_expect_out "stdin off vm3" '^Success: Powered OFF$' ref vm3 Halted \
-    action=off "session_url=$URL" "login=$XA_USER" "passwd=$XA_PASS" port=vm3
-xa_stdin_power vft_expect_out "stdin on vm3 by UUID" '^Success: Powered ON$' ref vm3 Running \
-    action=on "session_url=$URL" "login=$XA_USER" "passwd=$XA_PASS" "port=$(xa_uuid 14)"
-xa_stdin_power vft_expect_out "stdin reboot vm3" '^Success: Rebooted$' ref vm3 Running \
-    action=reboot "session_url=$URL" "username=$XA_USER" "password=$XA_PASS" plug=vm3
+xa_stdin_cycle vft_expect_out ref vm3 "${OLD_KEYS[*]} port=vm3" \
+    "${OLD_KEYS[*]} port=$(xa_uuid 14)" "${NEW_KEYS[*]} plug=vm3"
 xa_ctl a power:vm3=Halted
 # the reference's power calls are the ones XAPI accepts: no failure seen
 if xa_q a calls | grep -E '^VM\.(hard_shutdown|start) ' | grep -qv -- '-> Success$'; then
@@ -117,14 +116,14 @@ else
 fi
 vft_expect_rc "list with -C ';'" 0 refa -o list -C ';'
 grep -qx "$(xa_uuid 1);vm1" "$VFT_OUT" && vft_ok "separator honoured" || vft_fail "separator"
-xa_stdin_file "$S" action=list "session_url=$URL" "login=$XA_USER" "passwd=$XA_PASS"
+xa_stdin_file "$S" action=list "${OLD_KEYS[@]}"
 vft_expect_rc "stdin list" 0 xa_with_stdin "$S" ref
 sort "$VFT_OUT" | cmp -s - "$VFT_TMP/want.list" && vft_ok "stdin list output" ||
     vft_fail "stdin list output differs"
 c0=$(xa_q a calls VM.get_all)
 vft_expect_rc "monitor" 0 refa -o monitor
 xa_expect_count "monitor lists (VM.get_all)" a calls $((c0 + 1)) VM.get_all
-xa_stdin_file "$S" action=monitor "session_url=$URL" "login=$XA_USER" "passwd=$XA_PASS"
+xa_stdin_file "$S" action=monitor "${OLD_KEYS[@]}"
 vft_expect_rc "stdin monitor" 0 xa_with_stdin "$S" ref
 
 # --- errors where the reference is right -------------------------------------------

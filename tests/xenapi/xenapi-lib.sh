@@ -182,6 +182,21 @@ xa_stdin_power() {
     xa_expect_power "$d" a "$vm" "$st"
 }
 
+# xa_stdin_cycle CHECK AGENT VM OFF ON REBOOT: off, on and reboot of VM by
+# stdin files (xa_stdin_power), each file's lines the words of OFF, ON and
+# REBOOT (KEY=VALUE words split on white space, so values without spaces)
+# after its action=; VM ends Running on fake a
+xa_stdin_cycle() {
+    local chk=$1 who=$2 vm=$3
+    # shellcheck disable=SC2086 # the key lists are split on purpose
+    xa_stdin_power "$chk" "stdin off $vm" '^Success: Powered OFF$' "$who" "$vm" Halted action=off $4
+    # shellcheck disable=SC2086
+    xa_stdin_power "$chk" "stdin on $vm" '^Success: Powered ON$' "$who" "$vm" Running action=on $5
+    # shellcheck disable=SC2086
+    xa_stdin_power "$chk" "stdin reboot $vm" '^Success: Rebooted$' "$who" "$vm" Running \
+        action=reboot $6
+}
+
 # xa_now: seconds since the epoch with decimals; xa_since T0: elapsed
 xa_now() { date +%s.%N; }
 xa_since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }

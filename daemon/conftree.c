@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "alloc.h"
 #include "conftree.h"
 #include "conftree-node.h"
 #include "conftree-int.h"
@@ -53,12 +54,7 @@ vf_conf_node_free(struct vf_conf_node *n)
         struct vf_conf_node *next = n->next;
 
         vf_conf_node_free(n->children);
-        free(n->name);
-        free(n->value);
-        free(n->comment);
-        free(n->eol_comment);
-        free(n->end_comment);
-        free(n);
+        VF_FREE_ALL(n->name, n->value, n->comment, n->eol_comment, n->end_comment, n);
         n = next;
     }
 }
@@ -70,9 +66,7 @@ vf_conf_free(struct vf_conf *conf)
         return NULL;
     }
     vf_conf_node_free(conf->root);
-    free(conf->path);
-    free(conf->trailing_comment);
-    free(conf);
+    VF_FREE_ALL(conf->path, conf->trailing_comment, conf);
     return NULL;
 }
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "dlock.h"
 #include "timeutil.h"
 
@@ -33,22 +34,13 @@ struct vf_dlocks {
 struct vf_dlocks *
 vf_dlocks_new(void)
 {
-    struct vf_dlocks *t = calloc(1, sizeof(*t));
-
-    if (t != NULL) {
-        pthread_mutex_init(&t->mu, NULL);
-    }
-    return t;
+    return VF_LOCKED_NEW(struct vf_dlocks, mu);
 }
 
 void
 vf_dlocks_free(struct vf_dlocks *t)
 {
-    if (t == NULL) {
-        return;
-    }
-    pthread_mutex_destroy(&t->mu);
-    free(t);
+    (void)VF_LOCKED_FREE(t, struct vf_dlocks, mu);
 }
 
 /* The lock @key of @t with one more user, created if needed (t->mu held). */

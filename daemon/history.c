@@ -23,6 +23,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "alloc.h"
 #include "history.h"
 
 struct hist_entry {
@@ -62,11 +63,10 @@ vf_history_new(unsigned int cap, int64_t window_ms)
     while (nb < 2 * cap) {
         nb *= 2;
     }
-    h = calloc(1, sizeof(*h));
+    h = VF_LOCKED_NEW(struct vf_history, lock);
     if (h == NULL) {
         return NULL;
     }
-    pthread_mutex_init(&h->lock, NULL);
     h->slots = calloc(cap, sizeof(*h->slots));
     h->keys = calloc(cap, sizeof(*h->keys));
     h->buckets = malloc(nb * sizeof(*h->buckets));
@@ -92,15 +92,10 @@ vf_history_new(unsigned int cap, int64_t window_ms)
 struct vf_history *
 vf_history_free(struct vf_history *h)
 {
-    if (h == NULL) {
-        return NULL;
+    if (h != NULL) {
+        VF_FREE_ALL(h->slots, h->keys, h->buckets);
     }
-    pthread_mutex_destroy(&h->lock);
-    free(h->slots);
-    free(h->keys);
-    free(h->buckets);
-    free(h);
-    return NULL;
+    return VF_LOCKED_FREE(h, struct vf_history, lock);
 }
 
 /* ---- the index and the lists (lock held) ------------------------------- */

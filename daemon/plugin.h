@@ -314,4 +314,30 @@ struct vf_plugin {
     const struct vf_plugin vf_plugin_##id = { VF_PLUGIN_ABI, #id, (lops), (bops) }
 #endif
 
+/*
+ * The fields every ops table starts with: its schema, its config name and
+ * this package's version (PACKAGE_VERSION of the plugin's build).  For a
+ * backend: `const struct vf_backend_ops x_ops = { VF_OPS_IDENTITY(&x_schema,
+ * "x"), .init = ..., };`.
+ */
+#define VF_OPS_IDENTITY(schema_, name_) \
+    .schema = (schema_), .name = (name_), .version = PACKAGE_VERSION
+
+/* The initialiser of a listener's ops table (all of its members). */
+#define VF_LISTENER_OPS(schema_, name_, init_, run_, fini_) \
+    { \
+        VF_OPS_IDENTITY(schema_, name_), \
+        .init = (init_), .run = (run_), .fini = (fini_), \
+    }
+
+/*
+ * A plugin that is one listener, named @id (listeners/<id>): its ops table
+ * (static, `vf_listener_ops_<id>`) and its VF_PLUGIN_DEFINE(@id), in one
+ * statement at the end of the listener's source.
+ */
+#define VF_LISTENER_PLUGIN(id, schema_, init_, run_, fini_) \
+    static const struct vf_listener_ops vf_listener_ops_##id = \
+        VF_LISTENER_OPS(schema_, #id, init_, run_, fini_); \
+    VF_PLUGIN_DEFINE(id, &vf_listener_ops_##id, NULL)
+
 #endif

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "replay.h"
 
 #define REPLAY_KEY_LEN  16
@@ -38,11 +39,10 @@ vf_replay_new(unsigned int entries)
     while (sets * REPLAY_WAYS < entries && sets < (1u << 24)) {
         sets <<= 1;
     }
-    rc = calloc(1, sizeof(*rc));
+    rc = VF_LOCKED_NEW(struct vf_replay, lock);
     if (rc == NULL) {
         return NULL;
     }
-    pthread_mutex_init(&rc->lock, NULL);
     rc->n_sets = sets;
     rc->e = calloc((size_t)sets * REPLAY_WAYS, sizeof(*rc->e));
     return rc->e != NULL ? rc : vf_replay_free(rc);
@@ -51,13 +51,10 @@ vf_replay_new(unsigned int entries)
 struct vf_replay *
 vf_replay_free(struct vf_replay *rc)
 {
-    if (rc == NULL) {
-        return NULL;
+    if (rc != NULL) {
+        free(rc->e);
     }
-    pthread_mutex_destroy(&rc->lock);
-    free(rc->e);
-    free(rc);
-    return NULL;
+    return VF_LOCKED_FREE(rc, struct vf_replay, lock);
 }
 
 /*

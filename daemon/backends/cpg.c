@@ -81,9 +81,7 @@
 /* ---- the ops table (the plugin, VF_PLUGIN_DEFINE at the end) ----------- */
 
 static const struct vf_backend_ops cpg_ops = {
-    .schema = &cpg_schema,          /* cpg-schema.h */
-    .name = CPG_NAME,
-    .version = PACKAGE_VERSION,
+    VF_OPS_IDENTITY(&cpg_schema, CPG_NAME),     /* cpg-schema.h */
     .init = cpg_init,               /* this file */
     .fini = cpg_fini,
     .reload = cpg_reload,

@@ -207,9 +207,7 @@ lv_reload(void *priv, const struct vf_conf *conf, char *err, size_t err_len)
 
 #include "libvirt-schema.h"
 const struct vf_backend_ops lv_ops = {
-    .schema = &lv_schema,
-    .name = LV_NAME,
-    .version = PACKAGE_VERSION,
+    VF_OPS_IDENTITY(&lv_schema, LV_NAME),
     .init = lv_init,
     .fini = lv_fini,
     .lookup = lv_lookup,

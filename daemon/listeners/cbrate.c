@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "cbrate.h"
 
 #define MILLI 1000
@@ -26,22 +27,13 @@ struct vf_cbrate {
 struct vf_cbrate *
 vf_cbrate_new(void)
 {
-    struct vf_cbrate *cr = calloc(1, sizeof(*cr));
-
-    if (cr != NULL) {
-        pthread_mutex_init(&cr->lock, NULL);
-    }
-    return cr;
+    return VF_LOCKED_NEW(struct vf_cbrate, lock);
 }
 
 struct vf_cbrate *
 vf_cbrate_free(struct vf_cbrate *cr)
 {
-    if (cr != NULL) {
-        pthread_mutex_destroy(&cr->lock);
-        free(cr);
-    }
-    return NULL;
+    return VF_LOCKED_FREE(cr, struct vf_cbrate, lock);
 }
 
 /* @dest's slot, or the least recently used one reset for it (lock held) */

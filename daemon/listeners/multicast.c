@@ -425,13 +425,4 @@ mcast_run(void *p)
     return rc;
 }
 
-static const struct vf_listener_ops mcast_ops = {
-    .schema = &vf_schema_multicast,
-    .name = "multicast",
-    .version = PACKAGE_VERSION,
-    .init = mcast_init,
-    .run = mcast_run,
-    .fini = mcast_fini,
-};
-
-VF_PLUGIN_DEFINE(multicast, &mcast_ops, NULL);
+VF_LISTENER_PLUGIN(multicast, &vf_schema_multicast, mcast_init, mcast_run, mcast_fini);

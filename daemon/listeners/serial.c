@@ -37,6 +37,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "conftree.h"
 #include "io.h"
 #include "log.h"
@@ -56,12 +57,7 @@ sl_unref(struct sl_listener *sl)
     (void)vf_close(sl->wake[1]);
     pthread_cond_destroy(&sl->cond);
     pthread_mutex_destroy(&sl->lock);
-    free(sl->want);
-    free(sl->have);
-    free(sl->guests);
-    free(sl->uri);
-    free(sl->dir);
-    free(sl);
+    VF_FREE_ALL(sl->want, sl->have, sl->guests, sl->uri, sl->dir, sl);
 }
 
 /* mode: serial | vmchannel | an integer (non-zero = vmchannel).  \return 0 or -EINVAL */
@@ -261,13 +257,7 @@ sl_fini(void *priv)
 }
 
 #include "serial-schema.h"
-const struct vf_listener_ops sl_ops = {
-    .schema = &sl_schema,
-    .name = SL_NAME,
-    .version = PACKAGE_VERSION,
-    .init = sl_init,
-    .run = sl_run,
-    .fini = sl_fini,
-};
+const struct vf_listener_ops sl_ops =
+    VF_LISTENER_OPS(&sl_schema, SL_NAME, sl_init, sl_run, sl_fini);
 
 VF_PLUGIN_DEFINE(serial, &sl_ops, NULL);

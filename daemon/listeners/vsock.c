@@ -16,6 +16,7 @@
 #include "common.h"
 #include "io.h"
 #include "log.h"
+#include "stream-plugin.h"
 
 #ifdef HAVE_LINUX_VM_SOCKETS_H
 #include <linux/vm_sockets.h>
@@ -57,30 +58,8 @@ vsock_address(const struct vf_lsettings *s, struct sockaddr_storage *sa, socklen
     return 0;
 }
 
-static const struct vf_stream_kind vsock_kind = {
-    .name = "vsock",
-    .socket_hint = " (is the vsock module loaded?)",
-    .describe = vsock_describe,
-    .address = vsock_address,
-};
-
-static int
-vsock_init(const struct vf_conf *conf, const struct vf_daemon_api *api, void **ret_priv,
-           char *err, size_t err_len)
-{
-    return vf_stream_priv_init(&vsock_kind, conf, api, ret_priv, err, err_len);
-}
-
-static const struct vf_listener_ops vsock_ops = {
-    .schema = &vf_schema_vsock,
-    .name = "vsock",
-    .version = PACKAGE_VERSION,
-    .init = vsock_init,
-    .run = vf_stream_priv_run,
-    .fini = vf_stream_priv_fini,
-};
-
-VF_PLUGIN_DEFINE(vsock, &vsock_ops, NULL);
+VF_STREAM_LISTENER(vsock, &vf_schema_vsock, " (is the vsock module loaded?)", vsock_describe,
+                   vsock_address);
 
 #else /* !HAVE_LINUX_VM_SOCKETS_H: no vsock listener on this platform */
 typedef int vf_vsock_unavailable;

@@ -111,10 +111,4 @@ ex_fini(void *priv)
 }
 
 /* 4. The ops table with its schema, and the one exported descriptor. */
-static const struct vf_listener_ops ex_ops = {
-    .name = "example", .version = "0.1",
-    .init = ex_init, .run = ex_run, .fini = ex_fini,
-    .schema = &ex_schema,
-};
-
-VF_PLUGIN_DEFINE(example, &ex_ops, NULL);
+VF_LISTENER_PLUGIN(example, &ex_schema, ex_init, ex_run, ex_fini);

@@ -19,6 +19,7 @@
 #include "common.h"
 #include "io.h"
 #include "log.h"
+#include "stream-plugin.h"
 
 
 static void
@@ -27,11 +28,11 @@ tcp_describe(int fd, const struct sockaddr *sa, socklen_t len, char *identity,
 {
     char host[NI_MAXHOST];
     char serv[NI_MAXSERV];
-    int one = 1;
 
-    /* the daemon writes its answer and its challenge back to back: without
-     * this, Nagle holds the second until the client ACKs the first */
-    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    /* TCP_NODELAY (the daemon writes its answer and its challenge back to
+     * back: Nagle would hold the second until the client ACKs the first) is
+     * set on the listening socket, and accepted connections inherit it */
+    (void)fd;
     if (getnameinfo(sa, len, host, sizeof(host), serv, sizeof(serv),
                     NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
         snprintf(identity, id_len, "unknown");
@@ -71,27 +72,4 @@ tcp_address(const struct vf_lsettings *s, struct sockaddr_storage *sa, socklen_t
     return 0;
 }
 
-static const struct vf_stream_kind tcp_kind = {
-    .name = "tcp",
-    .socket_hint = "",
-    .describe = tcp_describe,
-    .address = tcp_address,
-};
-
-static int
-tcp_init(const struct vf_conf *conf, const struct vf_daemon_api *api, void **ret_priv,
-         char *err, size_t err_len)
-{
-    return vf_stream_priv_init(&tcp_kind, conf, api, ret_priv, err, err_len);
-}
-
-static const struct vf_listener_ops tcp_ops = {
-    .schema = &vf_schema_tcp,
-    .name = "tcp",
-    .version = PACKAGE_VERSION,
-    .init = tcp_init,
-    .run = vf_stream_priv_run,
-    .fini = vf_stream_priv_fini,
-};
-
-VF_PLUGIN_DEFINE(tcp, &tcp_ops, NULL);
+VF_STREAM_LISTENER(tcp, &vf_schema_tcp, "", tcp_describe, tcp_address);

@@ -149,6 +149,17 @@ rss_kb() {
     for p in $(daemon_pids "$1"); do cat "/proc/$p/status" 2>/dev/null; done |
         awk '/^VmRSS:/ { t += $2; n++ } END { if (n) print t }'
 }
+# pss_kb PID: the summed proportional set size (Pss: each page shared by
+# several processes counted once in all, split between them), which, unlike
+# the summed VmRSS, does not count twice what the two processes share
+pss_kb() {
+    local p f
+    for p in $(daemon_pids "$1"); do
+        f=/proc/$p/smaps_rollup
+        [ -r "$f" ] || f=/proc/$p/smaps
+        cat "$f" 2>/dev/null
+    done | awk '/^Pss:/ { t += $2; n++ } END { if (n) print t }'
+}
 
 # cpu_per_request C: the daemon's CPU time (utime+stime) per status request
 # over 2000 requests from C clients, in microseconds
@@ -210,9 +221,11 @@ bench_impl() {
             R[$impl.cpu_us]=$(cpu_per_request 4)
             R[$impl.cpu1_us]=$(cpu_per_request 1)
             R[$impl.rss_kb]=$(rss_kb "$DPID")
+            R[$impl.pss_kb]=$(pss_kb "$DPID")
         fi
         if [ "$size" = "$(echo $SIZES | awk '{ print $NF }')" ]; then
             R[$impl.rss_kb_big]=$(rss_kb "$DPID")
+            R[$impl.pss_kb_big]=$(pss_kb "$DPID")
         fi
         stop_daemon
     done
@@ -363,6 +376,8 @@ absolute() {
     row "daemon CPU per status request (1 client), us" cpu1_us lower
     row "daemon RSS, 10-domain host, kB" rss_kb lower
     row "daemon RSS, largest host, kB" rss_kb_big lower
+    row "daemon PSS (shared pages split), 10-domain host, kB" pss_kb lower
+    row "daemon PSS (shared pages split), largest host, kB" pss_kb_big lower
     echo
     echo "Targets of the issue (vmfence vs the reference, same run):"
     echo
@@ -374,6 +389,10 @@ absolute() {
     target "p99 <= 1/20, 64 clients (all requests)" p99all_64 lower 20
     target "p99 <= 1/20, 64 clients in bursts (answered requests)" p99_b64 lower 20
     target "p99 <= 1/20, 64 clients in bursts (all requests)" p99all_b64 lower 20
+    target "memory <= reference, summed RSS, 10-domain host" rss_kb lower 1
+    target "memory <= reference, summed RSS, largest host" rss_kb_big lower 1
+    target "memory <= reference, summed PSS, 10-domain host" pss_kb lower 1
+    target "memory <= reference, summed PSS, largest host" pss_kb_big lower 1
     absolute "status behind 5 idle connections < 5 ms" idle5 5
     absolute "list of 10000 domains < 50 ms (fence_virt process)" list_10000 50
     absolute "list of 10000 domains < 50 ms (protocol only, loadgen)" listp_10000 50

@@ -82,9 +82,7 @@ parse_args(int argc, char **argv)
 {
     enum { OPT_CHECK = 256, OPT_SELFCHECK, OPT_PSNET };
     static const struct option longopts[] = {
-        { "foreground", no_argument, NULL, 'F' },
-        { "debug", required_argument, NULL, 'd' },
-        { "config", required_argument, NULL, 'f' },
+        VFD_COMMON_LONGOPTS,
         { "pid-file", required_argument, NULL, 'p' },
         { "pidfile", required_argument, NULL, 'p' },
         { "wait", no_argument, NULL, 'w' },
@@ -103,25 +101,16 @@ parse_args(int argc, char **argv)
     vfd_arg.pid_path = VF_PIDFILE_DEFAULT;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":Fd:f:p:wlchV", longopts, NULL)) != -1) {
-        char *end = NULL;
-        long v = 0;
+        int r = vfd_common_opt(c, optarg, &conf);
 
+        if (r == -EINVAL) {
+            fprintf(stderr, "%s: invalid debug level '%s'\n", vfd_progname, optarg);
+            exit(1);
+        }
+        if (r == 0) {
+            continue;
+        }
         switch (c) {
-        case 'F':
-            vfd_arg.foreground = true;
-            break;
-        case 'd':
-            errno = 0;
-            v = strtol(optarg, &end, 10);
-            if (errno != 0 || end == optarg || *end != '\0' || v < 0 || v > 99) {
-                fprintf(stderr, "%s: invalid debug level '%s'\n", vfd_progname, optarg);
-                exit(1);
-            }
-            vfd_arg.debug = (int)v;
-            break;
-        case 'f':
-            conf = optarg;
-            break;
         case 'p':
             vfd_arg.pid_path = optarg;
             break;
@@ -486,6 +475,7 @@ main(int argc, char **argv)
     int exit_code = 1;
     int r = 0;
 
+    vf_ps_malloc_setup();   /* large answers give their memory back (privsep/trim.c) */
     parse_args(argc, argv);
     vf_log_init(vfd_progname, VF_LOG_STDERR | VF_LOG_SYSLOG,
                 vfd_arg.debug > 0 ? vfd_arg.debug : 0);

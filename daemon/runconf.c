@@ -314,3 +314,30 @@ vfd_read_file_text(const char *path, char **ret_text, size_t *ret_len)
     }
     return vfd_read_fd_text(fd, ret_text, ret_len);
 }
+
+/** \brief -F, -d and -f, for both programs (virtd.h). \return 0, -EINVAL or -ENOENT */
+int
+vfd_common_opt(int opt, const char *arg, const char **conf)
+{
+    char *end = NULL;
+    long v = 0;
+
+    switch (opt) {
+    case 'F':
+        vfd_arg.foreground = true;
+        return 0;
+    case 'f':
+        *conf = arg;
+        return 0;
+    case 'd':
+        errno = 0;
+        v = strtol(arg, &end, 10);
+        if (errno != 0 || end == arg || *end != '\0' || v < 0 || v > 99) {
+            return -EINVAL;
+        }
+        vfd_arg.debug = (int)v;
+        return 0;
+    default:
+        return -ENOENT;
+    }
+}

@@ -4,8 +4,10 @@
  *
  * The running daemon is the one that holds the lock on the pid file.  With
  * privilege separation its listening sockets belong to its network process
- * (`fence_virtd --privsep-net`, a child of the pid file's process), so a
- * socket held by a descendant of that process counts as the daemon's too.
+ * (`fence_virtd-net --privsep-net`, or `fence_virtd --privsep-net` when the
+ * lean program cannot serve the configuration; a child of the pid file's
+ * process), so a socket held by a descendant of that process counts as the
+ * daemon's too, and a process named either way is a fence_virtd.
  * Only /proc is read; nothing is signalled or written.
  */
 #include <ctype.h>
@@ -315,7 +317,7 @@ vf_sc_explain_in_use(struct vf_sc *sc, const char *what, const char *desc, bool 
             report_daemon_serves(sc, what, desc, p);
             return;
         }
-        if (strcmp(c, "fence_virtd") == 0) {
+        if (strcmp(c, "fence_virtd") == 0 || strcmp(c, "fence_virtd-net") == 0) {
             other_vfd = p;
         }
         if (owner == 0) {

@@ -77,6 +77,17 @@ extern struct vfd_runcfg vfd_rc;
 
 /* ---- runconf.c --------------------------------------------------------------- */
 
+/*
+ * The options both programs take: -F (foreground, into vfd_arg), -d LEVEL
+ * (0..99, into vfd_arg) and -f FILE (into *@conf).  Returns 0 when @opt was
+ * one of them, -EINVAL for a bad -d argument, -ENOENT for another option.
+ */
+int vfd_common_opt(int opt, const char *arg, const char **conf);
+/* their long forms, for a struct option table (needs <getopt.h>) */
+#define VFD_COMMON_LONGOPTS \
+    { "foreground", no_argument, NULL, 'F' }, \
+    { "debug", required_argument, NULL, 'd' }, \
+    { "config", required_argument, NULL, 'f' }
 /* Interpret the fence_virtd block; errors go to @diag.  Returns the error count. */
 int vfd_read_runcfg(const struct vf_conf *conf, struct vfd_runcfg *rc, FILE *diag);
 /*

@@ -26,6 +26,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "hostlist.h"
 #include "io.h"
 #include "log.h"
@@ -83,9 +84,8 @@ exec_unref(struct vf_ps_exec *ex)
     if (atomic_fetch_sub(&ex->refs, 1) == 1) {
         gen_unref(ex->gen);
         close(ex->fd);
-        pthread_mutex_destroy(&ex->lock);
         pthread_cond_destroy(&ex->idle_cv);
-        free(ex);
+        VF_LOCKED_FREE(ex, struct vf_ps_exec, lock);
     }
 }
 
@@ -215,6 +215,7 @@ job_main(struct vf_workq_item *item, void *arg)
     unsigned int fl = j->rq.flags;
     int64_t dl = j->deadline_ms;
     bool on = false;
+    bool trim = false;
     int r = 0;
 
     memset(&dom, 0, sizeof(dom));
@@ -235,6 +236,7 @@ job_main(struct vf_workq_item *item, void *arg)
             if (r == 0 && lc.err < 0) {
                 r = lc.err;
             }
+            trim = vf_ps_trim_wanted(lc.n * sizeof(struct vf_domain_info));
             break;
         }
         default: r = -EINVAL; break;
@@ -243,6 +245,9 @@ job_main(struct vf_workq_item *item, void *arg)
     vf_dbg(2, "privsep: %s '%s' for '%s': %d", vf_ps_op_name(j->rq.op), t, j->rq.identity, r);
     (void)send_result(ex, j->rq.id, r, on, j->rq.op == VF_PS_OP_LOOKUP ? &dom : NULL, dl);
     job_done(j);
+    if (trim) {
+        vf_ps_trim_now("a large list");     /* answered; the backend's copy is freed */
+    }
 }
 
 /* No thread took the job before its deadline: answer so, never run it. */

@@ -35,6 +35,8 @@
 
 #define TICK_MS 100     /* signals and listener failures are looked at this often */
 
+static bool net_builtin_only;   /* fence_virtd-net (netmain.c) */
+
 /* A conf text from @fd (control pair, hand-over), parsed; failures logged
  * as "@what: ...".  -errno */
 static int
@@ -67,7 +69,9 @@ net_load(int fd, struct vf_groups **ret_groups)
     if (r < 0) {
         return r;
     }
-    vf_registry_init(vfd_module_path(vfd_conf));
+    /* fence_virtd-net: its built-ins only (netmain.c); the privileged side
+     * runs fence_virtd itself when a module is needed */
+    vf_registry_init(net_builtin_only ? NULL : vfd_module_path(vfd_conf));
     if (vfd_check_conf_logged(vfd_conf, &vfd_rc, ret_groups) > 0) {
         return -EINVAL;
     }
@@ -209,8 +213,8 @@ net_detach_stdio(void)
     }
 }
 
-int
-vfd_net_main(void)
+static int
+net_main(void)
 {
     struct vf_groups *groups = NULL;
     struct vf_ps_proxy *px = NULL;
@@ -263,8 +267,9 @@ vfd_net_main(void)
         vfd_listeners_stop(VFD_RELOAD_DRAIN_MS);
         goto out_pipeline;
     }
-    vf_log(LOG_INFO, "privsep: network process %ld serving as uid %ld in '%s', seccomp %s",
-           (long)getpid(), (long)getuid(), vfd_rc.ps_chroot, vf_ps_sandbox_seccomp_state());
+    vf_log(LOG_INFO, "privsep: network process %ld (%s) serving as uid %ld in '%s', seccomp %s",
+           (long)getpid(), net_builtin_only ? VF_PS_NET_NAME : "fence_virtd --privsep-net",
+           (long)getuid(), vfd_rc.ps_chroot, vf_ps_sandbox_seccomp_state());
     net_detach_stdio();
     exit_code = net_loop(cfd, &sigs);
     {
@@ -292,4 +297,17 @@ out:
     free(vfd_arg.conf_path);
     free(vfd_arg.pid_path_abs);
     return exit_code;
+}
+
+int
+vfd_net_main(void)
+{
+    return net_main();
+}
+
+int
+vf_ps_net_main_lean(void)
+{
+    net_builtin_only = true;
+    return net_main();
 }

@@ -51,7 +51,10 @@ static struct {
     size_t conf_len;
     char chroot_dir[512];       /* its root and user, as started (a reload may */
     char user[64];              /* name others, applied at the next start) */
-} psn = { .ctl = -1, .gp = -1 };
+    int prog_fd;                /* fence_virtd-net, opened until started; -1: none */
+    bool lean;                  /* fence_virtd-net runs it (else /proc/self/exe) */
+    char prog[VF_PS_NET_PATH_MAX];  /* the program, for the log */
+} psn = { .ctl = -1, .gp = -1, .prog_fd = -1 };
 
 static void
 psn_ready_cb(void *cb_arg)
@@ -163,7 +166,17 @@ psn_env_free(char **env)
     free(env);
 }
 
-/* fork + exec /proc/self/exe --privsep-net=SOCK,CTL,CONF,GUEST; 0 or -errno */
+static void
+psn_close_program(void)
+{
+    if (psn.prog_fd >= 0) {
+        close(psn.prog_fd);
+        psn.prog_fd = -1;
+    }
+}
+
+/* fork + exec fence_virtd-net or /proc/self/exe with --privsep-net=SOCK,CTL,CONF,GUEST;
+ * 0 or -errno */
 static int
 psn_exec(int sfd, int cfd, int tfd, int gfd, bool stdio_detached)
 {
@@ -177,8 +190,12 @@ psn_exec(int sfd, int cfd, int tfd, int gfd, bool stdio_detached)
 
     snprintf(fdarg, sizeof(fdarg), "--privsep-net=%d,%d,%d,%d", sfd, cfd, tfd, gfd);
     snprintf(dbg, sizeof(dbg), "%d", vfd_arg.debug);
-    argv[argc++] = (char *)vfd_progname;
+    /* ps: "fence_virtd-net --privsep-net=..." or "fence_virtd --privsep-net=..." */
+    argv[argc++] = psn.prog_fd >= 0 ? (char *)VF_PS_NET_NAME : (char *)vfd_progname;
     argv[argc++] = fdarg;
+    if (psn.prog_fd >= 0) {
+        argv[argc++] = (char *)"--privsep-version=" PACKAGE_VERSION;
+    }
     argv[argc++] = (char *)"-f";
     argv[argc++] = vfd_arg.conf_path;
     if (vfd_arg.debug >= 0) {
@@ -196,6 +213,7 @@ psn_exec(int sfd, int cfd, int tfd, int gfd, bool stdio_detached)
     if (pid < 0) {
         r = -errno;
         psn_env_free(env);
+        psn_close_program();
         return r;
     }
     if (pid == 0) {
@@ -206,10 +224,17 @@ psn_exec(int sfd, int cfd, int tfd, int gfd, bool stdio_detached)
         (void)fcntl(gfd, F_SETFD, 0);
         /* env is NULL unless a sanitizer build adds to it */
         // cppcheck-suppress knownConditionTrueFalse
-        execve("/proc/self/exe", argv, env != NULL ? env : environ);
+        char **envp = env != NULL ? env : environ;
+
+        if (psn.prog_fd >= 0) {
+            fexecve(psn.prog_fd, argv, envp);
+        } else {
+            execve("/proc/self/exe", argv, envp);
+        }
         _exit(127);
     }
     psn_env_free(env);
+    psn_close_program();
     psn.pid = pid;
     return 0;
 }
@@ -324,6 +349,9 @@ vfd_psn_start(const char *text, size_t len, struct vf_groups *exec_groups,
     psn.conf_len = len;
     snprintf(psn.chroot_dir, sizeof(psn.chroot_dir), "%s", vfd_rc.ps_chroot);
     snprintf(psn.user, sizeof(psn.user), "%s", vfd_rc.ps_user);
+    psn_close_program();
+    psn.prog_fd = vf_ps_net_program_open(&vfd_rc, psn.prog, sizeof(psn.prog));
+    psn.lean = psn.prog_fd >= 0;
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0 ||
         socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, cv) < 0 ||
         socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, gv) < 0) {
@@ -355,6 +383,7 @@ vfd_psn_start(const char *text, size_t len, struct vf_groups *exec_groups,
     }
     return psn_wait_ready(sigs);
 fail:
+    psn_close_program();
     vf_groups_free(exec_groups);
     for (int i = 0; i < 2; i++) {
         if (sv[i] >= 0) {
@@ -422,8 +451,12 @@ out:
     return r;
 }
 
-/* The serial listener's host side as the new text @text asks (logged). */
-static void
+/*
+ * The serial listener's host side as the new text @text asks (logged).
+ * false when fence_virtd-net runs the network process and @text needs
+ * fence_virtd itself (logged; nothing changed).
+ */
+static bool
 psn_host_reload(const char *text, size_t len)
 {
     struct vf_conf *conf = NULL;
@@ -432,15 +465,22 @@ psn_host_reload(const char *text, size_t len)
     FILE *sink = NULL;
 
     if (vf_conf_parse_buffer(vfd_arg.conf_path, text, len, &conf, err, sizeof(err)) < 0) {
-        return;     /* reported by the network process's own parse */
+        return true;    /* reported by the network process's own parse */
     }
     sink = fopen("/dev/null", "we");
     (void)vfd_read_runcfg(conf, &rc, sink != NULL ? sink : stderr);
     if (sink != NULL) {
         fclose(sink);
     }
+    if (psn.lean && !vf_ps_net_program_fits(&rc, err, sizeof(err))) {
+        vf_log(LOG_ERR, "reload: %s, which runs the network process (%s): restart "
+               "fence_virtd to apply this configuration", err, psn.prog);
+        vf_conf_free(conf);
+        return false;
+    }
     (void)psn_host_apply(conf, &rc);
     vf_conf_free(conf);
+    return true;
 }
 
 int
@@ -458,7 +498,9 @@ vfd_psn_reload(const char *text, size_t len, struct vf_groups *exec_groups)
     /* the executor first: it re-checks with the new groups from now on */
     (void)vf_ps_exec_set_config(psn.ex, vf_pipeline_get_backend(), exec_groups);
     /* then the guest sockets: a restarted serial listener there asks the new host side */
-    psn_host_reload(text, len);
+    if (!psn_host_reload(text, len)) {
+        return 0;       /* not applied: the listeners keep their settings */
+    }
     r = vf_ps_sandbox_user(psn.user, &uid, &gid, &user, err, sizeof(err));
     if (r < 0) {
         vf_log(LOG_ERR, "reload: %s", err);

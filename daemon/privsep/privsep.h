@@ -136,4 +136,49 @@ int vf_ps_sandbox_user(const char *user, uid_t *ret_uid, gid_t *ret_gid, const c
 /* "seccomp filter: on|off (why)", for the start-up log line */
 const char *vf_ps_sandbox_seccomp_state(void);
 
+/* ---- the network process's program (netmain.c, netproc.c, parent.c) ----------- */
+
+/*
+ * fence_virtd-net: the lean network process, linked without libvirt,
+ * libxml2, corosync/pacemaker or libsystemd; its listeners are tcp,
+ * multicast and vsock (VF_PS_NET_LISTENERS).  parent.c runs it when the
+ * configuration needs nothing else, found next to the running fence_virtd
+ * (a build tree) or at VF_PS_NET_PROGRAM; else fence_virtd itself with
+ * --privsep-net, as before.
+ */
+#define VF_PS_NET_NAME "fence_virtd-net"
+#ifndef VF_PS_NET_PROGRAM
+#define VF_PS_NET_PROGRAM "/usr/libexec/vmfence/" VF_PS_NET_NAME
+#endif
+#define VF_PS_NET_LISTENERS { "tcp", "multicast", "vsock" }
+/* the backends whose settings it knows (stand-ins: the executor runs them) */
+#ifdef VF_NET_STAND_IN_CPG
+#define VF_PS_NET_BACKENDS { "libvirt", "cpg" }
+#else
+#define VF_PS_NET_BACKENDS { "libvirt" }
+#endif
+#define VF_PS_NET_PATH_MAX 4128     /* a program's path (PATH_MAX + a name) */
+/* fence_virtd-net's main(): vfd_net_main() with its built-in plugins only */
+int vf_ps_net_main_lean(void);
+
+struct vfd_runcfg;
+/* Can fence_virtd-net serve @rc?  false with the reason in @why. */
+bool vf_ps_net_program_fits(const struct vfd_runcfg *rc, char *why, size_t why_len);
+/*
+ * fence_virtd-net opened for fexecve() (O_CLOEXEC) when it can serve @rc
+ * and is found, its path in @path; else -errno and fence_virtd's name in
+ * @path.  One info line says which program runs and why (netprog.c).
+ */
+int vf_ps_net_program_open(const struct vfd_runcfg *rc, char *path, size_t path_len);
+
+/* ---- giving memory back after a large answer (trim.c) ------------------------ */
+
+#define VF_PS_TRIM_MIN_BYTES (1024 * 1024)
+/* malloc's settings for either process, first thing in main() */
+void vf_ps_malloc_setup(void);
+/* true when an answer of @bytes is worth a trim */
+bool vf_ps_trim_wanted(size_t bytes);
+/* malloc_trim(0) now (glibc; nothing elsewhere); @why for the debug log */
+void vf_ps_trim_now(const char *why);
+
 #endif

@@ -13,20 +13,8 @@
 #include "backends/libvirt-schema.h"
 #include "backends/cpg-schema.h"
 
-#define FAKE_LISTENER(id, schema_ptr) \
-    static const struct vf_listener_ops fake_##id = { \
-        .name = #id, .version = "test", .init = ml_init, .run = ml_run, .fini = m_fini, \
-        .schema = (schema_ptr), \
-    }; \
-    const struct vf_plugin vf_plugin_##id = { VF_PLUGIN_ABI, #id, &fake_##id, NULL }
-
-#define FAKE_BACKEND(id, schema_ptr) \
-    static const struct vf_backend_ops fake_##id = { \
-        .name = #id, .version = "test", .init = m_init, .fini = m_fini, \
-        .lookup = m_lookup, .off = m_op, .on = m_op, .reboot = m_op, \
-        .status = m_status, .list = m_list, .schema = (schema_ptr), \
-    }; \
-    const struct vf_plugin vf_plugin_##id = { VF_PLUGIN_ABI, #id, NULL, &fake_##id }
+#define FAKE_LISTENER(id, schema_ptr) VF_STUB_LISTENER(id, "test", schema_ptr)
+#define FAKE_BACKEND(id, schema_ptr) VF_STUB_BACKEND(id, "test", schema_ptr)
 
 FAKE_LISTENER(multicast, &vf_schema_multicast);
 FAKE_LISTENER(tcp, &vf_schema_tcp);

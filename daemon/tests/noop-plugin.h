@@ -7,84 +7,22 @@
 #define VF_TEST_NOOP_PLUGIN_H
 
 #include <errno.h>
-#include <stddef.h>
 
-#include "plugin.h"
+/* FAKE answers: no such domain, an empty list, init and run succeed */
+#define VF_STUB_RC (-ENOENT)
+#define VF_STUB_LIST_RC 0
+#define VF_STUB_INIT_RC 0
+#define VF_STUB_RUN_RC 0
+#include "plugin-stub.h"
 
-static inline int
-m_init(const struct vf_host_api *host, const struct vf_conf *conf, void **ret_priv,
-       char *err, size_t err_len)
-{
-    (void)host;
-    (void)conf;
-    (void)err;
-    (void)err_len;
-    *ret_priv = NULL;
-    return 0;
-}
-
-static inline void
-m_fini(void *priv)
-{
-    (void)priv;
-}
-
-static inline int
-m_lookup(void *priv, const char *target, unsigned int flags, struct vf_domain_info *ret_dom,
-         int64_t deadline_ms)
-{
-    (void)priv;
-    (void)target;
-    (void)flags;
-    (void)ret_dom;
-    (void)deadline_ms;
-    return -ENOENT;
-}
-
-static inline int
-m_op(void *priv, const char *target, unsigned int flags, int64_t deadline_ms)
-{
-    (void)priv;
-    (void)target;
-    (void)flags;
-    (void)deadline_ms;
-    return -ENOENT;
-}
-
-static inline int
-m_status(void *priv, const char *target, unsigned int flags, bool *ret_on, int64_t deadline_ms)
-{
-    (void)ret_on;
-    return m_op(priv, target, flags, deadline_ms);
-}
-
-static inline int
-m_list(void *priv, vf_domain_cb cb, void *arg, int64_t deadline_ms)
-{
-    (void)priv;
-    (void)cb;
-    (void)arg;
-    (void)deadline_ms;
-    return 0;
-}
-
-static inline int
-ml_init(const struct vf_conf *conf, const struct vf_daemon_api *api, void **ret_priv,
-        char *err, size_t err_len)
-{
-    (void)conf;
-    (void)err;
-    (void)err_len;
-    *ret_priv = (void *)api;
-    return 0;
-}
-
-static inline int
-ml_run(void *priv)
-{
-    (void)priv;
-    return 0;
-}
+#define m_init vf_stub_init
+#define m_fini vf_stub_fini
+#define m_lookup vf_stub_lookup
+#define m_op vf_stub_op
+#define m_status vf_stub_status
+#define m_list vf_stub_list
+#define ml_init vf_stub_linit
+#define ml_run vf_stub_lrun
 
 /* A schema with one key and no hooks (ABI 3 requires a schema). */
 static const struct vf_setting m_settings[] __attribute__((unused)) = {

@@ -11,6 +11,10 @@
 # (the keys staged in its root for the reload, then removed); SIGSEGV of
 # the network process ends the pair.  privsep is on by default; the
 # config below still says so, and the last case runs privsep = "no".
+# With tcp the network process runs the lean program fence_virtd-net,
+# which maps no libvirt (/proc/PID/maps); with serial it is fence_virtd
+# itself, the reason logged; a reload to serial from the lean program is
+# refused until a restart.
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/daemon-lib.sh"
 vfd_need "$REF_AGENT"
@@ -58,6 +62,25 @@ vfd_start DPID "$VFT_TMP/d.conf" || { vft_fail "daemon start"; vft_finish; }
 vft_check "started with privilege separation" grep -q "privilege separation on" "$VFD_LOG"
 NPID=$(net_pid "$DPID")
 [ -n "$NPID" ] && vft_ok "network process exists (pid $NPID)" || { vft_fail "no network process"; vft_finish; }
+
+# ---- tcp only: the lean program fence_virtd-net, which maps no libvirt -------------
+# heavy: the libraries the lean program must not map (the privileged one maps libvirt:
+# the same pattern finds it there, so the check can see what it looks for)
+HEAVY='/lib(virt|xml2|gnutls|cpg|corosync|stonithd|crmcommon|systemd)[^/]*\.so'
+heavy_libs() { grep -oE "$HEAVY" "/proc/$1/maps" 2>/dev/null | sort -u | tr '\n' ' '; }
+[ -x "$(dirname "$VF_DAEMON")/fence_virtd-net" ] || vft_fail "fence_virtd-net not built beside fence_virtd"
+comm=$(cat "/proc/$NPID/comm" 2>/dev/null)
+[ "$comm" = fence_virtd-net ] && vft_ok "tcp: the network process runs fence_virtd-net" || \
+    vft_fail "tcp: the network process runs '$comm'"
+vft_check "tcp: the log names the program and why" \
+    grep -q "network process runs .*/fence_virtd-net (the configured listeners" "$VFD_LOG"
+ps -o args= -p "$NPID" | grep -q '^fence_virtd-net --privsep-net=' && \
+    vft_ok "tcp: ps shows fence_virtd-net --privsep-net" || vft_fail "tcp: ps shows '$(ps -o args= -p "$NPID")'"
+[ -n "$(heavy_libs "$DPID")" ] && vft_ok "the privileged process maps $(heavy_libs "$DPID")" || \
+    vft_fail "no libvirt found in the privileged process's maps: the check below sees nothing"
+libs=$(heavy_libs "$NPID")
+[ -z "$libs" ] && vft_ok "tcp: the network process maps no libvirt, libxml2, gnutls, corosync, libsystemd" || \
+    vft_fail "tcp: the network process maps $libs"
 
 # ---- the request path through both processes -----------------------------------
 vfd_expect_out "ref: status vm1" 0 "Status: ON" ref -o status -n vm1
@@ -131,6 +154,25 @@ for i in $(seq 1 100); do [ "$(grep -c 'reload complete' "$VFD_LOG")" -gt "$n0" 
 vft_check "idle SIGHUP: unchanged listener kept running" \
     grep -q "listener 'tcp' unchanged, kept running" "$VFD_LOG"
 vfd_expect_out "after an idle SIGHUP: still served" 0 "Status: ON" ref -o status -n vm1
+
+# a reload that needs a listener fence_virtd-net lacks is not applied (a restart is)
+serial_conf() {  # FILE: tcp and serial
+    write_conf
+    sed -e 's|^\tlistener = "tcp";|\tlistener = "tcp,serial";|' \
+        -e "s|^listeners {|listeners {\n\tserial {\n\t\turi = \"$VFD_URI\";\n\t\tpath = \"$VFT_TMP/sock\";\n\t}|" \
+        "$VFT_TMP/d.conf" >"$1"
+    mkdir -p "$VFT_TMP/sock"
+}
+serial_conf "$VFT_TMP/s.conf"
+cp "$VFT_TMP/d.conf" "$VFT_TMP/d-tcp.conf"
+cp "$VFT_TMP/s.conf" "$VFT_TMP/d.conf"
+kill -HUP "$DPID"
+vft_check "reload to serial: refused, saying a restart applies it" \
+    vfd_log_has "listener 'serial' is not built into fence_virtd-net, which runs the network process" 20
+vfd_expect_out "reload to serial refused: tcp still served" 0 "Status: ON" ref -o status -n vm1
+[ "$(net_pid "$DPID")" = "$NPID" ] && vft_ok "reload to serial refused: same network process" || \
+    vft_fail "reload to serial: network process replaced"
+cp "$VFT_TMP/d-tcp.conf" "$VFT_TMP/d.conf"
 KEY="$KEY_SAVED"; write_conf
 
 # ---- kill -9 of the network process: the executor exits at once, non-zero ------
@@ -196,6 +238,25 @@ if command -v setpriv >/dev/null; then
     VFD_WRAP=("${SAVED_WRAP[@]}")
 else
     vft_skip_part "setpriv missing: the no-CAP_SYS_CHROOT cases not run"
+fi
+
+# ---- serial, which fence_virtd-net lacks: fence_virtd itself, saying why ------------
+serial_conf "$VFT_TMP/s.conf"
+if vfd_start DPID "$VFT_TMP/s.conf"; then
+    NPID=$(net_pid "$DPID")
+    comm=$(cat "/proc/$NPID/comm" 2>/dev/null)
+    [ -n "$NPID" ] && [ "$comm" != fence_virtd-net ] && \
+        vft_ok "serial: the network process is fence_virtd itself ('$comm')" || \
+        vft_fail "serial: network process '$NPID' runs '$comm'"
+    vft_check "serial: the log says why" \
+        grep -q "runs fence_virtd itself (--privsep-net): listener 'serial' is not built into fence_virtd-net" \
+        "$VFD_LOG"
+    [ -n "$(heavy_libs "$NPID")" ] && vft_ok "serial: the network process maps libvirt" || \
+        vft_fail "serial: no libvirt in the full network process's maps"
+    vfd_expect_out "serial: status over tcp" 0 "Status: ON" ref -o status -n vm1
+    vfd_stop "$DPID"
+else
+    vft_fail "tcp + serial: did not start"
 fi
 
 # ---- privsep = "no" ------------------------------------------------------------------

@@ -1,0 +1,51 @@
+/*
+ * vmfence - daemon/privsep/trim.c: how the two processes give memory back
+ * (privsep.h).
+ *
+ * glibc's malloc keeps freed memory for reuse, and by default raises its
+ * mmap threshold to the size of the largest block freed: after one list
+ * answer for a host with thousands of domains (arrays of megabytes, grown
+ * by realloc in a worker thread), later large blocks come from the
+ * threads' arenas, whose tops malloc_trim() does not shrink, so each
+ * process kept the peak for its whole life.  A fixed threshold keeps large
+ * blocks in mappings of their own, unmapped when freed.  After a large
+ * list the executor also trims (the backend's copy is freed by then); the
+ * network process's list answer trims in hostlist.c.
+ */
+#include <stddef.h>
+#include <stdlib.h>     /* __GLIBC__ */
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
+#include "log.h"
+#include "privsep/privsep.h"
+
+#define MMAP_THRESHOLD (256 * 1024)     /* blocks this large get their own mapping */
+
+void
+vf_ps_malloc_setup(void)
+{
+#ifdef __GLIBC__
+    /* fixed (not raised by what is freed); also fixes the trim threshold */
+    (void)mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD);
+#endif
+}
+
+bool
+vf_ps_trim_wanted(size_t bytes)
+{
+    return bytes >= VF_PS_TRIM_MIN_BYTES;
+}
+
+void
+vf_ps_trim_now(const char *why)
+{
+#ifdef __GLIBC__
+    int released = malloc_trim(0);
+
+    vf_dbg(2, "privsep: memory trimmed after %s%s", why, released ? "" : " (nothing released)");
+#else
+    (void)why;
+#endif
+}

@@ -343,7 +343,9 @@ detach_and_lock(struct run *run)
     if (vfd_pidfile_acquire(vfd_arg.pid_path_abs) < 0 || vfd_pidfile_write() < 0) {
         return -EIO;
     }
-    if (vf_auth_init() < 0) {
+    /* with privilege separation only the network process hashes: this one
+     * never loads NSS's softoken (digests initialise it on first use anyway) */
+    if (!run->split && vf_auth_init() < 0) {
         vf_log(LOG_ERR, "cannot initialise the crypto library");
         return -EIO;
     }

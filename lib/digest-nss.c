@@ -156,8 +156,14 @@ int
 vf__digest_hash(const struct vf_digest_job *job, uint8_t digest[VF_DIGEST_MAX],
                 unsigned int *ret_len)
 {
-    HASHContext *ctx = keyed_context(job->alg, job->type, job->key, job->key_len);
+    HASHContext *ctx = NULL;
 
+    /* a process that never hashed has not initialised NSS (fence_virtd's
+     * privileged side with privilege separation): do it now, once */
+    if (vf_auth_init() < 0) {
+        return -EIO;
+    }
+    ctx = keyed_context(job->alg, job->type, job->key, job->key_len);
     if (ctx == NULL) {
         return -EIO;
     }

@@ -88,6 +88,12 @@ vfd_expect_out "ref: off vm1" 0 "" ref -o off -n vm1
 vfd_expect_out "ref: status vm1 off" 2 "Status: OFF" ref -o status -n vm1
 vfd_expect_out "ref: on vm1" 0 "" ref -o on -n vm1
 vfd_expect_out "ref: list" 0 "^vm2 " ref -o list
+# only the network process hashes: the privileged one never loads NSS's softoken (the
+# network process has, after these requests: the pattern sees what it looks for)
+softokn() { grep -c 'libsoftokn3' "/proc/$1/maps" 2>/dev/null; }
+[ "$(softokn "$NPID")" -gt 0 ] && [ "$(softokn "$DPID")" -eq 0 ] && \
+    vft_ok "only the network process loaded NSS's softoken" || \
+    vft_fail "softoken mappings: network process $(softokn "$NPID"), privileged $(softokn "$DPID")"
 vfd_expect_out "ref: unknown domain fails" 1 "" ref -o off -n nosuchvm
 if [ -x "$VF_AGENT" ]; then
     vfd_expect_out "our: status vm1" 0 "Status: ON" our -o status -n vm1

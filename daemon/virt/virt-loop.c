@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include <libvirt/libvirt.h>
+#include <libxml/parser.h>
 #include <libvirt/virterror.h>
 
 #include "log.h"
@@ -69,6 +70,14 @@ virt_register_locked(void)
         vf_log(LOG_ERR, "libvirt: virInitialize failed");
         return -EIO;
     }
+    /*
+     * libvirt parses XML with libxml2 in whichever thread opens a
+     * connection first, and libxml2 sets up its globals on first use
+     * without a lock: two connections opened at once may each create them
+     * (ASan saw the loser's mutex leak).  Set them up here, once, under
+     * loop_lock, before any connection exists.
+     */
+    xmlInitParser();
     virSetErrorFunc(NULL, virt_silent_error);
     if (virEventRegisterDefaultImpl() < 0) {
         vf_log(LOG_ERR, "libvirt: cannot register the libvirt event loop");

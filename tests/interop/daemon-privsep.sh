@@ -69,6 +69,12 @@ NPID=$(net_pid "$DPID")
 HEAVY='/lib(virt|xml2|gnutls|cpg|corosync|stonithd|crmcommon|systemd)[^/]*\.so'
 heavy_libs() { grep -oE "$HEAVY" "/proc/$1/maps" 2>/dev/null | sort -u | tr '\n' ' '; }
 [ -x "$(dirname "$VF_DAEMON")/fence_virtd-net" ] || vft_fail "fence_virtd-net not built beside fence_virtd"
+# a fence_virtd-net of another version than the fence_virtd starting it: named, refused
+vm_out=$("$(dirname "$VF_DAEMON")/fence_virtd-net" --privsep-net=3,4,5,6 --privsep-version=0.0.0-other \
+    -f /nonexistent.conf 2>&1); vm_rc=$?
+[ "$vm_rc" -eq 1 ] && grep -q 'started by fence_virtd 0.0.0-other: both come from the same package' \
+    <<<"$vm_out" && vft_ok "fence_virtd-net refuses another version, naming both" || \
+    vft_fail "fence_virtd-net with another version: rc $vm_rc, '$vm_out'"
 comm=$(cat "/proc/$NPID/comm" 2>/dev/null)
 [ "$comm" = fence_virtd-net ] && vft_ok "tcp: the network process runs fence_virtd-net" || \
     vft_fail "tcp: the network process runs '$comm'"

@@ -61,7 +61,7 @@ int vf_conn_fd_send_host_state(struct vf_conn *c, const struct vf_host_state *hs
  * Stream listeners (tcp, vsock, stream.c): accept connections on @lfd and
  * collect the 176-byte request of each (1 s per connection, reference
  * timing) with at most VF_STREAM_PENDING_MAX connections pending, then
- * serve them: in place by a few threads taking turns as leader, or in the
+ * serve them: in place by the few threads that wait on one epoll set, or in the
  * daemon's workers.  Survives EMFILE/ENFILE (backs off and continues, D20).
  */
 #define VF_STREAM_PENDING_MAX 64

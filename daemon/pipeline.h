@@ -22,7 +22,7 @@
 #define VF_MAX_QUEUED       1024     /* more wait in a FIFO queue; beyond it, refused */
 #define VF_QUEUE_TIMEOUT_MS  5000    /* a queued request not started by then is dropped */
 #define VF_MIN_WORKERS         4     /* idle pool threads kept ... */
-#define VF_WORKER_IDLE_MS  30000     /* ... the others exit after this long idle */
+#define VF_WORKER_IDLE_MS   1000     /* ... the others exit after this long idle */
 #define VF_MAX_PER_REQUESTER   8     /* requests one requester identity may have
                                       * queued or running (fairshare.h) ... */
 #define VF_NEWCOMER_RESERVE   64     /* ... and the last places of the capacity

@@ -4,6 +4,14 @@
  * Every queued item is covered by a waiting thread, or push starts a new
  * one; a thread that cannot be started is only fatal for the item when no
  * thread at all is alive to serve the queue later.
+ *
+ * Idle threads wait on a stack, each on its own condition variable, and
+ * push wakes the one that went idle last.  With one shared condition
+ * variable the wake-ups went round all idle threads, so after a burst of
+ * 64 requests a trickle of a few per second kept all 64 alive (and their
+ * stacks and malloc arenas resident) for good; now the threads a trickle
+ * does not need stay at the bottom of the stack and leave after idle_ms,
+ * and the busy ones keep their caches warm.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -16,15 +24,22 @@
 #include "timeutil.h"
 #include "workq.h"
 
+/* An idle thread, on its own stack while it waits (under the queue's mu). */
+struct idler {
+    pthread_cond_t cv;          /* CLOCK_MONOTONIC */
+    bool woken;                 /* push (or stop) took it off the stack */
+    struct idler *below;        /* the one that went idle before it */
+};
+
 struct vf_workq {
     struct vf_workq_params p;
     pthread_mutex_t mu;
-    pthread_cond_t work_cv;     /* an item was queued / the queue stops */
     pthread_cond_t exit_cv;     /* a thread exited (CLOCK_MONOTONIC) */
+    struct idler *idle_top;     /* the thread that went idle last */
     struct vf_workq_item *head, *tail;
     unsigned int n_queued;
     unsigned int n_threads;     /* alive */
-    unsigned int n_waiting;     /* alive and waiting for an item */
+    unsigned int n_waiting;     /* idle threads not yet woken (on the stack) */
     bool stop;
 };
 
@@ -42,20 +57,13 @@ vf_workq_new(const struct vf_workq_params *params, struct vf_workq **ret_q)
     }
     q->p = *params;
     pthread_mutex_init(&q->mu, NULL);
-    if (vf_cond_init_monotonic(&q->work_cv) < 0) {
-        goto fail_mu;
-    }
     if (vf_cond_init_monotonic(&q->exit_cv) < 0) {
-        goto fail_work;
+        pthread_mutex_destroy(&q->mu);
+        free(q);
+        return -ENOMEM;
     }
     *ret_q = q;
     return 0;
-fail_work:
-    pthread_cond_destroy(&q->work_cv);
-fail_mu:
-    pthread_mutex_destroy(&q->mu);
-    free(q);
-    return -ENOMEM;
 }
 
 /* Take the first queued item (mu held). */
@@ -75,24 +83,65 @@ pop_locked(struct vf_workq *q)
     return it;
 }
 
+/* Take the thread that went idle last off the stack and wake it (mu held). */
+static void
+wake_top_locked(struct vf_workq *q)
+{
+    struct idler *w = q->idle_top;
+
+    q->idle_top = w->below;
+    q->n_waiting--;
+    w->woken = true;
+    pthread_cond_signal(&w->cv);
+}
+
+/* Take @w off the stack wherever it is: it timed out (mu held). */
+static void
+unstack_locked(struct vf_workq *q, struct idler *w)
+{
+    struct idler **pp = &q->idle_top;
+
+    while (*pp != NULL && *pp != w) {
+        pp = &(*pp)->below;
+    }
+    if (*pp == w) {
+        *pp = w->below;
+        q->n_waiting--;
+    }
+}
+
+/* Idle on the stack until woken or @idle_ms pass (mu held).  \return
+ * false: timed out, no longer on the stack */
+static bool
+idle_locked(struct vf_workq *q, struct idler *w)
+{
+    struct timespec ts = vf_deadline_timespec(vf_now_ms() + q->p.idle_ms);
+
+    w->woken = false;
+    w->below = q->idle_top;
+    q->idle_top = w;
+    q->n_waiting++;
+    while (!w->woken) {
+        if (pthread_cond_timedwait(&w->cv, &q->mu, &ts) == ETIMEDOUT && !w->woken) {
+            unstack_locked(q, w);
+            return false;
+        }
+    }
+    return true;
+}
+
 /*
  * Wait for an item (mu held).  \return it, or NULL when this thread should
  * exit (the queue stops, or it idled long enough and enough others are alive)
  */
 static struct vf_workq_item *
-wait_item_locked(struct vf_workq *q)
+wait_item_locked(struct vf_workq *q, struct idler *w)
 {
     while (q->head == NULL) {
-        struct timespec ts = vf_deadline_timespec(vf_now_ms() + q->p.idle_ms);
-        int w = 0;
-
         if (q->stop) {
             return NULL;
         }
-        q->n_waiting++;
-        w = pthread_cond_timedwait(&q->work_cv, &q->mu, &ts);
-        q->n_waiting--;
-        if (w == ETIMEDOUT && q->head == NULL && q->n_threads > q->p.min_threads) {
+        if (!idle_locked(q, w) && q->head == NULL && q->n_threads > q->p.min_threads) {
             return NULL;
         }
     }
@@ -104,9 +153,13 @@ worker_main(void *arg)
 {
     struct vf_workq *q = arg;
     struct vf_workq_item *it = NULL;
+    struct idler w = { .woken = false };
 
+    if (vf_cond_init_monotonic(&w.cv) < 0) {
+        pthread_cond_init(&w.cv, NULL);     /* realtime clock: timeouts move with it */
+    }
     pthread_mutex_lock(&q->mu);
-    while ((it = wait_item_locked(q)) != NULL) {
+    while ((it = wait_item_locked(q, &w)) != NULL) {
         pthread_mutex_unlock(&q->mu);
         if (vf_now_ms() > it->deadline_ms) {
             q->p.expire(it, q->p.arg);
@@ -118,6 +171,7 @@ worker_main(void *arg)
     q->n_threads--;
     pthread_cond_broadcast(&q->exit_cv);
     pthread_mutex_unlock(&q->mu);
+    pthread_cond_destroy(&w.cv);
     return NULL;
 }
 
@@ -161,7 +215,6 @@ unqueue_last_locked(struct vf_workq *q, struct vf_workq_item *item)
 int
 vf_workq_push(struct vf_workq *q, struct vf_workq_item *item)
 {
-    bool wake = false;
     int r = 0;
 
     pthread_mutex_lock(&q->mu);
@@ -189,15 +242,10 @@ vf_workq_push(struct vf_workq *q, struct vf_workq_item *item)
             vf_log(LOG_WARNING, "cannot start another worker thread: %s; request queued",
                    strerror(-r));
         }
-    } else {
-        wake = true;
+    } else if (q->idle_top != NULL) {
+        wake_top_locked(q);
     }
     pthread_mutex_unlock(&q->mu);
-    if (wake) {
-        /* after unlocking, so the woken thread does not block on mu at
-         * once; it re-checks the queue under mu */
-        pthread_cond_signal(&q->work_cv);
-    }
     return 0;
 }
 
@@ -252,6 +300,17 @@ vf_workq_queued(struct vf_workq *q)
     return n;
 }
 
+unsigned int
+vf_workq_threads(struct vf_workq *q)
+{
+    unsigned int n = 0;
+
+    pthread_mutex_lock(&q->mu);
+    n = q->n_threads;
+    pthread_mutex_unlock(&q->mu);
+    return n;
+}
+
 void
 vf_workq_set_max_queued(struct vf_workq *q, unsigned int max_queued)
 {
@@ -276,7 +335,9 @@ vf_workq_free(struct vf_workq *q, int timeout_ms)
     pthread_mutex_lock(&q->mu);
     q->stop = true;
     left = take_expired_locked(q, 0, true);
-    pthread_cond_broadcast(&q->work_cv);
+    while (q->idle_top != NULL) {
+        wake_top_locked(q);
+    }
     pthread_mutex_unlock(&q->mu);
     expire_list(q, left);
     pthread_mutex_lock(&q->mu);
@@ -289,7 +350,6 @@ vf_workq_free(struct vf_workq *q, int timeout_ms)
         vf_dbg(1, "work queue: %u thread(s) still busy, left running", alive);
         return alive;
     }
-    pthread_cond_destroy(&q->work_cv);
     pthread_cond_destroy(&q->exit_cv);
     pthread_mutex_destroy(&q->mu);
     free(q);

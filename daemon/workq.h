@@ -4,7 +4,9 @@
  * Owns threads and the queue, nothing else: what an item is and what
  * serving it means belongs to the caller, who embeds a struct
  * vf_workq_item in its own record.  Threads start on demand (at most
- * max_threads); idle ones beyond min_threads exit after idle_ms.  The
+ * max_threads); idle ones beyond min_threads exit after idle_ms (the
+ * thread that went idle last is the next to work, so threads a light load
+ * does not need do go idle that long).  The
  * queue is bounded (max_queued), and every item carries a deadline: an
  * item no thread took by then is handed to the expire callback instead of
  * run, so a backlog is dropped rather than served late.
@@ -55,6 +57,9 @@ void vf_workq_reap(struct vf_workq *q);
 
 /* Items waiting for a thread. */
 unsigned int vf_workq_queued(struct vf_workq *q);
+
+/* Threads alive (busy or idle). */
+unsigned int vf_workq_threads(struct vf_workq *q);
 
 /* Change the queue bound (0 keeps the current one). */
 void vf_workq_set_max_queued(struct vf_workq *q, unsigned int max_queued);

@@ -37,7 +37,7 @@
 #include "workq.h"
 
 #define POOL_WARM 4             /* threads kept idle */
-#define POOL_IDLE_MS 30000      /* the others exit after this long idle */
+#define POOL_IDLE_MS 1000       /* the others exit after this long idle (workq.h) */
 #define POOL_EXIT_WAIT_MS 1000  /* stop: for the idle threads to exit */
 
 struct gen {

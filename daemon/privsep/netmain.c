@@ -17,7 +17,7 @@
  * and serial never starts here).  Modules are not loaded (module_path is
  * the privileged side's, which routes to fence_virtd when one is needed).
  *
- * The command line is the one parent.c passes: --privsep-net=S,C,T,G
+ * The command line is the one parent.c passes: --privsep-net=S,C,T,G,UID,GID
  * --privsep-version=VERSION (fence_virtd's: it must be this program's)
  * -f CONF [-d LEVEL] [-F]; the program is not meant to be run by hand.
  */

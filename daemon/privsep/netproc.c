@@ -1,5 +1,5 @@
 /*
- * vmfence - daemon/privsep/netproc.c: fence_virtd --privsep-net=S,C,T,G, the
+ * vmfence - daemon/privsep/netproc.c: fence_virtd --privsep-net=S,C,T,G,UID,GID, the
  * network process (privsep.h).  Everything that needs root is done first,
  * from the configuration text handed over in memfd T: listener sockets,
  * key files.  Then the sandbox, then READY to the executor on the request
@@ -9,13 +9,15 @@
  * the privileged side staged in its root.  The guest pair G carries the
  * serial listener's per-VM sockets, opened by the privileged side
  * (privsep/guestpair.h); the serial listener takes it from
- * vf_ps_guest_pair().
+ * vf_ps_guest_pair().  UID and GID are the sandbox's user, resolved by the
+ * privileged side: this process never reads the name service.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,11 +104,12 @@ net_pipeline(int sfd, struct vf_groups *groups, struct vf_ps_proxy **ret_px)
 }
 
 static int
-net_sandbox(void)
+net_sandbox(uid_t uid, gid_t gid)
 {
     struct vf_ps_sandbox sb = {
         .chroot_dir = vfd_rc.ps_chroot,
-        .user = vfd_rc.ps_user[0] != '\0' ? vfd_rc.ps_user : NULL,
+        .uid = uid,
+        .gid = gid,
         .seccomp = true,
     };
     char err[1024] = "";
@@ -220,11 +223,15 @@ net_main(void)
     struct vf_ps_proxy *px = NULL;
     sigset_t sigs;
     int sfd = -1, cfd = -1, tfd = -1, gfd = -1;
+    long uid = 0, gid = -1;
     int exit_code = 1;
     int r = 0;
 
-    if (sscanf(vfd_arg.ps_net, "%d,%d,%d,%d", &sfd, &cfd, &tfd, &gfd) != 4 || sfd < 3 ||
-        cfd < 3 || tfd < 3 || gfd < 3) {
+    vf_ps_malloc_setup_net();       /* before any thread */
+    /* the user's ids come resolved by the privileged process (privsep.h) */
+    if (sscanf(vfd_arg.ps_net, "%d,%d,%d,%d,%ld,%ld", &sfd, &cfd, &tfd, &gfd, &uid, &gid) != 6 ||
+        sfd < 3 || cfd < 3 || tfd < 3 || gfd < 3 || uid <= 0 || uid > INT32_MAX || gid < 0 ||
+        gid > INT32_MAX) {
         fprintf(stderr, "%s: --privsep-net is internal\n", vfd_progname);
         return 1;
     }
@@ -258,7 +265,7 @@ net_main(void)
     if (vfd_listeners_start(vfd_conf, &vfd_rc) < 0) {
         goto out_pipeline;
     }
-    if (net_sandbox() < 0) {
+    if (net_sandbox((uid_t)uid, (gid_t)gid) < 0) {
         vfd_listeners_stop(VFD_RELOAD_DRAIN_MS);
         goto out_pipeline;
     }

@@ -51,6 +51,8 @@ static struct {
     size_t conf_len;
     char chroot_dir[512];       /* its root and user, as started (a reload may */
     char user[64];              /* name others, applied at the next start) */
+    uid_t uid;                  /* the user, resolved here at the start: the */
+    gid_t gid;                  /* network process never reads the name service */
     int prog_fd;                /* fence_virtd-net, opened until started; -1: none */
     bool lean;                  /* fence_virtd-net runs it (else /proc/self/exe) */
     char prog[VF_PS_NET_PATH_MAX];  /* the program, for the log */
@@ -175,8 +177,8 @@ psn_close_program(void)
     }
 }
 
-/* fork + exec fence_virtd-net or /proc/self/exe with --privsep-net=SOCK,CTL,CONF,GUEST;
- * 0 or -errno */
+/* fork + exec fence_virtd-net or /proc/self/exe with
+ * --privsep-net=SOCK,CTL,CONF,GUEST,UID,GID; 0 or -errno */
 static int
 psn_exec(int sfd, int cfd, int tfd, int gfd, bool stdio_detached)
 {
@@ -188,7 +190,8 @@ psn_exec(int sfd, int cfd, int tfd, int gfd, bool stdio_detached)
     pid_t pid = 0;
     int r = 0;
 
-    snprintf(fdarg, sizeof(fdarg), "--privsep-net=%d,%d,%d,%d", sfd, cfd, tfd, gfd);
+    snprintf(fdarg, sizeof(fdarg), "--privsep-net=%d,%d,%d,%d,%ld,%ld", sfd, cfd, tfd, gfd,
+             (long)psn.uid, (long)psn.gid);
     snprintf(dbg, sizeof(dbg), "%d", vfd_arg.debug);
     /* ps: "fence_virtd-net --privsep-net=..." or "fence_virtd --privsep-net=..." */
     argv[argc++] = psn.prog_fd >= 0 ? (char *)VF_PS_NET_NAME : (char *)vfd_progname;
@@ -337,6 +340,7 @@ vfd_psn_start(const char *text, size_t len, struct vf_groups *exec_groups,
     int cv[2] = { -1, -1 };
     int gv[2] = { -1, -1 };
     int tfd = -1;
+    char err[512];
     int r = 0;
 
     psn.conf_text = malloc(len + 1);
@@ -349,6 +353,11 @@ vfd_psn_start(const char *text, size_t len, struct vf_groups *exec_groups,
     psn.conf_len = len;
     snprintf(psn.chroot_dir, sizeof(psn.chroot_dir), "%s", vfd_rc.ps_chroot);
     snprintf(psn.user, sizeof(psn.user), "%s", vfd_rc.ps_user);
+    r = vf_ps_sandbox_user(psn.user, &psn.uid, &psn.gid, NULL, err, sizeof(err));
+    if (r < 0) {
+        vf_log(LOG_ERR, "%s", err);
+        goto fail;
+    }
     psn_close_program();
     psn.prog_fd = vf_ps_net_program_open(&vfd_rc, psn.prog, sizeof(psn.prog));
     psn.lean = psn.prog_fd >= 0;

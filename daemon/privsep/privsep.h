@@ -113,9 +113,14 @@ unsigned int vf_ps_exec_active(const struct vf_ps_exec *ex);
 
 /* ---- the network process's sandbox (sandbox.c) --------------------------------- */
 
+/* The user comes resolved (vf_ps_sandbox_user() in the privileged process,
+ * passed on --privsep-net): the network process never reads the name
+ * service, so no NSS module (sssd, LDAP, systemd) is loaded into it and
+ * none of them opens a socket there before the chroot. */
 struct vf_ps_sandbox {
     const char *chroot_dir;     /* created (0755, root) when missing */
-    const char *user;           /* NULL: "vmfence", else "nobody" */
+    uid_t uid;                  /* never 0 */
+    gid_t gid;
     bool seccomp;               /* install the filter (if built with libseccomp) */
 };
 
@@ -176,6 +181,8 @@ int vf_ps_net_program_open(const struct vfd_runcfg *rc, char *path, size_t path_
 #define VF_PS_TRIM_MIN_BYTES (1024 * 1024)
 /* malloc's settings for either process, first thing in main() */
 void vf_ps_malloc_setup(void);
+/* and for the network process, before it starts a thread: one arena */
+void vf_ps_malloc_setup_net(void);
 /* true when an answer of @bytes is worth a trim */
 bool vf_ps_trim_wanted(size_t bytes);
 /* malloc_trim(0) now (glibc; nothing elsewhere); @why for the debug log */

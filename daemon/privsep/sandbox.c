@@ -258,13 +258,13 @@ vf_ps_sandbox_user(const char *user, uid_t *ret_uid, gid_t *ret_gid, const char 
 int
 vf_ps_sandbox_enter(const struct vf_ps_sandbox *sb, char *err, size_t err_len)
 {
-    const char *user = NULL;
-    uid_t uid = 0;
-    gid_t gid = 0;
-    int r = vf_ps_sandbox_user(sb->user, &uid, &gid, &user, err, err_len);
+    uid_t uid = sb->uid;
+    gid_t gid = sb->gid;
+    int r = 0;
 
-    if (r < 0) {
-        return r;
+    if (uid == 0) {
+        snprintf(err, err_len, "privsep: the network process's user is root");
+        return -EPERM;
     }
     r = check_root_dir(sb->chroot_dir, err, err_len);
     if (r < 0) {
@@ -283,11 +283,13 @@ vf_ps_sandbox_enter(const struct vf_ps_sandbox *sb, char *err, size_t err_len)
     if (setgroups(1, &gid) < 0 || setresgid(gid, gid, gid) < 0 ||
         setresuid(uid, uid, uid) < 0) {
         r = -errno;
-        snprintf(err, err_len, "privsep: cannot become '%s': %s", user, strerror(-r));
+        snprintf(err, err_len, "privsep: cannot become uid %ld gid %ld: %s", (long)uid, (long)gid,
+                 strerror(-r));
         return r;
     }
     if (setuid(0) == 0 || seteuid(0) == 0) {
-        snprintf(err, err_len, "privsep: could become root again after dropping to '%s'", user);
+        snprintf(err, err_len, "privsep: could become root again after dropping to uid %ld",
+                 (long)uid);
         return -EPERM;
     }
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {

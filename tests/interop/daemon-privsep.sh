@@ -75,6 +75,13 @@ vm_out=$("$(dirname "$VF_DAEMON")/fence_virtd-net" --privsep-net=3,4,5,6 --privs
 [ "$vm_rc" -eq 1 ] && grep -q 'started by fence_virtd 0.0.0-other: both come from the same package' \
     <<<"$vm_out" && vft_ok "fence_virtd-net refuses another version, naming both" || \
     vft_fail "fence_virtd-net with another version: rc $vm_rc, '$vm_out'"
+# the internal command line without the user's ids: refused, nothing started
+vm_out=$("$(dirname "$VF_DAEMON")/fence_virtd-net" --privsep-net=3,4,5,6 \
+    --privsep-version="$("$VF_DAEMON" --version 2>&1 | awk '{ print $2; exit }')" \
+    -f /nonexistent.conf 2>&1 3</dev/null 4</dev/null 5</dev/null 6</dev/null); vm_rc=$?
+[ "$vm_rc" -ne 0 ] && grep -q -- '--privsep-net is internal' <<<"$vm_out" && \
+    vft_ok "fence_virtd-net refuses --privsep-net without the user's ids" || \
+    vft_fail "fence_virtd-net without the user's ids: rc $vm_rc, '$vm_out'"
 comm=$(cat "/proc/$NPID/comm" 2>/dev/null)
 [ "$comm" = fence_virtd-net ] && vft_ok "tcp: the network process runs fence_virtd-net" || \
     vft_fail "tcp: the network process runs '$comm'"
@@ -100,6 +107,17 @@ softokn() { grep -c 'libsoftokn3' "/proc/$1/maps" 2>/dev/null; }
 [ "$(softokn "$NPID")" -gt 0 ] && [ "$(softokn "$DPID")" -eq 0 ] && \
     vft_ok "only the network process loaded NSS's softoken" || \
     vft_fail "softoken mappings: network process $(softokn "$NPID"), privileged $(softokn "$DPID")"
+# the user comes resolved by the privileged process: the network process never reads
+# the name service, so it loads no NSS module (libnss_systemd, _sss, _ldap...), and it
+# runs as the user the privileged one named
+nssmods=$(grep -oE '/libnss_[a-z0-9]+[^/]*\.so[^ ]*' "/proc/$NPID/maps" 2>/dev/null | sort -u | tr '\n' ' ')
+[ -z "$nssmods" ] && vft_ok "the network process loaded no name-service module" || \
+    vft_fail "the network process loaded $nssmods"
+want_uid=$(id -u vmfence 2>/dev/null || id -u nobody)
+net_uid=$(awk '/^Uid:/ { print $2 }' "/proc/$NPID/status" 2>/dev/null)
+[ -n "$want_uid" ] && [ "$net_uid" = "$want_uid" ] && \
+    vft_ok "the network process runs as uid $net_uid (resolved by the privileged process)" || \
+    vft_fail "the network process runs as uid '$net_uid', expected '$want_uid'"
 vfd_expect_out "ref: unknown domain fails" 1 "" ref -o off -n nosuchvm
 if [ -x "$VF_AGENT" ]; then
     vfd_expect_out "our: status vm1" 0 "Status: ON" our -o status -n vm1

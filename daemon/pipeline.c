@@ -285,6 +285,12 @@ vf_pipeline_set_queue_limits(unsigned int max_q, int timeout_ms)
     pthread_mutex_unlock(&mu);
 }
 
+void
+vf_pipeline_set_status_ahead(const struct vf_status_ahead *ahead)
+{
+    env.ahead = ahead;
+}
+
 int
 vf_pipeline_set_config(struct vf_groups *groups, struct vf_backend_inst *be)
 {

@@ -47,6 +47,10 @@ void vf_pipeline_fini(void);
  * configuration they started with.
  */
 int vf_pipeline_set_config(struct vf_groups *groups, struct vf_backend_inst *be);
+/* Statuses asked ahead through @ahead (request.h) when the backend is its
+ * (NULL: never).  Before the first request. */
+struct vf_status_ahead;
+void vf_pipeline_set_status_ahead(const struct vf_status_ahead *ahead);
 /* Current backend instance with a new reference (NULL if none). */
 struct vf_backend_inst *vf_pipeline_get_backend(void);
 

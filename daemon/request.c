@@ -8,6 +8,7 @@
  * and writes the audit line.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -48,7 +49,14 @@ struct req {
     const char *result;         /* NULL: nothing to log */
     int prio;
     uint8_t resp;               /* response byte to send */
+    struct vf_ahead *ahead;     /* the status asked ahead, NULL: none */
+    unsigned int ahead_epoch;   /* power_epoch when it was asked */
 };
+
+/* Power operations of this process: started or ended (epoch), running.  A
+ * status asked ahead is used only if the epoch did not move (request.h). */
+static atomic_uint power_epoch;
+static atomic_uint power_running;
 
 /* A resolved power-operation target. */
 struct target {
@@ -214,6 +222,41 @@ open_channel(struct req *q)
     /* siblings that fail from now on know the client accepted this one */
     vf_history_opened(q->env->history, q->token);
     return true;
+}
+
+static bool needs_lookup(const struct req *q, const struct target *t);
+
+/* c'. a status by name with no groups to check: asked ahead (request.h).
+ * Always true: without it the status is asked in turn. */
+static bool
+ask_ahead(struct req *q)
+{
+    const struct vf_status_ahead *a = q->env->ahead;
+    const struct vf_req *req = &q->c->req;
+    struct target t = {
+        .name = req->domain, .flags = (req->flags & VF_RF_UUID) != 0 ? VF_BE_BY_UUID : 0,
+    };
+
+    if (a == NULL || a->be != q->rq->be || req->request != VF_CMD_STATUS ||
+        t.name[0] == '\0' || needs_lookup(q, &t) || atomic_load(&power_running) != 0) {
+        return true;
+    }
+    q->ahead_epoch = atomic_load(&power_epoch);
+    if (a->begin(q->rq->be_priv, t.name, t.flags, vf_now_ms() + VF_OP_TIMEOUT_MS,
+                 &q->ahead) < 0) {
+        q->ahead = NULL;
+    }
+    return true;
+}
+
+/* Forget the status asked ahead, if any. */
+static void
+drop_ahead(struct req *q)
+{
+    if (q->ahead != NULL) {
+        q->env->ahead->drop(q->rq->be_priv, q->ahead);
+        q->ahead = NULL;
+    }
 }
 
 /* d. mutual authentication: the daemon answers first, then challenges;
@@ -385,11 +428,27 @@ execute(struct req *q, const struct target *t)
         q->resp = VF_RESP_FAIL;
         return;
     }
+    if (cmd != VF_CMD_STATUS) {
+        atomic_fetch_add(&power_running, 1);
+        atomic_fetch_add(&power_epoch, 1);
+    }
     switch (cmd) {
     case VF_CMD_OFF: r = be->off(priv, t->name, t->flags, deadline); break;
     case VF_CMD_ON: r = be->on(priv, t->name, t->flags, deadline); break;
     case VF_CMD_REBOOT: r = be->reboot(priv, t->name, t->flags, deadline); break;
-    default: r = be->status(priv, t->name, t->flags, &on, deadline); break;
+    default:
+        if (q->ahead != NULL && atomic_load(&power_epoch) == q->ahead_epoch) {
+            r = q->env->ahead->end(priv, q->ahead, &on);
+            q->ahead = NULL;
+        } else {
+            drop_ahead(q);
+            r = be->status(priv, t->name, t->flags, &on, deadline);
+        }
+        break;
+    }
+    if (cmd != VF_CMD_STATUS) {
+        atomic_fetch_add(&power_epoch, 1);
+        atomic_fetch_sub(&power_running, 1);
     }
     vf_dlock_release(dl[1]);
     vf_dlock_release(dl[0]);
@@ -506,6 +565,7 @@ finish(struct req *q)
     const char *action = vf_cmd_name(q->c->req.request);
     char target[VF_DOMAIN_FIELD * 2];
 
+    drop_ahead(q);              /* not authenticated, or not executed */
     if (q->completed) {
         vf_history_complete(h, q->token, vf_now_ms());
         q->reserved = false;
@@ -556,7 +616,7 @@ vf_request_serve(const struct vf_request_env *env, const struct vf_request *rq)
     /* privsep: backend calls of this thread carry the requester for the
      * executor's groups re-check (privsep/requester.c) */
     vf_ps_set_requester(q.c->identity);
-    if (verify(&q) && dedupe(&q) && open_channel(&q) && authenticate(&q)) {
+    if (verify(&q) && dedupe(&q) && open_channel(&q) && ask_ahead(&q) && authenticate(&q)) {
         if (q.c->req.request == VF_CMD_HOSTLIST && rq->be != NULL) {
             serve_hostlist(&q);
         } else {

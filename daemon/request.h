@@ -9,6 +9,8 @@
  *   dedupe        history.c reserves the request (10 s window); connect-back
  *                 copies only tentatively, confirmed once authenticated
  *   open          the reply channel (multicast connect-back)       5 s
+ *   ask ahead     a status by name, no groups: sent to the backend now
+ *                 when it can take it so (struct vf_status_ahead below)
  *   authenticate  challenge/response: respond, then challenge   10 s per half
  *   authorise     resolve the target (name and UUID), groups ACL
  *   execute       per-target lock (dlock.h), backend operation  30 s, reboot 60 s
@@ -24,6 +26,7 @@
 #ifndef VF_REQUEST_H
 #define VF_REQUEST_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include "dlock.h"
 #include "groups.h"
@@ -39,11 +42,38 @@
 #define VF_REBOOT_TIMEOUT_MS  60000
 #define VF_REPLY_TIMEOUT_MS    5000
 
+/*
+ * A status asked of the backend ahead of its turn: a status by name with no
+ * groups to check is sent to the backend before the client authenticates,
+ * and its answer taken in the execute step (per-target lock held, as
+ * always), so the backend's round trip overlaps the two challenge round
+ * trips.  Only the privilege-separation proxy has it (privsep/proxy.c: the
+ * executor's answer waits in the socketpair, no thread wakes for it).  The
+ * answer is used only when no power operation started or ended in this
+ * process since it was asked (else it is dropped and asked again), and
+ * none was running then.  A request that fails to authenticate drops it:
+ * a status, which changes nothing, is all that an unauthenticated peer
+ * (who still needs a request signed with the key, never seen before) can
+ * cause to be asked.
+ */
+struct vf_ahead;
+struct vf_status_ahead {
+    const struct vf_backend_ops *be;    /* the backend whose calls these are */
+    /* send it; 0 (then exactly one end or drop) or -errno */
+    int (*begin)(void *be_priv, const char *target, unsigned int flags, int64_t deadline_ms,
+                 struct vf_ahead **ret);
+    /* its answer, as status() gives it (waits until the deadline given to begin) */
+    int (*end)(void *be_priv, struct vf_ahead *a, bool *ret_on);
+    /* forget it: its answer is dropped when it comes */
+    void (*drop)(void *be_priv, struct vf_ahead *a);
+};
+
 /* The daemon-wide tables every request consults (shared, thread-safe). */
 struct vf_request_env {
     struct vf_history *history;
     struct vf_replay *replay;
     struct vf_dlocks *locks;
+    const struct vf_status_ahead *ahead;    /* NULL: statuses are asked in turn */
 };
 
 /* One admitted request and the configuration it was admitted under. */

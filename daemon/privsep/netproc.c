@@ -98,6 +98,7 @@ net_pipeline(int sfd, struct vf_groups *groups, struct vf_ps_proxy **ret_px)
         vf_groups_free(groups);
         return -ENOMEM;
     }
+    vf_pipeline_set_status_ahead(&vf_ps_proxy_ahead);
     r = vf_pipeline_set_config(groups, be);
     vf_backend_inst_unref(be);
     return r;

@@ -54,6 +54,9 @@ struct vf_ps_proxy;
 
 /* The proxy backend; its priv is a struct vf_ps_proxy. init/fini unused. */
 extern const struct vf_backend_ops vf_ps_proxy_ops;
+/* its status asked ahead, while the client authenticates (request.h) */
+struct vf_status_ahead;
+extern const struct vf_status_ahead vf_ps_proxy_ahead;
 
 /*
  * Serve the proxy over @fd (taken over, made blocking with a receive

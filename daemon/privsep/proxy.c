@@ -12,7 +12,10 @@
  * the turn to another waiting call.  Each receive waits at most
  * RECV_SLICE_MS, so the turn always comes back within that.  The records of
  * a list are collected (at most VF_MAX_LIST_DOMAINS) and passed to the
- * caller's callback in the caller's thread.  A watcher thread sleeps in
+ * caller's callback in the caller's thread.  A status may be asked ahead
+ * (vf_ps_proxy_ahead, request.h): sent at once, its answer awaited later;
+ * until then its thread is busy elsewhere, so the turn is only ever passed
+ * to a call whose thread waits for it.  A watcher thread sleeps in
  * poll() for the hang-up only (data does not wake it); on a hang-up it
  * takes the turn, hands out the answers already queued and marks the
  * executor dead (a malformed answer is seen by the next reader: it too
@@ -37,6 +40,7 @@
 #include "privsep/msg.h"
 #include "privsep/privsep.h"
 #include "privsep/scm.h"
+#include "request.h"
 #include "timeutil.h"
 
 #define RECV_SLICE_MS 50        /* one blocking receive waits at most this */
@@ -45,6 +49,8 @@ struct pending {
     struct pending *next;
     uint64_t id;
     uint16_t op;
+    bool waiting;                    /* its thread waits on cv for its answer or the turn */
+    int64_t deadline_ms;             /* the op's; the answer is awaited a slack longer */
     bool done;
     int result;
     bool on;
@@ -202,8 +208,10 @@ pass_turn_locked(struct vf_ps_proxy *px)
         pthread_cond_signal(&px->turn_cv);
         return;
     }
+    /* only to a call whose thread waits: one asked ahead (vf_ps_proxy_ahead)
+     * may be busy elsewhere for seconds, and a turn passed to it would be lost */
     for (struct pending *p = px->pending; p != NULL; p = p->next) {
-        if (!p->done) {
+        if (!p->done && p->waiting) {
             pthread_cond_signal(&p->cv);
             return;
         }
@@ -345,17 +353,16 @@ unlink_pending(struct vf_ps_proxy *px, struct pending *p)
 }
 
 /*
- * One round trip: @op on @target by @deadline_ms.  On return (0 or the
- * executor's -errno, -ETIMEDOUT, -EHOSTDOWN) @p holds the answer; the
- * caller frees p->recs.
+ * The first half of a round trip: @p registered and @op on @target sent.
+ * \return 0 (call_wait() or forget_locked() must follow) or -errno (@p is
+ * not registered)
  */
 static int
-call(struct vf_ps_proxy *px, uint16_t op, const char *target, unsigned int flags,
-     int64_t deadline_ms, struct pending *p)
+call_send(struct vf_ps_proxy *px, uint16_t op, const char *target, unsigned int flags,
+          int64_t deadline_ms, struct pending *p)
 {
     struct vf_ps_req rq;
     uint8_t buf[VF_PS_REQ_SIZE];
-    int64_t wait_until = deadline_ms + VF_PS_ANSWER_SLACK_MS;
     int64_t left = deadline_ms - vf_now_ms();
     int r = 0;
 
@@ -379,6 +386,7 @@ call(struct vf_ps_proxy *px, uint16_t op, const char *target, unsigned int flags
     }
     snprintf(rq.identity, sizeof(rq.identity), "%s", vf_ps_requester());
     p->op = op;
+    p->deadline_ms = deadline_ms;
     vf_cond_init_monotonic(&p->cv);
     pthread_mutex_lock(&px->lock);
     rq.id = p->id = px->next_id++;
@@ -390,8 +398,38 @@ call(struct vf_ps_proxy *px, uint16_t op, const char *target, unsigned int flags
     if (r == 0) {
         r = send_msg(px, buf, sizeof(buf), deadline_ms);
     }
+    if (r < 0) {
+        pthread_mutex_lock(&px->lock);
+        unlink_pending(px, p);
+        pthread_mutex_unlock(&px->lock);
+        pthread_cond_destroy(&p->cv);
+    }
+    return r;
+}
+
+/* Unregister @p (lock held): its answer, if it comes, is dropped. */
+static void
+forget_locked(struct vf_ps_proxy *px, struct pending *p)
+{
+    p->done = true;             /* late list records are dropped */
+    unlink_pending(px, p);
+    pass_turn_locked(px);
+}
+
+/*
+ * The second half: wait for @p's answer (until its deadline and the
+ * slack), reading for everyone while the turn is free.  On return (0 or
+ * the executor's -errno, -ETIMEDOUT, -EHOSTDOWN) @p holds the answer and
+ * is unregistered; the caller frees p->recs.
+ */
+static int
+call_wait(struct vf_ps_proxy *px, struct pending *p)
+{
+    int64_t wait_until = p->deadline_ms + VF_PS_ANSWER_SLACK_MS;
+    int r = 0;
+
     pthread_mutex_lock(&px->lock);
-    while (r == 0 && !p->done && !atomic_load(&px->dead)) {
+    while (!p->done && !atomic_load(&px->dead)) {
         struct timespec ts = vf_deadline_timespec(wait_until);
         const char *why = NULL;
 
@@ -407,9 +445,18 @@ call(struct vf_ps_proxy *px, uint16_t op, const char *target, unsigned int flags
             if (px->watcher_wants) {
                 pass_turn_locked(px);
             }
-        } else if (pthread_cond_timedwait(&p->cv, &px->lock, &ts) == ETIMEDOUT &&
-                   !p->done) {
-            r = -ETIMEDOUT;
+        } else {
+            int w = 0;
+
+            p->waiting = true;
+            w = pthread_cond_timedwait(&p->cv, &px->lock, &ts);
+            p->waiting = false;
+            if (w == ETIMEDOUT && !p->done) {
+                r = -ETIMEDOUT;
+            }
+        }
+        if (r < 0) {
+            break;
         }
     }
     if (r == 0) {
@@ -418,9 +465,7 @@ call(struct vf_ps_proxy *px, uint16_t op, const char *target, unsigned int flags
             r = -ENOMEM;
         }
     }
-    p->done = true;             /* late list records are dropped */
-    unlink_pending(px, p);
-    pass_turn_locked(px);
+    forget_locked(px, p);
     pthread_mutex_unlock(&px->lock);
     pthread_cond_destroy(&p->cv);
     if (r < 0) {
@@ -429,6 +474,16 @@ call(struct vf_ps_proxy *px, uint16_t op, const char *target, unsigned int flags
         p->n = 0;
     }
     return r;
+}
+
+/* One round trip: call_send() and call_wait(). */
+static int
+call(struct vf_ps_proxy *px, uint16_t op, const char *target, unsigned int flags,
+     int64_t deadline_ms, struct pending *p)
+{
+    int r = call_send(px, op, target, flags, deadline_ms, p);
+
+    return r < 0 ? r : call_wait(px, p);
 }
 
 int
@@ -535,6 +590,53 @@ px_monitor(void *priv, int64_t deadline_ms)
 
     return call(priv, VF_PS_OP_MONITOR, NULL, 0, deadline_ms, &p);
 }
+
+/* ---- a status asked ahead (request.h, struct vf_status_ahead) ------------------ */
+
+static int
+px_ahead_begin(void *priv, const char *target, unsigned int flags, int64_t deadline_ms,
+               struct vf_ahead **ret)
+{
+    struct pending *p = malloc(sizeof(*p));
+    int r = p != NULL ? call_send(priv, VF_PS_OP_STATUS, target, flags, deadline_ms, p) : -ENOMEM;
+
+    if (r < 0) {
+        free(p);
+        return r;
+    }
+    *ret = (struct vf_ahead *)p;
+    return 0;
+}
+
+static int
+px_ahead_end(void *priv, struct vf_ahead *a, bool *ret_on)
+{
+    struct pending *p = (struct pending *)a;
+    int r = call_wait(priv, p);
+
+    if (r == 0) {
+        *ret_on = p->on;
+    }
+    free(p);
+    return r;
+}
+
+static void
+px_ahead_drop(void *priv, struct vf_ahead *a)
+{
+    struct vf_ps_proxy *px = priv;
+    struct pending *p = (struct pending *)a;
+
+    pthread_mutex_lock(&px->lock);
+    forget_locked(px, p);
+    pthread_mutex_unlock(&px->lock);
+    pthread_cond_destroy(&p->cv);
+    free(p);
+}
+
+const struct vf_status_ahead vf_ps_proxy_ahead = {
+    .be = &vf_ps_proxy_ops, .begin = px_ahead_begin, .end = px_ahead_end, .drop = px_ahead_drop,
+};
 
 const struct vf_backend_ops vf_ps_proxy_ops = {
     .name = "privsep-proxy", .version = PACKAGE_VERSION,

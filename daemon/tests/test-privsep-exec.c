@@ -22,6 +22,7 @@
 #include "pipeline.h"
 #include "privsep/msg.h"
 #include "privsep/privsep.h"
+#include "request.h"
 #include "vftest.h"
 
 /* ---- fake backend ---------------------------------------------------------- */
@@ -596,6 +597,172 @@ test_status_inline(void)
     pair_down();
 }
 
+/* ---- a status asked ahead (request.h) --------------------------------------- */
+
+struct ahead_par {
+    int ok;
+    int calls;
+};
+
+static void *
+ahead_par_main(void *arg)
+{
+    struct ahead_par *p = arg;
+
+    for (int64_t end = vf_now_ms() + 1500; p->calls < 300 && vf_now_ms() < end; p->calls++) {
+        bool on = false;
+
+        /* 2 s: a turn passed to a thread that does not wait would leave this
+         * call without a reader until its deadline (-ETIMEDOUT) */
+        if (vf_ps_proxy_ops.status(px, p->calls % 2 ? "vm1" : "vm2", 0, &on,
+                                   vf_now_ms() + 2000) == 0 && on == (p->calls % 2 == 1)) {
+            p->ok++;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * Asked ahead: the answers are the status's; a dropped one's late answer
+ * is never taken for another call's; and while tickets wait unclaimed (their
+ * threads busy elsewhere, as while a client authenticates) the other calls
+ * keep being answered: the read turn goes only to a waiting call.
+ */
+static void
+test_status_ahead(void)
+{
+    const struct vf_status_ahead *a = &vf_ps_proxy_ahead;
+    struct vf_ahead *t1 = NULL, *t2 = NULL, *t3 = NULL;
+    int64_t d = vf_now_ms() + 5000;
+    pthread_t th[2];
+    struct ahead_par ps[2] = { { 0, 0 }, { 0, 0 } };
+    bool on = false;
+    int held = 0;
+
+    VFT_EQ_INT(pair_up(NULL), 0);
+    VFT_CHECK(a->be == &vf_ps_proxy_ops);
+    VFT_EQ_INT(a->begin(px, "vm1", 0, d, &t1), 0);
+    VFT_EQ_INT(a->begin(px, "vm2", 0, d, &t2), 0);
+    VFT_EQ_INT(a->begin(px, "nope", 0, d, &t3), 0);
+    usleep(20000);              /* not a check: the answers are in the socket */
+    VFT_EQ_INT(a->end(px, t2, &on), 0);
+    VFT_CHECK(!on);
+    VFT_EQ_INT(a->end(px, t3, &on), -ENOENT);
+    VFT_EQ_INT(a->end(px, t1, &on), 0);
+    VFT_CHECK(on);
+    /* dropped at once, and after its answer came: later calls get their own */
+    VFT_EQ_INT(a->begin(px, "vm1", 0, d, &t1), 0);
+    a->drop(px, t1);
+    VFT_EQ_INT(a->begin(px, "vm1", 0, d, &t1), 0);
+    usleep(20000);
+    a->drop(px, t1);
+    for (int i = 0; i < 20; i++) {
+        VFT_EQ_INT(vf_ps_proxy_ops.status(px, i % 2 ? "vm1" : "vm2", 0, &on, d), 0);
+        VFT_CHECK(on == (i % 2 == 1));
+    }
+    /* unclaimed tickets, newest first in the proxy's list, while two
+     * threads make calls: every call answered */
+    for (int i = 0; i < 2; i++) {
+        VFT_EQ_INT(pthread_create(&th[i], NULL, ahead_par_main, &ps[i]), 0);
+    }
+    for (int64_t end = vf_now_ms() + 1200; held < 100 && vf_now_ms() < end; held++) {
+        VFT_EQ_INT(a->begin(px, "vm1", 0, vf_now_ms() + 5000, &t1), 0);
+        usleep(10000);          /* held unclaimed while the others call */
+        if (held % 2 == 0) {
+            VFT_EQ_INT(a->end(px, t1, &on), 0);
+            VFT_CHECK(on);
+        } else {
+            a->drop(px, t1);
+        }
+    }
+    for (int i = 0; i < 2; i++) {
+        pthread_join(th[i], NULL);
+        VFT_CHECK(ps[i].calls > 0);
+        VFT_EQ_INT(ps[i].ok, ps[i].calls);
+    }
+    VFT_CHECK(held > 0);
+    pair_down();
+}
+
+struct turn_call {
+    const char *target;
+    int r;
+    bool on;
+};
+
+static void *
+turn_call_main(void *arg)
+{
+    struct turn_call *c = arg;
+
+    c->r = vf_ps_proxy_ops.status(px, c->target, 0, &c->on, vf_now_ms() + 1500);
+    return NULL;
+}
+
+/* As the executor on @fd: read one request (bounded wait).  0 or -1 */
+static int
+fake_exec_read(int fd, struct vf_ps_req *rq)
+{
+    uint8_t buf[VF_PS_REQ_SIZE];
+    struct timeval tv = { .tv_sec = 2 };
+    ssize_t n = 0;
+
+    (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    n = recv(fd, buf, sizeof(buf), 0);
+    return n == (ssize_t)sizeof(buf) && vf_ps_req_decode(buf, sizeof(buf), rq) == 0 ? 0 : -1;
+}
+
+/* As the executor on @fd: the RESULT of @id, "on". */
+static void
+fake_exec_answer(int fd, uint64_t id)
+{
+    struct vf_ps_ans an = { .kind = VF_PS_KIND_RESULT, .id = id, .result = 0, .on = true };
+    uint8_t buf[VF_PS_ANS_SIZE];
+
+    VFT_EQ_INT(vf_ps_ans_encode(&an, buf, sizeof(buf)), 0);
+    VFT_CHECK(send(fd, buf, sizeof(buf), 0) == (ssize_t)sizeof(buf));
+}
+
+/*
+ * The read turn never goes to a ticket asked ahead: call A holds the turn,
+ * call B waits for it, a ticket T (the newest: first in the proxy's list)
+ * is unclaimed.  A's answer comes; A passes the turn on: to B, which must
+ * then read its own answer when it comes (handed to T, the turn was lost
+ * and B waited until its deadline).  The test plays the executor.
+ */
+static void
+test_ahead_turn(void)
+{
+    struct turn_call ca = { "vmA", 1, false }, cb = { "vmB", 1, false };
+    struct vf_ps_req ra, rb, rt;
+    struct vf_ahead *t = NULL;
+    pthread_t tha, thb;
+    int sv[2];
+
+    VFT_EQ_INT(proxy_alone(sv), 0);
+    VFT_EQ_INT(pthread_create(&tha, NULL, turn_call_main, &ca), 0);
+    VFT_EQ_INT(fake_exec_read(sv[0], &ra), 0);      /* A sent: it holds the turn */
+    VFT_EQ_INT(pthread_create(&thb, NULL, turn_call_main, &cb), 0);
+    VFT_EQ_INT(fake_exec_read(sv[0], &rb), 0);      /* B sent: it waits */
+    usleep(50000);              /* not a check: B is in its wait by now */
+    VFT_EQ_INT(vf_ps_proxy_ahead.begin(px, "vmT", 0, vf_now_ms() + 5000, &t), 0);
+    VFT_EQ_INT(fake_exec_read(sv[0], &rt), 0);
+    VFT_EQ_STR(ra.target, "vmA");
+    VFT_EQ_STR(rb.target, "vmB");
+    fake_exec_answer(sv[0], ra.id);
+    pthread_join(tha, NULL);
+    VFT_EQ_INT(ca.r, 0);
+    usleep(100000);             /* B holds the turn now (or nobody does) */
+    fake_exec_answer(sv[0], rb.id);
+    pthread_join(thb, NULL);
+    VFT_EQ_INT(cb.r, 0);
+    VFT_CHECK(cb.on);
+    fake_exec_answer(sv[0], rt.id);
+    VFT_EQ_INT(vf_ps_proxy_ahead.end(px, t, &cb.on), 0);
+    close(sv[0]);
+    px = vf_ps_proxy_free(px);
+}
+
 int
 main(void)
 {
@@ -606,6 +773,8 @@ main(void)
     VFT_RUN(test_proxy_turns);
     VFT_RUN(test_groups_recheck);
     VFT_RUN(test_status_inline);
+    VFT_RUN(test_status_ahead);
+    VFT_RUN(test_ahead_turn);
     VFT_RUN(test_dead_executor);
     /* the executor alone, fed raw requests; new executor tests at the end */
     VFT_RUN(test_hostile_request);

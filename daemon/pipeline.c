@@ -285,6 +285,19 @@ vf_pipeline_set_queue_limits(unsigned int max_q, int timeout_ms)
     pthread_mutex_unlock(&mu);
 }
 
+unsigned int
+vf_pipeline_workers(void)
+{
+    unsigned int n = 0;
+
+    pthread_mutex_lock(&mu);
+    if (workq != NULL) {
+        n = vf_workq_threads(workq);
+    }
+    pthread_mutex_unlock(&mu);
+    return n;
+}
+
 void
 vf_pipeline_set_status_ahead(const struct vf_status_ahead *ahead)
 {

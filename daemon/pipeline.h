@@ -47,6 +47,8 @@ void vf_pipeline_fini(void);
  * configuration they started with.
  */
 int vf_pipeline_set_config(struct vf_groups *groups, struct vf_backend_inst *be);
+/* Worker threads alive (busy or idle). */
+unsigned int vf_pipeline_workers(void);
 /* Statuses asked ahead through @ahead (request.h) when the backend is its
  * (NULL: never).  Before the first request. */
 struct vf_status_ahead;

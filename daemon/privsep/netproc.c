@@ -200,6 +200,7 @@ net_loop(int ctl, const sigset_t *sigs)
             vf_log(LOG_ERR, "a listener failed; exiting");
             return 1;
         }
+        vf_ps_trim_after_burst(vf_pipeline_workers(), VF_MIN_WORKERS);
     }
 }
 

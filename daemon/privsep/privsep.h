@@ -190,5 +190,8 @@ void vf_ps_malloc_setup_net(void);
 bool vf_ps_trim_wanted(size_t bytes);
 /* malloc_trim(0) now (glibc; nothing elsewhere); @why for the debug log */
 void vf_ps_trim_now(const char *why);
+/* The network process, every tick: @workers threads alive now.  Trims once
+ * a burst is over (the surplus workers left, @workers back at @floor). */
+void vf_ps_trim_after_burst(unsigned int workers, unsigned int floor);
 
 #endif

@@ -64,3 +64,22 @@ vf_ps_trim_now(const char *why)
     (void)why;
 #endif
 }
+
+/*
+ * A burst leaves memory behind in the heap: the blocks the surplus worker
+ * threads used and cached (glibc's per-thread caches go back to the arena
+ * when a thread exits, where they stay).  Once those threads have left,
+ * hand the free pages back, once per burst: about 350 kB after 64 clients.
+ */
+void
+vf_ps_trim_after_burst(unsigned int workers, unsigned int floor)
+{
+    static unsigned int peak;   /* the main loop's thread only */
+
+    if (workers > peak) {
+        peak = workers;
+    } else if (peak > floor && workers <= floor) {
+        peak = workers;
+        vf_ps_trim_now("a burst of requests");
+    }
+}

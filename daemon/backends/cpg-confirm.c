@@ -174,7 +174,8 @@ cpg_lost_ask(struct cpg_be *be, const struct cpg_lost *l, int64_t deadline_ms,
     f = be->fencer;
     pthread_mutex_unlock(&be->lock);
     if (f.quorate == NULL || f.fenced_since == NULL) {
-        snprintf(why, why_len, "no fencer of the host cluster is reachable (libstonithd not available)");
+        snprintf(why, why_len, "no fencer of the host cluster is reachable (no fencer module loaded: "
+                 "see the start-up log)");
         return -EHOSTDOWN;
     }
     r = f.quorate(f.ctx, deadline_ms);

@@ -1,207 +1,229 @@
 /*
  * vmfence - daemon/backends/cpg-fence.c: the host cluster's fencer.
  *
- * fence_history = "pacemaker": Pacemaker's fencer through libstonithd
- * (its fence history, as stonith_api_time() reads it: by corosync node id)
- * and corosync's quorum through libquorum.  Built only when configure
- * found pacemaker-fencing (VF_HAVE_STONITHD); without it the fencer is
- * "not reachable", so a lost host's domains are never reported off.
+ * fence_history = "pacemaker" asks Pacemaker's fencer (libstonithd) and
+ * corosync's quorum (libquorum).  Those libraries are not linked into
+ * fence_virtd: they live in the fencer module fencer-pacemaker.so
+ * (cpg-pcmk.c, ABI in cpg-fencer.h), which this file dlopen()s when a cpg
+ * backend with that setting starts, from fence_virtd/module_path, else the
+ * compiled-in module directory (VF_MODULE_PATH).  So a fence_virtd without
+ * such a backend never maps libstonithd, libcrmcommon and what they pull in.
  *
- * The seam (struct cpg_fencer, cpg_set_fencer()) lets the unit test put a
- * fake fencer in place of this one.
+ * fence_virtd runs as root: the directory must be an absolute path, and the
+ * directory and the file must be neither group- nor other-writable and be
+ * owned by root (or by the user fence_virtd runs as); the file is opened
+ * without following a symbolic link.  A module that is missing, refused,
+ * fails to load, has another ABI or cannot open its fencer is logged with
+ * the file and the reason, and the fencer is then "not reachable": a lost
+ * host's domains are never reported off (cpg-confirm.c).
+ *
+ * The seam (struct cpg_fencer, cpg_set_fencer()) lets the unit tests put a
+ * fake fencer in place of the module's.
  */
+#include <dlfcn.h>
 #include <errno.h>
-#include <pthread.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "backends/cpg-int.h"
 
-#ifdef VF_HAVE_STONITHD
+#ifndef VF_MODULE_PATH
+#define VF_MODULE_PATH "/usr/lib/vmfence"
+#endif
 
-#include <corosync/quorum.h>
-#include <crm/crm.h>
-#include <crm/stonith-ng.h>
-
-struct cpg_pcmk {
-    pthread_mutex_t lock;       /* one question at a time */
-    stonith_t *st;
-    bool st_connected;
-    quorum_handle_t qh;
-    bool q_open;
+/* what be->fencer_owned holds */
+struct cpg_fencer_mod {
+    void *dl;                   /* never closed once the fencer opened */
+    const struct cpg_fencer_ops *ops;
+    void *ctx;
 };
 
+/* May fence_virtd trust @st (of @path, a directory when @dir)? 0, or
+ * -EPERM with the reason in @why. */
 static int
-cpg_pcmk_quorate(void *ctx, int64_t deadline_ms)
+cpg_fencer_trusted(const struct stat *st, const char *path, bool dir, char *why, size_t why_len)
 {
-    struct cpg_pcmk *p = ctx;
-    quorum_callbacks_t cbs;
-    uint32_t type = 0;
-    int q = 0, r;
-
-    (void)deadline_ms;          /* local IPC to corosync */
-    memset(&cbs, 0, sizeof(cbs));
-    pthread_mutex_lock(&p->lock);
-    if (!p->q_open && quorum_initialize(&p->qh, &cbs, &type) == CS_OK) {
-        p->q_open = true;
+    if (dir ? !S_ISDIR(st->st_mode) : !S_ISREG(st->st_mode)) {
+        snprintf(why, why_len, "'%s' is not a %s", path, dir ? "directory" : "regular file");
+        return -EPERM;
     }
-    r = -EHOSTDOWN;
-    if (p->q_open) {
-        if (quorum_getquorate(p->qh, &q) == CS_OK) {
-            r = q != 0 ? 1 : 0;
-        } else {
-            (void)quorum_finalize(p->qh);
-            p->q_open = false;
-        }
+    if ((st->st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+        snprintf(why, why_len, "'%s' is writable by %s (mode %04o), refused", path,
+                 (st->st_mode & S_IWOTH) != 0 ? "others" : "its group",
+                 (unsigned int)(st->st_mode & 07777));
+        return -EPERM;
     }
-    pthread_mutex_unlock(&p->lock);
-    return r;
-}
-
-/* p->lock held: connected to the fencer? */
-static int
-cpg_pcmk_connect_locked(struct cpg_pcmk *p)
-{
-    int rc;
-
-    if (p->st == NULL) {
-        p->st = stonith_api_new();
-        if (p->st == NULL) {
-            return -ENOMEM;
-        }
+    if (st->st_uid != 0 && st->st_uid != geteuid()) {
+        snprintf(why, why_len, "'%s' is owned by uid %ld, neither root nor fence_virtd's user, "
+                 "refused", path, (long)st->st_uid);
+        return -EPERM;
     }
-    if (p->st_connected) {
-        return 0;
-    }
-    rc = p->st->cmds->connect(p->st, "vmfence-cpg", NULL);
-    if (rc != pcmk_ok) {
-        vf_dbg(1, "cpg backend: cannot connect to the fencer: %s", pcmk_strerror(rc));
-        return -EHOSTDOWN;
-    }
-    p->st_connected = true;
     return 0;
 }
 
-static void
-cpg_rec_from(struct cpg_fence_rec *rec, const stonith_history_t *h)
-{
-    memset(rec, 0, sizeof(*rec));
-    rec->completed = h->completed;
-    snprintf(rec->action, sizeof(rec->action), "%s", h->action != NULL ? h->action : "");
-    snprintf(rec->delegate, sizeof(rec->delegate), "%s", h->delegate != NULL ? h->delegate : "");
-    snprintf(rec->origin, sizeof(rec->origin), "%s", h->origin != NULL ? h->origin : "");
-    snprintf(rec->client, sizeof(rec->client), "%s", h->client != NULL ? h->client : "");
-}
-
+/* Check @dir and its module @path before loading it: 0 or -errno (@why). */
 static int
-cpg_pcmk_fenced_since(void *ctx, uint32_t nodeid, time_t since, struct cpg_fence_rec *ret,
-                      int64_t deadline_ms)
+cpg_fencer_check(const char *dir, const char *path, char *why, size_t why_len)
 {
-    struct cpg_pcmk *p = ctx;
-    stonith_history_t *hist = NULL, *h;
-    char name[16];
-    int left = vf_ms_left(deadline_ms), rc, r;
+    struct stat st;
+    int fd, r;
 
-    if (left < 1000) {
-        return -ETIMEDOUT;      /* the fencer's timeout is in whole seconds */
+    if (dir[0] != '/') {
+        snprintf(why, why_len, "module path '%s' is not an absolute path", dir);
+        return -EINVAL;
     }
-    snprintf(name, sizeof(name), "%u", (unsigned int)nodeid);
-    pthread_mutex_lock(&p->lock);
-    r = cpg_pcmk_connect_locked(p);
-    if (r < 0) {
-        pthread_mutex_unlock(&p->lock);
+    r = stat(dir, &st) < 0 ? -errno : cpg_fencer_trusted(&st, dir, true, why, why_len);
+    if (r == -EPERM) {
         return r;
     }
-    rc = p->st->cmds->history(p->st, st_opt_sync_call | st_opt_cs_nodeid, name, &hist,
-                              left / 1000 < 10 ? left / 1000 : 10);
-    if (rc < 0) {
-        (void)p->st->cmds->disconnect(p->st);
-        p->st_connected = false;
-        pthread_mutex_unlock(&p->lock);
-        vf_dbg(1, "cpg backend: fence history of node %u: %s", (unsigned int)nodeid,
-               pcmk_strerror(rc));
-        return rc == -ETIME || rc == -ETIMEDOUT ? -ETIMEDOUT : -EHOSTDOWN;
+    fd = r < 0 ? r : open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0) {
+        r = r < 0 ? r : -errno;
+        snprintf(why, why_len, "'%s': %s%s", path, strerror(-r),
+                 r == -ENOENT ? " (it is built when configure finds pacemaker-fencing)" : "");
+        return r;
     }
-    pthread_mutex_unlock(&p->lock);
-    r = -ENOENT;
-    for (h = hist; h != NULL; h = h->next) {
-        if (h->state != st_done || h->action == NULL ||
-            (strcmp(h->action, "off") != 0 && strcmp(h->action, "reboot") != 0) ||
-            h->completed < since || (r == 0 && h->completed <= ret->completed)) {
-            continue;
-        }
-        cpg_rec_from(ret, h);
-        r = 0;
+    r = fstat(fd, &st) < 0 ? -errno : 0;
+    close(fd);
+    if (r < 0) {
+        snprintf(why, why_len, "'%s': %s", path, strerror(-r));
+        return r;
     }
-    stonith_history_free(hist);
+    return cpg_fencer_trusted(&st, path, false, why, why_len);
+}
+
+/* The ops table of the loaded @dl (of @path): the ops, or NULL (@why). */
+static const struct cpg_fencer_ops *
+cpg_fencer_ops_of(void *dl, const char *path, char *why, size_t why_len)
+{
+    cpg_fencer_entry_fn entry = NULL;
+    const struct cpg_fencer_ops *ops = NULL;
+
+    *(void **)&entry = dlsym(dl, CPG_FENCER_ENTRY);
+    if (entry == NULL) {
+        snprintf(why, why_len, "'%s' has no symbol %s (not a vmfence fencer module)", path,
+                 CPG_FENCER_ENTRY);
+        return NULL;
+    }
+    ops = entry();
+    if (ops == NULL) {
+        snprintf(why, why_len, "'%s': %s returned no ops table", path, CPG_FENCER_ENTRY);
+        return NULL;
+    }
+    if (ops->abi != CPG_FENCER_ABI) {
+        snprintf(why, why_len, "'%s': fencer module ABI %u, fence_virtd expects %u (%s)", path,
+                 (unsigned int)ops->abi, (unsigned int)CPG_FENCER_ABI,
+                 ops->abi < CPG_FENCER_ABI ? "an older module: install the one of this "
+                 "fence_virtd" : "built for a newer fence_virtd");
+        return NULL;
+    }
+    if (ops->open == NULL || ops->close == NULL || ops->quorate == NULL ||
+        ops->fenced_since == NULL) {
+        snprintf(why, why_len, "'%s': fencer module ops incomplete", path);
+        return NULL;
+    }
+    return ops;
+}
+
+int
+cpg_fencer_load(struct cpg_be *be, const char *dir, char *why, size_t why_len)
+{
+    struct cpg_fencer_mod *m = NULL;
+    struct cpg_fencer f;
+    char path[4096], oerr[256] = "";
+    int r;
+
+    if (snprintf(path, sizeof(path), "%s/%s", dir, CPG_FENCER_PCMK_FILE) >= (int)sizeof(path)) {
+        snprintf(why, why_len, "module path '%.200s...' is too long", dir);
+        return -ENAMETOOLONG;
+    }
+    r = cpg_fencer_check(dir, path, why, why_len);
+    if (r < 0) {
+        return r;
+    }
+    m = calloc(1, sizeof(*m));
+    if (m == NULL) {
+        snprintf(why, why_len, "'%s': out of memory", path);
+        return -ENOMEM;
+    }
+    m->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (m->dl == NULL) {
+        const char *e = dlerror();
+
+        snprintf(why, why_len, "'%s': cannot load: %s", path, e != NULL ? e : "unknown error");
+        r = -ENOEXEC;
+        goto fail;
+    }
+    m->ops = cpg_fencer_ops_of(m->dl, path, why, why_len);
+    if (m->ops == NULL) {
+        r = -ENOEXEC;
+        goto fail;
+    }
+    r = m->ops->open(&m->ctx, oerr, sizeof(oerr));
+    if (r < 0) {
+        snprintf(why, why_len, "'%s': cannot open the fencer: %s", path,
+                 oerr[0] != '\0' ? oerr : strerror(-r));
+        goto fail;
+    }
+    cpg_fencer_close(be);
+    be->fencer_owned = m;
+    f.quorate = m->ops->quorate;
+    f.fenced_since = m->ops->fenced_since;
+    f.ctx = m->ctx;
+    cpg_set_fencer(be, &f);
+    vf_log(LOG_INFO, "cpg backend: fencer module '%s' (%s %s) loaded", path, m->ops->name,
+           m->ops->version != NULL ? m->ops->version : "?");
+    return 0;
+fail:
+    if (m->dl != NULL) {
+        dlclose(m->dl);
+    }
+    free(m);
     return r;
 }
 
 int
-cpg_fencer_open(struct cpg_be *be, char *err, size_t err_len)
+cpg_fencer_open(struct cpg_be *be, const struct vf_conf *conf, char *err, size_t err_len)
 {
-    struct cpg_pcmk *p;
-    struct cpg_fencer f;
+    const char *dir = conf != NULL ? vf_conf_get(conf, "fence_virtd/module_path", NULL) : NULL;
+    char why[1024];
+    int r;
 
     if (be->fence_history != CPG_FH_PACEMAKER) {
         return 0;
     }
-    p = calloc(1, sizeof(*p));
-    if (p == NULL) {
-        snprintf(err, err_len, "cpg backend: out of memory");
-        return -ENOMEM;
+    if (dir == NULL || dir[0] == '\0') {
+        dir = VF_MODULE_PATH;
     }
-    pthread_mutex_init(&p->lock, NULL);
-    be->fencer_owned = p;
-    f.quorate = cpg_pcmk_quorate;
-    f.fenced_since = cpg_pcmk_fenced_since;
-    f.ctx = p;
-    cpg_set_fencer(be, &f);
+    r = cpg_fencer_load(be, dir, why, sizeof(why));
+    if (r == -ENOMEM) {
+        snprintf(err, err_len, "cpg backend: %s", why);
+        return r;
+    }
+    if (r < 0) {
+        vf_log(LOG_ERR, "cpg backend: fencer module %s: the domains of a host that leaves the "
+               "group cannot be confirmed off (fence_history = \"pacemaker\")", why);
+    }
     return 0;
 }
 
 void
 cpg_fencer_close(struct cpg_be *be)
 {
-    struct cpg_pcmk *p = be->fencer_owned;
+    struct cpg_fencer_mod *m = be->fencer_owned;
 
-    if (p == NULL) {
+    if (m == NULL) {
         return;
     }
     cpg_set_fencer(be, NULL);
-    if (p->st != NULL) {
-        if (p->st_connected) {
-            (void)p->st->cmds->disconnect(p->st);
-        }
-        stonith_api_delete(p->st);
-    }
-    if (p->q_open) {
-        (void)quorum_finalize(p->qh);
-    }
-    pthread_mutex_destroy(&p->lock);
-    free(p);
+    m->ops->close(m->ctx);
+    /* the module stays mapped (as plugin.c's do): a request thread that
+     * copied the fencer may still be in its code, and its libraries'
+     * constructors' state must not be unmapped under them */
+    free(m);
     be->fencer_owned = NULL;
 }
-
-#else /* !VF_HAVE_STONITHD */
-
-int
-cpg_fencer_open(struct cpg_be *be, char *err, size_t err_len)
-{
-    (void)err;
-    (void)err_len;
-    if (be->fence_history == CPG_FH_PACEMAKER) {
-        vf_log(LOG_WARNING, "cpg backend: built without libstonithd: the domains of a host that "
-               "leaves the group cannot be confirmed off (fence_history = \"pacemaker\")");
-    }
-    return 0;
-}
-
-void
-cpg_fencer_close(struct cpg_be *be)
-{
-    (void)be;
-}
-
-#endif

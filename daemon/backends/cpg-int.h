@@ -13,8 +13,9 @@
  *   cpg-route.c   where a domain lives, asking members, live confirmation
  *   cpg-confirm.c what it takes to say "off": every other member asked live,
  *                 and for a domain whose host left, the host cluster's fencer
- *   cpg-fence.c   the fencer seam (libstonithd, quorum) and its production
- *                 implementation
+ *   cpg-fence.c   the fencer seam: loads the fencer module (cpg-fencer.h;
+ *                 libstonithd and libquorum in fencer-pacemaker.so,
+ *                 cpg-pcmk.c, which includes only cpg-fencer.h)
  *   cpg-ops.c     the backend operations (off, on, reboot, status, list)
  * Only these files and the cpg unit tests (daemon/tests/cpg-fakes.h and the
  * tests that include it) include this header.
@@ -40,6 +41,7 @@
 #include "log.h"
 #include "plugin.h"
 #include "timeutil.h"
+#include "backends/cpg-fencer.h"
 #include "backends/cpg-wire.h"
 
 #define CPG_NAME               "cpg"
@@ -72,7 +74,7 @@
 /* how often a request waiting for the host cluster's fencer asks again */
 #define CPG_FENCE_POLL_MS      1000
 /* the least time left for asking the fencer again: its timeout is in whole
- * seconds (cpg-fence.c), plus time to answer the requester */
+ * seconds (cpg-pcmk.c), plus time to answer the requester */
 #define CPG_FENCE_ASK_MIN_MS   1100
 /* how often the group list is scanned for reference fence-virt daemons */
 #define CPG_REFSCAN_MS         30000
@@ -82,19 +84,11 @@ enum cpg_fence_history {
     CPG_FH_PACEMAKER,           /* ask pacemaker's fencer (libstonithd) */
 };
 
-/* One fencing of a node, as the host cluster's fencer recorded it. */
-struct cpg_fence_rec {
-    time_t completed;           /* wall clock; 0 = no completed fencing */
-    char action[32];
-    char delegate[128];         /* the node that executed it */
-    char origin[128];           /* the node that asked for it */
-    char client[128];
-};
-
 /*
- * The seam to the host cluster's fencer (cpg-fence.c has the libstonithd
- * implementation; the unit test installs a fake with cpg_set_fencer()).
- * Both calls may block up to @deadline_ms and are made without be->lock.
+ * The seam to the host cluster's fencer: cpg-fence.c fills it from the
+ * fencer module (cpg-fencer.h; libstonithd in fencer-pacemaker.so), the
+ * unit tests install a fake with cpg_set_fencer().  Both calls may block up
+ * to @deadline_ms and are made without be->lock.
  */
 struct cpg_fencer {
     /* 1 quorate, 0 not quorate, negative errno: cannot tell */
@@ -155,7 +149,7 @@ struct cpg_be {
     int reply_timeout_ms;
     enum cpg_fence_history fence_history;
     struct cpg_fencer fencer;   /* fence_history = pacemaker */
-    void *fencer_owned;         /* the production fencer's state */
+    void *fencer_owned;         /* the loaded fencer module (cpg-fence.c) */
 
     /* be->lock */
     bool stopping;
@@ -284,8 +278,17 @@ int cpg_lost_confirm(struct cpg_be *be, const struct cpg_route *rt, const char *
 void cpg_set_fencer(struct cpg_be *be, const struct cpg_fencer *f);
 
 /* ---- cpg-fence.c ---- */
-int cpg_fencer_open(struct cpg_be *be, char *err, size_t err_len);
+/* fence_history = "pacemaker": load the fencer module from @conf's
+ * fence_virtd/module_path, else the compiled-in module directory.  A module
+ * that cannot be loaded is logged (file and reason) and leaves the fencer
+ * not reachable: still 0.  -errno only when out of memory. */
+int cpg_fencer_open(struct cpg_be *be, const struct vf_conf *conf, char *err, size_t err_len);
+/* close its fencer and uninstall it; the module stays mapped (nothing
+ * loaded: nothing done) */
 void cpg_fencer_close(struct cpg_be *be);
+/* Load @dir/CPG_FENCER_PCMK_FILE and install it as @be's fencer: 0, or
+ * -errno and in @why the file and the reason (the fencer left as it was) */
+int cpg_fencer_load(struct cpg_be *be, const char *dir, char *why, size_t why_len);
 
 /* ---- cpg-ops.c: the ops of the table in cpg.c ---- */
 /* what changes power: every copy, every member asked */

@@ -153,7 +153,7 @@ cpg_init(const struct vf_host_api *host, const struct vf_conf *conf, void **ret_
         be->lv_priv = NULL;
         goto fail;
     }
-    r = cpg_fencer_open(be, err, err_len);
+    r = cpg_fencer_open(be, conf, err, err_len);
     if (r < 0) {
         goto fail;
     }

@@ -21,8 +21,9 @@
  *    returns fake ops over a small in-memory domain table, so the local
  *    side needs no hypervisor.
  *  - the host cluster's fencer (cpg-fake-host.c): a fake struct cpg_fencer
- *    the tests install with cpg_set_fencer() (cpg-fence.c is built without
- *    libstonithd for the tests), so no pacemaker cluster is needed.
+ *    the tests install with cpg_set_fencer() (cpg-fence.c loads the real
+ *    one, cpg-pcmk.c, from a module directory that does not exist in these
+ *    tests), so no pacemaker cluster is needed.
  * The real two-node test with corosync is tests/interop/cpg-cluster.sh.
  *
  * Nothing here counts checks (vftest.h's counters are per file): the
@@ -122,7 +123,7 @@ int fl_set(const char *target, unsigned int flags, int state, bool *ret_on);
 void fl_event(const char *name, const char *uuid, int state, bool gone);
 
 extern pthread_mutex_t ff_lock;
-/* like libstonithd (cpg-fence.c): a question with less than a second left
+/* like libstonithd (cpg-pcmk.c): a question with less than a second left
  * cannot be asked (-ETIMEDOUT) */
 extern bool ff_whole_seconds;
 extern int ff_calls;          /* fenced_since questions */

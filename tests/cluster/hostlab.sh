@@ -249,8 +249,10 @@ hl_vm_state() { hl_virsh "$1" domstate "$2" 2>/dev/null | head -1 | grep . || ec
 # --- fence_virtd on the hosts -----------------------------------------------------
 
 # hl_fvd_conf HOST: pcs-examples/host-cluster/fence_virt.conf with this
-# machine's values: key file, interface eth0, the test driver's URI, and a
-# tcp listener on the host's address (for fence_virt -T) added
+# machine's values: key file, interface eth0, the test driver's URI, a
+# tcp listener on the host's address (for fence_virt -T) added, and
+# module_path pointing at the build tree's fencer module
+# (daemon/.libs/fencer-pacemaker.so, loaded by fence_history = "pacemaker")
 hl_fvd_conf() {
     local h=$1 d=$HL_R/$1 uri="test://$HL_R/$1/domains.xml"
     [ -n "${HL_LIBVIRTD:-}" ] && uri=$(hl_lvd_uri "$h")
@@ -258,6 +260,8 @@ hl_fvd_conf() {
         -e 's|interface = "[^"]*"|interface = "eth0"|' \
         -e "s|uri = \"[^\"]*\"|uri = \"$uri\"|" \
         -e 's|listener = "multicast";|listener = "multicast,tcp";|' \
+        -e "/^    backend = \"cpg\";/a\\
+    module_path = \"$VFT_BUILD/daemon/.libs\";" \
         -e "/^listeners {/a\\
     tcp {\\
         key_file = \"$HL_TKEY\";\\

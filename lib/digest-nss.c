@@ -5,25 +5,30 @@
  * functions: the agents link agents/agent-digest.c (NSS's freebl hash API,
  * no softoken, no database) and so never load the rest of NSS; the daemon
  * and the tests use this file, whose prepared key states suit a
- * long-running process.
+ * long-running process.  NSS is loaded on first use (nss-dl.h): a process
+ * that never hashes (fence_virtd's privileged side) never maps it.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
 
-#include <nss.h>
-#include <sechash.h>
-
 #include "auth.h"
 #include "digest.h"
+#include "nss-dl.h"
 
 static pthread_once_t nss_once = PTHREAD_ONCE_INIT;
 static int nss_init_result = -EIO;
+static const struct vf_nss_api *nss;    /* set before nss_init_result is 0 */
 
 static void
 nss_init_once(void)
 {
-    nss_init_result = NSS_NoDB_Init(NULL) == SECSuccess ? 0 : -EIO;
+    const struct vf_nss_api *api = NULL;
+
+    if (vf_nss_api(&api) == 0 && api->NSS_NoDB_Init(NULL) == SECSuccess) {
+        nss = api;
+        nss_init_result = 0;
+    }
 }
 
 /** \brief Initialise NSS once (thread-safe). \return 0 or -EIO */
@@ -90,7 +95,7 @@ prep_store_locked(enum vf_hash alg, const uint8_t *key, size_t key_len, HASHCont
         }
     }
     if (victim->ctx != NULL) {
-        HASH_Destroy(victim->ctx);
+        nss->HASH_Destroy(victim->ctx);
         explicit_bzero(victim->key, sizeof(victim->key));
     }
     victim->ctx = ctx;
@@ -118,25 +123,25 @@ keyed_context(enum vf_hash alg, HASH_HashType type, const uint8_t *key, size_t k
         p = prep_find_locked(alg, key, key_len);
         if (p != NULL) {
             p->last_use = ++prep_clock;
-            ctx = HASH_Clone(p->ctx);
+            ctx = nss->HASH_Clone(p->ctx);
         }
         pthread_mutex_unlock(&prep_mu);
         if (p != NULL) {
             return ctx;
         }
     }
-    ctx = HASH_Create(type);
+    ctx = nss->HASH_Create(type);
     if (ctx == NULL) {
         return NULL;
     }
-    HASH_Begin(ctx);
+    nss->HASH_Begin(ctx);
     if (key_len > 0) {
-        HASH_Update(ctx, key, (unsigned int)key_len);
+        nss->HASH_Update(ctx, key, (unsigned int)key_len);
     }
     if (key_len == 0 || key_len > VF_MAX_KEY_LEN) {
         return ctx;
     }
-    prepared = HASH_Clone(ctx);
+    prepared = nss->HASH_Clone(ctx);
     if (prepared != NULL) {
         pthread_mutex_lock(&prep_mu);
         if (prep_find_locked(alg, key, key_len) == NULL) {
@@ -145,7 +150,7 @@ keyed_context(enum vf_hash alg, HASH_HashType type, const uint8_t *key, size_t k
         }
         pthread_mutex_unlock(&prep_mu);
         if (prepared != NULL) {
-            HASH_Destroy(prepared);     /* another thread stored it first */
+            nss->HASH_Destroy(prepared);     /* another thread stored it first */
         }
     }
     return ctx;
@@ -168,9 +173,9 @@ vf__digest_hash(const struct vf_digest_job *job, uint8_t digest[VF_DIGEST_MAX],
         return -EIO;
     }
     if (job->len > 0) {
-        HASH_Update(ctx, job->data, (unsigned int)job->len);
+        nss->HASH_Update(ctx, job->data, (unsigned int)job->len);
     }
-    HASH_End(ctx, digest, ret_len, VF_DIGEST_MAX);
-    HASH_Destroy(ctx);
+    nss->HASH_End(ctx, digest, ret_len, VF_DIGEST_MAX);
+    nss->HASH_Destroy(ctx);
     return 0;
 }

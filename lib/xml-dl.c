@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdio.h>
 
+#include "dl.h"
 #include "log.h"
 #include "xml-dl.h"
 
@@ -20,55 +21,21 @@ static struct vf_xml_api xml_api;
 static int xml_rc;
 static char xml_err[512];
 
-/* @fn at @version in @h, or NULL with the reason in @err */
-static void *
-resolve(void *h, const char *soname, const char *fn, const char *version,
-        char *err, size_t err_size)
-{
-    const char *why;
-    char reason[256];
-    void *p;
-
-    (void)dlerror();
-    p = dlvsym(h, fn, version);
-    if (p != NULL) {
-        return p;
-    }
-    /* copied: the next dl call reuses dlerror()'s buffer */
-    why = dlerror();
-    snprintf(reason, sizeof(reason), "%s", why != NULL ? why : "not found");
-    if (dlsym(h, fn) != NULL) {
-        snprintf(err, err_size, "%s has %s, but not at symbol version %s "
-                 "(another ABI than the one vmfence was built for)",
-                 soname, fn, version);
-    } else {
-        snprintf(err, err_size, "%s lacks %s (version %s): %s", soname, fn,
-                 version, reason);
-    }
-    return NULL;
-}
-
 int
 vf_xml_api_load(struct vf_xml_api *api, const char *soname, char *err,
                 size_t err_size)
 {
     struct vf_xml_api t = { 0 };
-    const char *why;
-    void *h;
+    void *h = vf_dl_open(soname, err, err_size);
     void *p;
 
-    (void)dlerror();
-    h = dlopen(soname, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
     if (h == NULL) {
-        why = dlerror();
-        snprintf(err, err_size, "cannot load %s: %s", soname,
-                 why != NULL ? why : "not found");
         return -ELIBACC;
     }
     /* the first missing function stops the load; the cast turns dlvsym()'s
      * object pointer into the member's own function pointer type */
 #define VF_XML_RESOLVE(fn, ver) \
-    p = resolve(h, soname, #fn, ver, err, err_size); \
+    p = vf_dl_sym(h, soname, #fn, ver, err, err_size); \
     if (p == NULL) { \
         goto fail; \
     } \

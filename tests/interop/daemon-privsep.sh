@@ -101,12 +101,17 @@ vfd_expect_out "ref: off vm1" 0 "" ref -o off -n vm1
 vfd_expect_out "ref: status vm1 off" 2 "Status: OFF" ref -o status -n vm1
 vfd_expect_out "ref: on vm1" 0 "" ref -o on -n vm1
 vfd_expect_out "ref: list" 0 "^vm2 " ref -o list
-# only the network process hashes: the privileged one never loads NSS's softoken (the
-# network process has, after these requests: the pattern sees what it looks for)
+# only the network process hashes: the privileged one never loads NSS at all, neither
+# its softoken nor libnss3 and NSPR (loaded on first use, lib/nss-dl.c); the network
+# process has them after these requests: the patterns see what they look for
 softokn() { grep -c 'libsoftokn3' "/proc/$1/maps" 2>/dev/null; }
+nss3() { grep -cE '/lib(nss3|nspr4)\.so' "/proc/$1/maps" 2>/dev/null; }
 [ "$(softokn "$NPID")" -gt 0 ] && [ "$(softokn "$DPID")" -eq 0 ] && \
     vft_ok "only the network process loaded NSS's softoken" || \
     vft_fail "softoken mappings: network process $(softokn "$NPID"), privileged $(softokn "$DPID")"
+[ "$(nss3 "$NPID")" -gt 0 ] && [ "$(nss3 "$DPID")" -eq 0 ] && \
+    vft_ok "the privileged process maps neither libnss3 nor NSPR" || \
+    vft_fail "libnss3/NSPR mappings: network process $(nss3 "$NPID"), privileged $(nss3 "$DPID")"
 # the user comes resolved by the privileged process: the network process never reads
 # the name service, so it loads no NSS module (libnss_systemd, _sss, _ldap...), and it
 # runs as the user the privileged one named

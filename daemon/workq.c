@@ -289,26 +289,28 @@ vf_workq_reap(struct vf_workq *q)
     expire_list(q, expired);
 }
 
-unsigned int
-vf_workq_queued(struct vf_workq *q)
+/* *@field of @q, read under its lock */
+static unsigned int
+read_count(struct vf_workq *q, const unsigned int *field)
 {
     unsigned int n = 0;
 
     pthread_mutex_lock(&q->mu);
-    n = q->n_queued;
+    n = *field;
     pthread_mutex_unlock(&q->mu);
     return n;
 }
 
 unsigned int
+vf_workq_queued(struct vf_workq *q)
+{
+    return read_count(q, &q->n_queued);
+}
+
+unsigned int
 vf_workq_threads(struct vf_workq *q)
 {
-    unsigned int n = 0;
-
-    pthread_mutex_lock(&q->mu);
-    n = q->n_threads;
-    pthread_mutex_unlock(&q->mu);
-    return n;
+    return read_count(q, &q->n_threads);
 }
 
 void

@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "dl.h"
+#include "log.h"
 
 void *
 vf_dl_open(const char *soname, char *err, size_t err_size)
@@ -45,4 +46,13 @@ vf_dl_sym(void *h, const char *soname, const char *fn, const char *version,
         snprintf(err, err_size, "%s lacks %s (version %s): %s", soname, fn, version, reason);
     }
     return NULL;
+}
+
+int
+vf_dl_outcome(int rc, const char *what, const char *err)
+{
+    if (rc < 0) {
+        vf_log(LOG_ERR, "cannot %s: %s", what, err);
+    }
+    return rc;
 }

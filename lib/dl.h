@@ -24,4 +24,11 @@ void *vf_dl_open(const char *soname, char *err, size_t err_size);
 void *vf_dl_sym(void *h, const char *soname, const char *fn, const char *version,
                 char *err, size_t err_size);
 
+/*
+ * \brief The outcome of loading a table (@rc from its loader, @err its
+ *        reason): logged (LOG_ERR, "cannot @what: @err") when it failed.
+ * \return @rc
+ */
+int vf_dl_outcome(int rc, const char *what, const char *err);
+
 #endif

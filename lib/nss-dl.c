@@ -9,7 +9,6 @@
 #include <pthread.h>
 
 #include "dl.h"
-#include "log.h"
 #include "nss-dl.h"
 
 static pthread_once_t nss_once = PTHREAD_ONCE_INIT;
@@ -49,11 +48,6 @@ int
 vf_nss_api(const struct vf_nss_api **ret_api)
 {
     pthread_once(&nss_once, nss_load_once);
-    if (nss_rc < 0) {
-        vf_log(LOG_ERR, "cannot hash without NSS: %s", nss_err);
-        *ret_api = NULL;
-        return nss_rc;
-    }
-    *ret_api = &nss_api;
-    return 0;
+    *ret_api = nss_rc < 0 ? NULL : &nss_api;
+    return vf_dl_outcome(nss_rc, "hash without NSS", nss_err);
 }

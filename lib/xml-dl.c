@@ -13,7 +13,6 @@
 #include <stdio.h>
 
 #include "dl.h"
-#include "log.h"
 #include "xml-dl.h"
 
 static pthread_once_t xml_once = PTHREAD_ONCE_INIT;
@@ -60,11 +59,6 @@ int
 vf_xml_api(const struct vf_xml_api **ret_api)
 {
     pthread_once(&xml_once, xml_load_once);
-    if (xml_rc < 0) {
-        vf_log(LOG_ERR, "cannot write XML without libxml2: %s", xml_err);
-        *ret_api = NULL;
-        return xml_rc;
-    }
-    *ret_api = &xml_api;
-    return 0;
+    *ret_api = xml_rc < 0 ? NULL : &xml_api;
+    return vf_dl_outcome(xml_rc, "write XML without libxml2", xml_err);
 }

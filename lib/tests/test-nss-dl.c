@@ -16,20 +16,8 @@
 #include "auth.h"
 #include "digest.h"
 #include "nss-dl.h"
+#include "dl-loaded.h"
 #include "vftest.h"
-
-/* is @soname loaded in this process? */
-static bool
-loaded(const char *soname)
-{
-    void *h = dlopen(soname, RTLD_LAZY | RTLD_NOLOAD);
-
-    if (h == NULL) {
-        return false;
-    }
-    dlclose(h);
-    return true;
-}
 
 /* libnss3 and NSPR are loaded by the first digest, not before; the digest
  * is SHA-256 of key || data (one known vector) */
@@ -51,12 +39,12 @@ test_loaded_on_first_use(void)
     uint8_t out[VF_DIGEST_MAX];
     unsigned int len = 0;
 
-    VFT_CHECK(!loaded(VF_NSS_SONAME));
-    VFT_CHECK(!loaded("libnspr4.so"));
+    VFT_CHECK(!vft_loaded(VF_NSS_SONAME));
+    VFT_CHECK(!vft_loaded("libnspr4.so"));
     VFT_EQ_INT(vf__digest_hash(&job, out, &len), 0);
     VFT_EQ_INT(len, 32);
     VFT_CHECK(memcmp(out, want, sizeof(want)) == 0);
-    VFT_CHECK(loaded(VF_NSS_SONAME));
+    VFT_CHECK(vft_loaded(VF_NSS_SONAME));
     /* again, from the key's prepared state */
     memset(out, 0, sizeof(out));
     VFT_EQ_INT(vf__digest_hash(&job, out, &len), 0);

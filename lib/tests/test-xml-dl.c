@@ -20,23 +20,11 @@
 #include "metadata.h"
 #include "metadata-capture.h"
 #include "xml-dl.h"
+#include "dl-loaded.h"
 #include "vftest.h"
 
 #define CHILD_ENV "VFT_XML_DL_CHILD"
 #define HEAD_XVM "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<resource-agent name=\"fence_xvm\""
-
-/* is @soname loaded in this process? */
-static bool
-loaded(const char *soname)
-{
-    void *h = dlopen(soname, RTLD_LAZY | RTLD_NOLOAD);
-
-    if (h == NULL) {
-        return false;
-    }
-    dlclose(h);
-    return true;
-}
 
 /* libxml2 is loaded by the first metadata, not before */
 static void
@@ -45,14 +33,14 @@ test_loaded_on_first_use(void)
     char *text;
     int rc;
 
-    VFT_CHECK(!loaded(VF_XML_SONAME));
+    VFT_CHECK(!vft_loaded(VF_XML_SONAME));
     text = capture(vf_metadata_write, VF_AGENT_XVM, &rc);
     VFT_EQ_INT(rc, 0);
     VFT_CHECK(text != NULL && strncmp(text, HEAD_XVM, strlen(HEAD_XVM)) == 0);
     VFT_CHECK(text != NULL && strstr(text, "\n\t<parameters>\n\t\t<parameter name=") != NULL);
     VFT_CHECK(text != NULL && strcmp(text + strlen(text) - 18, "</resource-agent>\n") == 0);
     free(text);
-    VFT_CHECK(loaded(VF_XML_SONAME));
+    VFT_CHECK(vft_loaded(VF_XML_SONAME));
     /* the table is loaded once and shared */
     text = capture(vf_metadata_write, VF_AGENT_VIRT, &rc);
     VFT_EQ_INT(rc, 0);

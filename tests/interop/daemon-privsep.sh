@@ -91,6 +91,11 @@ ps -o args= -p "$NPID" | grep -q '^fence_virtd-net --privsep-net=' && \
     vft_ok "tcp: ps shows fence_virtd-net --privsep-net" || vft_fail "tcp: ps shows '$(ps -o args= -p "$NPID")'"
 [ -n "$(heavy_libs "$DPID")" ] && vft_ok "the privileged process maps $(heavy_libs "$DPID")" || \
     vft_fail "no libvirt found in the privileged process's maps: the check below sees nothing"
+# Pacemaker's libraries come only with the cpg fencer module (fencer-pacemaker.so),
+# which a libvirt backend never loads: not even the privileged process maps them
+pcmk=$(grep -oE '/lib(stonithd|crmcommon|crmservice|quorum)[^/]*\.so' "/proc/$DPID/maps" | sort -u | tr '\n' ' ')
+[ -z "$pcmk" ] && vft_ok "the privileged process maps no Pacemaker library" || \
+    vft_fail "the privileged process maps $pcmk"
 libs=$(heavy_libs "$NPID")
 [ -z "$libs" ] && vft_ok "tcp: the network process maps no libvirt, libxml2, gnutls, corosync, libsystemd" || \
     vft_fail "tcp: the network process maps $libs"

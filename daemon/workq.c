@@ -24,8 +24,10 @@
 #include "timeutil.h"
 #include "workq.h"
 
-/* An idle thread, on its own stack while it waits (under the queue's mu). */
+/* A worker thread's record: made by spawn_locked(), freed by the thread;
+ * on the idle stack while it waits (under the queue's mu). */
 struct idler {
+    struct vf_workq *q;
     pthread_cond_t cv;          /* CLOCK_MONOTONIC */
     bool woken;                 /* push (or stop) took it off the stack */
     struct idler *below;        /* the one that went idle before it */
@@ -151,15 +153,12 @@ wait_item_locked(struct vf_workq *q, struct idler *w)
 static void *
 worker_main(void *arg)
 {
-    struct vf_workq *q = arg;
+    struct idler *w = arg;
+    struct vf_workq *q = w->q;
     struct vf_workq_item *it = NULL;
-    struct idler w = { .woken = false };
 
-    if (vf_cond_init_monotonic(&w.cv) < 0) {
-        pthread_cond_init(&w.cv, NULL);     /* realtime clock: timeouts move with it */
-    }
     pthread_mutex_lock(&q->mu);
-    while ((it = wait_item_locked(q, &w)) != NULL) {
+    while ((it = wait_item_locked(q, w)) != NULL) {
         pthread_mutex_unlock(&q->mu);
         if (vf_now_ms() > it->deadline_ms) {
             q->p.expire(it, q->p.arg);
@@ -171,7 +170,8 @@ worker_main(void *arg)
     q->n_threads--;
     pthread_cond_broadcast(&q->exit_cv);
     pthread_mutex_unlock(&q->mu);
-    pthread_cond_destroy(&w.cv);
+    pthread_cond_destroy(&w->cv);
+    free(w);
     return NULL;
 }
 
@@ -179,18 +179,29 @@ worker_main(void *arg)
 static int
 spawn_locked(struct vf_workq *q)
 {
+    struct idler *w = calloc(1, sizeof(*w));
     pthread_attr_t attr;
     pthread_t tid;
     int r = 0;
 
+    if (w == NULL) {
+        return -ENOMEM;
+    }
+    if (vf_cond_init_monotonic(&w->cv) < 0) {
+        free(w);
+        return -ENOMEM;
+    }
+    w->q = q;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     if (q->p.stack_size > 0) {
         pthread_attr_setstacksize(&attr, q->p.stack_size);
     }
-    r = pthread_create(&tid, &attr, worker_main, q);
+    r = pthread_create(&tid, &attr, worker_main, w);
     pthread_attr_destroy(&attr);
     if (r != 0) {
+        pthread_cond_destroy(&w->cv);
+        free(w);
         return -r;
     }
     q->n_threads++;

@@ -1,4 +1,4 @@
-// VF_FUZZ_SOURCES: lib/wire.c lib/auth.c lib/digest-nss.c lib/io.c
+// VF_FUZZ_SOURCES: lib/wire.c lib/auth.c lib/digest-nss.c lib/nss-dl.c lib/dl.c lib/log.c lib/io.c
 // VF_FUZZ_PKGS: nss
 /*
  * vmfence - tests/fuzz/fuzz-wire.c: libFuzzer target for lib/wire.c and

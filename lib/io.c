@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -409,4 +410,21 @@ vf_close(int fd)
         errno = saved;
     }
     return -1;
+}
+
+int
+vf_stat_trusted(const struct stat *st, const char *path, char *why, size_t why_len)
+{
+    if ((st->st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+        snprintf(why, why_len, "'%s' is writable by %s (mode %04o), refused", path,
+                 (st->st_mode & S_IWOTH) != 0 ? "others" : "its group",
+                 (unsigned int)(st->st_mode & 07777));
+        return -EPERM;
+    }
+    if (st->st_uid != 0 && st->st_uid != geteuid()) {
+        snprintf(why, why_len, "'%s' is owned by uid %ld, neither root nor fence_virtd's user, "
+                 "refused", path, (long)st->st_uid);
+        return -EPERM;
+    }
+    return 0;
 }

@@ -35,6 +35,15 @@ int vf_write_full(int fd, const void *buf, size_t len, int64_t deadline_ms);
 /* Wait until @fd is readable (POLLIN) or the deadline passes. */
 int vf_wait_readable(int fd, int64_t deadline_ms);
 
+/*
+ * May fence_virtd, running as root, trust the file or directory @st (of
+ * @path) with code: neither group- nor other-writable, and owned by root
+ * or by this process's user.  0, or -EPERM with the reason (naming @path)
+ * in @why.  The type (regular file, directory) is the caller's to check.
+ */
+struct stat;
+int vf_stat_trusted(const struct stat *st, const char *path, char *why, size_t why_len);
+
 /* close() that keeps errno and tolerates -1; returns -1 for p = vf_close(p) */
 int vf_close(int fd);
 

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "backends/cpg-int.h"
+#include "io.h"
 
 #ifndef VF_MODULE_PATH
 #define VF_MODULE_PATH "/usr/lib/vmfence"
@@ -51,18 +52,7 @@ cpg_fencer_trusted(const struct stat *st, const char *path, bool dir, char *why,
         snprintf(why, why_len, "'%s' is not a %s", path, dir ? "directory" : "regular file");
         return -EPERM;
     }
-    if ((st->st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-        snprintf(why, why_len, "'%s' is writable by %s (mode %04o), refused", path,
-                 (st->st_mode & S_IWOTH) != 0 ? "others" : "its group",
-                 (unsigned int)(st->st_mode & 07777));
-        return -EPERM;
-    }
-    if (st->st_uid != 0 && st->st_uid != geteuid()) {
-        snprintf(why, why_len, "'%s' is owned by uid %ld, neither root nor fence_virtd's user, "
-                 "refused", path, (long)st->st_uid);
-        return -EPERM;
-    }
-    return 0;
+    return vf_stat_trusted(st, path, why, why_len);
 }
 
 /* Check @dir and its module @path before loading it: 0 or -errno (@why). */

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "log.h"
 #include "privsep/privsep.h"
 #include "virtd.h"
@@ -57,13 +58,14 @@ static int
 open_program(const char *path)
 {
     struct stat st;
+    char why[256];
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 
     if (fd < 0) {
         return -errno;
     }
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (st.st_mode & S_IXUSR) == 0 ||
-        (st.st_mode & (S_IWGRP | S_IWOTH)) != 0 || (st.st_uid != 0 && st.st_uid != geteuid())) {
+        vf_stat_trusted(&st, path, why, sizeof(why)) < 0) {
         close(fd);
         return -EPERM;
     }

@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 #ifdef HAVE_LINUX_VM_SOCKETS_H
@@ -305,6 +306,31 @@ test_close(void)
     VFT_EQ_INT(errno, 1234);
 }
 
+/* what a root process may trust with code: the write bits and the owner */
+static void
+test_stat_trusted(void)
+{
+    struct stat st;
+    char why[256] = "";
+
+    memset(&st, 0, sizeof(st));
+    st.st_mode = S_IFREG | 0755;
+    st.st_uid = 0;
+    VFT_EQ_INT(vf_stat_trusted(&st, "/m.so", why, sizeof(why)), 0);
+    st.st_uid = geteuid();
+    VFT_EQ_INT(vf_stat_trusted(&st, "/m.so", why, sizeof(why)), 0);
+    st.st_mode = S_IFREG | 0775;
+    VFT_EQ_INT(vf_stat_trusted(&st, "/m.so", why, sizeof(why)), -EPERM);
+    VFT_CHECK(strstr(why, "'/m.so' is writable by its group (mode 0775), refused") != NULL);
+    st.st_mode = S_IFDIR | 0757;
+    VFT_EQ_INT(vf_stat_trusted(&st, "/d", why, sizeof(why)), -EPERM);
+    VFT_CHECK(strstr(why, "'/d' is writable by others (mode 0757)") != NULL);
+    st.st_mode = S_IFREG | 0755;
+    st.st_uid = geteuid() + 1;
+    VFT_EQ_INT(vf_stat_trusted(&st, "/m.so", why, sizeof(why)), -EPERM);
+    VFT_CHECK(strstr(why, "neither root nor fence_virtd's user") != NULL);
+}
+
 int
 main(void)
 {
@@ -317,5 +343,6 @@ main(void)
     VFT_RUN(test_connect);
     VFT_RUN(test_connect_deadline);
     VFT_RUN(test_close);
+    VFT_RUN(test_stat_trusted);
     VFT_EXIT();
 }

@@ -134,6 +134,8 @@ enum vf_be_flags {
 /* Backend capabilities, in its schema's flags (absent = 0 = none). */
 enum vf_backend_caps {
     VF_BC_STATUS_NOWAIT = (1 << 0), /* status() honours VF_BE_NOWAIT */
+    VF_BC_STATUS_STAMPED = (1 << 1), /* what a VF_BE_NOWAIT status answers changes only
+                                      * with a vf_statstamp_bump() (lib/statstamp.h) */
 };
 
 struct vf_domain_info {

@@ -39,6 +39,7 @@
 
 #include "io.h"
 #include "log.h"
+#include "statstamp.h"
 #include "timeutil.h"
 #include "libvirt-int.h"
 
@@ -88,6 +89,8 @@ lv_cache_init(struct lv_backend *be)
     pthread_mutex_init(&c->lock, NULL);
     atomic_init(&c->last_ok_ms, 0);
     be->cache = c;
+    vf_statstamp_trust_until(0);
+    vf_statstamp_bump();
     return 0;
 }
 
@@ -116,6 +119,8 @@ lv_cache_fini(struct lv_backend *be)
     if (c == NULL) {
         return;
     }
+    vf_statstamp_trust_until(0);
+    vf_statstamp_bump();
     lv_cache_clear(c);
     pthread_mutex_destroy(&c->lock);
     free(c);
@@ -126,8 +131,11 @@ lv_cache_fini(struct lv_backend *be)
 void
 lv_cache_alive(struct lv_backend *be)
 {
+    int64_t now = vf_now_ms();
+
     if (be->cache != NULL) {
-        atomic_store(&be->cache->last_ok_ms, (long long)vf_now_ms());
+        atomic_store(&be->cache->last_ok_ms, (long long)now);
+        vf_statstamp_trust_until(be->cache_fresh_ms > 0 ? now + be->cache_fresh_ms : 0);
     }
 }
 
@@ -257,6 +265,7 @@ lv_cache_invalidate(struct lv_backend *be)
     pthread_mutex_lock(&c->lock);
     c->valid = false;
     c->seq++;                       /* a resync that is running does not count */
+    vf_statstamp_bump();
     pthread_mutex_unlock(&c->lock);
 }
 
@@ -294,6 +303,7 @@ lv_cache_mark_uuid(struct lv_backend *be, const char *uuid)
 
     pthread_mutex_lock(&c->lock);
     c->seq++;
+    vf_statstamp_bump();
     e = lv_find_uuid(c, uuid);
     if (e == NULL) {
         e = lv_add(c, uuid, "");
@@ -319,6 +329,7 @@ lv_cache_mark_target(struct lv_backend *be, const char *target)
     }
     pthread_mutex_lock(&c->lock);
     c->seq++;
+    vf_statstamp_bump();
     for (e = c->by_name[lv_hash(target)]; e != NULL; e = e->next_n) {
         if (strcmp(e->name, target) == 0) {
             lv_mark(c, e);
@@ -366,6 +377,7 @@ lv_cache_put(struct lv_backend *be, uint64_t seq, const struct vf_domain_info *d
     e->state = dom->state;
     e->fresh = dom->state != VIR_DOMAIN_NOSTATE;
 out:
+    vf_statstamp_bump();            /* whatever changed (statstamp.h) */
     pthread_mutex_unlock(&c->lock);
 }
 
@@ -410,6 +422,7 @@ lv_cache_fill(struct lv_backend *be, uint64_t seq, const struct vf_domain_info *
     vf_dbg(1, "libvirt backend: status cache: %zu domain(s), %s", c->n,
            complete ? "valid" : "not valid (a URI has no event registration)");
 out:
+    vf_statstamp_bump();
     pthread_mutex_unlock(&c->lock);
     return r;
 }

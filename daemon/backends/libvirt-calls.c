@@ -23,6 +23,7 @@
 #include "condwait.h"
 #include "io.h"
 #include "log.h"
+#include "statstamp.h"
 #include "timeutil.h"
 #include "workq.h"
 #include "libvirt-int.h"
@@ -168,6 +169,7 @@ lv_job_wait(struct lv_job *job, bool *ret_abandoned)
     job->abandoned = true;
     *ret_abandoned = true;
     atomic_fetch_add(&job->be->hung, 1);
+    vf_statstamp_bump();            /* after the count: no stamp outlives it */
     pthread_mutex_unlock(&job->lock);
     vf_log(LOG_ERR, "libvirt backend: %s%s%s%s missed its deadline (libvirt hangs); abandoned",
            lv_op_names[job->op], job->target != NULL ? " of '" : "",

@@ -29,8 +29,9 @@ static const struct vf_schema lv_schema __attribute__((unused)) = {
              "servers.  Do not use in environments where virtual machines\n"
              "may be migrated between hosts.\n\n",
     .settings = lv_schema_settings,
-    /* a status that the lifecycle events answer needs no libvirt call */
-    .flags = VF_BC_STATUS_NOWAIT,
+    /* a status that the lifecycle events answer needs no libvirt call, and
+     * every change of what they answer bumps the status stamp */
+    .flags = VF_BC_STATUS_NOWAIT | VF_BC_STATUS_STAMPED,
 };
 
 #endif

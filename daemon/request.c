@@ -226,8 +226,19 @@ open_channel(struct req *q)
 
 static bool needs_lookup(const struct req *q, const struct target *t);
 
-/* c'. a status by name with no groups to check: asked ahead (request.h).
- * Always true: without it the status is asked in turn. */
+/* A status of @t answered here and now, without asking (request.h: peek). */
+static bool
+peek(const struct req *q, const struct target *t, bool *ret_on)
+{
+    const struct vf_status_ahead *a = q->env->ahead;
+
+    return a != NULL && a->peek != NULL && a->be == q->rq->be &&
+           q->c->req.request == VF_CMD_STATUS && t->name[0] != '\0' && !needs_lookup(q, t) &&
+           atomic_load(&power_running) == 0 && a->peek(q->rq->be_priv, t->name, t->flags, ret_on) == 0;
+}
+
+/* c'. a status by name with no groups to check: asked ahead (request.h),
+ * unless known here.  Always true: without it the status is asked in turn. */
 static bool
 ask_ahead(struct req *q)
 {
@@ -236,9 +247,11 @@ ask_ahead(struct req *q)
     struct target t = {
         .name = req->domain, .flags = (req->flags & VF_RF_UUID) != 0 ? VF_BE_BY_UUID : 0,
     };
+    bool on = false;
 
     if (a == NULL || a->be != q->rq->be || req->request != VF_CMD_STATUS ||
-        t.name[0] == '\0' || needs_lookup(q, &t) || atomic_load(&power_running) != 0) {
+        t.name[0] == '\0' || needs_lookup(q, &t) || atomic_load(&power_running) != 0 ||
+        peek(q, &t, &on)) {
         return true;
     }
     q->ahead_epoch = atomic_load(&power_epoch);
@@ -437,7 +450,10 @@ execute(struct req *q, const struct target *t)
     case VF_CMD_ON: r = be->on(priv, t->name, t->flags, deadline); break;
     case VF_CMD_REBOOT: r = be->reboot(priv, t->name, t->flags, deadline); break;
     default:
-        if (q->ahead != NULL && atomic_load(&power_epoch) == q->ahead_epoch) {
+        if (peek(q, t, &on)) {
+            drop_ahead(q);
+            r = 0;
+        } else if (q->ahead != NULL && atomic_load(&power_epoch) == q->ahead_epoch) {
             r = q->env->ahead->end(priv, q->ahead, &on);
             q->ahead = NULL;
         } else {

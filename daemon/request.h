@@ -55,6 +55,12 @@
  * a status, which changes nothing, is all that an unauthenticated peer
  * (who still needs a request signed with the key, never seen before) can
  * cause to be asked.
+ *
+ * peek, when set, answers such a status from what this process already
+ * knows, with no round trip (privsep/stampcache.c: an answer the executor
+ * gave from its lifecycle cache, while nothing that cache answers from has
+ * changed).  A status peek answers is not asked ahead; peek is asked again
+ * in the execute step (lock held), and only that answer counts.
  */
 struct vf_ahead;
 struct vf_status_ahead {
@@ -66,6 +72,8 @@ struct vf_status_ahead {
     int (*end)(void *be_priv, struct vf_ahead *a, bool *ret_on);
     /* forget it: its answer is dropped when it comes */
     void (*drop)(void *be_priv, struct vf_ahead *a);
+    /* optional: 0 with *ret_on if known here and now, else -ENOENT */
+    int (*peek)(void *be_priv, const char *target, unsigned int flags, bool *ret_on);
 };
 
 /* The daemon-wide tables every request consults (shared, thread-safe). */

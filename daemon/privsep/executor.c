@@ -33,6 +33,7 @@
 #include "privsep/msg.h"
 #include "privsep/privsep.h"
 #include "privsep/scm.h"
+#include "statstamp.h"
 #include "timeutil.h"
 #include "workq.h"
 
@@ -99,14 +100,17 @@ send_ans(struct vf_ps_exec *ex, const struct vf_ps_ans *an, int64_t deadline_ms)
     return r == 0 ? vf_ps_send_by(ex->fd, buf, sizeof(buf), deadline_ms, NULL) : r;
 }
 
+/* The RESULT of request @id; a status answered from the lifecycle cache
+ * carries its @stamp (lib/statstamp.h; 0: none). */
 static int
-send_result(struct vf_ps_exec *ex, uint64_t id, int result, bool on,
-            const struct vf_domain_info *dom, int64_t deadline_ms)
+send_result_stamped(struct vf_ps_exec *ex, uint64_t id, int result, bool on, uint64_t stamp,
+                    const struct vf_domain_info *dom, int64_t deadline_ms)
 {
     struct vf_ps_ans an = { .kind = VF_PS_KIND_RESULT, .id = id, .on = on };
 
     /* 0 or -errno only: a backend's positive value is a failure (request.c) */
     an.result = result > 0 ? -EIO : result < -4095 ? -EIO : result;
+    an.stamp = an.result == 0 ? stamp : 0;
     if (dom != NULL && an.result == 0) {
         an.dom = *dom;
         an.dom.name[sizeof(an.dom.name) - 1] = '\0';
@@ -114,6 +118,13 @@ send_result(struct vf_ps_exec *ex, uint64_t id, int result, bool on,
     }
     /* the network process gives up VF_PS_ANSWER_SLACK_MS after the deadline */
     return send_ans(ex, &an, deadline_ms + VF_PS_ANSWER_SLACK_MS);
+}
+
+static int
+send_result(struct vf_ps_exec *ex, uint64_t id, int result, bool on,
+            const struct vf_domain_info *dom, int64_t deadline_ms)
+{
+    return send_result_stamped(ex, id, result, on, 0, dom, deadline_ms);
 }
 
 /* ---- list ------------------------------------------------------------------ */
@@ -276,6 +287,7 @@ answer_inline(struct vf_ps_exec *ex, const struct vf_ps_req *rq, int64_t deadlin
     const struct vf_backend_ops *ops = NULL;
     struct gen *g = NULL;
     bool on = false, done = false;
+    uint64_t stamp = 0;
     int r = 0;
 
     if (rq->op != VF_PS_OP_STATUS) {
@@ -290,11 +302,17 @@ answer_inline(struct vf_ps_exec *ex, const struct vf_ps_req *rq, int64_t deadlin
         (ops->schema->flags & VF_BC_STATUS_NOWAIT) != 0 &&
         (rq->identity[0] == '\0' || !vf_groups_active(g->groups))) {
         vf_ps_set_requester(rq->identity);
+        /* a status by name is stamped with the gen read before asking: a
+         * change from then on bumps it (lib/statstamp.h) */
+        if ((ops->schema->flags & VF_BC_STATUS_STAMPED) != 0 && rq->flags == 0) {
+            stamp = vf_statstamp_gen();
+        }
         /* rq->flags holds at most VF_BE_BY_UUID (vf_ps_req_decode refuses the rest) */
         r = ops->status(vf_backend_inst_priv(g->be), rq->target, rq->flags | VF_BE_NOWAIT,
                         &on, deadline_ms);
         /* a deadline already past: one try at sending, no wait */
-        done = r != -EWOULDBLOCK && send_result(ex, rq->id, r, on, NULL, 0) == 0;
+        done = r != -EWOULDBLOCK &&
+               send_result_stamped(ex, rq->id, r, on, stamp, NULL, 0) == 0;
         if (done) {
             vf_dbg(2, "privsep: status '%s' for '%s': %d (answered by the reader)",
                    rq->target, rq->identity, r);
@@ -466,6 +484,7 @@ vf_ps_exec_set_config(struct vf_ps_exec *ex, struct vf_backend_inst *be,
     old = ex->gen;
     ex->gen = g;
     pthread_mutex_unlock(&ex->lock);
+    vf_statstamp_bump();        /* nothing stamped before a reload holds after it */
     gen_unref(old);
     return 0;
 }

@@ -248,7 +248,8 @@ vf_ps_ans_encode(const struct vf_ps_ans *an, uint8_t *buf, size_t len)
     if (len != VF_PS_ANS_SIZE || an->kind < VF_PS_KIND_RESULT || an->kind >= VF_PS_KIND_MAX_ ||
         an->result > 0 || an->result < -4095 ||
         (an->kind == VF_PS_KIND_DOMAIN && an->result != 0) ||
-        an->dom.state < 0 || an->dom.state > VF_STATE_PMSUSPENDED) {
+        an->dom.state < 0 || an->dom.state > VF_STATE_PMSUSPENDED ||
+        (an->stamp != 0 && (an->kind != VF_PS_KIND_RESULT || an->result != 0))) {
         return -EINVAL;
     }
     ulen = strnlen(an->dom.uuid, sizeof(an->dom.uuid));
@@ -262,6 +263,7 @@ vf_ps_ans_encode(const struct vf_ps_ans *an, uint8_t *buf, size_t len)
     buf[21] = an->dom.persistent ? 1 : 0;
     put32(buf + 24, (uint32_t)an->dom.state);
     memcpy(buf + 28, an->dom.uuid, ulen);
+    put64(buf + 64 + VF_PS_NAME_MAX, an->stamp);
     return put_str(buf + 22, buf + 64, VF_PS_NAME_MAX - 1, an->dom.name);
 }
 
@@ -281,10 +283,12 @@ vf_ps_ans_decode(const uint8_t *buf, size_t len, struct vf_ps_ans *ret_an)
     an.id = get64(buf + 8);
     an.result = (int32_t)get32(buf + 16);
     state = (int32_t)get32(buf + 24);
+    an.stamp = get64(buf + 64 + VF_PS_NAME_MAX);
     if (an.kind < VF_PS_KIND_RESULT || an.kind >= VF_PS_KIND_MAX_ || an.result > 0 ||
         an.result < -4095 || (an.kind == VF_PS_KIND_DOMAIN && an.result != 0) ||
         buf[20] > 1 || buf[21] > 1 || state < 0 || state > VF_STATE_PMSUSPENDED ||
-        !all_zero(buf + 256 + 64 - 1, 1)) {
+        !all_zero(buf + 256 + 64 - 1, 1) ||
+        (an.stamp != 0 && (an.kind != VF_PS_KIND_RESULT || an.result != 0))) {
         return -EBADMSG;
     }
     an.on = buf[20] == 1;

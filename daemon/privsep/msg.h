@@ -29,8 +29,11 @@
  *  20  u8 on  21 u8 persistent  22 u16 name_len
  *  24  i32 state           28  uuid[36]
  *  64  name[VF_PS_NAME_MAX] (zero padded)
+ * 320  u64 stamp (a successful RESULT only, else 0)
  * A request gets exactly one RESULT answer; a LOOKUP's carries the domain,
- * a STATUS's the "on" bit, and a LIST's is preceded by at most
+ * a STATUS's the "on" bit (and, answered from the lifecycle cache for a
+ * target by name, the status stamp read before asking: lib/statstamp.h,
+ * 0 otherwise), and a LIST's is preceded by at most
  * VF_MAX_LIST_DOMAINS DOMAIN answers with the same id.
  */
 #ifndef VF_PRIVSEP_MSG_H
@@ -41,7 +44,7 @@
 #include <stdint.h>
 #include "plugin.h"
 
-#define VF_PS_VERSION          2        /* 2: sent_ms */
+#define VF_PS_VERSION          3        /* 2: sent_ms; 3: stamp */
 #define VF_PS_REQ_MAGIC        0x56465051u   /* "VFPQ" */
 #define VF_PS_ANS_MAGIC        0x56465041u   /* "VFPA" */
 #define VF_PS_TARGET_MAX       256
@@ -49,7 +52,7 @@
 #define VF_PS_NAME_MAX         256
 #define VF_PS_UUID_LEN         36
 #define VF_PS_REQ_SIZE         (284 + VF_PS_IDENTITY_MAX + 8)
-#define VF_PS_ANS_SIZE         (64 + VF_PS_NAME_MAX)
+#define VF_PS_ANS_SIZE         (64 + VF_PS_NAME_MAX + 8)
 #define VF_PS_MAX_TIMEOUT_MS   120000        /* longer than any request step */
 
 enum vf_ps_op {
@@ -85,6 +88,7 @@ struct vf_ps_ans {
     uint64_t id;
     int32_t result;
     bool on;
+    uint64_t stamp;             /* STATUS: lib/statstamp.h, 0: none */
     struct vf_domain_info dom;  /* LOOKUP result, DOMAIN */
 };
 

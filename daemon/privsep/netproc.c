@@ -33,6 +33,7 @@
 #include "privsep/handover.h"
 #include "privsep/privsep.h"
 #include "registry.h"
+#include "statstamp.h"
 #include "virtd.h"
 
 #define TICK_MS 100     /* signals and listener failures are looked at this often */
@@ -224,18 +225,30 @@ net_main(void)
     struct vf_groups *groups = NULL;
     struct vf_ps_proxy *px = NULL;
     sigset_t sigs;
-    int sfd = -1, cfd = -1, tfd = -1, gfd = -1;
+    int sfd = -1, cfd = -1, tfd = -1, gfd = -1, mfd = -1;
     long uid = 0, gid = -1;
     int exit_code = 1;
     int r = 0;
 
     vf_ps_malloc_setup_net();       /* before any thread */
     /* the user's ids come resolved by the privileged process (privsep.h) */
-    if (sscanf(vfd_arg.ps_net, "%d,%d,%d,%d,%ld,%ld", &sfd, &cfd, &tfd, &gfd, &uid, &gid) != 6 ||
+    if (sscanf(vfd_arg.ps_net, "%d,%d,%d,%d,%ld,%ld,%d", &sfd, &cfd, &tfd, &gfd, &uid, &gid,
+               &mfd) != 7 ||
         sfd < 3 || cfd < 3 || tfd < 3 || gfd < 3 || uid <= 0 || uid > INT32_MAX || gid < 0 ||
-        gid > INT32_MAX) {
+        gid > INT32_MAX || (mfd != -1 && mfd < 3)) {
         fprintf(stderr, "%s: --privsep-net is internal\n", vfd_progname);
         return 1;
+    }
+    /* the status stamp page, read-only (lib/statstamp.h); without it every
+     * status is asked of the executor */
+    if (mfd >= 0) {
+        r = vf_statstamp_attach(mfd);
+        close(mfd);
+        if (r < 0) {
+            vf_log(LOG_WARNING, "privsep: status stamp page not mapped (%s): every status "
+                   "is asked of the executor", strerror(-r));
+        }
+        r = 0;
     }
     (void)fcntl(sfd, F_SETFD, FD_CLOEXEC);
     (void)fcntl(cfd, F_SETFD, FD_CLOEXEC);

@@ -31,6 +31,7 @@
 #include "privsep/handover.h"
 #include "privsep/privsep.h"
 #include "registry.h"
+#include "statstamp.h"
 #include "timeutil.h"
 #include "virtd.h"
 
@@ -56,7 +57,9 @@ static struct {
     int prog_fd;                /* fence_virtd-net, opened until started; -1: none */
     bool lean;                  /* fence_virtd-net runs it (else /proc/self/exe) */
     char prog[VF_PS_NET_PATH_MAX];  /* the program, for the log */
-} psn = { .ctl = -1, .gp = -1, .prog_fd = -1 };
+    int stamp_fd;               /* the status stamp page (lib/statstamp.h), -1: none */
+    bool stamp_tried;
+} psn = { .ctl = -1, .gp = -1, .prog_fd = -1, .stamp_fd = -1 };
 
 static void
 psn_ready_cb(void *cb_arg)
@@ -177,12 +180,31 @@ psn_close_program(void)
     }
 }
 
+/* The status stamp page, shared once for every network process to come
+ * (lib/statstamp.h); -1 without one: statuses then always ask. */
+static int
+psn_stamp_fd(void)
+{
+    int r = 0;
+
+    if (!psn.stamp_tried) {
+        psn.stamp_tried = true;
+        r = vf_statstamp_share(&psn.stamp_fd);
+        if (r < 0) {
+            vf_log(LOG_WARNING, "privsep: no status stamp page (%s): every status is asked "
+                   "of the executor", strerror(-r));
+        }
+    }
+    return psn.stamp_fd;
+}
+
 /* fork + exec fence_virtd-net or /proc/self/exe with
- * --privsep-net=SOCK,CTL,CONF,GUEST,UID,GID; 0 or -errno */
+ * --privsep-net=SOCK,CTL,CONF,GUEST,UID,GID,STAMP; 0 or -errno */
 static int
 psn_exec(int sfd, int cfd, int tfd, int gfd, bool stdio_detached)
 {
-    char fdarg[64];
+    int mfd = psn_stamp_fd();
+    char fdarg[96];
     char dbg[16];
     char *argv[12];
     char **env = NULL;
@@ -190,8 +212,8 @@ psn_exec(int sfd, int cfd, int tfd, int gfd, bool stdio_detached)
     pid_t pid = 0;
     int r = 0;
 
-    snprintf(fdarg, sizeof(fdarg), "--privsep-net=%d,%d,%d,%d,%ld,%ld", sfd, cfd, tfd, gfd,
-             (long)psn.uid, (long)psn.gid);
+    snprintf(fdarg, sizeof(fdarg), "--privsep-net=%d,%d,%d,%d,%ld,%ld,%d", sfd, cfd, tfd, gfd,
+             (long)psn.uid, (long)psn.gid, mfd);
     snprintf(dbg, sizeof(dbg), "%d", vfd_arg.debug);
     /* ps: "fence_virtd-net --privsep-net=..." or "fence_virtd --privsep-net=..." */
     argv[argc++] = psn.prog_fd >= 0 ? (char *)VF_PS_NET_NAME : (char *)vfd_progname;
@@ -225,6 +247,9 @@ psn_exec(int sfd, int cfd, int tfd, int gfd, bool stdio_detached)
         (void)fcntl(cfd, F_SETFD, 0);
         (void)fcntl(tfd, F_SETFD, 0);
         (void)fcntl(gfd, F_SETFD, 0);
+        if (mfd >= 0) {
+            (void)fcntl(mfd, F_SETFD, 0);
+        }
         /* env is NULL unless a sanitizer build adds to it */
         // cppcheck-suppress knownConditionTrueFalse
         char **envp = env != NULL ? env : environ;

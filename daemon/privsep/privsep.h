@@ -73,6 +73,16 @@ bool vf_ps_proxy_dead(const struct vf_ps_proxy *px);
 /* Tell the executor that every listener serves.  0 or -errno. */
 int vf_ps_proxy_ready(struct vf_ps_proxy *px);
 
+/* ---- network side: statuses given again while their stamp holds (stampcache.c) ---- */
+
+/* Keep the answer @on to a status of @target (by name) stamped @stamp
+ * (lib/statstamp.h; 0: not stamped, nothing kept). */
+void vf_ps_stampcache_put(const char *target, bool on, uint64_t stamp);
+/* 0 with *@ret_on: the kept answer for @target still holds; -ENOENT: ask */
+int vf_ps_stampcache_get(const char *target, bool *ret_on);
+/* Forget every kept answer (tests). */
+void vf_ps_stampcache_clear(void);
+
 /*
  * The requester on whose behalf the calling thread calls backend ops from
  * now on (thread-local; NULL or "" = unknown), sent with every request for

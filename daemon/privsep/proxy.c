@@ -54,6 +54,9 @@ struct pending {
     bool done;
     int result;
     bool on;
+    uint64_t stamp;                  /* STATUS: the answer's (msg.h), 0: none */
+    const char *target;              /* a status asked ahead: its target (the caller's) */
+    unsigned int flags;              /* ... and flags */
     struct vf_domain_info dom;
     struct vf_domain_info *recs;     /* LIST */
     size_t n;
@@ -152,6 +155,7 @@ dispatch_locked(struct vf_ps_proxy *px, const struct vf_ps_ans *an)
         p->done = true;
         p->result = an->result;
         p->on = an->on;
+        p->stamp = an->stamp;
         p->dom = an->dom;
         pthread_cond_signal(&p->cv);
     }
@@ -559,11 +563,28 @@ px_reboot(void *priv, const char *target, unsigned int flags, int64_t deadline_m
     return call_answer(priv, VF_PS_OP_REBOOT, target, flags, deadline_ms, NULL, NULL);
 }
 
+/* A status answered: keep it if the executor stamped it (a status by name
+ * answered from the lifecycle cache: stampcache.c). */
+static void
+keep_status(const char *target, unsigned int flags, const struct pending *p)
+{
+    if (flags == 0 && p->result == 0 && p->stamp != 0) {
+        vf_ps_stampcache_put(target, p->on, p->stamp);
+    }
+}
+
 static int
 px_status(void *priv, const char *target, unsigned int flags, bool *ret_on,
           int64_t deadline_ms)
 {
-    return call_answer(priv, VF_PS_OP_STATUS, target, flags, deadline_ms, NULL, ret_on);
+    struct pending p;
+    int r = call(priv, VF_PS_OP_STATUS, target, flags, deadline_ms, &p);
+
+    if (r == 0) {
+        *ret_on = p.on;
+        keep_status(target, flags, &p);
+    }
+    return r;
 }
 
 static int
@@ -604,6 +625,8 @@ px_ahead_begin(void *priv, const char *target, unsigned int flags, int64_t deadl
         free(p);
         return r;
     }
+    p->target = target;
+    p->flags = flags;
     *ret = (struct vf_ahead *)p;
     return 0;
 }
@@ -616,6 +639,7 @@ px_ahead_end(void *priv, struct vf_ahead *a, bool *ret_on)
 
     if (r == 0) {
         *ret_on = p->on;
+        keep_status(p->target, p->flags, p);
     }
     free(p);
     return r;
@@ -634,8 +658,18 @@ px_ahead_drop(void *priv, struct vf_ahead *a)
     free(p);
 }
 
+/* A status by name the executor answered from its cache, given again while
+ * its stamp holds (stampcache.c) */
+static int
+px_ahead_peek(void *priv, const char *target, unsigned int flags, bool *ret_on)
+{
+    (void)priv;
+    return flags == 0 ? vf_ps_stampcache_get(target, ret_on) : -ENOENT;
+}
+
 const struct vf_status_ahead vf_ps_proxy_ahead = {
     .be = &vf_ps_proxy_ops, .begin = px_ahead_begin, .end = px_ahead_end, .drop = px_ahead_drop,
+    .peek = px_ahead_peek,
 };
 
 const struct vf_backend_ops vf_ps_proxy_ops = {

@@ -23,6 +23,7 @@
 #include "privsep/msg.h"
 #include "privsep/privsep.h"
 #include "request.h"
+#include "statstamp.h"
 #include "vftest.h"
 
 /* ---- fake backend ---------------------------------------------------------- */
@@ -597,6 +598,88 @@ test_status_inline(void)
     pair_down();
 }
 
+/* ---- statuses given again while their stamp holds (stampcache.c) ------------- */
+
+static const struct vf_schema st_schema = {
+    .settings = nw_settings, .flags = VF_BC_STATUS_NOWAIT | VF_BC_STATUS_STAMPED,
+};
+static const struct vf_backend_ops stamped_ops = {
+    .name = "fake-stamped", .version = "1", .init = fk_init, .fini = fk_fini,
+    .lookup = fk_lookup, .off = fk_off, .on = fk_on, .reboot = fk_reboot,
+    .status = nw_status, .list = fk_list, .schema = &st_schema,
+};
+
+/*
+ * The test is both processes: the stamp page is shared (the executor's
+ * side) and mapped read-only (the network process's).  A status by name
+ * that the executor's reader answered from a stamped backend is given
+ * again by peek with no call at all, until a bump or a closed trust
+ * window; nothing else is kept: a status by UUID, one the pool answered,
+ * a failed one, one from a backend that does not stamp.
+ */
+static void
+test_status_stamped(void)
+{
+    const struct vf_status_ahead *a = &vf_ps_proxy_ahead;
+    const struct vf_backend_ops *o = &vf_ps_proxy_ops;
+    int64_t d = vf_now_ms() + 5000;
+    struct vf_ahead *t = NULL;
+    bool on = false;
+    int fd = -1;
+
+    VFT_EQ_INT(vf_statstamp_share(&fd), 0);
+    VFT_EQ_INT(vf_statstamp_attach(fd), 0);
+    close(fd);
+    vf_statstamp_trust_until(vf_now_ms() + 60000);
+    vf_ps_stampcache_clear();
+    VFT_CHECK(a->peek != NULL);
+    pair_ops = &stamped_ops;
+    nw_n = 0;
+    VFT_EQ_INT(pair_up(NULL), 0);
+    VFT_EQ_INT(a->peek(px, "vm1", 0, &on), -ENOENT);
+    VFT_EQ_INT(o->status(px, "vm1", 0, &on, d), 0);
+    VFT_CHECK(on);
+    VFT_EQ_INT(nw_n, 1);
+    on = false;
+    VFT_EQ_INT(a->peek(px, "vm1", 0, &on), 0);
+    VFT_CHECK(on);
+    VFT_EQ_INT(a->peek(px, "vm1", VF_BE_BY_UUID, &on), -ENOENT);
+    VFT_EQ_INT(a->peek(px, "VM1", 0, &on), -ENOENT);    /* the exact string only */
+    VFT_EQ_INT(nw_n, 1);
+    /* any change the cache saw ends it; asked again, it is kept again */
+    vf_statstamp_bump();
+    VFT_EQ_INT(a->peek(px, "vm1", 0, &on), -ENOENT);
+    VFT_EQ_INT(a->begin(px, "vm1", 0, d, &t), 0);       /* asked ahead, the same */
+    VFT_EQ_INT(a->end(px, t, &on), 0);
+    VFT_EQ_INT(a->peek(px, "vm1", 0, &on), 0);
+    VFT_CHECK(on);
+    /* the cache's trust window closed (no recent libvirt answer, a hung call) */
+    vf_statstamp_trust_until(0);
+    VFT_EQ_INT(a->peek(px, "vm1", 0, &on), -ENOENT);
+    vf_statstamp_trust_until(vf_now_ms() + 60000);
+    VFT_EQ_INT(a->peek(px, "vm1", 0, &on), 0);
+    /* not kept: answered by the pool, by UUID, failed */
+    VFT_EQ_INT(o->status(px, "vm2", 0, &on, d), 0);
+    VFT_CHECK(!on);
+    VFT_EQ_INT(a->peek(px, "vm2", 0, &on), -ENOENT);
+    VFT_EQ_INT(o->status(px, "33333333-3333-3333-3333-333333333333", VF_BE_BY_UUID, &on, d), 0);
+    VFT_CHECK(on);
+    VFT_EQ_INT(a->peek(px, "33333333-3333-3333-3333-333333333333", 0, &on), -ENOENT);
+    VFT_EQ_INT(o->status(px, "nope", 0, &on, d), -ENOENT);
+    VFT_EQ_INT(a->peek(px, "nope", 0, &on), -ENOENT);
+    pair_down();
+    /* a backend that does not stamp: nothing kept */
+    vf_ps_stampcache_clear();
+    pair_ops = &nowait_ops;
+    VFT_EQ_INT(pair_up(NULL), 0);
+    VFT_EQ_INT(o->status(px, "vm1", 0, &on, d), 0);
+    VFT_EQ_INT(a->peek(px, "vm1", 0, &on), -ENOENT);
+    pair_down();
+    pair_ops = &fake_ops;
+    vf_statstamp_detach();
+    vf_ps_stampcache_clear();
+}
+
 /* ---- a status asked ahead (request.h) --------------------------------------- */
 
 struct ahead_par {
@@ -774,6 +857,7 @@ main(void)
     VFT_RUN(test_groups_recheck);
     VFT_RUN(test_status_inline);
     VFT_RUN(test_status_ahead);
+    VFT_RUN(test_status_stamped);
     VFT_RUN(test_ahead_turn);
     VFT_RUN(test_dead_executor);
     /* the executor alone, fed raw requests; new executor tests at the end */

@@ -122,6 +122,26 @@ test_msg_roundtrip(void)
     a[19] = 0;
     a[20] = 2;                  /* "on" is a bit */
     VFT_EQ_INT(vf_ps_ans_decode(a, sizeof(a), &an2), -EBADMSG);
+
+    /* the status stamp (lib/statstamp.h): on a successful RESULT only */
+    an.result = 0;
+    an.stamp = 0x1122334455667788ull;
+    VFT_EQ_INT(vf_ps_ans_encode(&an, a, sizeof(a)), 0);
+    VFT_EQ_INT(vf_ps_ans_decode(a, sizeof(a), &an2), 0);
+    VFT_CHECK(an2.stamp == an.stamp);
+    VFT_CHECK(a[VF_PS_ANS_SIZE - 8] == 0x11 && a[VF_PS_ANS_SIZE - 1] == 0x88);
+    a[19] = 0xfe;               /* now a failed result, still stamped */
+    a[16] = a[17] = a[18] = 0xff;
+    VFT_EQ_INT(vf_ps_ans_decode(a, sizeof(a), &an2), -EBADMSG);
+    an.result = -EIO;
+    VFT_EQ_INT(vf_ps_ans_encode(&an, a, sizeof(a)), -EINVAL);
+    an.result = 0;
+    an.kind = VF_PS_KIND_DOMAIN;
+    VFT_EQ_INT(vf_ps_ans_encode(&an, a, sizeof(a)), -EINVAL);
+    an.stamp = 0;
+    VFT_EQ_INT(vf_ps_ans_encode(&an, a, sizeof(a)), 0);
+    a[VF_PS_ANS_SIZE - 1] = 1;  /* a DOMAIN record with a stamp */
+    VFT_EQ_INT(vf_ps_ans_decode(a, sizeof(a), &an2), -EBADMSG);
 }
 
 

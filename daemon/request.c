@@ -57,6 +57,8 @@ struct req {
  * status asked ahead is used only if the epoch did not move (request.h). */
 static atomic_uint power_epoch;
 static atomic_uint power_running;
+/* requests in authenticate(): only one that entered alone busy-polls */
+static atomic_uint authenticating;
 
 /* A resolved power-operation target. */
 struct target {
@@ -290,12 +292,17 @@ authenticate(struct req *q)
         if (q->key == NULL) {
             return stop(q, LOG_WARNING, "dropped (auth configured but no key loaded)");
         }
+        /* alone: wait for the client's answers busy (lib/io.h), at most
+         * one such thread at a time, a few tens of microseconds each */
+        vf_io_set_spin(atomic_fetch_add(&authenticating, 1) == 0 ? q->env->spin_us : 0);
         r = vf_auth_respond(c->fd, c->auth, q->key, q->key_len,
                             vf_now_ms() + VF_AUTH_TIMEOUT_MS);
         if (r == 0) {
             r = vf_auth_challenge(c->fd, c->auth, q->key, q->key_len,
                                   vf_now_ms() + VF_AUTH_TIMEOUT_MS);
         }
+        vf_io_set_spin(0);
+        atomic_fetch_sub(&authenticating, 1);
         if (r < 0) {
             q->copy_failed = true;
             return stop(q, LOG_WARNING, "dropped (authentication failed: %s)",

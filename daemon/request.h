@@ -82,6 +82,9 @@ struct vf_request_env {
     struct vf_replay *replay;
     struct vf_dlocks *locks;
     const struct vf_status_ahead *ahead;    /* NULL: statuses are asked in turn */
+    /* busy-poll budget (lib/io.h vf_io_set_spin) for the client's answers
+     * while no other request authenticates; 0: never (one CPU) */
+    unsigned int spin_us;
 };
 
 /* One admitted request and the configuration it was admitted under. */

@@ -301,6 +301,46 @@ vf_connect_tcp(const char *addr, uint16_t port, int64_t deadline_ms,
     return vf_connect((const struct sockaddr *)&ss, len, deadline_ms, ret_fd);
 }
 
+static _Thread_local unsigned int io_spin_us;     /* vf_io_set_spin() */
+
+void
+vf_io_set_spin(unsigned int us)
+{
+    io_spin_us = us < VF_IO_SPIN_MAX_US ? us : VF_IO_SPIN_MAX_US;
+}
+
+static int64_t
+now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/*
+ * A socket read would block: retry it for up to the thread's spin budget,
+ * never past @deadline_ms.  \return what the last recv() returned (errno
+ * EAGAIN when nothing came)
+ */
+static ssize_t
+spin_recv(int fd, uint8_t *buf, size_t want, int64_t deadline_ms)
+{
+    int64_t until = now_us() + io_spin_us;
+    ssize_t n = -1;
+
+    if (until > deadline_ms * 1000) {
+        until = deadline_ms * 1000;
+    }
+    do {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+        n = recv(fd, buf, want, MSG_DONTWAIT);
+    } while (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && now_us() < until);
+    return n;
+}
+
 /*
  * Move exactly @len bytes from @fd into @rbuf, or from @wbuf (when not
  * NULL) to @fd, before the deadline: the one loop behind vf_read_full()
@@ -318,6 +358,7 @@ xfer_full(int fd, uint8_t *rbuf, const uint8_t *wbuf, size_t len, int64_t deadli
     size_t done = 0;
     bool is_sock = true;
     bool would_block = false;
+    bool spun = false;
 
     if (fd < 0) {
         return -EBADF;
@@ -341,6 +382,11 @@ xfer_full(int fd, uint8_t *rbuf, const uint8_t *wbuf, size_t len, int64_t deadli
             if (n < 0 && errno == ENOTSOCK) {
                 is_sock = false;
                 continue;
+            }
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && !writing &&
+                io_spin_us > 0 && !spun) {
+                spun = true;    /* once per call: then poll() */
+                n = spin_recv(fd, rbuf + done, want, deadline_ms);
             }
         } else if (writing) {
             /* small chunks: a POLLOUT pipe has room for at least this

@@ -36,6 +36,17 @@ int vf_write_full(int fd, const void *buf, size_t len, int64_t deadline_ms);
 int vf_wait_readable(int fd, int64_t deadline_ms);
 
 /*
+ * The calling thread's busy-poll budget, in microseconds (0, the default:
+ * none; at most VF_IO_SPIN_MAX_US): a socket read of vf_read_full() that
+ * would block first retries recv() for up to that long before it sleeps in
+ * poll().  For a daemon thread that serves the only request in flight on a
+ * machine with a CPU to spare: a peer's answer due within microseconds
+ * then costs no sleep and wake-up.  The deadline still bounds it.
+ */
+#define VF_IO_SPIN_MAX_US 200
+void vf_io_set_spin(unsigned int us);
+
+/*
  * May fence_virtd, running as root, trust the file or directory @st (of
  * @path) with code: neither group- nor other-writable, and owned by root
  * or by this process's user.  0, or -EPERM with the reason (naming @path)

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #ifdef HAVE_LINUX_VM_SOCKETS_H
 #include <linux/vm_sockets.h>
@@ -331,6 +332,49 @@ test_stat_trusted(void)
     VFT_CHECK(strstr(why, "neither root nor fence_virtd's user") != NULL);
 }
 
+/* A read with a busy-poll budget (vf_io_set_spin): data that comes after
+ * the budget is still read (poll() takes over), EOF and the deadline are
+ * what they are without one, and the budget is capped. */
+static void
+test_spin_read(void)
+{
+    int sv[2];
+    char buf[4] = "";
+    int64_t t0;
+    pid_t pid;
+    int status = 0;
+
+    VFT_EQ_INT(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    vf_io_set_spin(100000);     /* capped at VF_IO_SPIN_MAX_US */
+    /* nothing comes: the deadline, not the budget, ends it */
+    t0 = vf_now_ms();
+    VFT_EQ_INT(vf_read_full(sv[0], buf, sizeof(buf), t0 + 30), -ETIMEDOUT);
+    VFT_CHECK(vf_now_ms() - t0 >= 29);
+    /* a deadline already past: no spin beyond it */
+    t0 = vf_now_ms();
+    VFT_EQ_INT(vf_read_full(sv[0], buf, sizeof(buf), t0 - 1), -ETIMEDOUT);
+    VFT_CHECK(vf_now_ms() - t0 < 50);
+    /* the bytes come 5 ms late, past the budget, in two writes */
+    pid = fork();
+    if (pid == 0) {
+        close(sv[0]);
+        usleep(5000);
+        (void)!write(sv[1], "ab", 2);
+        usleep(1000);
+        (void)!write(sv[1], "cd", 2);
+        _exit(0);
+    }
+    close(sv[1]);
+    VFT_CHECK(pid > 0);
+    VFT_EQ_INT(vf_read_full(sv[0], buf, sizeof(buf), vf_now_ms() + 5000), 0);
+    VFT_CHECK(memcmp(buf, "abcd", 4) == 0);
+    /* then EOF */
+    VFT_EQ_INT(vf_read_full(sv[0], buf, 1, vf_now_ms() + 5000), -ECONNRESET);
+    VFT_EQ_INT(waitpid(pid, &status, 0), pid);
+    close(sv[0]);
+    vf_io_set_spin(0);
+}
+
 int
 main(void)
 {
@@ -344,5 +388,6 @@ main(void)
     VFT_RUN(test_connect_deadline);
     VFT_RUN(test_close);
     VFT_RUN(test_stat_trusted);
+    VFT_RUN(test_spin_read);
     VFT_EXIT();
 }

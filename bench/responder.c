@@ -10,9 +10,13 @@
  * what this achieves: the gap is the daemon's own cost, the rest is the
  * kernel's TCP work, the protocol's hashing and the load generator.
  *
- * Usage: responder -p PORT -k KEYFILE [-a ADDR] [-t THREADS]
+ * Usage: responder -p PORT -k KEYFILE [-a ADDR] [-t THREADS] [-s SPIN_US]
  *   THREADS (default: the number of CPUs) threads block in accept() on
  *   the same socket and each serves its connection to the end.
+ *   SPIN_US (default 50, as fence_virtd; 0: never): a connection served
+ *   while no other is waits for the client's answers busy that long
+ *   (lib/io.h vf_io_set_spin), on a machine with a second CPU: the
+ *   ceiling waits the way the daemon does.
  * Runs until killed.  Prints "ready" on stdout once it listens.
  */
 #include <errno.h>
@@ -20,6 +24,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +40,8 @@
 
 static struct vf_key key;
 static int lfd = -1;
+static unsigned int spin_us = 50;
+static atomic_uint serving;
 
 /* Serve one connection: the protocol's steps, nothing else. */
 static void
@@ -47,6 +54,7 @@ serve(int fd)
     int one = 1;
 
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    vf_io_set_spin(atomic_load(&serving) == 1 ? spin_us : 0);
     if (vf_read_full(fd, raw, sizeof(raw), deadline) < 0 ||
         vf_req_decode(raw, sizeof(raw), &req) < 0 ||
         vf_req_verify(raw, VF_HASH_SHA256, key.data, key.len) < 0) {
@@ -76,7 +84,9 @@ acceptor(void *arg)
             perror("responder: accept");
             exit(1);
         }
+        atomic_fetch_add(&serving, 1);
         serve(fd);
+        atomic_fetch_sub(&serving, 1);
         vf_close(fd);
     }
     return NULL;
@@ -112,24 +122,28 @@ main(int argc, char **argv)
     char err[512];
     int c;
 
-    while ((c = getopt(argc, argv, "a:p:k:t:h")) != -1) {
+    while ((c = getopt(argc, argv, "a:p:k:t:s:h")) != -1) {
         switch (c) {
         case 'a': addr = optarg; break;
         case 'p': port = (unsigned int)strtoul(optarg, NULL, 10); break;
         case 'k': key_file = optarg; break;
         case 't': threads = strtol(optarg, NULL, 10); break;
+        case 's': spin_us = (unsigned int)strtoul(optarg, NULL, 10); break;
         default:
-            fprintf(stderr, "usage: responder -p PORT -k KEYFILE [-a ADDR] [-t THREADS]\n");
+            fprintf(stderr, "usage: responder -p PORT -k KEYFILE [-a ADDR] [-t THREADS] [-s SPIN_US]\n");
             return c == 'h' ? 0 : 2;
         }
     }
     if (port == 0 || port > 65535 || key_file == NULL || threads < 1 || threads > 256) {
-        fprintf(stderr, "usage: responder -p PORT -k KEYFILE [-a ADDR] [-t THREADS]\n");
+        fprintf(stderr, "usage: responder -p PORT -k KEYFILE [-a ADDR] [-t THREADS] [-s SPIN_US]\n");
         return 2;
     }
     if (vf_key_load(key_file, &key, err, sizeof(err), NULL, 0) < 0) {
         fprintf(stderr, "responder: %s\n", err);
         return 1;
+    }
+    if (sysconf(_SC_NPROCESSORS_ONLN) < 2) {
+        spin_us = 0;            /* the client needs the one CPU */
     }
     if (vf_auth_init() < 0 || listen_on(addr, port) < 0) {
         return 1;

@@ -39,6 +39,7 @@
 
 #define POOL_WARM 4             /* threads kept idle */
 #define POOL_IDLE_MS 1000       /* the others exit after this long idle (workq.h) */
+#define EXEC_SNDBUF (1 << 20)   /* bytes queued to the network process (set_sndbuf) */
 #define POOL_EXIT_WAIT_MS 1000  /* stop: for the idle threads to exit */
 
 struct gen {
@@ -129,12 +130,33 @@ send_result(struct vf_ps_exec *ex, uint64_t id, int result, bool on,
 
 /* ---- list ------------------------------------------------------------------ */
 
+/* DOMAIN answers go out VF_PS_SEND_MANY_MAX at a time (one sendmmsg(), and
+ * the network process takes them with one recvmmsg()) */
 struct list_ctx {
     struct vf_ps_exec *ex;
     const struct job *job;
     size_t n;
     int err;
+    uint8_t *batch;             /* encoded, not yet sent; NULL: send one by one */
+    size_t queued;
 };
+
+/* Send what is queued in @lc. */
+static int
+list_flush(struct list_ctx *lc)
+{
+    int r = 0;
+
+    if (lc->queued > 0 && lc->err == 0) {
+        r = vf_ps_send_many(lc->ex->fd, lc->batch, lc->queued, VF_PS_ANS_SIZE,
+                            lc->job->deadline_ms);
+        if (r < 0) {
+            lc->err = r;
+        }
+    }
+    lc->queued = 0;
+    return r;
+}
 
 static int
 list_cb(void *arg, const struct vf_domain_info *dom)
@@ -157,7 +179,14 @@ list_cb(void *arg, const struct vf_domain_info *dom)
     if (an.dom.state < 0 || an.dom.state > VF_STATE_PMSUSPENDED) {
         an.dom.state = VF_STATE_NOSTATE;
     }
-    r = send_ans(lc->ex, &an, j->deadline_ms);
+    if (lc->batch == NULL) {
+        r = send_ans(lc->ex, &an, j->deadline_ms);
+    } else {
+        r = vf_ps_ans_encode(&an, lc->batch + lc->queued * VF_PS_ANS_SIZE, VF_PS_ANS_SIZE);
+        if (r == 0 && ++lc->queued == VF_PS_SEND_MANY_MAX) {
+            r = list_flush(lc);
+        }
+    }
     if (r < 0) {
         lc->err = r;
         return r;
@@ -241,9 +270,13 @@ job_main(struct vf_workq_item *item, void *arg)
         case VF_PS_OP_STATUS: r = ops->status(priv, t, fl, &on, dl); break;
         case VF_PS_OP_MONITOR: r = ops->monitor != NULL ? ops->monitor(priv, dl) : 0; break;
         case VF_PS_OP_LIST: {
-            struct list_ctx lc = { .ex = ex, .job = j };
+            struct list_ctx lc = {
+                .ex = ex, .job = j, .batch = malloc(VF_PS_SEND_MANY_MAX * VF_PS_ANS_SIZE),
+            };
 
             r = ops->list(priv, list_cb, &lc, dl);
+            (void)list_flush(&lc);      /* the DOMAIN answers before the RESULT */
+            free(lc.batch);
             if (r == 0 && lc.err < 0) {
                 r = lc.err;
             }
@@ -424,6 +457,20 @@ reader_main(void *arg)
     return NULL;
 }
 
+/* Room for a large list's records in the socket (a unix socket counts them
+ * against the sender): the executor's thread then rarely waits for the
+ * network process to read.  Root may go past net.core.wmem_max; without
+ * that, whatever the system allows. */
+static void
+set_sndbuf(int fd)
+{
+    int sz = EXEC_SNDBUF;
+
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz)) < 0) {
+        (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+    }
+}
+
 int
 vf_ps_exec_start(int fd, struct vf_backend_inst *be, struct vf_groups *groups,
                  const struct vf_ps_exec_cbs *cbs, struct vf_ps_exec **ret_ex)
@@ -438,6 +485,7 @@ vf_ps_exec_start(int fd, struct vf_backend_inst *be, struct vf_groups *groups,
     atomic_init(&ex->refs, 1);
     atomic_init(&ex->stopping, false);
     ex->fd = fd;
+    set_sndbuf(fd);
     if (cbs != NULL) {
         ex->cbs = *cbs;
     }

@@ -44,6 +44,16 @@
 #include "timeutil.h"
 
 #define RECV_SLICE_MS 50        /* one blocking receive waits at most this */
+#define RECV_BATCH VF_PS_SEND_MANY_MAX  /* answers taken by one recvmmsg() */
+
+/* Answers received at once, not yet decoded (a list's records come
+ * VF_PS_SEND_MANY_MAX to a sendmmsg()) */
+struct rbatch {
+    uint8_t buf[RECV_BATCH][VF_PS_ANS_SIZE + 1];
+    unsigned int len[RECV_BATCH];
+    unsigned int n;
+    bool eof;                   /* the pair ended after these */
+};
 
 struct pending {
     struct pending *next;
@@ -78,6 +88,7 @@ struct vf_ps_proxy {
     bool reading;                    /* guarded by lock: the read turn is taken */
     bool watcher_wants;              /* guarded by lock: the pair hung up */
     atomic_bool dead;
+    struct rbatch rb;                /* used by the read turn's holder only */
 };
 
 bool
@@ -164,17 +175,19 @@ out:
 }
 
 /*
- * With the read turn held: receive one answer, waiting until @until_ms at
- * most (and RECV_SLICE_MS at most: the socket's receive timeout).  1 with
- * @an filled, 0 nothing yet, -errno when the pair is broken (@why says how).
+ * With the read turn held: receive the answers waiting, at least one,
+ * waiting until @until_ms at most (and RECV_SLICE_MS at most: the socket's
+ * receive timeout).  1 with @rb filled, 0 nothing yet, -errno when the
+ * pair is broken (@why says how).
  */
 static int
-recv_one(struct vf_ps_proxy *px, int64_t until_ms, struct vf_ps_ans *an, const char **why)
+recv_batch(struct vf_ps_proxy *px, int64_t until_ms, struct rbatch *rb, const char **why)
 {
-    uint8_t buf[VF_PS_ANS_SIZE + 1];
+    struct mmsghdr mm[RECV_BATCH];
+    struct iovec iov[RECV_BATCH];
     int left = vf_ms_left(until_ms);
-    int flags = MSG_TRUNC;
-    ssize_t n = 0;
+    int flags = MSG_TRUNC | MSG_WAITFORONE;
+    int n = 0;
 
     if (left < RECV_SLICE_MS) {
         struct pollfd pfd = { .fd = px->fd, .events = POLLIN };
@@ -184,19 +197,32 @@ recv_one(struct vf_ps_proxy *px, int64_t until_ms, struct vf_ps_ans *an, const c
         }
         flags |= MSG_DONTWAIT;
     }
-    n = recv(px->fd, buf, sizeof(buf), flags);
+    memset(mm, 0, sizeof(mm));
+    for (unsigned int i = 0; i < RECV_BATCH; i++) {
+        iov[i].iov_base = rb->buf[i];
+        iov[i].iov_len = sizeof(rb->buf[i]);
+        mm[i].msg_hdr.msg_iov = &iov[i];
+        mm[i].msg_hdr.msg_iovlen = 1;
+    }
+    n = recvmmsg(px->fd, mm, RECV_BATCH, flags, NULL);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
         return 0;
     }
-    if (n <= 0) {
-        int err = n == 0 ? EPIPE : errno;
+    if (n <= 0 || mm[0].msg_len == 0) {
+        int err = n == 0 || (n > 0 && mm[0].msg_len == 0) ? EPIPE : errno;
 
-        *why = n == 0 ? "end of the socketpair" : strerror(err);
+        *why = err == EPIPE ? "end of the socketpair" : strerror(err);
         return -err;
     }
-    if (vf_ps_ans_decode(buf, (size_t)n, an) < 0) {
-        *why = "malformed answer";
-        return -EPROTO;
+    rb->n = 0;
+    rb->eof = false;
+    for (int i = 0; i < n && !rb->eof; i++) {
+        if (mm[i].msg_len == 0) {
+            rb->eof = true;     /* the answers before it are still taken */
+        } else {
+            /* a datagram too long shows its whole length (MSG_TRUNC): refused */
+            rb->len[rb->n++] = (mm[i].msg_hdr.msg_flags & MSG_TRUNC) != 0 ? 0 : mm[i].msg_len;
+        }
     }
     return 1;
 }
@@ -234,14 +260,23 @@ read_turn_locked(struct vf_ps_proxy *px, struct pending *p, int64_t until_ms, co
 
     px->reading = true;
     do {
-        struct vf_ps_ans an;
+        struct rbatch *rb = &px->rb;
 
         pthread_mutex_unlock(&px->lock);
-        k = recv_one(px, until_ms, &an, why);
+        k = recv_batch(px, until_ms, rb, why);
         pthread_mutex_lock(&px->lock);
-        if (k == 1 && !dispatch_locked(px, &an)) {
-            *why = "malformed answer";
-            k = -EPROTO;
+        for (unsigned int i = 0; k == 1 && i < rb->n; i++) {
+            struct vf_ps_ans an;
+
+            if (vf_ps_ans_decode(rb->buf[i], rb->len[i], &an) < 0 ||
+                !dispatch_locked(px, &an)) {
+                *why = "malformed answer";
+                k = -EPROTO;
+            }
+        }
+        if (k == 1 && rb->eof) {
+            *why = "end of the socketpair";
+            k = -EPIPE;
         }
     } while (k == 1 && (p == NULL || !p->done));
     px->reading = false;

@@ -1,6 +1,9 @@
 /*
  * vmfence - daemon/privsep/scm.c: one datagram with descriptors (scm.h).
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
@@ -113,4 +116,41 @@ vf_ps_send_by(int fd, const void *buf, size_t len, int64_t deadline_ms, const at
             return -ECANCELED;
         }
     }
+}
+
+int
+vf_ps_send_many(int fd, const uint8_t *bufs, size_t n, size_t len, int64_t deadline_ms)
+{
+    struct mmsghdr mm[VF_PS_SEND_MANY_MAX];
+    struct iovec iov[VF_PS_SEND_MANY_MAX];
+    size_t done = 0;
+
+    while (done < n) {
+        size_t k = n - done < VF_PS_SEND_MANY_MAX ? n - done : VF_PS_SEND_MANY_MAX;
+        struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+        int sent = 0;
+        int left = 0;
+
+        memset(mm, 0, k * sizeof(mm[0]));
+        for (size_t i = 0; i < k; i++) {
+            iov[i].iov_base = (void *)(bufs + (done + i) * len);
+            iov[i].iov_len = len;
+            mm[i].msg_hdr.msg_iov = &iov[i];
+            mm[i].msg_hdr.msg_iovlen = 1;
+        }
+        sent = sendmmsg(fd, mm, (unsigned int)k, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (sent > 0) {
+            done += (size_t)sent;
+            continue;
+        }
+        if (sent == 0 || (errno != EAGAIN && errno != EINTR)) {
+            return -EPIPE;
+        }
+        left = vf_ms_left(deadline_ms);
+        if (left <= 0) {
+            return -ETIMEDOUT;
+        }
+        (void)poll(&pfd, 1, left > 100 ? 100 : left);
+    }
+    return 0;
 }

@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #define VF_PS_SCM_MAX_FDS 4u    /* descriptors one datagram may carry or take */
+#define VF_PS_SEND_MANY_MAX 32  /* datagrams per sendmmsg() (vf_ps_send_many) */
 
 /*
  * sendmsg() of @len bytes of @buf with @nfds (<= VF_PS_SCM_MAX_FDS)
@@ -34,6 +35,10 @@ ssize_t vf_ps_scm_send(int fd, const void *buf, size_t len, const int *fds, size
 ssize_t vf_ps_scm_recv(int fd, void *buf, size_t cap, int *fds, size_t max_fds,
                        size_t *ret_nfds, bool *ret_trunc);
 
+/* Send @n datagrams of @len bytes each, laid out back to back in @bufs,
+ * in order, with as few sendmmsg() calls as the socket allows; waits for
+ * room as vf_ps_send_by() does.  0, -ETIMEDOUT, -EPIPE. */
+int vf_ps_send_many(int fd, const uint8_t *bufs, size_t n, size_t len, int64_t deadline_ms);
 /*
  * send() of one datagram of @len bytes without blocking, again (polling
  * at most 100 ms at a time) while the socket buffer is full, until

@@ -598,6 +598,114 @@ test_status_inline(void)
     pair_down();
 }
 
+/* ---- a large list: its records go VF_PS_SEND_MANY_MAX to a datagram batch ------- */
+
+#define BIG_N 5000
+static int big_fail_at = -1;    /* the backend fails after this many records; -1: never */
+
+static int
+big_list(void *p, vf_domain_cb cb, void *arg, int64_t d)
+{
+    (void)p; (void)d;
+    for (int i = 0; i < BIG_N; i++) {
+        struct vf_domain_info dom = { .state = i % 2 ? VF_STATE_RUNNING : VF_STATE_SHUTOFF };
+        int r = 0;
+
+        if (i == big_fail_at) {
+            return -EIO;
+        }
+        snprintf(dom.name, sizeof(dom.name), "vm%05d", i);
+        snprintf(dom.uuid, sizeof(dom.uuid), "00000000-0000-4000-8000-%012d", i);
+        r = cb(arg, &dom);
+        if (r < 0) {
+            return r;
+        }
+    }
+    return 0;
+}
+
+static const struct vf_backend_ops big_ops = {
+    .name = "fake-big", .version = "1", .init = fk_init, .fini = fk_fini, .lookup = fk_lookup,
+    .off = fk_off, .on = fk_on, .reboot = fk_reboot, .status = fk_status, .list = big_list,
+};
+
+struct big_seen {
+    int n;
+    int wrong;                  /* out of order or not as sent */
+};
+
+static int
+big_cb(void *arg, const struct vf_domain_info *dom)
+{
+    struct big_seen *b = arg;
+    char name[16];
+    char uuid[40];
+
+    snprintf(name, sizeof(name), "vm%05d", b->n);
+    snprintf(uuid, sizeof(uuid), "00000000-0000-4000-8000-%012d", b->n);
+    if (strcmp(dom->name, name) != 0 || strcmp(dom->uuid, uuid) != 0 ||
+        dom->state != (b->n % 2 ? VF_STATE_RUNNING : VF_STATE_SHUTOFF)) {
+        b->wrong++;
+    }
+    b->n++;
+    return 0;
+}
+
+struct big_par {
+    int ok;
+    int calls;
+};
+
+static void *
+big_status_main(void *arg)
+{
+    struct big_par *p = arg;
+
+    for (int64_t end = vf_now_ms() + 3000; p->calls < 200 && vf_now_ms() < end; p->calls++) {
+        bool on = false;
+
+        if (vf_ps_proxy_ops.status(px, "vm1", 0, &on, vf_now_ms() + 5000) == 0 && on) {
+            p->ok++;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * 5,000 records (157 batches of sendmmsg/recvmmsg): all of them, in order,
+ * then the result; statuses asked meanwhile are answered in between; a
+ * backend failing half way fails the list (no record is passed on).
+ */
+static void
+test_big_list(void)
+{
+    const struct vf_backend_ops *o = &vf_ps_proxy_ops;
+    struct big_par sp = { 0, 0 };
+    struct big_seen b = { 0, 0 };
+    pthread_t th;
+
+    pair_ops = &big_ops;
+    big_fail_at = -1;
+    VFT_EQ_INT(pair_up(NULL), 0);
+    VFT_EQ_INT(pthread_create(&th, NULL, big_status_main, &sp), 0);
+    for (int round = 0; round < 3; round++) {
+        b.n = b.wrong = 0;
+        VFT_EQ_INT(o->list(px, big_cb, &b, vf_now_ms() + 10000), 0);
+        VFT_EQ_INT(b.n, BIG_N);
+        VFT_EQ_INT(b.wrong, 0);
+    }
+    pthread_join(th, NULL);
+    VFT_CHECK(sp.calls > 0);
+    VFT_EQ_INT(sp.ok, sp.calls);
+    big_fail_at = 1000;
+    b.n = b.wrong = 0;
+    VFT_EQ_INT(o->list(px, big_cb, &b, vf_now_ms() + 10000), -EIO);
+    VFT_EQ_INT(b.n, 0);
+    big_fail_at = -1;
+    pair_down();
+    pair_ops = &fake_ops;
+}
+
 /* ---- statuses given again while their stamp holds (stampcache.c) ------------- */
 
 static const struct vf_schema st_schema = {
@@ -858,6 +966,7 @@ main(void)
     VFT_RUN(test_status_inline);
     VFT_RUN(test_status_ahead);
     VFT_RUN(test_status_stamped);
+    VFT_RUN(test_big_list);
     VFT_RUN(test_ahead_turn);
     VFT_RUN(test_dead_executor);
     /* the executor alone, fed raw requests; new executor tests at the end */

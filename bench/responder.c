@@ -41,6 +41,8 @@
 static struct vf_key key;
 static int lfd = -1;
 static unsigned int spin_us = 50;
+static const char usage[] =
+    "usage: responder -p PORT -k KEYFILE [-a ADDR] [-t THREADS] [-s SPIN_US]\n";
 static atomic_uint serving;
 
 /* Serve one connection: the protocol's steps, nothing else. */
@@ -130,12 +132,12 @@ main(int argc, char **argv)
         case 't': threads = strtol(optarg, NULL, 10); break;
         case 's': spin_us = (unsigned int)strtoul(optarg, NULL, 10); break;
         default:
-            fprintf(stderr, "usage: responder -p PORT -k KEYFILE [-a ADDR] [-t THREADS] [-s SPIN_US]\n");
+            fputs(usage, stderr);
             return c == 'h' ? 0 : 2;
         }
     }
     if (port == 0 || port > 65535 || key_file == NULL || threads < 1 || threads > 256) {
-        fprintf(stderr, "usage: responder -p PORT -k KEYFILE [-a ADDR] [-t THREADS] [-s SPIN_US]\n");
+        fputs(usage, stderr);
         return 2;
     }
     if (vf_key_load(key_file, &key, err, sizeof(err), NULL, 0) < 0) {

@@ -236,7 +236,8 @@ peek(const struct req *q, const struct target *t, bool *ret_on)
 
     return a != NULL && a->peek != NULL && a->be == q->rq->be &&
            q->c->req.request == VF_CMD_STATUS && t->name[0] != '\0' && !needs_lookup(q, t) &&
-           atomic_load(&power_running) == 0 && a->peek(q->rq->be_priv, t->name, t->flags, ret_on) == 0;
+           atomic_load(&power_running) == 0 &&
+           a->peek(q->rq->be_priv, t->name, t->flags, ret_on) == 0;
 }
 
 /* c'. a status by name with no groups to check: asked ahead (request.h),

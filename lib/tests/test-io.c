@@ -350,10 +350,11 @@ test_spin_read(void)
     t0 = vf_now_ms();
     VFT_EQ_INT(vf_read_full(sv[0], buf, sizeof(buf), t0 + 30), -ETIMEDOUT);
     VFT_CHECK(vf_now_ms() - t0 >= 29);
-    /* a deadline already past: no spin beyond it */
+    /* a deadline already past: it returns (bound loose: a slow machine or
+     * valgrind; what is checked is that it does not wait) */
     t0 = vf_now_ms();
     VFT_EQ_INT(vf_read_full(sv[0], buf, sizeof(buf), t0 - 1), -ETIMEDOUT);
-    VFT_CHECK(vf_now_ms() - t0 < 50);
+    VFT_CHECK(vf_now_ms() - t0 < 2000);
     /* the bytes come 5 ms late, past the budget, in two writes */
     pid = fork();
     if (pid == 0) {

@@ -126,19 +126,19 @@ vf_ps_send_many(int fd, const uint8_t *bufs, size_t n, size_t len, int64_t deadl
     size_t done = 0;
 
     while (done < n) {
-        size_t k = n - done < VF_PS_SEND_MANY_MAX ? n - done : VF_PS_SEND_MANY_MAX;
         struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+        unsigned int k = 0;
         int sent = 0;
         int left = 0;
 
-        memset(mm, 0, k * sizeof(mm[0]));
-        for (size_t i = 0; i < k; i++) {
-            iov[i].iov_base = (void *)(bufs + (done + i) * len);
-            iov[i].iov_len = len;
-            mm[i].msg_hdr.msg_iov = &iov[i];
-            mm[i].msg_hdr.msg_iovlen = 1;
+        memset(mm, 0, sizeof(mm));
+        for (; k < VF_PS_SEND_MANY_MAX && done + k < n; k++) {
+            iov[k].iov_base = (void *)(bufs + (done + k) * len);
+            iov[k].iov_len = len;
+            mm[k].msg_hdr.msg_iov = &iov[k];
+            mm[k].msg_hdr.msg_iovlen = 1;
         }
-        sent = sendmmsg(fd, mm, (unsigned int)k, MSG_DONTWAIT | MSG_NOSIGNAL);
+        sent = sendmmsg(fd, mm, k, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (sent > 0) {
             done += (size_t)sent;
             continue;

@@ -40,6 +40,7 @@
 #include "io.h"
 #include "log.h"
 #include "statstamp.h"
+#include "strhash.h"
 #include "timeutil.h"
 #include "libvirt-int.h"
 
@@ -70,11 +71,8 @@ struct lv_cache {
 static size_t
 lv_hash(const char *s)
 {
-    uint64_t h = 1469598103934665603ULL;
+    uint64_t h = vf_str_hash(s);
 
-    for (; *s != '\0'; s++) {
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    }
     return (size_t)(h ^ (h >> 29)) & (LV_CACHE_BUCKETS - 1);
 }
 

@@ -17,6 +17,7 @@
 #include "array.h"
 #include "io.h"
 #include "log.h"
+#include "strhash.h"
 #include "libvirt-int.h"
 
 static int
@@ -54,12 +55,7 @@ struct lv_uuid_set {
 static size_t
 lv_uuid_hash(const char *uuid)
 {
-    size_t h = 1469598103934665603ULL & SIZE_MAX;
-
-    for (; *uuid != '\0'; uuid++) {
-        h = (h ^ (unsigned char)*uuid) * (1099511628211ULL & SIZE_MAX);
-    }
-    return h;
+    return (size_t)vf_str_hash(uuid);
 }
 
 /* Index of @uuid in @all via @set, or (size_t)-1 */

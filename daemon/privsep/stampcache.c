@@ -21,6 +21,7 @@
 #include "privsep/msg.h"
 #include "privsep/privsep.h"
 #include "statstamp.h"
+#include "strhash.h"
 
 #define SC_SLOTS 256            /* a power of two */
 
@@ -36,11 +37,8 @@ static struct sc_slot sc_slots[SC_SLOTS];
 static struct sc_slot *
 sc_slot_of(const char *target)
 {
-    uint64_t h = 1469598103934665603ULL;
+    uint64_t h = vf_str_hash(target);
 
-    for (const char *s = target; *s != '\0'; s++) {
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    }
     return &sc_slots[(h ^ (h >> 29)) & (SC_SLOTS - 1)];
 }
 
